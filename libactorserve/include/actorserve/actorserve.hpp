@@ -1,0 +1,16 @@
+/// @file
+/// Everything an application needs. Apps include this; the library and tests
+/// include the headers they use.
+#pragma once
+
+#include "actorserve/config.hpp"
+#include "actorserve/controller.hpp"
+#include "actorserve/deployment.hpp"
+#include "actorserve/error.hpp"
+#include "actorserve/fwd.hpp"
+#include "actorserve/handle.hpp"
+#include "actorserve/http.hpp"
+#include "actorserve/http_types.hpp"
+#include "actorserve/messages.hpp"
+#include "actorserve/serve.hpp"
+#include "actorserve/user_plane.hpp"

@@ -1,0 +1,216 @@
+/// @file
+/// Deployments and the application graph.
+///
+/// A deployment is a typed CAF actor function plus a `deployment_config`.
+/// `bind(args...)` fixes its constructor arguments and returns an `app_node`;
+/// passing one `app_node` into another's `bind` composes them: the parent's
+/// function receives a `handle<ChildInterface>` in that position.
+///
+/// ```cpp
+/// auto tok = serve.deployment("Tokenizer", tokenizer).num_replicas(2).bind();
+/// auto app = serve.deployment("Classifier", classifier).bind(tok);
+/// serve.run(app, {"classify", "/classify"});
+/// ```
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/infer_handle.hpp>
+#include <caf/response_type.hpp>
+
+#include "actorserve/config.hpp"
+#include "actorserve/handle.hpp"
+#include "actorserve/http_types.hpp"
+#include "actorserve/user_plane.hpp"
+
+namespace actorserve {
+
+namespace detail {
+
+/// A bound deployment: config, children (the deployments bound into its
+/// constructor) and how to spawn the user actor of one replica. It holds
+/// code, so it is process-local; a node can only spawn deployments compiled
+/// into its own binary.
+struct deployment_spec {
+  deployment_config config;
+  std::vector<std::shared_ptr<deployment_spec>> children;
+  /// Whether the interface accepts `http_request` (can be an ingress).
+  bool accepts_http = false;
+  /// Spawns one replica's user actor. `routers[i]` is the router of
+  /// `children[i]`.
+  std::function<caf::actor(caf::actor_system&,
+                           std::shared_ptr<const replica_context>,
+                           const std::vector<caf::actor>& routers)>
+    spawn;
+};
+
+using spec_ptr = std::shared_ptr<deployment_spec>;
+
+template <class Interface>
+struct child_ref {
+  size_t index;
+};
+
+} // namespace detail
+
+/// A deployment bound to its constructor arguments; the unit that `run`
+/// deploys (with everything bound into it).
+template <class Interface>
+class app_node {
+public:
+  using interface_type = Interface;
+
+  explicit app_node(detail::spec_ptr spec) : spec_(std::move(spec)) {
+  }
+
+  const detail::spec_ptr& spec() const noexcept {
+    return spec_;
+  }
+
+private:
+  detail::spec_ptr spec_;
+};
+
+namespace detail {
+
+template <class T>
+T prepare_arg(deployment_spec&, T x) {
+  return x;
+}
+
+template <class Interface>
+child_ref<Interface> prepare_arg(deployment_spec& parent,
+                                 app_node<Interface> node) {
+  parent.children.push_back(node.spec());
+  return {parent.children.size() - 1};
+}
+
+template <class T>
+const T& resolve_arg(const T& x, const std::vector<caf::actor>&,
+                     const deployment_spec&) {
+  return x;
+}
+
+template <class Interface>
+handle<Interface> resolve_arg(const child_ref<Interface>& x,
+                              const std::vector<caf::actor>& routers,
+                              const deployment_spec& parent) {
+  return {routers.at(x.index), parent.children.at(x.index)->config.name};
+}
+
+} // namespace detail
+
+/// Builds a deployment: set its options, then `bind` its arguments.
+template <class F>
+class deployment_builder {
+public:
+  using interface_type = typename caf::infer_handle_from_fun<F>::type;
+
+  static_assert(caf::is_typed_actor<interface_type>::value,
+                "a deployment function must build a typed actor: "
+                "Interface::behavior_type f(Interface::pointer self, ...)");
+
+  deployment_builder(std::string name, F fun) : fun_(std::move(fun)) {
+    cfg_.name = std::move(name);
+  }
+
+  deployment_builder& num_replicas(uint32_t n) {
+    cfg_.num_replicas = n;
+    return *this;
+  }
+
+  deployment_builder& max_ongoing_requests(uint32_t n) {
+    cfg_.max_ongoing_requests = n;
+    return *this;
+  }
+
+  /// -1 means unlimited.
+  deployment_builder& max_queued_requests(int64_t n) {
+    cfg_.max_queued_requests = n;
+    return *this;
+  }
+
+  /// JSON text handed to every replica at start.
+  deployment_builder& user_config(std::string json) {
+    cfg_.user_config = std::move(json);
+    return *this;
+  }
+
+  deployment_builder& health_check(std::chrono::milliseconds period,
+                                   std::chrono::milliseconds timeout) {
+    cfg_.health_check_period = period;
+    cfg_.health_check_timeout = timeout;
+    return *this;
+  }
+
+  deployment_builder& graceful_shutdown_timeout(std::chrono::milliseconds t) {
+    cfg_.graceful_shutdown_timeout = t;
+    return *this;
+  }
+
+  deployment_builder& mode(execution x) {
+    cfg_.mode = x;
+    return *this;
+  }
+
+  /// Replaces the whole config except the name.
+  deployment_builder& config(deployment_config cfg) {
+    cfg.name = cfg_.name;
+    cfg_ = std::move(cfg);
+    return *this;
+  }
+
+  const deployment_config& config() const noexcept {
+    return cfg_;
+  }
+
+  /// Binds constructor arguments. An `app_node` argument becomes a
+  /// `handle<Interface>` to that deployment; anything else is copied into
+  /// each replica.
+  template <class... Ts>
+  app_node<interface_type> bind(Ts... xs) const {
+    auto spec = std::make_shared<detail::deployment_spec>();
+    spec->config = cfg_;
+    spec->accepts_http = caf::response_type<typename interface_type::signatures,
+                                            http_request>::valid;
+    auto* raw = spec.get();
+    // Each argument is prepared in its own statement, so children keep the
+    // order of the arguments.
+    auto prepared = std::tuple<decltype(detail::prepare_arg(*raw, xs))...>{
+      detail::prepare_arg(*raw, std::move(xs))...};
+    auto fun = fun_;
+    spec->spawn = [fun, prepared, raw](caf::actor_system& sys,
+                                       std::shared_ptr<const replica_context> ctx,
+                                       const std::vector<caf::actor>& routers) {
+      return std::apply(
+        [&](const auto&... ps) {
+          return detail::spawn_user_actor(sys, raw->config.mode, std::move(ctx),
+                                          fun,
+                                          detail::resolve_arg(ps, routers,
+                                                              *raw)...);
+        },
+        prepared);
+    };
+    return app_node<interface_type>{std::move(spec)};
+  }
+
+private:
+  F fun_;
+  deployment_config cfg_;
+};
+
+/// Starts building a deployment named `name` whose replicas run `fun`.
+template <class F>
+deployment_builder<F> deployment(std::string name, F fun) {
+  return {std::move(name), std::move(fun)};
+}
+
+} // namespace actorserve

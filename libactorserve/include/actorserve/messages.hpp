@@ -1,0 +1,170 @@
+/// @file
+/// Atoms and message types shared by the system-plane actors, plus the
+/// lifecycle and status enums that `serve::status()` reports.
+///
+/// Every type here is inspectable and registered by `register_types`, so the
+/// same flows can cross nodes. The per-actor protocols (who sends what, what
+/// comes back, which errors) are documented in router.hpp, replica.hpp and
+/// controller.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timestamp.hpp>
+
+namespace actorserve {
+
+// -- atoms --------------------------------------------------------------------
+
+using call_atom = caf::atom_constant<caf::atom("call")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using deploy_atom = caf::atom_constant<caf::atom("deploy")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using scale_atom = caf::atom_constant<caf::atom("scale")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using replicas_atom = caf::atom_constant<caf::atom("replicas")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using routes_atom = caf::atom_constant<caf::atom("routes")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using offload_atom = caf::atom_constant<caf::atom("offload")>;
+
+// -- request metadata -----------------------------------------------------------
+
+/// Travels with every call from a caller through the router to a replica.
+struct request_meta {
+  /// Correlates logs and the HTTP `X-Request-ID`.
+  std::string request_id;
+  /// Absolute deadline; the epoch (zero) means none. Routers drop queued
+  /// requests whose deadline has passed with `deadline_exceeded`.
+  caf::timestamp deadline{};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_meta& x) {
+  return f(x.request_id, x.deadline);
+}
+
+/// Returns whether `meta` has a deadline that lies before `now`.
+inline bool expired(const request_meta& meta, caf::timestamp now) {
+  return meta.deadline.time_since_epoch().count() != 0 && meta.deadline < now;
+}
+
+/// A replica as routers know it: a stable id plus its system-side actor.
+struct replica_ref {
+  uint64_t id = 0;
+  caf::actor handle;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_ref& x) {
+  return f(x.id, x.handle);
+}
+
+// -- lifecycle and status -------------------------------------------------------
+
+/// A replica's lifecycle: starting -> ready -> draining -> stopped, or failed.
+enum class replica_state : uint8_t { starting, ready, draining, stopped, failed };
+
+/// A deployment's status, as in Ray Serve.
+enum class deployment_state : uint8_t {
+  updating,
+  healthy,
+  unhealthy,
+  deploy_failed,
+};
+
+/// An application's status, as in Ray Serve.
+enum class application_state : uint8_t {
+  not_started,
+  deploying,
+  running,
+  deploy_failed,
+  unhealthy,
+  deleting,
+};
+
+const char* to_string(replica_state x) noexcept;
+const char* to_string(deployment_state x) noexcept;
+const char* to_string(application_state x) noexcept;
+
+struct replica_status {
+  uint64_t id = 0;
+  replica_state state = replica_state::starting;
+  uint32_t ongoing = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
+  return f(x.id, x.state, x.ongoing);
+}
+
+struct deployment_status {
+  std::string name;
+  deployment_state state = deployment_state::updating;
+  uint32_t target_replicas = 0;
+  std::vector<replica_status> replicas;
+  std::string message;
+  /// The deployment's router (what handles point at).
+  caf::actor router;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deployment_status& x) {
+  return f(x.name, x.state, x.target_replicas, x.replicas, x.message,
+           x.router);
+}
+
+struct application_status {
+  std::string name;
+  std::string route_prefix;
+  std::string ingress;
+  application_state state = application_state::not_started;
+  std::vector<deployment_status> deployments;
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, application_status& x) {
+  return f(x.name, x.route_prefix, x.ingress, x.state, x.deployments,
+           x.message);
+}
+
+/// Everything the controller knows, as `serve::status()` returns it.
+struct serve_status {
+  std::vector<application_status> applications;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, serve_status& x) {
+  return f(x.applications);
+}
+
+/// Renders a status as JSON text (what `GET /-/status` returns).
+std::string to_json(const serve_status& x);
+
+/// One entry of the HTTP route table the controller pushes to ingresses.
+struct route_entry {
+  std::string prefix;
+  std::string app;
+  /// The router of the application's ingress deployment.
+  caf::actor router;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_entry& x) {
+  return f(x.prefix, x.app, x.router);
+}
+
+using route_table = std::vector<route_entry>;
+
+/// Registers every actorserve message type with `cfg`. `serve` calls this;
+/// tests that build their own actor system call it too.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace actorserve

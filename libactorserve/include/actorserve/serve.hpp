@@ -1,0 +1,176 @@
+/// @file
+/// `serve`: the runtime a user's `main()` creates.
+///
+/// It owns the system plane (one `caf::actor_system` with an explicit thread
+/// count, the controller, routers and replicas' system sides), the user plane
+/// (detached user actors and their blocking threads) and the HTTP ingress
+/// (RESTinio on its own threads).
+///
+/// ```cpp
+/// int main(int argc, char** argv) {
+///   actorserve::serve serve{argc, argv};      // --port, --host, --threads ...
+///   auto tok = serve.deployment("Tokenizer", tokenizer).num_replicas(2).bind();
+///   auto app = serve.deployment("Classifier", classifier).bind(tok);
+///   if (auto h = serve.run(app, {"classify", "/classify"}); !h)
+///     return serve.fail(h.error());            // names the bad field
+///   return serve.wait();                      // SIGINT/SIGTERM: drain, exit 0
+/// }
+/// ```
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "actorserve/controller.hpp"
+#include "actorserve/deployment.hpp"
+#include "actorserve/handle.hpp"
+#include "actorserve/messages.hpp"
+
+namespace actorserve {
+
+/// Options of the HTTP ingress.
+struct http_options {
+  /// Serve HTTP at all.
+  bool enabled = true;
+  /// Bind address; loopback unless you mean to expose the server.
+  std::string host = "127.0.0.1";
+  /// 0 picks a free port (see `serve::http_port`).
+  uint16_t port = 8000;
+  /// RESTinio's I/O threads.
+  size_t threads = 1;
+  /// Bodies above this get 413 with a JSON error.
+  size_t max_body_bytes = 10 * 1024 * 1024;
+  /// Bodies above this are not read at all: the connection is closed.
+  /// Defaults to 4 x max_body_bytes when 0.
+  size_t hard_body_limit = 0;
+  /// Longest request target (path and query) accepted.
+  size_t max_url_bytes = 8 * 1024;
+  /// Longest single header value accepted.
+  size_t max_header_bytes = 16 * 1024;
+  /// Most header fields accepted.
+  size_t max_header_count = 100;
+  /// End-to-end request timeout (408 when it passes); 0 means none.
+  std::chrono::milliseconds request_timeout{0};
+  /// How long an idle keep-alive connection stays open.
+  std::chrono::milliseconds keep_alive_timeout{90'000};
+};
+
+/// Options of the runtime.
+struct serve_options {
+  /// Worker threads of the system plane's scheduler.
+  size_t system_threads = 2;
+  /// "sharing" (one queue; little idle CPU, the default) or "stealing".
+  std::string scheduler_policy = "sharing";
+  http_options http;
+  /// How long shutdown waits for in-flight HTTP requests.
+  std::chrono::milliseconds drain_timeout{20'000};
+};
+
+/// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
+/// --request-timeout-ms, --max-body-bytes, --drain-timeout-ms, --no-http)
+/// over `defaults`. Unknown flags and bad values give `invalid_config`
+/// naming the flag.
+caf::expected<serve_options> parse_options(int argc, const char* const* argv,
+                                           serve_options defaults = {});
+
+/// Checks the options; names the offending field.
+caf::error validate(const serve_options& opts);
+
+/// How to run an application.
+struct run_options {
+  std::string name = "default";
+  /// Where the app is reachable over HTTP; empty means not exposed.
+  std::string route_prefix = "/";
+};
+
+class serve {
+public:
+  /// Starts the system plane and the ingress. Throws `error_exception`
+  /// (`invalid_config`) when the options are invalid or the port is taken.
+  explicit serve(serve_options opts = {});
+
+  /// Like `serve(parse_options(argc, argv, defaults))`, but prints the
+  /// error and exits with status 2 on bad flags.
+  serve(int argc, char** argv, serve_options defaults = {});
+
+  /// Shuts down (drains) if `shutdown` was not called.
+  ~serve();
+
+  serve(const serve&) = delete;
+  serve& operator=(const serve&) = delete;
+
+  /// Starts building a deployment.
+  template <class F>
+  deployment_builder<F> deployment(std::string name, F fun) const {
+    return {std::move(name), std::move(fun)};
+  }
+
+  /// Deploys `app` and everything bound into it, and returns once every
+  /// replica is ready. Returns a handle to the ingress deployment, or the
+  /// error (a bad config names the field).
+  template <class Interface>
+  caf::expected<handle<Interface>> run(const app_node<Interface>& app,
+                                       run_options opts = {}) {
+    auto st = run_impl(app_spec{opts.name, opts.route_prefix, app.spec()});
+    if (!st)
+      return std::move(st.error());
+    return handle<Interface>{*st, app.spec()->config.name};
+  }
+
+  /// Returns a handle to deployment `name` of application `app`.
+  template <class Interface>
+  caf::expected<handle<Interface>>
+  get_deployment_handle(const std::string& app, const std::string& name) {
+    auto r = find_router(app, name);
+    if (!r)
+      return std::move(r.error());
+    return handle<Interface>{*r, name};
+  }
+
+  /// Deletes an application: drains its replicas, then removes its routes.
+  /// Returns false if there is no such application.
+  caf::expected<bool> remove(const std::string& app);
+
+  /// Sets the replica count of one deployment and waits until it holds.
+  caf::expected<deployment_status>
+  scale(const std::string& app, const std::string& deployment, uint32_t n);
+
+  /// The status of every application, deployment and replica.
+  caf::expected<serve_status> status(std::chrono::milliseconds timeout
+                                     = std::chrono::seconds(5));
+
+  /// The port the ingress listens on (0 when HTTP is disabled).
+  uint16_t http_port() const noexcept;
+
+  const serve_options& options() const noexcept;
+
+  caf::actor_system& system() noexcept;
+
+  controller_actor controller() const;
+
+  /// Stops accepting requests, drains in-flight ones, stops every replica
+  /// and the ingress. Idempotent.
+  void shutdown();
+
+  /// Blocks until SIGINT or SIGTERM, then shuts down. Returns 0.
+  int wait();
+
+  /// Prints `err` to stderr and returns 1: `return serve.fail(err);`
+  int fail(const caf::error& err);
+
+private:
+  caf::expected<caf::actor> run_impl(app_spec spec);
+  caf::expected<caf::actor> find_router(const std::string& app,
+                                        const std::string& deployment);
+
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace actorserve

@@ -1,0 +1,243 @@
+/// @file
+/// The user plane: where a replica's user code runs, and what it can ask of
+/// the framework from inside a handler.
+///
+/// A deployment's implementation is an ordinary CAF actor function. Each
+/// replica runs one instance of it inside a `user_actor`, which
+///  - by default is a detached actor (its own thread), so blocking user code
+///    never runs on, or delays, the system plane;
+///  - catches every exception a handler or continuation throws and turns it
+///    into an error reply (`user_error`, or the code of an `error_exception`),
+///    so the replica lives on;
+///  - owns a small pool of blocking threads (at most `max_ongoing_requests`)
+///    for `run_blocking`, the analogue of Ray Serve's sync-handler threadpool.
+///
+/// ```cpp
+/// sleeper_actor::behavior_type sleeper(sleeper_actor::pointer self) {
+///   return {[=](int ms) -> caf::result<int> {
+///     return actorserve::run_blocking(self, [ms] {
+///       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+///       return ms;
+///     });
+///   }};
+/// }
+/// ```
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/infer_handle.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/scheduled_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_behavior.hpp>
+
+#include "actorserve/config.hpp"
+#include "actorserve/error.hpp"
+
+namespace actorserve {
+
+/// What a replica knows about itself; available to user code through
+/// `replica_context_of(self)`.
+struct replica_context {
+  std::string app;
+  std::string deployment;
+  uint64_t replica_id = 0;
+  /// The deployment's `user_config` as JSON text ("null" when unset).
+  std::string user_config;
+  uint32_t max_ongoing_requests = 5;
+};
+
+namespace detail {
+
+/// Framework messages that user actors handle ahead of the user's behavior,
+/// with atoms of their own so they never collide with user interfaces.
+/// `(ping_atom)` is answered once the user's constructor has run.
+using ping_atom = caf::atom_constant<caf::atom("as_ping")>;
+using completions_atom = caf::atom_constant<caf::atom("as_done")>;
+
+/// Threads that run blocking work for one replica. Grows on demand up to a
+/// limit; the threads stay until the replica stops.
+class blocking_pool {
+public:
+  explicit blocking_pool(size_t max_threads);
+  ~blocking_pool();
+  blocking_pool(const blocking_pool&) = delete;
+  blocking_pool& operator=(const blocking_pool&) = delete;
+
+  void submit(std::function<void()> job);
+
+  /// Joins all threads after the queued jobs ran.
+  void stop();
+
+  size_t threads() const;
+
+private:
+  void run();
+
+  size_t max_threads_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
+/// The framework part of every user actor.
+class user_plane {
+public:
+  explicit user_plane(std::shared_ptr<const replica_context> ctx);
+  virtual ~user_plane();
+
+  const replica_context& context() const noexcept {
+    return *ctx_;
+  }
+
+  /// Runs `job` on a blocking thread; `job` returns a completion that is run
+  /// back inside the owning actor (which is where promises get delivered).
+  void offload(caf::local_actor* self,
+               std::function<std::function<void()>()> job);
+
+protected:
+  /// Handles framework messages ahead of the user's behavior. Returns true
+  /// when `x` was one.
+  bool handle_framework_message(caf::local_actor* self,
+                                caf::mailbox_element& x);
+
+  /// Answers the current request (if `x` is one) with `err`.
+  static caf::error exception_to_error(std::exception_ptr& eptr);
+
+  static void fail(caf::local_actor* self, caf::mailbox_element& x,
+                   caf::error err);
+
+  void stop_pool();
+
+private:
+  std::shared_ptr<const replica_context> ctx_;
+  std::unique_ptr<blocking_pool> pool_;
+  std::mutex done_mtx_;
+  std::vector<std::function<void()>> done_;
+};
+
+/// Returns the user plane of `self`, or throws `std::logic_error` when `self`
+/// is not a deployment replica.
+user_plane& user_plane_of(caf::local_actor* self);
+
+/// The actor type that runs a replica's user code: the user's actor type,
+/// plus exception containment and the framework messages.
+template <class Base>
+class user_actor : public Base, public user_plane {
+public:
+  user_actor(caf::actor_config& cfg, std::shared_ptr<const replica_context> ctx)
+    : Base(cfg), user_plane(std::move(ctx)) {
+    // Keep the exception text as the exit reason (a constructor that throws
+    // ends the actor; the replica reports the reason).
+    this->set_exception_handler(
+      [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+        return exception_to_error(eptr);
+      });
+  }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    if (handle_framework_message(this, x))
+      return caf::invoke_message_result::consumed;
+    try {
+      return Base::consume(x);
+    } catch (const error_exception& e) {
+      fail(this, x, make_error(e.code(), e.what()));
+    } catch (const std::exception& e) {
+      fail(this, x, make_error(errc::user_error, e.what()));
+    } catch (...) {
+      fail(this, x, make_error(errc::user_error, "unknown exception"));
+    }
+    return caf::invoke_message_result::consumed;
+  }
+
+  void on_exit() override {
+    stop_pool();
+    Base::on_exit();
+  }
+};
+
+inline caf::behavior to_behavior(caf::behavior x) {
+  return x;
+}
+
+template <class... Sigs>
+caf::behavior to_behavior(caf::typed_behavior<Sigs...> x) {
+  return std::move(x.unbox());
+}
+
+/// Spawns the user actor of one replica: `fun(self, args...)` builds its
+/// behavior (that is the user's constructor).
+template <class F, class... Ts>
+caf::actor spawn_user_actor(caf::actor_system& sys, execution mode,
+                            std::shared_ptr<const replica_context> ctx, F fun,
+                            Ts... args) {
+  using impl = typename caf::infer_handle_from_fun<F>::impl;
+  using actor_type = user_actor<impl>;
+  caf::actor_config cfg;
+  cfg.init_fun = [fun, args...](caf::local_actor* self) mutable {
+    return to_behavior(fun(static_cast<actor_type*>(self), args...));
+  };
+  if (mode == execution::isolated)
+    return caf::actor_cast<caf::actor>(
+      sys.spawn_class<actor_type, caf::detached>(cfg, std::move(ctx)));
+  return caf::actor_cast<caf::actor>(
+    sys.spawn_class<actor_type, caf::no_spawn_options>(cfg, std::move(ctx)));
+}
+
+} // namespace detail
+
+/// Returns the context of the replica that `self` belongs to.
+template <class Self>
+const replica_context& replica_context_of(Self* self) {
+  return detail::user_plane_of(self).context();
+}
+
+/// Runs `f()` on one of the replica's blocking threads and answers the
+/// current request with its result. The actor stays free to handle other
+/// messages meanwhile; at most `max_ongoing_requests` blocking calls of one
+/// replica run at once. If `f` throws, the request fails with `user_error`
+/// (or the code of an `error_exception`).
+template <class Self, class F>
+auto run_blocking(Self* self, F f) {
+  using value_type = std::decay_t<decltype(f())>;
+  auto rp = self->template make_response_promise<value_type>();
+  detail::user_plane_of(self).offload(
+    self, [f = std::move(f), rp]() mutable -> std::function<void()> {
+      try {
+        if constexpr (std::is_void<value_type>::value) {
+          f();
+          return [rp]() mutable { rp.deliver(caf::unit); };
+        } else {
+          auto value = f();
+          return [rp, value = std::move(value)]() mutable {
+            rp.deliver(std::move(value));
+          };
+        }
+      } catch (const error_exception& e) {
+        auto err = make_error(e.code(), e.what());
+        return [rp, err]() mutable { rp.deliver(err); };
+      } catch (const std::exception& e) {
+        auto err = make_error(errc::user_error, e.what());
+        return [rp, err]() mutable { rp.deliver(err); };
+      }
+    });
+  return rp;
+}
+
+} // namespace actorserve

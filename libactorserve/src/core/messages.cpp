@@ -1,0 +1,105 @@
+#include "actorserve/messages.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actorserve/config.hpp"
+#include "actorserve/error.hpp"
+#include "actorserve/http_types.hpp"
+
+namespace actorserve {
+
+const char* to_string(replica_state x) noexcept {
+  switch (x) {
+    case replica_state::starting:
+      return "STARTING";
+    case replica_state::ready:
+      return "READY";
+    case replica_state::draining:
+      return "DRAINING";
+    case replica_state::stopped:
+      return "STOPPED";
+    case replica_state::failed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+const char* to_string(deployment_state x) noexcept {
+  switch (x) {
+    case deployment_state::updating:
+      return "UPDATING";
+    case deployment_state::healthy:
+      return "HEALTHY";
+    case deployment_state::unhealthy:
+      return "UNHEALTHY";
+    case deployment_state::deploy_failed:
+      return "DEPLOY_FAILED";
+  }
+  return "UNKNOWN";
+}
+
+const char* to_string(application_state x) noexcept {
+  switch (x) {
+    case application_state::not_started:
+      return "NOT_STARTED";
+    case application_state::deploying:
+      return "DEPLOYING";
+    case application_state::running:
+      return "RUNNING";
+    case application_state::deploy_failed:
+      return "DEPLOY_FAILED";
+    case application_state::unhealthy:
+      return "UNHEALTHY";
+    case application_state::deleting:
+      return "DELETING";
+  }
+  return "UNKNOWN";
+}
+
+std::string to_json(const serve_status& x) {
+  auto apps = nlohmann::json::object();
+  for (auto& app : x.applications) {
+    auto deps = nlohmann::json::object();
+    for (auto& dep : app.deployments) {
+      auto reps = nlohmann::json::array();
+      for (auto& r : dep.replicas)
+        reps.push_back({{"replica_id", r.id},
+                        {"state", to_string(r.state)},
+                        {"ongoing_requests", r.ongoing}});
+      deps[dep.name] = {{"status", to_string(dep.state)},
+                        {"target_replicas", dep.target_replicas},
+                        {"replicas", reps},
+                        {"message", dep.message}};
+    }
+    apps[app.name] = {{"status", to_string(app.state)},
+                      {"route_prefix", app.route_prefix},
+                      {"ingress", app.ingress},
+                      {"deployments", deps},
+                      {"message", app.message}};
+  }
+  return nlohmann::json{{"applications", apps}}.dump();
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<request_meta>("actorserve::request_meta");
+  cfg.add_message_type<replica_ref>("actorserve::replica_ref");
+  cfg.add_message_type<std::vector<replica_ref>>(
+    "std::vector<actorserve::replica_ref>");
+  cfg.add_message_type<replica_status>("actorserve::replica_status");
+  cfg.add_message_type<deployment_status>("actorserve::deployment_status");
+  cfg.add_message_type<application_status>("actorserve::application_status");
+  cfg.add_message_type<serve_status>("actorserve::serve_status");
+  cfg.add_message_type<route_entry>("actorserve::route_entry");
+  cfg.add_message_type<route_table>("actorserve::route_table");
+  cfg.add_message_type<http_request>("actorserve::http_request");
+  cfg.add_message_type<http_response>("actorserve::http_response");
+  cfg.add_message_type<deployment_config>("actorserve::deployment_config");
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                           const caf::message& ctx) {
+    auto err = caf::error{code, error_category, ctx};
+    return std::string{to_string(code_of(err))} + ": " + message_of(err);
+  });
+}
+
+} // namespace actorserve

@@ -1,0 +1,192 @@
+#include "actorserve/replica.hpp"
+
+#include <memory>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/behavior.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actorserve/error.hpp"
+#include "actorserve/user_plane.hpp"
+#include "relay_actor.hpp"
+
+namespace actorserve {
+
+namespace {
+
+using force_stop_atom = caf::atom_constant<caf::atom("as_force")>;
+
+struct replica_data {
+  replica_args args;
+  uint32_t max_ongoing = 5;
+  caf::actor user;
+  replica_state state = replica_state::starting;
+  uint32_t ongoing = 0;
+  std::vector<caf::response_promise> drain_waiters;
+};
+
+class replica_actor : public detail::relay_actor {
+public:
+  replica_actor(caf::actor_config& cfg, replica_args args)
+    : detail::relay_actor(cfg) {
+    state.args = std::move(args);
+  }
+
+  const char* name() const override {
+    return "actorserve.replica";
+  }
+
+  caf::behavior make_behavior() override;
+
+  replica_data state;
+};
+
+void report(replica_actor* self, bool ok, std::string message) {
+  auto& st = self->state;
+  if (st.args.controller)
+    self->send(st.args.controller, ready_atom::value, st.args.id, ok,
+               std::move(message));
+}
+
+/// Ends a drain: answers the waiters, stops the user actor, exits.
+void stop(replica_actor* self) {
+  auto& st = self->state;
+  st.state = replica_state::stopped;
+  for (auto& rp : st.drain_waiters)
+    rp.deliver(true);
+  st.drain_waiters.clear();
+  if (st.user)
+    self->send_exit(st.user, caf::exit_reason::user_shutdown);
+  self->quit();
+}
+
+void call_done(replica_actor* self) {
+  auto& st = self->state;
+  --st.ongoing;
+  if (st.state == replica_state::draining && st.ongoing == 0)
+    stop(self);
+}
+
+caf::error rejection(const replica_data& st, const char* why) {
+  return caf::error{static_cast<uint8_t>(errc::rejected), error_category,
+                    caf::make_message(std::string{why}, st.ongoing)};
+}
+
+caf::behavior replica_actor::make_behavior() {
+  auto self = this;
+  auto& st = self->state;
+  auto& cfg = st.args.spec->config;
+  st.max_ongoing = cfg.max_ongoing_requests;
+  auto ctx = std::make_shared<replica_context>();
+  ctx->app = st.args.app;
+  ctx->deployment = cfg.name;
+  ctx->replica_id = st.args.id;
+  ctx->user_config = cfg.user_config.empty() ? "null" : cfg.user_config;
+  ctx->max_ongoing_requests = cfg.max_ongoing_requests;
+  try {
+    st.user = st.args.spec->spawn(self->home_system(), std::move(ctx),
+                                  st.args.child_routers);
+  } catch (const std::exception& e) {
+    st.state = replica_state::failed;
+    report(self, false, e.what());
+    self->quit();
+    return {};
+  }
+  self->monitor(st.user);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source != st.user)
+      return;
+    st.user = nullptr;
+    // Calls the user actor held when it died get an answer.
+    self->fail_relays_to(dm.source,
+                         make_error(errc::unavailable,
+                                    "the replica's user code stopped"));
+    if (st.state == replica_state::stopped)
+      return;
+    auto was_starting = st.state == replica_state::starting;
+    st.state = replica_state::failed;
+    if (was_starting)
+      report(self, false, message_of(dm.reason));
+    self->quit(dm.reason);
+  });
+  // The user actor answers the ping once the user's constructor has run.
+  self->request(st.user, caf::infinite, detail::ping_atom::value)
+    .then(
+      [self](detail::ping_atom) {
+        auto& st = self->state;
+        if (st.state != replica_state::starting)
+          return;
+        st.state = replica_state::ready;
+        report(self, true, {});
+      },
+      [](caf::error&) {
+        // The down handler reports the reason.
+      });
+  return {
+    [self](call_atom, request_meta& meta,
+           caf::message& args) -> caf::result<caf::message> {
+      auto& st = self->state;
+      if (st.state != replica_state::ready)
+        return rejection(st, "replica is not ready");
+      if (st.ongoing >= st.max_ongoing)
+        return rejection(st, "replica is at max_ongoing_requests");
+      if (expired(meta, caf::make_timestamp()))
+        return make_error(errc::deadline_exceeded,
+                          "the request expired before it started");
+      ++st.ongoing;
+      auto rp = self->make_response_promise();
+      self->relay(st.user, std::move(args),
+                  [self, rp](caf::message& reply) mutable {
+                    caf::error err;
+                    if (detail::is_error_reply(reply, err)
+                        && err.category() == caf::atom("system")
+                        && err.code()
+                             == static_cast<uint8_t>(
+                               caf::sec::request_receiver_down))
+                      rp.deliver(make_error(errc::unavailable,
+                                            "the replica's user code stopped"));
+                    else
+                      rp.deliver(std::move(reply));
+                    call_done(self);
+                  });
+      return rp;
+    },
+    [self](status_atom) {
+      auto& st = self->state;
+      return replica_status{st.args.id, st.state, st.ongoing};
+    },
+    [self](drain_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      st.drain_waiters.push_back(rp);
+      if (st.state != replica_state::draining) {
+        st.state = replica_state::draining;
+        self->delayed_send(self, st.args.spec->config.graceful_shutdown_timeout,
+                           force_stop_atom::value);
+      }
+      if (st.ongoing == 0)
+        stop(self);
+      return rp;
+    },
+    [self](force_stop_atom) {
+      // graceful_shutdown_timeout passed with work still in flight.
+      auto& st = self->state;
+      if (st.user)
+        self->send_exit(st.user, caf::exit_reason::kill);
+      stop(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_replica(caf::actor_system& sys, replica_args args) {
+  return sys.spawn<replica_actor>(std::move(args));
+}
+
+} // namespace actorserve

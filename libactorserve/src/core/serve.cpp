@@ -1,0 +1,321 @@
+#include "actorserve/serve.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <pthread.h>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "../ingress/http_server.hpp"
+#include "actorserve/error.hpp"
+
+namespace actorserve {
+
+namespace {
+
+caf::error flag_error(const std::string& flag, const std::string& what) {
+  return make_error(errc::invalid_config, "flag " + flag + ": " + what);
+}
+
+template <class T>
+caf::error parse_number(const std::string& flag, const std::string& text,
+                        T min, T max, T& out) {
+  try {
+    size_t pos = 0;
+    auto value = std::stoll(text, &pos);
+    if (pos != text.size())
+      return flag_error(flag, "'" + text + "' is not a number");
+    if (value < static_cast<long long>(min)
+        || value > static_cast<long long>(max))
+      return flag_error(flag, "must be between " + std::to_string(min)
+                                + " and " + std::to_string(max) + " (got "
+                                + text + ")");
+    out = static_cast<T>(value);
+    return {};
+  } catch (const std::exception&) {
+    return flag_error(flag, "'" + text + "' is not a number");
+  }
+}
+
+/// Blocks SIGINT and SIGTERM in the calling thread; threads started later
+/// inherit the mask, so `wait()` can take the signals with sigwait.
+void block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+} // namespace
+
+caf::expected<serve_options> parse_options(int argc, const char* const* argv,
+                                           serve_options opts) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::string value;
+    auto eq = flag.find('=');
+    bool has_inline = eq != std::string::npos;
+    if (has_inline) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto next = [&]() -> caf::expected<std::string> {
+      if (has_inline)
+        return value;
+      if (i + 1 >= argc)
+        return flag_error(flag, "needs a value");
+      return std::string{argv[++i]};
+    };
+    caf::error err;
+    if (flag == "--no-http") {
+      opts.http.enabled = false;
+      continue;
+    }
+    auto v = next();
+    if (flag != "--host" && flag != "--port" && flag != "--http-threads"
+        && flag != "--threads" && flag != "--scheduler"
+        && flag != "--request-timeout-ms" && flag != "--max-body-bytes"
+        && flag != "--drain-timeout-ms")
+      return flag_error(flag, "unknown flag (known: --host, --port, "
+                              "--http-threads, --threads, --scheduler, "
+                              "--request-timeout-ms, --max-body-bytes, "
+                              "--drain-timeout-ms, --no-http)");
+    if (!v)
+      return std::move(v.error());
+    if (flag == "--host") {
+      opts.http.host = *v;
+    } else if (flag == "--port") {
+      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.http.port);
+    } else if (flag == "--http-threads") {
+      err = parse_number<size_t>(flag, *v, 1, 256, opts.http.threads);
+    } else if (flag == "--threads") {
+      err = parse_number<size_t>(flag, *v, 1, 256, opts.system_threads);
+    } else if (flag == "--scheduler") {
+      opts.scheduler_policy = *v;
+    } else if (flag == "--request-timeout-ms") {
+      int64_t ms = 0;
+      err = parse_number<int64_t>(flag, *v, 0, 86'400'000, ms);
+      opts.http.request_timeout = std::chrono::milliseconds{ms};
+    } else if (flag == "--max-body-bytes") {
+      err = parse_number<size_t>(flag, *v, 1, size_t{1} << 32,
+                                 opts.http.max_body_bytes);
+    } else if (flag == "--drain-timeout-ms") {
+      int64_t ms = 0;
+      err = parse_number<int64_t>(flag, *v, 0, 3'600'000, ms);
+      opts.drain_timeout = std::chrono::milliseconds{ms};
+    }
+    if (err)
+      return err;
+  }
+  if (auto err = validate(opts))
+    return err;
+  return opts;
+}
+
+caf::error validate(const serve_options& opts) {
+  auto bad = [](const char* field, const std::string& what) {
+    return make_error(errc::invalid_config,
+                      std::string{"serve option "} + field + " " + what);
+  };
+  if (opts.system_threads < 1)
+    return bad("system_threads", "must be >= 1");
+  if (opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
+    return bad("scheduler_policy", "must be 'sharing' or 'stealing' (got '"
+                                     + opts.scheduler_policy + "')");
+  if (opts.http.enabled) {
+    if (opts.http.host.empty())
+      return bad("http.host", "must not be empty");
+    if (opts.http.threads < 1)
+      return bad("http.threads", "must be >= 1");
+    if (opts.http.max_body_bytes < 1)
+      return bad("http.max_body_bytes", "must be >= 1");
+    if (opts.http.hard_body_limit != 0
+        && opts.http.hard_body_limit < opts.http.max_body_bytes)
+      return bad("http.hard_body_limit", "must be >= http.max_body_bytes");
+    if (opts.http.request_timeout.count() < 0)
+      return bad("http.request_timeout", "must be >= 0");
+  }
+  if (opts.drain_timeout.count() < 0)
+    return bad("drain_timeout", "must be >= 0");
+  return {};
+}
+
+struct serve::impl {
+  explicit impl(serve_options o) : opts(std::move(o)) {
+    cfg.set("scheduler.max-threads", opts.system_threads);
+    cfg.set("scheduler.policy", opts.scheduler_policy == "stealing"
+                                  ? caf::atom("stealing")
+                                  : caf::atom("sharing"));
+    cfg.set("logger.console-verbosity", caf::atom("quiet"));
+    register_types(cfg);
+  }
+
+  serve_options opts;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  controller_actor controller;
+  std::unique_ptr<detail::http_server> http;
+  bool stopped = false;
+};
+
+serve::serve(serve_options opts) {
+  if (auto err = validate(opts))
+    throw error_exception(code_of(err), message_of(err));
+  block_signals();
+  impl_ = std::make_unique<impl>(std::move(opts));
+  impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
+  impl_->controller = spawn_controller(*impl_->sys);
+  if (impl_->opts.http.enabled) {
+    impl_->http = std::make_unique<detail::http_server>(
+      *impl_->sys, impl_->opts.http, impl_->controller);
+    if (auto err = impl_->http->start()) {
+      shutdown();
+      throw error_exception(code_of(err), message_of(err));
+    }
+  }
+}
+
+static serve_options options_or_exit(int argc, char** argv,
+                                     serve_options defaults) {
+  auto opts = parse_options(argc, argv, std::move(defaults));
+  if (!opts) {
+    std::cerr << argv[0] << ": " << message_of(opts.error()) << std::endl;
+    std::exit(2);
+  }
+  return std::move(*opts);
+}
+
+serve::serve(int argc, char** argv, serve_options defaults)
+  : serve(options_or_exit(argc, argv, std::move(defaults))) {
+}
+
+serve::~serve() {
+  shutdown();
+}
+
+caf::expected<caf::actor> serve::run_impl(app_spec spec) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<caf::actor> result{caf::actor{}};
+  auto ingress = spec.ingress ? spec.ingress->config.name : std::string{};
+  self->request(impl_->controller, caf::infinite, deploy_atom::value,
+                std::move(spec))
+    .receive(
+      [&](application_status& st) {
+        for (auto& dep : st.deployments)
+          if (dep.name == ingress)
+            result = dep.router;
+      },
+      [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<caf::actor> serve::find_router(const std::string& app,
+                                             const std::string& deployment) {
+  auto st = status();
+  if (!st)
+    return std::move(st.error());
+  for (auto& a : st->applications)
+    if (a.name == app)
+      for (auto& dep : a.deployments)
+        if (dep.name == deployment)
+          return dep.router;
+  return make_error(errc::not_found, "no deployment '" + deployment
+                                       + "' in application '" + app + "'");
+}
+
+caf::expected<bool> serve::remove(const std::string& app) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<bool> result{false};
+  self->request(impl_->controller, caf::infinite, delete_atom::value, app)
+    .receive([&](bool ok) { result = ok; },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<deployment_status>
+serve::scale(const std::string& app, const std::string& deployment,
+             uint32_t n) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<deployment_status> result{deployment_status{}};
+  self
+    ->request(impl_->controller, caf::infinite, scale_atom::value, app,
+              deployment, n)
+    .receive([&](deployment_status& st) { result = std::move(st); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<serve_status> serve::status(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<serve_status> result{serve_status{}};
+  self->request(impl_->controller, timeout, status_atom::value)
+    .receive([&](serve_status& st) { result = std::move(st); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+uint16_t serve::http_port() const noexcept {
+  return impl_->http ? impl_->http->port() : 0;
+}
+
+const serve_options& serve::options() const noexcept {
+  return impl_->opts;
+}
+
+caf::actor_system& serve::system() noexcept {
+  return *impl_->sys;
+}
+
+controller_actor serve::controller() const {
+  return impl_->controller;
+}
+
+void serve::shutdown() {
+  if (!impl_ || impl_->stopped)
+    return;
+  impl_->stopped = true;
+  auto& d = *impl_;
+  // 1. Stop taking new HTTP requests; let the ones in flight finish.
+  if (d.http) {
+    d.http->begin_drain();
+    d.http->wait_idle(d.opts.drain_timeout);
+  }
+  // 2. Drain and stop every replica, then the routers.
+  {
+    caf::scoped_actor self{*d.sys};
+    self->request(d.controller, d.opts.drain_timeout + std::chrono::seconds(5),
+                  shutdown_atom::value)
+      .receive([](bool) {}, [](caf::error&) {});
+  }
+  // 3. Stop the ingress and the controller; the actor system then joins.
+  if (d.http)
+    d.http->stop();
+  caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
+  d.controller = nullptr;
+  d.sys.reset();
+}
+
+int serve::wait() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::cerr << "actorserve: received "
+            << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", draining in-flight requests" << std::endl;
+  shutdown();
+  return 0;
+}
+
+int serve::fail(const caf::error& err) {
+  std::cerr << "actorserve: " << message_of(err) << std::endl;
+  return 1;
+}
+
+} // namespace actorserve

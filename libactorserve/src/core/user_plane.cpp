@@ -1,0 +1,136 @@
+#include "actorserve/user_plane.hpp"
+
+#include <stdexcept>
+
+#include <caf/atom.hpp>
+#include <caf/response_promise.hpp>
+
+namespace actorserve::detail {
+
+// -- blocking_pool ------------------------------------------------------------
+
+blocking_pool::blocking_pool(size_t max_threads) : max_threads_(max_threads) {
+}
+
+blocking_pool::~blocking_pool() {
+  stop();
+}
+
+void blocking_pool::submit(std::function<void()> job) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  jobs_.push_back(std::move(job));
+  if (idle_ == 0 && threads_.size() < max_threads_)
+    threads_.emplace_back([this] { run(); });
+  else
+    cv_.notify_one();
+}
+
+void blocking_pool::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopping_ = true;
+    threads.swap(threads_);
+  }
+  cv_.notify_all();
+  for (auto& t : threads)
+    t.join();
+}
+
+size_t blocking_pool::threads() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return threads_.size();
+}
+
+void blocking_pool::run() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  for (;;) {
+    ++idle_;
+    cv_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
+    --idle_;
+    if (jobs_.empty())
+      return; // stopping
+    auto job = std::move(jobs_.front());
+    jobs_.pop_front();
+    guard.unlock();
+    job();
+    guard.lock();
+  }
+}
+
+// -- user_plane ---------------------------------------------------------------
+
+user_plane::user_plane(std::shared_ptr<const replica_context> ctx)
+  : ctx_(std::move(ctx)),
+    pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {
+}
+
+user_plane::~user_plane() = default;
+
+void user_plane::offload(caf::local_actor* self,
+                         std::function<std::function<void()>()> job) {
+  auto addr = caf::actor_cast<caf::actor>(self);
+  pool_->submit([this, addr, job = std::move(job)] {
+    auto completion = job();
+    {
+      std::lock_guard<std::mutex> guard{done_mtx_};
+      done_.push_back(std::move(completion));
+    }
+    // anon_send: the owning actor runs on its own thread, and delivers the
+    // promise there (never from this foreign thread).
+    caf::anon_send(addr, completions_atom::value);
+  });
+}
+
+bool user_plane::handle_framework_message(caf::local_actor* self,
+                                          caf::mailbox_element& x) {
+  auto& content = x.content();
+  if (content.match_elements<completions_atom>()) {
+    std::vector<std::function<void()>> done;
+    {
+      std::lock_guard<std::mutex> guard{done_mtx_};
+      done.swap(done_);
+    }
+    for (auto& f : done)
+      f();
+    return true;
+  }
+  if (content.match_elements<ping_atom>()) {
+    // Reaching this point means the user's constructor has run.
+    if (x.mid.is_request())
+      self->make_response_promise().deliver(ping_atom::value);
+    return true;
+  }
+  return false;
+}
+
+caf::error user_plane::exception_to_error(std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const error_exception& e) {
+    return make_error(e.code(), e.what());
+  } catch (const std::exception& e) {
+    return make_error(errc::user_error, e.what());
+  } catch (...) {
+    return make_error(errc::user_error, "unknown exception");
+  }
+}
+
+void user_plane::fail(caf::local_actor* self, caf::mailbox_element& x,
+                      caf::error err) {
+  if (x.mid.is_request() && !x.mid.is_answered())
+    self->make_response_promise().deliver(std::move(err));
+}
+
+void user_plane::stop_pool() {
+  pool_->stop();
+}
+
+user_plane& user_plane_of(caf::local_actor* self) {
+  auto ptr = dynamic_cast<user_plane*>(self);
+  if (ptr == nullptr)
+    throw std::logic_error("this actor is not a deployment replica");
+  return *ptr;
+}
+
+} // namespace actorserve::detail
