@@ -38,6 +38,7 @@
 #include <caf/make_message.hpp>
 #include <caf/response_type.hpp>
 #include <caf/scheduled_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/unit.hpp>
 
 #include "actorserve/error.hpp"

@@ -43,6 +43,8 @@
 #include <caf/scheduled_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actorserve/config.hpp"
 #include "actorserve/error.hpp"
@@ -120,6 +122,10 @@ protected:
   /// Answers the current request (if `x` is one) with `err`.
   static caf::error exception_to_error(std::exception_ptr& eptr);
 
+  /// Answers the request `x` (if it is one) with `msg`.
+  static void reply(caf::local_actor* self, caf::mailbox_element& x,
+                    caf::message msg);
+
   static void fail(caf::local_actor* self, caf::mailbox_element& x,
                    caf::error err);
 
@@ -190,9 +196,10 @@ caf::actor spawn_user_actor(caf::actor_system& sys, execution mode,
   using impl = typename caf::infer_handle_from_fun<F>::impl;
   using actor_type = user_actor<impl>;
   caf::actor_config cfg;
-  cfg.init_fun = [fun, args...](caf::local_actor* self) mutable {
-    return to_behavior(fun(static_cast<actor_type*>(self), args...));
-  };
+  cfg.init_fun = caf::actor_config::init_fun_type{
+    [fun, args...](caf::local_actor* self) mutable -> caf::behavior {
+      return to_behavior(fun(static_cast<actor_type*>(self), args...));
+    }};
   if (mode == execution::isolated)
     return caf::actor_cast<caf::actor>(
       sys.spawn_class<actor_type, caf::detached>(cfg, std::move(ctx)));

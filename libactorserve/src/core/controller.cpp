@@ -137,7 +137,7 @@ void publish_routes(controller_ptr self) {
 
 // -- replicas -----------------------------------------------------------------
 
-void push_replicas(controller_ptr self, deployment_entry& dep) {
+void push_replicas(deployment_entry& dep) {
   std::vector<replica_ref> refs;
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
@@ -193,7 +193,7 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
                                        dep.replicas.end());
     dep.replicas.resize(dep.target);
     // Routers stop sending to them first; then they drain what they hold.
-    push_replicas(self, dep);
+    push_replicas(dep);
     for (auto& r : victims)
       drain(self, r);
   }
@@ -376,7 +376,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
         auto app_copy = app_name;
         auto dep_copy = dep_name;
         st.index.erase(i);
-        push_replicas(self, dep);
+        push_replicas(dep);
         auto& app = a->second;
         if (app.state == application_state::running)
           reconcile(self, app, dep_copy, dep);
@@ -488,7 +488,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
           return; // a running app replaces it when the down message comes
         }
         r->state = replica_state::ready;
-        push_replicas(self, dep);
+        push_replicas(dep);
         answer_scale_waiters(dep, dep_name);
         check_running(self, app);
       },

@@ -20,6 +20,7 @@
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
+#include <caf/sec.hpp>
 
 namespace actorserve::detail {
 
@@ -86,10 +87,14 @@ private:
   std::unordered_map<uint64_t, entry> pending_;
 };
 
-/// Returns whether `msg` is an error reply, and if so stores it in `err`.
+/// Returns whether `msg` is an error reply, and if so moves the error into
+/// `err` (leaving `msg` hollow: forward `err`, not `msg`). An empty error
+/// counts as an unknown failure.
 inline bool is_error_reply(caf::message& msg, caf::error& err) {
   if (msg.match_elements<caf::error>()) {
     err = std::move(msg.get_mutable_as<caf::error>(0));
+    if (!err)
+      err = caf::make_error(caf::sec::runtime_error);
     return true;
   }
   return false;

@@ -143,15 +143,16 @@ caf::behavior replica_actor::make_behavior() {
       self->relay(st.user, std::move(args),
                   [self, rp](caf::message& reply) mutable {
                     caf::error err;
-                    if (detail::is_error_reply(reply, err)
-                        && err.category() == caf::atom("system")
-                        && err.code()
-                             == static_cast<uint8_t>(
-                               caf::sec::request_receiver_down))
+                    if (!detail::is_error_reply(reply, err))
+                      rp.deliver(std::move(reply));
+                    else if (err.category() == caf::atom("system")
+                             && err.code()
+                                  == static_cast<uint8_t>(
+                                    caf::sec::request_receiver_down))
                       rp.deliver(make_error(errc::unavailable,
                                             "the replica's user code stopped"));
                     else
-                      rp.deliver(std::move(reply));
+                      rp.deliver(std::move(err));
                     call_done(self);
                   });
       return rp;

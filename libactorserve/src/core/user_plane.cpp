@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <caf/atom.hpp>
+#include <caf/make_message.hpp>
 #include <caf/response_promise.hpp>
 
 namespace actorserve::detail {
@@ -97,8 +98,7 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
   }
   if (content.match_elements<ping_atom>()) {
     // Reaching this point means the user's constructor has run.
-    if (x.mid.is_request())
-      self->make_response_promise().deliver(ping_atom::value);
+    reply(self, x, caf::make_message(ping_atom::value));
     return true;
   }
   return false;
@@ -116,10 +116,20 @@ caf::error user_plane::exception_to_error(std::exception_ptr& eptr) {
   }
 }
 
+void user_plane::reply(caf::local_actor* self, caf::mailbox_element& x,
+                       caf::message msg) {
+  if (!x.mid.is_request() || x.mid.is_answered() || !x.sender)
+    return;
+  x.sender->enqueue(caf::make_mailbox_element(self->ctrl(),
+                                              x.mid.response_id(), {},
+                                              std::move(msg)),
+                    self->context());
+  x.mid.mark_as_answered();
+}
+
 void user_plane::fail(caf::local_actor* self, caf::mailbox_element& x,
                       caf::error err) {
-  if (x.mid.is_request() && !x.mid.is_answered())
-    self->make_response_promise().deliver(std::move(err));
+  reply(self, x, caf::make_message(std::move(err)));
 }
 
 void user_plane::stop_pool() {

@@ -1,0 +1,359 @@
+#include "demo.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "actorserve/actorserve.hpp"
+
+using namespace actorserve;
+using json = nlohmann::json;
+
+namespace demo {
+
+namespace {
+
+// -- a small, honest sentiment model ------------------------------------------
+
+/// A word-list model: the vocabulary maps words to token ids (0 is unknown)
+/// and each id carries a sentiment weight. Classification sums the weights.
+struct sentiment_model {
+  std::unordered_map<std::string, int32_t> ids;
+  std::vector<int> weights{0};
+
+  sentiment_model() {
+    const char* positive[] = {"love",  "like",   "great",     "good",
+                              "happy", "best",   "excellent", "amazing",
+                              "nice",  "awesome", "wonderful", "enjoy"};
+    const char* negative[] = {"hate",  "dislike", "bad",      "terrible",
+                              "awful", "worst",   "sad",      "horrible",
+                              "poor",  "angry",   "disgusting", "boring"};
+    const char* neutral[] = {"i", "you", "this", "that", "it", "is", "a",
+                             "the", "and", "hello", "world", "movie"};
+    for (auto w : positive)
+      add(w, 1);
+    for (auto w : negative)
+      add(w, -1);
+    for (auto w : neutral)
+      add(w, 0);
+  }
+
+  void add(const std::string& word, int weight) {
+    ids.emplace(word, static_cast<int32_t>(weights.size()));
+    weights.push_back(weight);
+  }
+
+  /// One token per whitespace-separated word; punctuation is stripped and
+  /// case folded before the lookup.
+  std::vector<int32_t> tokenize(const std::string& text) const {
+    std::vector<int32_t> result;
+    std::istringstream in{text};
+    std::string word;
+    while (in >> word) {
+      std::string key;
+      for (auto c : word)
+        if (std::isalnum(static_cast<unsigned char>(c)))
+          key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto i = ids.find(key);
+      result.push_back(i == ids.end() ? 0 : i->second);
+    }
+    return result;
+  }
+
+  std::string classify(const std::vector<int32_t>& tokens) const {
+    int score = 0;
+    for (auto t : tokens)
+      if (t >= 0 && static_cast<size_t>(t) < weights.size())
+        score += weights[static_cast<size_t>(t)];
+    return score > 0 ? "positive" : score < 0 ? "negative" : "neutral";
+  }
+};
+
+const sentiment_model& model() {
+  static const sentiment_model instance;
+  return instance;
+}
+
+/// Integral values print as integers ("8", not "8.0").
+json number(double x) {
+  if (std::floor(x) == x && std::fabs(x) < 1e15)
+    return static_cast<int64_t>(x);
+  return x;
+}
+
+// -- /classify: Classifier -> Tokenizer ------------------------------------------
+
+using tokenizer_actor = caf::typed_actor<
+  caf::replies_to<std::string>::with<std::vector<int32_t>>>;
+
+using classifier_actor = caf::typed_actor<
+  caf::replies_to<http_request>::with<http_response>,
+  caf::replies_to<std::vector<int32_t>>::with<std::string>>;
+
+tokenizer_actor::behavior_type tokenizer(tokenizer_actor::pointer) {
+  return {[](const std::string& text) { return model().tokenize(text); }};
+}
+
+classifier_actor::behavior_type classifier(classifier_actor::pointer self,
+                                           handle<tokenizer_actor> tok) {
+  return {
+    [=](http_request& req) -> reply {
+      auto text = json_field<std::string>(parse_json(req), "text");
+      auto rp = self->make_response_promise<http_response>();
+      tok.call(self, text).then(
+        [=](std::vector<int32_t>& tokens) mutable {
+          rp.deliver(json_response(
+            {{"label", model().classify(tokens)}, {"tokens", tokens}}));
+        },
+        [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [](const std::vector<int32_t>& tokens) {
+      return model().classify(tokens);
+    },
+  };
+}
+
+// -- /pipeline: Pipeline -> Preprocessor, Model ------------------------------------
+
+using preprocess_atom = caf::atom_constant<caf::atom("preproc")>;
+using predict_atom = caf::atom_constant<caf::atom("predict")>;
+using describe_atom = caf::atom_constant<caf::atom("describe")>;
+
+using preprocessor_actor = caf::typed_actor<
+  caf::replies_to<preprocess_atom, std::string>::with<std::string>>;
+
+/// A multi-method deployment: callers pick the method by atom.
+using model_actor = caf::typed_actor<
+  caf::replies_to<predict_atom, std::string>::with<std::string>,
+  caf::replies_to<describe_atom>::with<std::string>>;
+
+preprocessor_actor::behavior_type preprocessor(preprocessor_actor::pointer) {
+  return {[](preprocess_atom, const std::string& text) {
+    auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos)
+      return std::string{};
+    auto last = text.find_last_not_of(" \t\r\n");
+    auto result = text.substr(first, last - first + 1);
+    std::transform(result.begin(), result.end(), result.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    return result;
+  }};
+}
+
+model_actor::behavior_type predictor(model_actor::pointer) {
+  return {
+    [](predict_atom, const std::string& text) {
+      return model().classify(model().tokenize(text));
+    },
+    [](describe_atom) { return std::string{"word-list sentiment model"}; },
+  };
+}
+
+http_ingress::behavior_type pipeline(http_ingress::pointer self,
+                                     handle<preprocessor_actor> pre,
+                                     handle<model_actor> mdl) {
+  return {[=](http_request& req) -> reply {
+    auto text = json_field<std::string>(parse_json(req), "text");
+    auto rp = self->make_response_promise<http_response>();
+    auto fail = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
+    // In sequence: the model runs on the preprocessed text.
+    pre.call(self, preprocess_atom::value, text)
+      .then(
+        [=](std::string& processed) mutable {
+          mdl.call(self, predict_atom::value, processed)
+            .then(
+              [=](std::string& label) mutable {
+                rp.deliver(json_response(
+                  {{"preprocessed", processed},
+                   {"output",
+                    {{"label", label},
+                     {"words", model().tokenize(processed).size()}}}}));
+              },
+              fail);
+        },
+        fail);
+    return rp;
+  }};
+}
+
+// -- /ensemble: Ensemble -> ModelA, ModelB in parallel ---------------------------------
+
+/// (x, delay_ms) -> y: each model "computes" for delay_ms on a blocking
+/// thread, like a CPU-bound model would.
+using scalar_model_actor =
+  caf::typed_actor<caf::replies_to<double, int32_t>::with<double>>;
+
+template <class F>
+auto scalar_model(F f) {
+  return [f](scalar_model_actor::pointer self)
+           -> scalar_model_actor::behavior_type {
+    return {[=](double x, int32_t delay_ms) -> caf::result<double> {
+      return run_blocking(self, [=] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        return f(x);
+      });
+    }};
+  };
+}
+
+http_ingress::behavior_type ensemble(http_ingress::pointer self,
+                                     handle<scalar_model_actor> a,
+                                     handle<scalar_model_actor> b) {
+  return {[=](http_request& req) -> reply {
+    auto body = parse_json(req);
+    auto x = json_field<double>(body, "x");
+    auto delay = json_field<int32_t>(body, "delay_ms", 0);
+    if (delay < 0 || delay > 10'000)
+      throw error_exception(errc::bad_request,
+                            "field 'delay_ms' must be in [0, 10000]");
+    struct gather {
+      caf::typed_response_promise<http_response> rp;
+      double a = 0;
+      double b = 0;
+      int pending = 2;
+      bool failed = false;
+    };
+    auto g = std::make_shared<gather>();
+    g->rp = self->make_response_promise<http_response>();
+    auto done = [g] {
+      if (--g->pending == 0 && !g->failed)
+        g->rp.deliver(json_response({{"a", number(g->a)},
+                                     {"b", number(g->b)},
+                                     {"result", number((g->a + g->b) / 2)}}));
+    };
+    auto fail = [g](caf::error& err) {
+      if (!g->failed) {
+        g->failed = true;
+        g->rp.deliver(std::move(err));
+      }
+    };
+    // Both calls are in flight at once: the request takes one delay, not two.
+    a.call(self, x, delay).then(
+      [g, done](double y) {
+        g->a = y;
+        done();
+      },
+      fail);
+    b.call(self, x, delay).then(
+      [g, done](double y) {
+        g->b = y;
+        done();
+      },
+      fail);
+    return g->rp;
+  }};
+}
+
+// -- /route: Dispatcher -> FastModel or SlowModel -----------------------------------
+
+http_ingress::behavior_type fast_model(http_ingress::pointer) {
+  return {[](http_request& req) -> reply {
+    auto x = json_field<double>(parse_json(req), "x");
+    return json_response({{"model", "fast"}, {"y", number(x * 2)}});
+  }};
+}
+
+http_ingress::behavior_type slow_model(http_ingress::pointer self) {
+  return {[=](http_request& req) -> reply {
+    auto x = json_field<double>(parse_json(req), "x");
+    return run_blocking(self, [x] {
+      // A heavier model: more work per request.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return json_response({{"model", "slow"}, {"y", number(x * 2)}});
+    });
+  }};
+}
+
+http_ingress::behavior_type dispatcher(http_ingress::pointer self,
+                                       handle<http_ingress> fast,
+                                       handle<http_ingress> slow) {
+  return {[=](http_request& req) -> reply {
+    auto urgent = json_field<bool>(parse_json(req), "urgent");
+    // Pass the request on: the chosen model answers the client directly.
+    if (urgent)
+      return fast.delegate(self, std::move(req));
+    return slow.delegate(self, std::move(req));
+  }};
+}
+
+// -- /blocking: a sync handler on user threads -----------------------------------
+
+http_ingress::behavior_type sleeper(http_ingress::pointer self) {
+  http_routes routes;
+  routes.get("/", [=](http_request& req) -> reply {
+    auto text = req.query_param("ms", "0");
+    int64_t ms = 0;
+    try {
+      ms = std::stoll(text);
+    } catch (const std::exception&) {
+      throw error_exception(errc::bad_request, "query parameter 'ms' must be "
+                                               "a number");
+    }
+    if (ms < 0 || ms > 60'000)
+      throw error_exception(errc::bad_request,
+                            "query parameter 'ms' must be in [0, 60000]");
+    return run_blocking(self, [ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return json_response({{"slept_ms", ms}});
+    });
+  });
+  routes.get("/fail", [=](http_request&) -> reply {
+    return run_blocking(self, []() -> http_response {
+      throw std::runtime_error("the model failed on purpose");
+    });
+  });
+  return {routes.handler()};
+}
+
+} // namespace
+
+caf::error run_all(serve& s) {
+  auto check = [](auto&& result) -> caf::error {
+    if (!result)
+      return std::move(result.error());
+    return {};
+  };
+  // POST /classify: Classifier -> Tokenizer (2 replicas).
+  auto tok = s.deployment("Tokenizer", tokenizer).num_replicas(2).bind();
+  auto cls = s.deployment("Classifier", classifier).bind(tok);
+  if (auto err = check(s.run(cls, {"classify", "/classify"})))
+    return err;
+  // POST /pipeline: Pipeline -> Preprocessor, Model.
+  auto pre = s.deployment("Preprocessor", preprocessor).bind();
+  auto mdl = s.deployment("Model", predictor).bind();
+  auto pipe = s.deployment("Pipeline", pipeline).bind(pre, mdl);
+  if (auto err = check(s.run(pipe, {"pipeline", "/pipeline"})))
+    return err;
+  // POST /ensemble: ModelA and ModelB in parallel, averaged.
+  auto ma = s.deployment("ModelA", scalar_model([](double x) { return 2 * x; }))
+              .bind();
+  auto mb = s.deployment("ModelB",
+                         scalar_model([](double x) { return x + 10; }))
+              .bind();
+  auto ens = s.deployment("Ensemble", ensemble).bind(ma, mb);
+  if (auto err = check(s.run(ens, {"ensemble", "/ensemble"})))
+    return err;
+  // POST /route: urgent requests go to the fast model.
+  auto fast = s.deployment("FastModel", fast_model).bind();
+  auto slow = s.deployment("SlowModel", slow_model).num_replicas(2).bind();
+  auto disp = s.deployment("Dispatcher", dispatcher).bind(fast, slow);
+  if (auto err = check(s.run(disp, {"route", "/route"})))
+    return err;
+  // GET /blocking?ms=N: one replica, 4 at once, 4 queued, the rest 503.
+  auto sleep = s.deployment("Sleeper", sleeper)
+                 .max_ongoing_requests(4)
+                 .max_queued_requests(4)
+                 .bind();
+  return check(s.run(sleep, {"blocking", "/blocking"}));
+}
+
+} // namespace demo

@@ -1,0 +1,27 @@
+/// @file
+/// The demo application: the Ray Serve seed examples as actorserve
+/// deployments. `tools/demo` serves it; the end-to-end tests run it too.
+#pragma once
+
+#include <caf/error.hpp>
+
+namespace actorserve {
+class serve;
+} // namespace actorserve
+
+namespace demo {
+
+/// Runs every demo application on `serve`:
+///
+/// | route | application | deployments |
+/// |---|---|---|
+/// | POST /classify | classify | Classifier (ingress) -> Tokenizer x2 |
+/// | POST /pipeline | pipeline | Pipeline (ingress) -> Preprocessor, Model |
+/// | POST /ensemble | ensemble | Ensemble (ingress) -> ModelA, ModelB in parallel |
+/// | POST /route    | route    | Dispatcher (ingress) -> FastModel or SlowModel |
+/// | GET /blocking  | blocking | Sleeper (sync handler, 1 replica, 4 ongoing, 4 queued) |
+///
+/// Returns the first error (e.g. an invalid config, naming the field).
+caf::error run_all(actorserve::serve& serve);
+
+} // namespace demo

@@ -1,0 +1,18 @@
+// The demo server: `tools/demo` builds and runs it on 127.0.0.1:8000.
+#include <iostream>
+
+#include "actorserve/actorserve.hpp"
+#include "demo.hpp"
+
+int main(int argc, char** argv) {
+  actorserve::serve_options defaults;
+  // The demo answers 408 for requests that take longer than 3 s.
+  defaults.http.request_timeout = std::chrono::seconds(3);
+  actorserve::serve serve{argc, argv, defaults};
+  if (auto err = demo::run_all(serve))
+    return serve.fail(err);
+  std::cout << "actorserve demo: serving on http://"
+            << serve.options().http.host << ":" << serve.http_port()
+            << std::endl;
+  return serve.wait();
+}
