@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/make_message.hpp>
 #include <caf/result.hpp>
 #include <caf/typed_actor.hpp>
 #include <nlohmann/json.hpp>

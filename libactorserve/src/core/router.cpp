@@ -28,8 +28,9 @@ struct slot {
   replica_ref ref;
   /// Calls this router has in flight at the replica.
   uint32_t in_flight = 0;
-  /// Load from other callers, as the replica last reported it when it
-  /// rejected a call; cleared on every retry round.
+  /// Load the router cannot see (other callers): set to "full" when the
+  /// replica rejects; cleared when it answers a call or the retry timer
+  /// fires.
   uint32_t others = 0;
 
   uint32_t load() const {
@@ -129,10 +130,12 @@ void on_error(router_actor* self, uint64_t replica, const call_ptr& call,
                       && err.code() == static_cast<uint8_t>(
                            caf::sec::request_receiver_down);
   if (code_of(err) == errc::rejected || replica_gone) {
-    if (auto s = find_slot(self->state, replica); s != nullptr) {
-      auto reported = reported_ongoing(err);
-      s->others = reported > s->in_flight ? reported - s->in_flight : 0;
-    }
+    // A rejection means "full now", whatever the count says (other callers,
+    // or a stricter limit at the replica): skip it until it answers a call
+    // or the retry timer fires.
+    if (auto s = find_slot(self->state, replica); s != nullptr)
+      s->others = std::max(reported_ongoing(err),
+                           self->state.cfg.max_ongoing_requests);
     call->tried.push_back(replica);
     if (!try_dispatch(self, call))
       requeue_front(self, call);
@@ -171,6 +174,9 @@ bool try_dispatch(router_actor* self, const call_ptr& call) {
                   return;
                 }
                 finish(self, id);
+                // An answer means the replica has room again.
+                if (auto s = find_slot(self->state, id); s != nullptr)
+                  s->others = 0;
                 call->rp.deliver(std::move(reply));
                 pump(self);
               });

@@ -189,8 +189,12 @@ static serve_options options_or_exit(int argc, char** argv,
   return std::move(*opts);
 }
 
-serve::serve(int argc, char** argv, serve_options defaults)
+serve::serve(int argc, char** argv, serve_options defaults) try
   : serve(options_or_exit(argc, argv, std::move(defaults))) {
+} catch (const error_exception& e) {
+  // A command-line program: say what is wrong and stop.
+  std::cerr << argv[0] << ": " << e.what() << std::endl;
+  std::exit(1);
 }
 
 serve::~serve() {

@@ -144,6 +144,12 @@ struct http_server::impl {
 
   // -- pending requests -----------------------------------------------------
 
+  /// Requests accepted and not yet answered.
+  size_t in_flight() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return pending.size();
+  }
+
   uint64_t add_pending(restinio::request_handle_t req, std::string rid,
                        pending_kind kind) {
     auto id = next_id.fetch_add(1);
@@ -329,7 +335,7 @@ struct http_server::impl {
       if (draining.load())
         respond_error(req, rid, errc::unavailable, "draining");
       else
-        respond_json(req, rid, {{"status", "ok"}});
+        respond_json(req, rid, {{"status", "ok"}, {"in_flight", in_flight()}});
     } else if (path == "/-/routes") {
       auto table = std::atomic_load(&routes);
       auto body = nlohmann::json::object();

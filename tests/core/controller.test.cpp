@@ -1,0 +1,174 @@
+// Deterministic tests of the controller: deploy, reconcile, delete, status,
+// config validation.
+#include <catch2/catch.hpp>
+
+#include "actorserve/controller.hpp"
+#include "actorserve/error.hpp"
+#include "coordinator_fixture.hpp"
+
+using namespace actorserve;
+
+namespace {
+
+struct ask {
+  std::shared_ptr<caf::expected<caf::message>> out
+    = std::make_shared<caf::expected<caf::message>>(caf::message{});
+  std::shared_ptr<bool> done = std::make_shared<bool>(false);
+};
+
+/// Asks the controller from a client actor and runs the world; the answer
+/// (a `T`, or an error) lands in the returned `ask`.
+template <class T, class... Ts>
+ask request(test::fixture& f, const controller_actor& ctrl, Ts... xs) {
+  ask a;
+  auto out = a.out;
+  auto done = a.done;
+  f.sys.spawn([=](caf::event_based_actor* self) {
+    self->request(caf::actor_cast<caf::actor>(ctrl), caf::infinite, xs...)
+      .then(
+        [=](T& x) {
+          *out = caf::make_message(std::move(x));
+          *done = true;
+        },
+        [=](caf::error& err) {
+          *out = std::move(err);
+          *done = true;
+        });
+  });
+  f.run();
+  return a;
+}
+
+size_t ready_replicas(const deployment_status& st) {
+  size_t n = 0;
+  for (auto& r : st.replicas)
+    n += r.state == replica_state::ready ? 1 : 0;
+  return n;
+}
+
+deployment_status find_dep(test::fixture& f, const controller_actor& ctrl,
+                           const std::string& app, const std::string& dep) {
+  auto a = request<serve_status>(f, ctrl, status_atom::value);
+  REQUIRE(*a.done);
+  auto st = a.out->value().get_as<serve_status>(0);
+  for (auto& x : st.applications)
+    if (x.name == app)
+      for (auto& d : x.deployments)
+        if (d.name == dep)
+          return d;
+  FAIL("deployment not found");
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("the controller reconciles replica counts up and down",
+          "[controller]") {
+  test::fixture f;
+  auto box = std::make_shared<test::hold_box>();
+  auto spec = test::held_spec(box);
+  spec->config.num_replicas = 2;
+  auto ctrl = spawn_controller(f.sys);
+  auto deployed = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});
+  REQUIRE(*deployed.done);
+  REQUIRE(deployed.out->engaged());
+  auto app = deployed.out->value().get_as<application_status>(0);
+  CHECK(app.state == application_state::running);
+  CHECK(ready_replicas(find_dep(f, ctrl, "app", "Held")) == 2);
+
+  auto up = request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
+                    std::string{"Held"}, uint32_t{4});
+  REQUIRE(*up.done);
+  auto st = up.out->value().get_as<deployment_status>(0);
+  CHECK(st.state == deployment_state::healthy);
+  CHECK(ready_replicas(st) == 4);
+
+  auto down = request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
+                      std::string{"Held"}, uint32_t{1});
+  REQUIRE(*down.done);
+  CHECK(ready_replicas(down.out->value().get_as<deployment_status>(0)) == 1);
+  CHECK(find_dep(f, ctrl, "app", "Held").replicas.size() == 1);
+
+  // The one left still serves calls through the router.
+  auto router = find_dep(f, ctrl, "app", "Held").router;
+  f.call(router, 5);
+  f.run();
+  REQUIRE(box->held.size() == 1);
+  box->release_one();
+  f.run();
+  CHECK(f.log->ok() == 1);
+}
+
+TEST_CASE("deleting an application drains it and removes it from status",
+          "[controller]") {
+  test::fixture f;
+  auto box = std::make_shared<test::hold_box>();
+  auto ctrl = spawn_controller(f.sys);
+  auto deployed = request<application_status>(f, ctrl, deploy_atom::value,
+                          app_spec{"app", "", test::held_spec(box)});
+  REQUIRE(deployed.out->engaged());
+  auto router = find_dep(f, ctrl, "app", "Held").router;
+  f.call(router, 1);
+  f.run();
+  REQUIRE(box->held.size() == 1);
+  auto deleted = request<bool>(f, ctrl, delete_atom::value, std::string{"app"});
+  // Not done while the call is still running: the replica drains first.
+  CHECK_FALSE(*deleted.done);
+  box->release_one();
+  f.run();
+  CHECK(*deleted.done);
+  CHECK(f.log->ok() == 1);
+  auto st = request<serve_status>(f, ctrl, status_atom::value);
+  CHECK(st.out->value().get_as<serve_status>(0).applications.empty());
+}
+
+TEST_CASE("an invalid config fails at deploy time naming the field",
+          "[controller][config]") {
+  test::fixture f;
+  auto box = std::make_shared<test::hold_box>();
+  auto ctrl = spawn_controller(f.sys);
+  auto spec = test::held_spec(box);
+  spec->config.max_ongoing_requests = 0;
+  auto a = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});
+  REQUIRE(*a.done);
+  REQUIRE_FALSE(a.out->engaged());
+  CHECK(code_of(a.out->error()) == errc::invalid_config);
+  CHECK_THAT(message_of(a.out->error()),
+             Catch::Contains("max_ongoing_requests"));
+
+  auto spec2 = test::held_spec(box);
+  auto b = request<application_status>(f, ctrl, deploy_atom::value,
+                   app_spec{"app", "no-slash", spec2});
+  REQUIRE_FALSE(b.out->engaged());
+  CHECK_THAT(message_of(b.out->error()), Catch::Contains("route_prefix"));
+
+  // The held deployment takes no http_request, so it cannot be an HTTP app.
+  auto c = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "/x", spec2});
+  REQUIRE_FALSE(c.out->engaged());
+  CHECK_THAT(message_of(c.out->error()), Catch::Contains("http_request"));
+}
+
+TEST_CASE("deployment configs are validated field by field", "[config]") {
+  deployment_config cfg;
+  cfg.name = "ok";
+  CHECK_FALSE(validate(cfg));
+  auto with = [&](auto mutate) {
+    auto c = cfg;
+    mutate(c);
+    return message_of(validate(c));
+  };
+  CHECK_THAT(with([](auto& c) { c.name = "bad name"; }),
+             Catch::Contains("deployment name"));
+  CHECK_THAT(with([](auto& c) { c.num_replicas = 0; }),
+             Catch::Contains("num_replicas"));
+  CHECK_THAT(with([](auto& c) { c.max_queued_requests = 0; }),
+             Catch::Contains("max_queued_requests"));
+  CHECK_THAT(with([](auto& c) { c.user_config = "{oops"; }),
+             Catch::Contains("user_config"));
+  CHECK_THAT(with([](auto& c) { c.health_check_period = {}; }),
+             Catch::Contains("health_check_period"));
+  CHECK_THAT(with([](auto& c) {
+               c.health_check_timeout = std::chrono::milliseconds{-1};
+             }),
+             Catch::Contains("health_check_timeout"));
+}

@@ -1,0 +1,165 @@
+/// @file
+/// A deterministic world for control-logic tests: CAF's test coordinator
+/// (no threads, virtual time) plus a deployment whose calls wait until the
+/// test releases them, so admission, routing and queueing can be observed
+/// message by message.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actorserve/deployment.hpp"
+#include "actorserve/messages.hpp"
+#include "actorserve/user_plane.hpp"
+
+namespace test {
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+/// The test deployment's interface: echo an int, once released.
+using held_actor = caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>,
+                                    caf::reacts_to<release_atom, int32_t>>;
+
+/// Calls the held deployment has received and not yet answered.
+struct hold_box {
+  struct call {
+    uint64_t replica;
+    int32_t x;
+    caf::typed_response_promise<int32_t> rp;
+    caf::actor owner;
+  };
+  std::vector<call> held;
+  /// Calls running per replica now, and the most ever seen at once.
+  std::map<uint64_t, int> running;
+  std::map<uint64_t, int> peak;
+
+  size_t held_by(uint64_t replica) const {
+    size_t n = 0;
+    for (auto& c : held)
+      n += c.replica == replica ? 1 : 0;
+    return n;
+  }
+
+  /// Asks the owner of the oldest held call to answer it (x echoes back);
+  /// the owning actor delivers its own promise once the world runs.
+  void release_one() {
+    auto c = held.front();
+    held.erase(held.begin());
+    --running[c.replica];
+    caf::anon_send(c.owner, release_atom::value, c.x);
+    released.push_back(std::move(c));
+  }
+
+  /// Calls released but not yet answered by their owner.
+  std::vector<call> released;
+};
+
+using box_ptr = std::shared_ptr<hold_box>;
+
+inline held_actor::behavior_type held(held_actor::pointer self, box_ptr box) {
+  return {
+    [=](int32_t x) -> caf::result<int32_t> {
+      auto id = actorserve::replica_context_of(self).replica_id;
+      auto rp = self->make_response_promise<int32_t>();
+      box->held.push_back(
+        hold_box::call{id, x, rp, caf::actor_cast<caf::actor>(self)});
+      auto now = ++box->running[id];
+      if (now > box->peak[id])
+        box->peak[id] = now;
+      return rp;
+    },
+    [=](release_atom, int32_t x) {
+      auto me = caf::actor_cast<caf::actor>(self);
+      auto& rel = box->released;
+      for (auto i = rel.begin(); i != rel.end(); ++i)
+        if (i->owner == me && i->x == x) {
+          auto rp = i->rp;
+          rel.erase(i);
+          rp.deliver(x);
+          return;
+        }
+    },
+  };
+}
+
+/// A deployment spec for the held deployment, with inline execution so
+/// everything runs under the test coordinator.
+inline actorserve::detail::spec_ptr held_spec(box_ptr box,
+                                              uint32_t max_ongoing = 5) {
+  auto builder = actorserve::deployment("Held", held);
+  builder.max_ongoing_requests(max_ongoing).mode(actorserve::execution::inline_);
+  return builder.bind(box).spec();
+}
+
+struct coordinator_config : caf::actor_system_config {
+  coordinator_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.inline-output", true);
+    set("logger.console-verbosity", caf::atom("quiet"));
+    actorserve::register_types(*this);
+  }
+};
+
+/// Results of calls made by `fixture::call`.
+struct call_log {
+  std::vector<caf::expected<int32_t>> results;
+
+  size_t ok() const {
+    size_t n = 0;
+    for (auto& r : results)
+      n += r ? 1 : 0;
+    return n;
+  }
+};
+
+struct fixture {
+  coordinator_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  std::shared_ptr<call_log> log = std::make_shared<call_log>();
+
+  fixture() {
+    // Actors here never get an exit message; do not wait for them.
+    sys.await_actors_before_shutdown(false);
+  }
+
+  /// Runs the world, then fires due timers (virtual time) and runs again,
+  /// until nothing is left to do.
+  void run_with_timers() {
+    run();
+    // Bounded: a router whose replicas stay full keeps re-arming its timer.
+    for (int i = 0; i < 50 && sched.trigger_timeouts() > 0; ++i)
+      run();
+  }
+
+  /// Runs every pending message.
+  void run() {
+    sched.run();
+  }
+
+  /// Sends `(call_atom, meta, x)` to `dest` from a fresh client actor; the
+  /// answer lands in `log` once the world runs.
+  void call(const caf::actor& dest, int32_t x) {
+    auto lg = log;
+    sys.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(dest, caf::infinite, actorserve::call_atom::value,
+                  actorserve::request_meta{}, caf::make_message(x))
+        .then([lg](int32_t y) { lg->results.emplace_back(y); },
+              [lg](caf::error& err) { lg->results.emplace_back(err); });
+    });
+  }
+};
+
+} // namespace test

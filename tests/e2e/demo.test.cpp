@@ -1,0 +1,111 @@
+// Every route of the demo application, over real sockets.
+#include <future>
+#include <vector>
+
+#include "demo_server.hpp"
+
+using namespace std::chrono;
+using test::body_of;
+
+TEST_CASE("POST /classify chains Classifier and Tokenizer", "[demo]") {
+  test::demo_server s;
+  auto pos = s.post("/classify", {{"text", "I love this"}});
+  REQUIRE(pos.status == 200);
+  auto body = body_of(pos);
+  CHECK(body["label"] == "positive");
+  CHECK(body["tokens"].size() == 3);
+  auto neg = s.post("/classify", {{"text", "I hate this"}});
+  CHECK(body_of(neg)["label"] == "negative");
+  auto neutral = s.post("/classify", {{"text", "the movie is a movie"}});
+  CHECK(body_of(neutral)["label"] == "neutral");
+  CHECK(body_of(neutral)["tokens"].size() == 5);
+}
+
+TEST_CASE("POST /pipeline runs Preprocessor then Model", "[demo]") {
+  test::demo_server s;
+  auto r = s.post("/pipeline", {{"text", "  Hello World  "}});
+  REQUIRE(r.status == 200);
+  auto body = body_of(r);
+  CHECK(body["preprocessed"] == "hello world");
+  CHECK(body["output"]["label"] == "neutral");
+  CHECK(body["output"]["words"] == 2);
+}
+
+TEST_CASE("POST /ensemble calls both models in parallel", "[demo]") {
+  test::demo_server s;
+  auto r = s.post("/ensemble", {{"x", 2}, {"delay_ms", 300}});
+  REQUIRE(r.status == 200);
+  CHECK(body_of(r) == nlohmann::json{{"a", 4}, {"b", 12}, {"result", 8}});
+  // Sequential calls would take 600 ms; parallel ones take one delay.
+  CHECK(r.elapsed >= milliseconds(300));
+  CHECK(r.elapsed < milliseconds(550));
+}
+
+TEST_CASE("POST /route sends urgent requests to the fast model", "[demo]") {
+  test::demo_server s;
+  auto fast = s.post("/route", {{"urgent", true}, {"x", 1}});
+  REQUIRE(fast.status == 200);
+  CHECK(body_of(fast)["model"] == "fast");
+  CHECK(body_of(fast)["y"] == 2);
+  auto slow = s.post("/route", {{"urgent", false}, {"x", 1}});
+  REQUIRE(slow.status == 200);
+  CHECK(body_of(slow)["model"] == "slow");
+}
+
+TEST_CASE("GET /blocking runs four sync calls at once", "[demo]") {
+  test::demo_server s;
+  auto one = s.get("/blocking?ms=10");
+  REQUIRE(one.status == 200);
+  CHECK(body_of(one) == nlohmann::json{{"slept_ms", 10}});
+  auto start = steady_clock::now();
+  std::vector<std::future<test::http_result>> calls;
+  for (int i = 0; i < 4; ++i)
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return s.get("/blocking?ms=200"); }));
+  for (auto& c : calls)
+    CHECK(c.get().status == 200);
+  // Four 200 ms calls on four user threads: about 200 ms, not 800.
+  CHECK(steady_clock::now() - start < milliseconds(450));
+}
+
+TEST_CASE("GET /blocking queues four and refuses the rest with 503",
+          "[demo]") {
+  test::demo_server s;
+  std::vector<std::future<test::http_result>> calls;
+  for (int i = 0; i < 12; ++i)
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return s.get("/blocking?ms=1000"); }));
+  int ok = 0;
+  int unavailable = 0;
+  for (auto& c : calls) {
+    auto r = c.get();
+    if (r.status == 200) {
+      ++ok;
+    } else if (r.status == 503) {
+      ++unavailable;
+      CHECK(r.header("retry-after") == "1");
+      CHECK(body_of(r)["error"].get<std::string>().find("max_queued_requests")
+            != std::string::npos);
+    }
+  }
+  CHECK(ok == 8);
+  CHECK(unavailable == 4);
+}
+
+TEST_CASE("built-in endpoints report health and routes", "[demo]") {
+  test::demo_server s;
+  auto health = s.get("/-/healthz");
+  CHECK(health.status == 200);
+  auto routes = s.get("/-/routes");
+  REQUIRE(routes.status == 200);
+  CHECK(body_of(routes) == nlohmann::json{{"/blocking", "blocking"},
+                                          {"/classify", "classify"},
+                                          {"/ensemble", "ensemble"},
+                                          {"/pipeline", "pipeline"},
+                                          {"/route", "route"}});
+  auto status = s.get("/-/status");
+  REQUIRE(status.status == 200);
+  auto apps = body_of(status)["applications"];
+  CHECK(apps["classify"]["status"] == "RUNNING");
+  CHECK(apps["classify"]["deployments"]["Tokenizer"]["replicas"].size() == 2);
+}

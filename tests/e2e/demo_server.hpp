@@ -1,0 +1,48 @@
+/// @file
+/// The demo application served in-process on a free loopback port.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "actorserve/error.hpp"
+#include "actorserve/serve.hpp"
+#include "demo.hpp"
+#include "http_client.hpp"
+
+namespace test {
+
+inline actorserve::serve_options demo_options() {
+  actorserve::serve_options opts;
+  opts.http.port = 0; // any free port
+  opts.http.request_timeout = std::chrono::seconds(3);
+  return opts;
+}
+
+struct demo_server {
+  actorserve::serve serve{demo_options()};
+  uint16_t port = 0;
+
+  demo_server() {
+    auto err = demo::run_all(serve);
+    INFO(actorserve::message_of(err));
+    REQUIRE_FALSE(err);
+    port = serve.http_port();
+    REQUIRE(port != 0);
+  }
+
+  http_result post(const std::string& target, const nlohmann::json& body) {
+    return http(port, "POST", target, body.dump());
+  }
+
+  http_result get(const std::string& target) {
+    return http(port, "GET", target);
+  }
+};
+
+inline nlohmann::json body_of(const http_result& r) {
+  return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+} // namespace test

@@ -1,0 +1,137 @@
+// Handles from main() and between deployments, user code failures, and
+// start-up errors, in-process with real actors.
+#include <atomic>
+#include <stdexcept>
+
+#include "actorserve/actorserve.hpp"
+#include "demo_server.hpp"
+
+using namespace std::chrono;
+using namespace actorserve;
+
+namespace {
+
+using add_atom = caf::atom_constant<caf::atom("add")>;
+using mul_atom = caf::atom_constant<caf::atom("mul")>;
+
+using calc_actor = caf::typed_actor<
+  caf::replies_to<add_atom, int32_t, int32_t>::with<int32_t>,
+  caf::replies_to<mul_atom, int32_t, int32_t>::with<int32_t>,
+  caf::replies_to<std::string>::with<std::string>>;
+
+calc_actor::behavior_type calc(calc_actor::pointer self) {
+  return {
+    [](add_atom, int32_t x, int32_t y) { return x + y; },
+    [](mul_atom, int32_t x, int32_t y) { return x * y; },
+    [=](const std::string& what) -> std::string {
+      if (what == "throw")
+        throw std::runtime_error("calc was asked to throw");
+      if (what == "config")
+        return replica_context_of(self).user_config;
+      return what;
+    },
+  };
+}
+
+using square_actor = caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>>;
+
+// Awaits another deployment: (x*x) computed by calc, then + 1.
+square_actor::behavior_type squarer(square_actor::pointer self,
+                                    handle<calc_actor> c) {
+  return {[=](int32_t x) -> caf::result<int32_t> {
+    auto rp = self->make_response_promise<int32_t>();
+    c.call(self, mul_atom::value, x, x)
+      .await([=](int32_t y) mutable { rp.deliver(y + 1); },
+             [=](caf::error& err) mutable { rp.deliver(err); });
+    return rp;
+  }};
+}
+
+square_actor::behavior_type broken(square_actor::pointer) {
+  throw std::runtime_error("cannot load the model file");
+}
+
+serve_options no_http() {
+  serve_options opts;
+  opts.http.enabled = false;
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE("handles call deployments from main and pick the method by atom",
+          "[handles]") {
+  serve s{no_http()};
+  auto h = s.run(s.deployment("Calc", calc).num_replicas(2).bind(),
+                 {"calc", ""});
+  REQUIRE(h);
+  auto sum = h->call(add_atom::value, 2, 3).get(seconds(5));
+  REQUIRE(sum);
+  CHECK(*sum == 5);
+  auto product = h->call(mul_atom::value, 4, 5).get(seconds(5));
+  REQUIRE(product);
+  CHECK(*product == 20);
+  auto by_name = s.get_deployment_handle<calc_actor>("calc", "Calc");
+  REQUIRE(by_name);
+  CHECK(*by_name->call(std::string{"echo"}).get(seconds(5)) == "echo");
+}
+
+TEST_CASE("a deployment awaits another through a handle", "[handles]") {
+  serve s{no_http()};
+  auto c = s.deployment("Calc", calc).bind();
+  auto h = s.run(s.deployment("Square", squarer).bind(c), {"sq", ""});
+  REQUIRE(h);
+  auto r = h->call(7).get(seconds(5));
+  REQUIRE(r);
+  CHECK(*r == 50);
+}
+
+TEST_CASE("a throwing handler fails the call and the replica lives on",
+          "[handles]") {
+  serve s{no_http()};
+  auto h = s.run(s.deployment("Calc", calc).bind(), {"calc", ""});
+  REQUIRE(h);
+  auto bad = h->call(std::string{"throw"}).get(seconds(5));
+  REQUIRE_FALSE(bad);
+  CHECK(code_of(bad.error()) == errc::user_error);
+  CHECK_THAT(message_of(bad.error()), Catch::Contains("asked to throw"));
+  auto good = h->call(add_atom::value, 1, 1).get(seconds(5));
+  REQUIRE(good);
+  CHECK(*good == 2);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->applications.at(0).deployments.at(0).replicas.size() == 1);
+}
+
+TEST_CASE("user_config reaches every replica", "[handles]") {
+  serve s{no_http()};
+  auto h = s.run(s.deployment("Calc", calc)
+                   .num_replicas(2)
+                   .user_config(R"({"threshold": 0.5})")
+                   .bind(),
+                 {"calc", ""});
+  REQUIRE(h);
+  for (int i = 0; i < 4; ++i)
+    CHECK(*h->call(std::string{"config"}).get(seconds(5))
+          == R"({"threshold": 0.5})");
+}
+
+TEST_CASE("a constructor that throws fails run() with its message",
+          "[handles]") {
+  serve s{no_http()};
+  auto h = s.run(s.deployment("Broken", broken).bind(), {"broken", ""});
+  REQUIRE_FALSE(h);
+  CHECK(code_of(h.error()) == errc::user_error);
+  CHECK_THAT(message_of(h.error()), Catch::Contains("cannot load the model"));
+  CHECK_THAT(message_of(h.error()), Catch::Contains("Broken"));
+}
+
+TEST_CASE("a bad config fails run() naming the field", "[handles]") {
+  serve s{no_http()};
+  auto h = s.run(s.deployment("Calc", calc).max_ongoing_requests(0).bind(),
+                 {"calc", ""});
+  REQUIRE_FALSE(h);
+  CHECK(code_of(h.error()) == errc::invalid_config);
+  CHECK_THAT(message_of(h.error()), Catch::Contains("max_ongoing_requests"));
+  CHECK_THAT(message_of(h.error()), Catch::Contains("Calc"));
+}

@@ -1,0 +1,120 @@
+// The demo binary as a real process: start-up, signals, drain, bad flags.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <future>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "http_client.hpp"
+
+namespace {
+
+/// A child process whose stdout and stderr we read.
+struct child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+
+  explicit child(std::vector<std::string> args) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::dup2(fds[1], STDERR_FILENO);
+      ::close(fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out = ::fdopen(fds[0], "r");
+  }
+
+  ~child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (out != nullptr)
+      ::fclose(out);
+  }
+
+  /// Reads output lines until one contains `what` (or the child closes it).
+  std::string read_until(const std::string& what) {
+    std::string all;
+    char line[4096];
+    while (::fgets(line, sizeof(line), out) != nullptr) {
+      all += line;
+      if (all.find(what) != std::string::npos)
+        break;
+    }
+    return all;
+  }
+
+  int wait_exit() {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+} // namespace
+
+TEST_CASE("SIGTERM drains in-flight requests and exits 0", "[process]") {
+  auto port = test::free_port();
+  child demo{{DEMO_BINARY, "--port", std::to_string(port)}};
+  auto banner = demo.read_until("serving on");
+  REQUIRE_THAT(banner, Catch::Contains("serving on http://127.0.0.1:"));
+  auto slow = std::async(std::launch::async, [port] {
+    return test::http(port, "GET", "/blocking?ms=1500");
+  });
+  // Wait until the server reports the slow request in flight.
+  bool in_flight = false;
+  for (int i = 0; i < 10'000 && !in_flight; ++i) {
+    auto h = test::http(port, "GET", "/-/healthz");
+    REQUIRE(h.status == 200);
+    in_flight = h.body.find("\"in_flight\":1") != std::string::npos;
+  }
+  REQUIRE(in_flight);
+  REQUIRE(::kill(demo.pid, SIGTERM) == 0);
+  auto r = slow.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"slept_ms":1500})");
+  CHECK(demo.wait_exit() == 0);
+}
+
+TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
+  auto port = test::free_port();
+  child demo{{DEMO_BINARY, "--port", std::to_string(port)}};
+  REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
+  REQUIRE(::kill(demo.pid, SIGINT) == 0);
+  CHECK(demo.wait_exit() == 0);
+}
+
+TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
+  child demo{{DEMO_BINARY, "--port", "eighty"}};
+  auto text = demo.read_until("\n");
+  CHECK_THAT(text, Catch::Contains("--port"));
+  CHECK(demo.wait_exit() == 2);
+  child other{{DEMO_BINARY, "--frobnicate", "1"}};
+  CHECK_THAT(other.read_until("\n"), Catch::Contains("unknown flag"));
+  CHECK(other.wait_exit() == 2);
+}
+
+TEST_CASE("a port that is taken fails at start-up with a clear message",
+          "[process]") {
+  auto port = test::free_port();
+  child first{{DEMO_BINARY, "--port", std::to_string(port)}};
+  REQUIRE_THAT(first.read_until("serving on"), Catch::Contains("serving on"));
+  child second{{DEMO_BINARY, "--port", std::to_string(port)}};
+  CHECK_THAT(second.read_until("\n"), Catch::Contains("cannot listen"));
+  CHECK(second.wait_exit() == 1);
+}
