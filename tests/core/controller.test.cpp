@@ -23,8 +23,8 @@ ask request(test::fixture& f, const controller_actor& ctrl, Ts... xs) {
   ask a;
   auto out = a.out;
   auto done = a.done;
-  f.sys.spawn([=](caf::event_based_actor* self) {
-    self->request(caf::actor_cast<caf::actor>(ctrl), caf::infinite, xs...)
+  f.sys.spawn([=](caf::event_based_actor* self, caf::actor dest) {
+    self->request(dest, caf::infinite, xs...)
       .then(
         [=](T& x) {
           *out = caf::make_message(std::move(x));
@@ -34,7 +34,7 @@ ask request(test::fixture& f, const controller_actor& ctrl, Ts... xs) {
           *out = std::move(err);
           *done = true;
         });
-  });
+  }, caf::actor_cast<caf::actor>(ctrl));
   f.run();
   return a;
 }
@@ -65,10 +65,10 @@ deployment_status find_dep(test::fixture& f, const controller_actor& ctrl,
 TEST_CASE("the controller reconciles replica counts up and down",
           "[controller]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto spec = test::held_spec(box);
   spec->config.num_replicas = 2;
-  auto ctrl = spawn_controller(f.sys);
+  auto ctrl = f.own(spawn_controller(f.sys));
   auto deployed = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});
   REQUIRE(*deployed.done);
   REQUIRE(deployed.out->engaged());
@@ -102,8 +102,8 @@ TEST_CASE("the controller reconciles replica counts up and down",
 TEST_CASE("deleting an application drains it and removes it from status",
           "[controller]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
-  auto ctrl = spawn_controller(f.sys);
+  auto box = f.make_box();
+  auto ctrl = f.own(spawn_controller(f.sys));
   auto deployed = request<application_status>(f, ctrl, deploy_atom::value,
                           app_spec{"app", "", test::held_spec(box)});
   REQUIRE(deployed.out->engaged());
@@ -125,8 +125,8 @@ TEST_CASE("deleting an application drains it and removes it from status",
 TEST_CASE("an invalid config fails at deploy time naming the field",
           "[controller][config]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
-  auto ctrl = spawn_controller(f.sys);
+  auto box = f.make_box();
+  auto ctrl = f.own(spawn_controller(f.sys));
   auto spec = test::held_spec(box);
   spec->config.max_ongoing_requests = 0;
   auto a = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});

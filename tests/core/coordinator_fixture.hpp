@@ -15,6 +15,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -130,8 +131,34 @@ struct fixture {
   std::shared_ptr<call_log> log = std::make_shared<call_log>();
 
   fixture() {
-    // Actors here never get an exit message; do not wait for them.
     sys.await_actors_before_shutdown(false);
+  }
+
+  /// Stops what the test started, so nothing outlives the actor system: the
+  /// boxes' held promises (which keep their actors alive) and every actor
+  /// registered with `own`.
+  ~fixture() {
+    for (auto& box : boxes) {
+      box->held.clear();
+      box->released.clear();
+    }
+    for (auto& a : owned)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    run();
+  }
+
+  std::vector<box_ptr> boxes;
+  std::vector<caf::actor> owned;
+
+  box_ptr make_box() {
+    boxes.push_back(std::make_shared<hold_box>());
+    return boxes.back();
+  }
+
+  template <class Handle>
+  Handle own(Handle x) {
+    owned.push_back(caf::actor_cast<caf::actor>(x));
+    return x;
   }
 
   /// Runs the world, then fires due timers (virtual time) and runs again,
@@ -152,13 +179,17 @@ struct fixture {
   /// answer lands in `log` once the world runs.
   void call(const caf::actor& dest, int32_t x) {
     auto lg = log;
-    sys.spawn([=](caf::event_based_actor* self) {
-      self
-        ->request(dest, caf::infinite, actorserve::call_atom::value,
-                  actorserve::request_meta{}, caf::make_message(x))
-        .then([lg](int32_t y) { lg->results.emplace_back(y); },
-              [lg](caf::error& err) { lg->results.emplace_back(err); });
-    });
+    // x is a spawn argument: CAF 0.17 spawns functors without arguments
+    // through a null pointer (undefined behavior under UBSan).
+    sys.spawn(
+      [=](caf::event_based_actor* self, int32_t arg) {
+        self
+          ->request(dest, caf::infinite, actorserve::call_atom::value,
+                    actorserve::request_meta{}, caf::make_message(arg))
+          .then([lg](int32_t y) { lg->results.emplace_back(y); },
+                [lg](caf::error& err) { lg->results.emplace_back(err); });
+      },
+      x);
   }
 };
 

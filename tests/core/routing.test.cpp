@@ -15,7 +15,8 @@ namespace {
 
 caf::actor make_replica(test::fixture& f, uint64_t id,
                         const detail::spec_ptr& spec) {
-  return spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}});
+  return f.own(
+    spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}}));
 }
 
 void set_replicas(test::fixture& f, const caf::actor& router,
@@ -53,11 +54,11 @@ TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
 TEST_CASE("the router sends calls to the replica with the shorter queue",
           "[router]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto spec = test::held_spec(box);
   auto a = make_replica(f, 1, spec);
   auto b = make_replica(f, 2, spec);
-  auto router = spawn_router(f.sys, router_config{"Held", 5, -1, 7});
+  auto router = f.own(spawn_router(f.sys, router_config{"Held", 5, -1, 7}));
   f.run();
   set_replicas(f, router, {{1, a}});
   for (int i = 0; i < 3; ++i)
@@ -84,7 +85,7 @@ TEST_CASE("the router sends calls to the replica with the shorter queue",
 TEST_CASE("a replica never runs more than max_ongoing_requests at once",
           "[replica]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto spec = test::held_spec(box, 2);
   auto replica = make_replica(f, 1, spec);
   f.run();
@@ -99,7 +100,7 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
     CHECK(code_of(r.error()) == errc::rejected);
   }
   // Through a router, ten calls: at most two run at once, all complete.
-  auto router = spawn_router(f.sys, router_config{"Held", 2, -1, 1});
+  auto router = f.own(spawn_router(f.sys, router_config{"Held", 2, -1, 1}));
   f.run();
   set_replicas(f, router, {{1, replica}});
   for (int i = 0; i < 10; ++i)
@@ -121,9 +122,9 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
 
 TEST_CASE("past max_queued_requests calls fail as overloaded", "[router]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto replica = make_replica(f, 1, test::held_spec(box, 1));
-  auto router = spawn_router(f.sys, router_config{"Held", 1, 2, 1});
+  auto router = f.own(spawn_router(f.sys, router_config{"Held", 1, 2, 1}));
   f.run();
   set_replicas(f, router, {{1, replica}});
   for (int i = 0; i < 4; ++i)
@@ -148,11 +149,11 @@ TEST_CASE("past max_queued_requests calls fail as overloaded", "[router]") {
 TEST_CASE("a replica-set change loses no queued or running request",
           "[router]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto spec = test::held_spec(box, 1);
   auto a = make_replica(f, 1, spec);
   auto b = make_replica(f, 2, spec);
-  auto router = spawn_router(f.sys, router_config{"Held", 1, -1, 1});
+  auto router = f.own(spawn_router(f.sys, router_config{"Held", 1, -1, 1}));
   f.run();
   set_replicas(f, router, {{1, a}});
   for (int i = 0; i < 4; ++i)
@@ -174,10 +175,10 @@ TEST_CASE("a replica-set change loses no queued or running request",
 
 TEST_CASE("queued calls are retried when a replica rejects them", "[router]") {
   test::fixture f;
-  auto box = std::make_shared<test::hold_box>();
+  auto box = f.make_box();
   auto replica = make_replica(f, 1, test::held_spec(box, 1));
   // The router believes the replica takes 3; the replica admits only 1.
-  auto router = spawn_router(f.sys, router_config{"Held", 3, -1, 1});
+  auto router = f.own(spawn_router(f.sys, router_config{"Held", 3, -1, 1}));
   f.run();
   set_replicas(f, router, {{1, replica}});
   for (int i = 0; i < 3; ++i)

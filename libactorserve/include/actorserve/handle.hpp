@@ -228,10 +228,12 @@ public:
       st->cv.notify_all();
     };
     auto msg = caf::make_message(std::forward<Ts>(xs)...);
-    auto router = router_;
     auto t = timeout();
     auto m = meta();
-    router_->home_system().spawn([=](caf::event_based_actor* self) {
+    // The router goes in as a spawn argument: CAF 0.17 spawns functors without
+    // arguments through a null pointer (undefined behavior under UBSan).
+    router_->home_system().spawn([=](caf::event_based_actor* self,
+                                     caf::actor router) {
       auto rh = self->request(router, t, call_atom::value, m, msg);
       auto on_error = [=](caf::error& err) {
         finish(std::move(err));
@@ -251,7 +253,7 @@ public:
             self->quit();
           },
           on_error);
-    });
+    }, router_);
     return future<value_type>{st};
   }
 

@@ -67,6 +67,7 @@ struct controller_data {
   /// Replica id -> (app, deployment).
   std::unordered_map<uint64_t, std::pair<std::string, std::string>> index;
   std::vector<caf::typed_response_promise<bool>> shutdown_waiters;
+  std::string node;
   static inline const char* name = "actorserve.controller";
 };
 
@@ -155,6 +156,9 @@ void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
   args.child_routers = dep.child_routers;
   args.controller = caf::actor_cast<caf::actor>(self);
   auto handle = spawn_replica(self->home_system(), std::move(args));
+  // Linked: replicas end with the controller. Monitored: the controller
+  // replaces a replica that dies on its own.
+  self->link_to(handle);
   self->monitor(handle);
   dep.replicas.push_back(replica_entry{id, handle, replica_state::starting});
   self->state.index.emplace(id, std::make_pair(app.name, name));
@@ -356,7 +360,21 @@ caf::error validate_route_prefix(const std::string& app,
 }
 
 controller_actor spawn_controller(caf::actor_system& sys) {
-  return sys.spawn([](controller_ptr self) -> controller_actor::behavior_type {
+  // `node` names this process in status output (and, later, among nodes). It
+  // is also a spawn argument: CAF 0.17 spawns functors without arguments
+  // through a null pointer (undefined behavior under UBSan).
+  std::string node = "local";
+  return sys.spawn([](controller_ptr self,
+                      std::string node) -> controller_actor::behavior_type {
+    self->state.node = std::move(node);
+    // Children (routers, replicas) are linked so that they end with the
+    // controller; their own exits are handled by the down handler. An exit
+    // sent to the controller itself (`anon_send_exit` names the receiver as
+    // the source) ends it.
+    self->set_exit_handler([self](caf::exit_msg& msg) {
+      if (msg.source == self->address())
+        self->quit(std::move(msg.reason));
+    });
     self->set_down_handler([self](caf::down_msg& dm) {
       // A replica died outside of a drain: replace it.
       auto& st = self->state;
@@ -406,6 +424,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
             router_config{s->config.name, s->config.max_ongoing_requests,
                           s->config.max_queued_requests,
                           st.next_replica_id * 7919});
+          self->link_to(dep.router); // routers end with the controller
           routers[s.get()] = dep.router;
           for (auto& child : s->children)
             dep.child_routers.push_back(routers.at(child.get()));
@@ -493,7 +512,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
         check_running(self, app);
       },
     };
-  });
+  }, std::move(node));
 }
 
 } // namespace actorserve

@@ -8,6 +8,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include "actorserve/error.hpp"
@@ -41,6 +42,15 @@ public:
   }
 
   caf::behavior make_behavior() override;
+
+  /// However the replica ends, its user actor ends with it.
+  void on_exit() override {
+    if (state.user) {
+      caf::anon_send_exit(state.user, caf::exit_reason::user_shutdown);
+      state.user = nullptr;
+    }
+    detail::relay_actor::on_exit();
+  }
 
   replica_data state;
 };
