@@ -37,10 +37,10 @@ int main(int argc, char** argv) {
   defaults.http.port = 8101;
   serve s{static_cast<int>(rest.size()), rest.data(), defaults};
   auto app = s.deployment("Noop", noop)
-               .num_replicas(replicas)
-               .max_ongoing_requests(1000)
-               .mode(mode)
-               .bind();
+                 .num_replicas(replicas)
+                 .max_ongoing_requests(1000)
+                 .mode(mode)
+                 .bind();
   if (auto h = s.run(app, {"noop", "/"}); !h)
     return s.fail(h.error());
   std::cout << "noop_server: serving on port " << s.http_port() << " ("

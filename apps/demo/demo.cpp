@@ -29,14 +29,14 @@ struct sentiment_model {
   std::vector<int> weights{0};
 
   sentiment_model() {
-    const char* positive[] = {"love",  "like",   "great",     "good",
-                              "happy", "best",   "excellent", "amazing",
+    const char* positive[] = {"love",  "like",    "great",     "good",
+                              "happy", "best",    "excellent", "amazing",
                               "nice",  "awesome", "wonderful", "enjoy"};
-    const char* negative[] = {"hate",  "dislike", "bad",      "terrible",
-                              "awful", "worst",   "sad",      "horrible",
+    const char* negative[] = {"hate",  "dislike", "bad",        "terrible",
+                              "awful", "worst",   "sad",        "horrible",
                               "poor",  "angry",   "disgusting", "boring"};
-    const char* neutral[] = {"i", "you", "this", "that", "it", "is", "a",
-                             "the", "and", "hello", "world", "movie"};
+    const char* neutral[] = {"i", "you", "this", "that",  "it",    "is",
+                             "a", "the", "and",  "hello", "world", "movie"};
     for (auto w : positive)
       add(w, 1);
     for (auto w : negative)
@@ -88,14 +88,15 @@ json number(double x) {
   return x;
 }
 
-// -- /classify: Classifier -> Tokenizer ------------------------------------------
+// -- /classify: Classifier -> Tokenizer
+// ------------------------------------------
 
-using tokenizer_actor = caf::typed_actor<
-  caf::replies_to<std::string>::with<std::vector<int32_t>>>;
+using tokenizer_actor =
+    caf::typed_actor<caf::replies_to<std::string>::with<std::vector<int32_t>>>;
 
-using classifier_actor = caf::typed_actor<
-  caf::replies_to<http_request>::with<http_response>,
-  caf::replies_to<std::vector<int32_t>>::with<std::string>>;
+using classifier_actor =
+    caf::typed_actor<caf::replies_to<http_request>::with<http_response>,
+                     caf::replies_to<std::vector<int32_t>>::with<std::string>>;
 
 tokenizer_actor::behavior_type tokenizer(tokenizer_actor::pointer) {
   return {[](const std::string& text) { return model().tokenize(text); }};
@@ -104,36 +105,38 @@ tokenizer_actor::behavior_type tokenizer(tokenizer_actor::pointer) {
 classifier_actor::behavior_type classifier(classifier_actor::pointer self,
                                            handle<tokenizer_actor> tok) {
   return {
-    [=](http_request& req) -> reply {
-      auto text = json_field<std::string>(parse_json(req), "text");
-      auto rp = self->make_response_promise<http_response>();
-      tok.call(self, text).then(
-        [=](std::vector<int32_t>& tokens) mutable {
-          rp.deliver(json_response(
-            {{"label", model().classify(tokens)}, {"tokens", tokens}}));
-        },
-        [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [](const std::vector<int32_t>& tokens) {
-      return model().classify(tokens);
-    },
+      [=](http_request& req) -> reply {
+        auto text = json_field<std::string>(parse_json(req), "text");
+        auto rp = self->make_response_promise<http_response>();
+        tok.call(self, text)
+            .then(
+                [=](std::vector<int32_t>& tokens) mutable {
+                  rp.deliver(json_response({{"label", model().classify(tokens)},
+                                            {"tokens", tokens}}));
+                },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [](const std::vector<int32_t>& tokens) {
+        return model().classify(tokens);
+      },
   };
 }
 
-// -- /pipeline: Pipeline -> Preprocessor, Model ------------------------------------
+// -- /pipeline: Pipeline -> Preprocessor, Model
+// ------------------------------------
 
 using preprocess_atom = caf::atom_constant<caf::atom("preproc")>;
 using predict_atom = caf::atom_constant<caf::atom("predict")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;
 
 using preprocessor_actor = caf::typed_actor<
-  caf::replies_to<preprocess_atom, std::string>::with<std::string>>;
+    caf::replies_to<preprocess_atom, std::string>::with<std::string>>;
 
 /// A multi-method deployment: callers pick the method by atom.
 using model_actor = caf::typed_actor<
-  caf::replies_to<predict_atom, std::string>::with<std::string>,
-  caf::replies_to<describe_atom>::with<std::string>>;
+    caf::replies_to<predict_atom, std::string>::with<std::string>,
+    caf::replies_to<describe_atom>::with<std::string>>;
 
 preprocessor_actor::behavior_type preprocessor(preprocessor_actor::pointer) {
   return {[](preprocess_atom, const std::string& text) {
@@ -151,10 +154,10 @@ preprocessor_actor::behavior_type preprocessor(preprocessor_actor::pointer) {
 
 model_actor::behavior_type predictor(model_actor::pointer) {
   return {
-    [](predict_atom, const std::string& text) {
-      return model().classify(model().tokenize(text));
-    },
-    [](describe_atom) { return std::string{"word-list sentiment model"}; },
+      [](predict_atom, const std::string& text) {
+        return model().classify(model().tokenize(text));
+      },
+      [](describe_atom) { return std::string{"word-list sentiment model"}; },
   };
 }
 
@@ -167,35 +170,37 @@ http_ingress::behavior_type pipeline(http_ingress::pointer self,
     auto fail = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
     // In sequence: the model runs on the preprocessed text.
     pre.call(self, preprocess_atom::value, text)
-      .then(
-        [=](std::string& processed) mutable {
-          mdl.call(self, predict_atom::value, processed)
-            .then(
-              [=](std::string& label) mutable {
-                rp.deliver(json_response(
-                  {{"preprocessed", processed},
-                   {"output",
-                    {{"label", label},
-                     {"words", model().tokenize(processed).size()}}}}));
-              },
-              fail);
-        },
-        fail);
+        .then(
+            [=](std::string& processed) mutable {
+              mdl.call(self, predict_atom::value, processed)
+                  .then(
+                      [=](std::string& label) mutable {
+                        rp.deliver(json_response(
+                            {{"preprocessed", processed},
+                             {"output",
+                              {{"label", label},
+                               {"words",
+                                model().tokenize(processed).size()}}}}));
+                      },
+                      fail);
+            },
+            fail);
     return rp;
   }};
 }
 
-// -- /ensemble: Ensemble -> ModelA, ModelB in parallel ---------------------------------
+// -- /ensemble: Ensemble -> ModelA, ModelB in parallel
+// ---------------------------------
 
 /// (x, delay_ms) -> y: each model "computes" for delay_ms on a blocking
 /// thread, like a CPU-bound model would.
 using scalar_model_actor =
-  caf::typed_actor<caf::replies_to<double, int32_t>::with<double>>;
+    caf::typed_actor<caf::replies_to<double, int32_t>::with<double>>;
 
 template <class F>
 auto scalar_model(F f) {
   return [f](scalar_model_actor::pointer self)
-           -> scalar_model_actor::behavior_type {
+             -> scalar_model_actor::behavior_type {
     return {[=](double x, int32_t delay_ms) -> caf::result<double> {
       return run_blocking(self, [=] {
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
@@ -237,23 +242,26 @@ http_ingress::behavior_type ensemble(http_ingress::pointer self,
       }
     };
     // Both calls are in flight at once: the request takes one delay, not two.
-    a.call(self, x, delay).then(
-      [g, done](double y) {
-        g->a = y;
-        done();
-      },
-      fail);
-    b.call(self, x, delay).then(
-      [g, done](double y) {
-        g->b = y;
-        done();
-      },
-      fail);
+    a.call(self, x, delay)
+        .then(
+            [g, done](double y) {
+              g->a = y;
+              done();
+            },
+            fail);
+    b.call(self, x, delay)
+        .then(
+            [g, done](double y) {
+              g->b = y;
+              done();
+            },
+            fail);
     return g->rp;
   }};
 }
 
-// -- /route: Dispatcher -> FastModel or SlowModel -----------------------------------
+// -- /route: Dispatcher -> FastModel or SlowModel
+// -----------------------------------
 
 http_ingress::behavior_type fast_model(http_ingress::pointer) {
   return {[](http_request& req) -> reply {
@@ -285,7 +293,8 @@ http_ingress::behavior_type dispatcher(http_ingress::pointer self,
   }};
 }
 
-// -- /blocking: a sync handler on user threads -----------------------------------
+// -- /blocking: a sync handler on user threads
+// -----------------------------------
 
 http_ingress::behavior_type sleeper(http_ingress::pointer self) {
   http_routes routes;
@@ -335,10 +344,10 @@ caf::error run_all(serve& s) {
     return err;
   // POST /ensemble: ModelA and ModelB in parallel, averaged.
   auto ma = s.deployment("ModelA", scalar_model([](double x) { return 2 * x; }))
-              .bind();
-  auto mb = s.deployment("ModelB",
-                         scalar_model([](double x) { return x + 10; }))
-              .bind();
+                .bind();
+  auto mb =
+      s.deployment("ModelB", scalar_model([](double x) { return x + 10; }))
+          .bind();
   auto ens = s.deployment("Ensemble", ensemble).bind(ma, mb);
   if (auto err = check(s.run(ens, {"ensemble", "/ensemble"})))
     return err;
@@ -350,9 +359,9 @@ caf::error run_all(serve& s) {
     return err;
   // GET /blocking?ms=N: one replica, 4 at once, 4 queued, the rest 503.
   auto sleep = s.deployment("Sleeper", sleeper)
-                 .max_ongoing_requests(4)
-                 .max_queued_requests(4)
-                 .bind();
+                   .max_ongoing_requests(4)
+                   .max_queued_requests(4)
+                   .bind();
   return check(s.run(sleep, {"blocking", "/blocking"}));
 }
 

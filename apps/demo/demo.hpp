@@ -17,9 +17,10 @@ namespace demo {
 /// |---|---|---|
 /// | POST /classify | classify | Classifier (ingress) -> Tokenizer x2 |
 /// | POST /pipeline | pipeline | Pipeline (ingress) -> Preprocessor, Model |
-/// | POST /ensemble | ensemble | Ensemble (ingress) -> ModelA, ModelB in parallel |
-/// | POST /route    | route    | Dispatcher (ingress) -> FastModel or SlowModel |
-/// | GET /blocking  | blocking | Sleeper (sync handler, 1 replica, 4 ongoing, 4 queued) |
+/// | POST /ensemble | ensemble | Ensemble (ingress) -> ModelA, ModelB in
+/// parallel | | POST /route    | route    | Dispatcher (ingress) -> FastModel
+/// or SlowModel | | GET /blocking  | blocking | Sleeper (sync handler, 1
+/// replica, 4 ongoing, 4 queued) |
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);

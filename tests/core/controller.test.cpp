@@ -11,8 +11,8 @@ using namespace actorserve;
 namespace {
 
 struct ask {
-  std::shared_ptr<caf::expected<caf::message>> out
-    = std::make_shared<caf::expected<caf::message>>(caf::message{});
+  std::shared_ptr<caf::expected<caf::message>> out =
+      std::make_shared<caf::expected<caf::message>>(caf::message{});
   std::shared_ptr<bool> done = std::make_shared<bool>(false);
 };
 
@@ -23,18 +23,20 @@ ask request(test::fixture& f, const controller_actor& ctrl, Ts... xs) {
   ask a;
   auto out = a.out;
   auto done = a.done;
-  f.sys.spawn([=](caf::event_based_actor* self, caf::actor dest) {
-    self->request(dest, caf::infinite, xs...)
-      .then(
-        [=](T& x) {
-          *out = caf::make_message(std::move(x));
-          *done = true;
-        },
-        [=](caf::error& err) {
-          *out = std::move(err);
-          *done = true;
-        });
-  }, caf::actor_cast<caf::actor>(ctrl));
+  f.sys.spawn(
+      [=](caf::event_based_actor* self, caf::actor dest) {
+        self->request(dest, caf::infinite, xs...)
+            .then(
+                [=](T& x) {
+                  *out = caf::make_message(std::move(x));
+                  *done = true;
+                },
+                [=](caf::error& err) {
+                  *out = std::move(err);
+                  *done = true;
+                });
+      },
+      caf::actor_cast<caf::actor>(ctrl));
   f.run();
   return a;
 }
@@ -69,22 +71,25 @@ TEST_CASE("the controller reconciles replica counts up and down",
   auto spec = test::held_spec(box);
   spec->config.num_replicas = 2;
   auto ctrl = f.own(spawn_controller(f.sys));
-  auto deployed = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});
+  auto deployed = request<application_status>(f, ctrl, deploy_atom::value,
+                                              app_spec{"app", "", spec});
   REQUIRE(*deployed.done);
   REQUIRE(deployed.out->engaged());
   auto app = deployed.out->value().get_as<application_status>(0);
   CHECK(app.state == application_state::running);
   CHECK(ready_replicas(find_dep(f, ctrl, "app", "Held")) == 2);
 
-  auto up = request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
-                    std::string{"Held"}, uint32_t{4});
+  auto up =
+      request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
+                                 std::string{"Held"}, uint32_t{4});
   REQUIRE(*up.done);
   auto st = up.out->value().get_as<deployment_status>(0);
   CHECK(st.state == deployment_state::healthy);
   CHECK(ready_replicas(st) == 4);
 
-  auto down = request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
-                      std::string{"Held"}, uint32_t{1});
+  auto down =
+      request<deployment_status>(f, ctrl, scale_atom::value, std::string{"app"},
+                                 std::string{"Held"}, uint32_t{1});
   REQUIRE(*down.done);
   CHECK(ready_replicas(down.out->value().get_as<deployment_status>(0)) == 1);
   CHECK(find_dep(f, ctrl, "app", "Held").replicas.size() == 1);
@@ -104,8 +109,8 @@ TEST_CASE("deleting an application drains it and removes it from status",
   test::fixture f;
   auto box = f.make_box();
   auto ctrl = f.own(spawn_controller(f.sys));
-  auto deployed = request<application_status>(f, ctrl, deploy_atom::value,
-                          app_spec{"app", "", test::held_spec(box)});
+  auto deployed = request<application_status>(
+      f, ctrl, deploy_atom::value, app_spec{"app", "", test::held_spec(box)});
   REQUIRE(deployed.out->engaged());
   auto router = find_dep(f, ctrl, "app", "Held").router;
   f.call(router, 1);
@@ -129,7 +134,8 @@ TEST_CASE("an invalid config fails at deploy time naming the field",
   auto ctrl = f.own(spawn_controller(f.sys));
   auto spec = test::held_spec(box);
   spec->config.max_ongoing_requests = 0;
-  auto a = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "", spec});
+  auto a = request<application_status>(f, ctrl, deploy_atom::value,
+                                       app_spec{"app", "", spec});
   REQUIRE(*a.done);
   REQUIRE_FALSE(a.out->engaged());
   CHECK(code_of(a.out->error()) == errc::invalid_config);
@@ -138,12 +144,13 @@ TEST_CASE("an invalid config fails at deploy time naming the field",
 
   auto spec2 = test::held_spec(box);
   auto b = request<application_status>(f, ctrl, deploy_atom::value,
-                   app_spec{"app", "no-slash", spec2});
+                                       app_spec{"app", "no-slash", spec2});
   REQUIRE_FALSE(b.out->engaged());
   CHECK_THAT(message_of(b.out->error()), Catch::Contains("route_prefix"));
 
   // The held deployment takes no http_request, so it cannot be an HTTP app.
-  auto c = request<application_status>(f, ctrl, deploy_atom::value, app_spec{"app", "/x", spec2});
+  auto c = request<application_status>(f, ctrl, deploy_atom::value,
+                                       app_spec{"app", "/x", spec2});
   REQUIRE_FALSE(c.out->engaged());
   CHECK_THAT(message_of(c.out->error()), Catch::Contains("http_request"));
 }

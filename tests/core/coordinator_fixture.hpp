@@ -69,27 +69,27 @@ using box_ptr = std::shared_ptr<hold_box>;
 
 inline held_actor::behavior_type held(held_actor::pointer self, box_ptr box) {
   return {
-    [=](int32_t x) -> caf::result<int32_t> {
-      auto id = actorserve::replica_context_of(self).replica_id;
-      auto rp = self->make_response_promise<int32_t>();
-      box->held.push_back(
-        hold_box::call{id, x, rp, caf::actor_cast<caf::actor>(self)});
-      auto now = ++box->running[id];
-      if (now > box->peak[id])
-        box->peak[id] = now;
-      return rp;
-    },
-    [=](release_atom, int32_t x) {
-      auto me = caf::actor_cast<caf::actor>(self);
-      auto& rel = box->released;
-      for (auto i = rel.begin(); i != rel.end(); ++i)
-        if (i->owner == me && i->x == x) {
-          auto rp = i->rp;
-          rel.erase(i);
-          rp.deliver(x);
-          return;
-        }
-    },
+      [=](int32_t x) -> caf::result<int32_t> {
+        auto id = actorserve::replica_context_of(self).replica_id;
+        auto rp = self->make_response_promise<int32_t>();
+        box->held.push_back(
+            hold_box::call{id, x, rp, caf::actor_cast<caf::actor>(self)});
+        auto now = ++box->running[id];
+        if (now > box->peak[id])
+          box->peak[id] = now;
+        return rp;
+      },
+      [=](release_atom, int32_t x) {
+        auto me = caf::actor_cast<caf::actor>(self);
+        auto& rel = box->released;
+        for (auto i = rel.begin(); i != rel.end(); ++i)
+          if (i->owner == me && i->x == x) {
+            auto rp = i->rp;
+            rel.erase(i);
+            rp.deliver(x);
+            return;
+          }
+      },
   };
 }
 
@@ -98,7 +98,8 @@ inline held_actor::behavior_type held(held_actor::pointer self, box_ptr box) {
 inline actorserve::detail::spec_ptr held_spec(box_ptr box,
                                               uint32_t max_ongoing = 5) {
   auto builder = actorserve::deployment("Held", held);
-  builder.max_ongoing_requests(max_ongoing).mode(actorserve::execution::inline_);
+  builder.max_ongoing_requests(max_ongoing)
+      .mode(actorserve::execution::inline_);
   return builder.bind(box).spec();
 }
 
@@ -126,13 +127,11 @@ struct call_log {
 struct fixture {
   coordinator_config cfg;
   caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::scheduler::test_coordinator& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   std::shared_ptr<call_log> log = std::make_shared<call_log>();
 
-  fixture() {
-    sys.await_actors_before_shutdown(false);
-  }
+  fixture() { sys.await_actors_before_shutdown(false); }
 
   /// Stops what the test started, so nothing outlives the actor system: the
   /// boxes' held promises (which keep their actors alive) and every actor
@@ -171,9 +170,7 @@ struct fixture {
   }
 
   /// Runs every pending message.
-  void run() {
-    sched.run();
-  }
+  void run() { sched.run(); }
 
   /// Sends `(call_atom, meta, x)` to `dest` from a fresh client actor; the
   /// answer lands in `log` once the world runs.
@@ -182,14 +179,13 @@ struct fixture {
     // x is a spawn argument: CAF 0.17 spawns functors without arguments
     // through a null pointer (undefined behavior under UBSan).
     sys.spawn(
-      [=](caf::event_based_actor* self, int32_t arg) {
-        self
-          ->request(dest, caf::infinite, actorserve::call_atom::value,
-                    actorserve::request_meta{}, caf::make_message(arg))
-          .then([lg](int32_t y) { lg->results.emplace_back(y); },
-                [lg](caf::error& err) { lg->results.emplace_back(err); });
-      },
-      x);
+        [=](caf::event_based_actor* self, int32_t arg) {
+          self->request(dest, caf::infinite, actorserve::call_atom::value,
+                        actorserve::request_meta{}, caf::make_message(arg))
+              .then([lg](int32_t y) { lg->results.emplace_back(y); },
+                    [lg](caf::error& err) { lg->results.emplace_back(err); });
+        },
+        x);
   }
 };
 

@@ -16,7 +16,7 @@ namespace {
 caf::actor make_replica(test::fixture& f, uint64_t id,
                         const detail::spec_ptr& spec) {
   return f.own(
-    spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}}));
+      spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}}));
 }
 
 void set_replicas(test::fixture& f, const caf::actor& router,

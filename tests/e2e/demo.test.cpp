@@ -74,8 +74,7 @@ TEST_CASE("GET /blocking runs four sync calls at once", "[demo]") {
   CHECK(elapsed < milliseconds(700));
 }
 
-TEST_CASE("GET /blocking queues four and refuses the rest with 503",
-          "[demo]") {
+TEST_CASE("GET /blocking queues four and refuses the rest with 503", "[demo]") {
   test::demo_server s;
   std::vector<std::future<test::http_result>> calls;
   for (int i = 0; i < 12; ++i)
@@ -90,8 +89,8 @@ TEST_CASE("GET /blocking queues four and refuses the rest with 503",
     } else if (r.status == 503) {
       ++unavailable;
       CHECK(r.header("retry-after") == "1");
-      CHECK(body_of(r)["error"].get<std::string>().find("max_queued_requests")
-            != std::string::npos);
+      CHECK(body_of(r)["error"].get<std::string>().find(
+                "max_queued_requests") != std::string::npos);
     }
   }
   CHECK(ok == 8);

@@ -75,8 +75,8 @@ TEST_CASE("X-Request-ID is echoed, or generated, on every response",
                           {{"X-Request-ID", "abc-123"}});
   CHECK(given.status == 200);
   CHECK(given.header("x-request-id") == "abc-123");
-  auto on_error = test::http(s.port, "GET", "/nowhere", {},
-                             {{"X-Request-ID", "err-7"}});
+  auto on_error =
+      test::http(s.port, "GET", "/nowhere", {}, {{"X-Request-ID", "err-7"}});
   CHECK(on_error.header("x-request-id") == "err-7");
   CHECK(body_of(on_error)["request_id"] == "err-7");
   auto a = s.get("/-/healthz");

@@ -14,22 +14,22 @@ namespace {
 using add_atom = caf::atom_constant<caf::atom("add")>;
 using mul_atom = caf::atom_constant<caf::atom("mul")>;
 
-using calc_actor = caf::typed_actor<
-  caf::replies_to<add_atom, int32_t, int32_t>::with<int32_t>,
-  caf::replies_to<mul_atom, int32_t, int32_t>::with<int32_t>,
-  caf::replies_to<std::string>::with<std::string>>;
+using calc_actor =
+    caf::typed_actor<caf::replies_to<add_atom, int32_t, int32_t>::with<int32_t>,
+                     caf::replies_to<mul_atom, int32_t, int32_t>::with<int32_t>,
+                     caf::replies_to<std::string>::with<std::string>>;
 
 calc_actor::behavior_type calc(calc_actor::pointer self) {
   return {
-    [](add_atom, int32_t x, int32_t y) { return x + y; },
-    [](mul_atom, int32_t x, int32_t y) { return x * y; },
-    [=](const std::string& what) -> std::string {
-      if (what == "throw")
-        throw std::runtime_error("calc was asked to throw");
-      if (what == "config")
-        return replica_context_of(self).user_config;
-      return what;
-    },
+      [](add_atom, int32_t x, int32_t y) { return x + y; },
+      [](mul_atom, int32_t x, int32_t y) { return x * y; },
+      [=](const std::string& what) -> std::string {
+        if (what == "throw")
+          throw std::runtime_error("calc was asked to throw");
+        if (what == "config")
+          return replica_context_of(self).user_config;
+        return what;
+      },
   };
 }
 
@@ -41,8 +41,8 @@ square_actor::behavior_type squarer(square_actor::pointer self,
   return {[=](int32_t x) -> caf::result<int32_t> {
     auto rp = self->make_response_promise<int32_t>();
     c.call(self, mul_atom::value, x, x)
-      .await([=](int32_t y) mutable { rp.deliver(y + 1); },
-             [=](caf::error& err) mutable { rp.deliver(err); });
+        .await([=](int32_t y) mutable { rp.deliver(y + 1); },
+               [=](caf::error& err) mutable { rp.deliver(err); });
     return rp;
   }};
 }
@@ -62,8 +62,8 @@ serve_options no_http() {
 TEST_CASE("handles call deployments from main and pick the method by atom",
           "[handles]") {
   serve s{no_http()};
-  auto h = s.run(s.deployment("Calc", calc).num_replicas(2).bind(),
-                 {"calc", ""});
+  auto h =
+      s.run(s.deployment("Calc", calc).num_replicas(2).bind(), {"calc", ""});
   REQUIRE(h);
   auto sum = h->call(add_atom::value, 2, 3).get(seconds(5));
   REQUIRE(sum);
@@ -106,14 +106,14 @@ TEST_CASE("a throwing handler fails the call and the replica lives on",
 TEST_CASE("user_config reaches every replica", "[handles]") {
   serve s{no_http()};
   auto h = s.run(s.deployment("Calc", calc)
-                   .num_replicas(2)
-                   .user_config(R"({"threshold": 0.5})")
-                   .bind(),
+                     .num_replicas(2)
+                     .user_config(R"({"threshold": 0.5})")
+                     .bind(),
                  {"calc", ""});
   REQUIRE(h);
   for (int i = 0; i < 4; ++i)
-    CHECK(*h->call(std::string{"config"}).get(seconds(5))
-          == R"({"threshold": 0.5})");
+    CHECK(*h->call(std::string{"config"}).get(seconds(5)) ==
+          R"({"threshold": 0.5})");
 }
 
 TEST_CASE("a constructor that throws fails run() with its message",

@@ -82,7 +82,7 @@ TEST_CASE("blocked user threads delay neither routing nor status probes",
     auto start = steady_clock::now();
     auto st = s.serve.status();
     probe_lat.push_back(
-      duration_cast<microseconds>(steady_clock::now() - start));
+        duration_cast<microseconds>(steady_clock::now() - start));
     REQUIRE(st);
   }
   // Still blocked while we measured.

@@ -45,9 +45,10 @@ http_connection::~http_connection() {
     ::close(fd_);
 }
 
-http_result http_connection::request(
-  const std::string& method, const std::string& target,
-  const std::string& body, const std::map<std::string, std::string>& headers) {
+http_result
+http_connection::request(const std::string& method, const std::string& target,
+                         const std::string& body,
+                         const std::map<std::string, std::string>& headers) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (auto& [k, v] : headers)
     req += k + ": " + v + "\r\n";
@@ -62,14 +63,15 @@ http_result http_connection::raw(const std::string& bytes) {
   auto start = std::chrono::steady_clock::now();
   size_t sent = 0;
   while (fd_ >= 0 && sent < bytes.size()) {
-    auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    auto n =
+        ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0)
       break;
     sent += static_cast<size_t>(n);
   }
   auto result = read_response();
   result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-    std::chrono::steady_clock::now() - start);
+      std::chrono::steady_clock::now() - start);
   return result;
 }
 

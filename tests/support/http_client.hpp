@@ -31,9 +31,7 @@ public:
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
 
-  bool connected() const noexcept {
-    return fd_ >= 0;
-  }
+  bool connected() const noexcept { return fd_ >= 0; }
 
   /// Sends a request and reads the whole response (Content-Length bodies).
   http_result request(const std::string& method, const std::string& target,

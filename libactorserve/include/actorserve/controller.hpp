@@ -10,13 +10,19 @@
 ///
 /// | message | sender | reply | errors |
 /// |---|---|---|---|
-/// | `(deploy_atom, app_spec)` | `serve::run` | `application_status` once every replica is ready | `invalid_config` naming the field; `user_error` when a replica's constructor threw (the app is then DEPLOY_FAILED and torn down) |
-/// | `(delete_atom, string app)` | `serve::remove` | `true` once its replicas drained and stopped, `false` if no such app | none |
-/// | `(scale_atom, string app, string deployment, uint32 n)` | `serve::scale`, tests | `deployment_status` once n replicas are ready | `not_found`, `invalid_config` (n = 0) |
-/// | `(status_atom)` | anyone | `serve_status` | none |
-/// | `(routes_atom, actor subscriber)` | an ingress | none; sends `(routes_atom, route_table)` now and on every change | none |
-/// | `(shutdown_atom)` | `serve` on shutdown | `true` once all apps drained | none |
-/// | `(ready_atom, uint64 id, bool ok, string message)` | replicas | none | none |
+/// | `(deploy_atom, app_spec)` | `serve::run` | `application_status` once every
+/// replica is ready | `invalid_config` naming the field; `user_error` when a
+/// replica's constructor threw (the app is then DEPLOY_FAILED and torn down) |
+/// | `(delete_atom, string app)` | `serve::remove` | `true` once its replicas
+/// drained and stopped, `false` if no such app | none | | `(scale_atom, string
+/// app, string deployment, uint32 n)` | `serve::scale`, tests |
+/// `deployment_status` once n replicas are ready | `not_found`,
+/// `invalid_config` (n = 0) | | `(status_atom)` | anyone | `serve_status` |
+/// none | | `(routes_atom, actor subscriber)` | an ingress | none; sends
+/// `(routes_atom, route_table)` now and on every change | none | |
+/// `(shutdown_atom)` | `serve` on shutdown | `true` once all apps drained |
+/// none | | `(ready_atom, uint64 id, bool ok, string message)` | replicas |
+/// none | none |
 ///
 /// Ownership: `app_spec` holds code (how to spawn user actors), so it is
 /// process-local; the controller keeps it for the app's lifetime to respawn
@@ -45,14 +51,14 @@ struct app_spec {
 };
 
 using controller_actor = caf::typed_actor<
-  caf::replies_to<deploy_atom, app_spec>::with<application_status>,
-  caf::replies_to<delete_atom, std::string>::with<bool>,
-  caf::replies_to<scale_atom, std::string, std::string,
-                  uint32_t>::with<deployment_status>,
-  caf::replies_to<status_atom>::with<serve_status>,
-  caf::reacts_to<routes_atom, caf::actor>,
-  caf::replies_to<shutdown_atom>::with<bool>,
-  caf::reacts_to<ready_atom, uint64_t, bool, std::string>>;
+    caf::replies_to<deploy_atom, app_spec>::with<application_status>,
+    caf::replies_to<delete_atom, std::string>::with<bool>,
+    caf::replies_to<scale_atom, std::string, std::string,
+                    uint32_t>::with<deployment_status>,
+    caf::replies_to<status_atom>::with<serve_status>,
+    caf::reacts_to<routes_atom, caf::actor>,
+    caf::replies_to<shutdown_atom>::with<bool>,
+    caf::reacts_to<ready_atom, uint64_t, bool, std::string>>;
 
 /// Spawns the controller on the system plane.
 controller_actor spawn_controller(caf::actor_system& sys);

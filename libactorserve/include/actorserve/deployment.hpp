@@ -49,7 +49,7 @@ struct deployment_spec {
   std::function<caf::actor(caf::actor_system&,
                            std::shared_ptr<const replica_context>,
                            const std::vector<caf::actor>& routers)>
-    spawn;
+      spawn;
 };
 
 using spec_ptr = std::shared_ptr<deployment_spec>;
@@ -68,12 +68,9 @@ class app_node {
 public:
   using interface_type = Interface;
 
-  explicit app_node(detail::spec_ptr spec) : spec_(std::move(spec)) {
-  }
+  explicit app_node(detail::spec_ptr spec) : spec_(std::move(spec)) {}
 
-  const detail::spec_ptr& spec() const noexcept {
-    return spec_;
-  }
+  const detail::spec_ptr& spec() const noexcept { return spec_; }
 
 private:
   detail::spec_ptr spec_;
@@ -168,9 +165,7 @@ public:
     return *this;
   }
 
-  const deployment_config& config() const noexcept {
-    return cfg_;
-  }
+  const deployment_config& config() const noexcept { return cfg_; }
 
   /// Binds constructor arguments. An `app_node` argument becomes a
   /// `handle<Interface>` to that deployment; anything else is copied into
@@ -185,19 +180,19 @@ public:
     // Each argument is prepared in its own statement, so children keep the
     // order of the arguments.
     auto prepared = std::tuple<decltype(detail::prepare_arg(*raw, xs))...>{
-      detail::prepare_arg(*raw, std::move(xs))...};
+        detail::prepare_arg(*raw, std::move(xs))...};
     auto fun = fun_;
-    spec->spawn = [fun, prepared, raw](caf::actor_system& sys,
-                                       std::shared_ptr<const replica_context> ctx,
-                                       const std::vector<caf::actor>& routers) {
+    spec->spawn = [fun, prepared,
+                   raw](caf::actor_system& sys,
+                        std::shared_ptr<const replica_context> ctx,
+                        const std::vector<caf::actor>& routers) {
       return std::apply(
-        [&](const auto&... ps) {
-          return detail::spawn_user_actor(sys, raw->config.mode, std::move(ctx),
-                                          fun,
-                                          detail::resolve_arg(ps, routers,
-                                                              *raw)...);
-        },
-        prepared);
+          [&](const auto&... ps) {
+            return detail::spawn_user_actor(
+                sys, raw->config.mode, std::move(ctx), fun,
+                detail::resolve_arg(ps, routers, *raw)...);
+          },
+          prepared);
     };
     return app_node<interface_type>{std::move(spec)};
   }

@@ -80,12 +80,9 @@ std::string message_of(const caf::error& err);
 class error_exception : public std::runtime_error {
 public:
   error_exception(errc code, const std::string& message)
-    : std::runtime_error(message), code_(code) {
-  }
+      : std::runtime_error(message), code_(code) {}
 
-  errc code() const noexcept {
-    return code_;
-  }
+  errc code() const noexcept { return code_; }
 
 private:
   errc code_;

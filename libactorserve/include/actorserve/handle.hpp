@@ -62,8 +62,7 @@ class response;
 template <class Self, class... Out>
 class response<Self, caf::detail::type_list<Out...>> {
 public:
-  response(caf::message_id id, Self* self) : id_(id), self_(self) {
-  }
+  response(caf::message_id id, Self* self) : id_(id), self_(self) {}
 
   /// Continues with `on_value(Out...)` or `on_error(caf::error&)` when the
   /// answer arrives; the actor handles other messages meanwhile.
@@ -72,7 +71,7 @@ public:
     static_assert(std::is_invocable<F, Out&...>::value,
                   "the continuation must accept the deployment's reply types");
     self_->add_multiplexed_response_handler(
-      id_, caf::behavior{std::move(on_value), std::move(on_error)});
+        id_, caf::behavior{std::move(on_value), std::move(on_error)});
   }
 
   /// Like `then`, but the actor handles no other message until the answer
@@ -82,7 +81,7 @@ public:
     static_assert(std::is_invocable<F, Out&...>::value,
                   "the continuation must accept the deployment's reply types");
     self_->add_awaited_response_handler(
-      id_, caf::behavior{std::move(on_value), std::move(on_error)});
+        id_, caf::behavior{std::move(on_value), std::move(on_error)});
   }
 
 private:
@@ -101,8 +100,7 @@ public:
     caf::expected<T> value{caf::error{}};
   };
 
-  explicit future(std::shared_ptr<state> st) : st_(std::move(st)) {
-  }
+  explicit future(std::shared_ptr<state> st) : st_(std::move(st)) {}
 
   /// Waits up to `timeout` for the answer. Returns the value, the call's
   /// error, or `deadline_exceeded` when the wait timed out.
@@ -151,14 +149,13 @@ public:
   using interface_type = Interface;
 
   template <class... Ts>
-  using reply = caf::response_type<typename Interface::signatures,
-                                   std::decay_t<Ts>...>;
+  using reply =
+      caf::response_type<typename Interface::signatures, std::decay_t<Ts>...>;
 
   handle() = default;
 
   handle(caf::actor router, std::string deployment)
-    : router_(std::move(router)), deployment_(std::move(deployment)) {
-  }
+      : router_(std::move(router)), deployment_(std::move(deployment)) {}
 
   /// Returns a copy whose calls use `opts`.
   handle options(call_options opts) const {
@@ -167,24 +164,18 @@ public:
     return result;
   }
 
-  const std::string& deployment() const noexcept {
-    return deployment_;
-  }
+  const std::string& deployment() const noexcept { return deployment_; }
 
-  const caf::actor& router() const noexcept {
-    return router_;
-  }
+  const caf::actor& router() const noexcept { return router_; }
 
-  explicit operator bool() const noexcept {
-    return static_cast<bool>(router_);
-  }
+  explicit operator bool() const noexcept { return static_cast<bool>(router_); }
 
   /// Calls the deployment from inside the actor `self`.
-  template <class Self, class... Ts,
-            class = std::enable_if_t<
-              std::is_base_of<caf::local_actor, Self>::value>>
+  template <
+      class Self, class... Ts,
+      class = std::enable_if_t<std::is_base_of<caf::local_actor, Self>::value>>
   auto call(Self* self, Ts&&... xs) const
-    -> response<Self, typename reply<Ts...>::type> {
+      -> response<Self, typename reply<Ts...>::type> {
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
@@ -195,11 +186,11 @@ public:
 
   /// Calls the deployment and hands its answer straight to whoever asked
   /// `self` ("passing the response on"); `self` never sees the answer.
-  template <class Self, class... Ts,
-            class = std::enable_if_t<
-              std::is_base_of<caf::local_actor, Self>::value>>
+  template <
+      class Self, class... Ts,
+      class = std::enable_if_t<std::is_base_of<caf::local_actor, Self>::value>>
   auto delegate(Self* self, Ts&&... xs) const ->
-    typename reply<Ts...>::delegated_type {
+      typename reply<Ts...>::delegated_type {
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
@@ -209,16 +200,17 @@ public:
   }
 
   /// Calls the deployment from a thread that is not an actor (e.g. main).
-  template <class... Ts, class First = caf::detail::tl_head_t<
-                           caf::detail::type_list<std::decay_t<Ts>...>>,
+  template <class... Ts,
+            class First = caf::detail::tl_head_t<
+                caf::detail::type_list<std::decay_t<Ts>...>>,
             class = std::enable_if_t<!std::is_pointer<First>::value>>
-  auto call(Ts&&... xs) const
-    -> future<typename detail::single_output<typename reply<Ts...>::type>::type> {
+  auto call(Ts&&... xs) const -> future<
+      typename detail::single_output<typename reply<Ts...>::type>::type> {
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
     using value_type =
-      typename detail::single_output<typename reply<Ts...>::type>::type;
+        typename detail::single_output<typename reply<Ts...>::type>::type;
     using state = typename future<value_type>::state;
     auto st = std::make_shared<state>();
     auto finish = [st](caf::expected<value_type> x) {
@@ -232,28 +224,29 @@ public:
     auto m = meta();
     // The router goes in as a spawn argument: CAF 0.17 spawns functors without
     // arguments through a null pointer (undefined behavior under UBSan).
-    router_->home_system().spawn([=](caf::event_based_actor* self,
-                                     caf::actor router) {
-      auto rh = self->request(router, t, call_atom::value, m, msg);
-      auto on_error = [=](caf::error& err) {
-        finish(std::move(err));
-        self->quit();
-      };
-      if constexpr (std::is_same<value_type, caf::unit_t>::value)
-        rh.then(
-          [=] {
-            finish(caf::unit);
+    router_->home_system().spawn(
+        [=](caf::event_based_actor* self, caf::actor router) {
+          auto rh = self->request(router, t, call_atom::value, m, msg);
+          auto on_error = [=](caf::error& err) {
+            finish(std::move(err));
             self->quit();
-          },
-          on_error);
-      else
-        rh.then(
-          [=](value_type& x) {
-            finish(std::move(x));
-            self->quit();
-          },
-          on_error);
-    }, router_);
+          };
+          if constexpr (std::is_same<value_type, caf::unit_t>::value)
+            rh.then(
+                [=] {
+                  finish(caf::unit);
+                  self->quit();
+                },
+                on_error);
+          else
+            rh.then(
+                [=](value_type& x) {
+                  finish(std::move(x));
+                  self->quit();
+                },
+                on_error);
+        },
+        router_);
     return future<value_type>{st};
   }
 

@@ -38,7 +38,7 @@ namespace actorserve {
 /// The smallest interface of an HTTP ingress deployment. Ingress deployments
 /// may accept more messages; they must accept this one.
 using http_ingress =
-  caf::typed_actor<caf::replies_to<http_request>::with<http_response>>;
+    caf::typed_actor<caf::replies_to<http_request>::with<http_response>>;
 
 /// What a route handler returns: a response now, an error, or a promise
 /// (`self->make_response_promise<http_response>()`) delivered later.
@@ -117,8 +117,8 @@ T json_field(const nlohmann::json& body, const char* name) {
   try {
     return i->get<T>();
   } catch (const nlohmann::json::exception&) {
-    throw error_exception(errc::bad_request, std::string{"field '"} + name
-                                               + "' has the wrong type");
+    throw error_exception(errc::bad_request, std::string{"field '"} + name +
+                                                 "' has the wrong type");
   }
 }
 

@@ -34,7 +34,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using offload_atom = caf::atom_constant<caf::atom("offload")>;
 
-// -- request metadata -----------------------------------------------------------
+// -- request metadata
+// -----------------------------------------------------------
 
 /// Travels with every call from a caller through the router to a replica.
 struct request_meta {
@@ -66,10 +67,17 @@ typename Inspector::result_type inspect(Inspector& f, replica_ref& x) {
   return f(x.id, x.handle);
 }
 
-// -- lifecycle and status -------------------------------------------------------
+// -- lifecycle and status
+// -------------------------------------------------------
 
 /// A replica's lifecycle: starting -> ready -> draining -> stopped, or failed.
-enum class replica_state : uint8_t { starting, ready, draining, stopped, failed };
+enum class replica_state : uint8_t {
+  starting,
+  ready,
+  draining,
+  stopped,
+  failed
+};
 
 /// A deployment's status, as in Ray Serve.
 enum class deployment_state : uint8_t {
@@ -116,8 +124,7 @@ struct deployment_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment_status& x) {
-  return f(x.name, x.state, x.target_replicas, x.replicas, x.message,
-           x.router);
+  return f(x.name, x.state, x.target_replicas, x.replicas, x.message, x.router);
 }
 
 struct application_status {

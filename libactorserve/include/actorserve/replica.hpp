@@ -11,9 +11,13 @@
 ///
 /// | message | sender | reply | errors (retry?) |
 /// |---|---|---|---|
-/// | `(call_atom, request_meta, message args)` | its deployment's router | the user actor's reply | `rejected` (full, starting or draining: the router retries another replica), `deadline_exceeded` (arrived after its deadline), `user_error` and any code user code raised, `unavailable` (user actor gone) |
-/// | `(status_atom)` | the controller, tests | `replica_status` | none |
-/// | `(drain_atom)` | the controller | `true` once nothing is in flight; the replica then stops its user actor and exits | none |
+/// | `(call_atom, request_meta, message args)` | its deployment's router | the
+/// user actor's reply | `rejected` (full, starting or draining: the router
+/// retries another replica), `deadline_exceeded` (arrived after its deadline),
+/// `user_error` and any code user code raised, `unavailable` (user actor gone)
+/// | | `(status_atom)` | the controller, tests | `replica_status` | none | |
+/// `(drain_atom)` | the controller | `true` once nothing is in flight; the
+/// replica then stops its user actor and exits | none |
 ///
 /// At start it reports `(ready_atom, uint64 id, bool ok, string message)` to
 /// the controller once the user actor has been constructed (ok) or has failed

@@ -10,9 +10,13 @@
 ///
 /// | message | sender | reply | errors (retry?) |
 /// |---|---|---|---|
-/// | `(call_atom, request_meta, message args)` | a handle or the HTTP ingress | the replica's reply, unchanged | `overloaded` (queue full; retry with backoff), `unavailable` (no replicas; retry later), `deadline_exceeded` (expired while queued; no), any error of the deployment (`user_error`, `bad_request`, ...) |
-/// | `(replicas_atom, vector<replica_ref>)` | the controller | none | none |
-/// | `(status_atom)` | anyone | `(uint32 queued, uint32 in_flight)` | none |
+/// | `(call_atom, request_meta, message args)` | a handle or the HTTP ingress |
+/// the replica's reply, unchanged | `overloaded` (queue full; retry with
+/// backoff), `unavailable` (no replicas; retry later), `deadline_exceeded`
+/// (expired while queued; no), any error of the deployment (`user_error`,
+/// `bad_request`, ...) | | `(replicas_atom, vector<replica_ref>)` | the
+/// controller | none | none | | `(status_atom)` | anyone | `(uint32 queued,
+/// uint32 in_flight)` | none |
 ///
 /// Ownership: `args` is moved to the replica untouched (CAF messages are
 /// copy-on-write; nothing is copied on this path). The router holds the

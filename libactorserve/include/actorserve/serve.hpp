@@ -9,9 +9,10 @@
 /// ```cpp
 /// int main(int argc, char** argv) {
 ///   actorserve::serve serve{argc, argv};      // --port, --host, --threads ...
-///   auto tok = serve.deployment("Tokenizer", tokenizer).num_replicas(2).bind();
-///   auto app = serve.deployment("Classifier", classifier).bind(tok);
-///   if (auto h = serve.run(app, {"classify", "/classify"}); !h)
+///   auto tok = serve.deployment("Tokenizer",
+///   tokenizer).num_replicas(2).bind(); auto app =
+///   serve.deployment("Classifier", classifier).bind(tok); if (auto h =
+///   serve.run(app, {"classify", "/classify"}); !h)
 ///     return serve.fail(h.error());            // names the bad field
 ///   return serve.wait();                      // SIGINT/SIGTERM: drain, exit 0
 /// }
@@ -142,8 +143,8 @@ public:
   scale(const std::string& app, const std::string& deployment, uint32_t n);
 
   /// The status of every application, deployment and replica.
-  caf::expected<serve_status> status(std::chrono::milliseconds timeout
-                                     = std::chrono::seconds(5));
+  caf::expected<serve_status>
+  status(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   /// The port the ingress listens on (0 when HTTP is disabled).
   uint16_t http_port() const noexcept;

@@ -104,9 +104,7 @@ public:
   explicit user_plane(std::shared_ptr<const replica_context> ctx);
   virtual ~user_plane();
 
-  const replica_context& context() const noexcept {
-    return *ctx_;
-  }
+  const replica_context& context() const noexcept { return *ctx_; }
 
   /// Runs `job` on a blocking thread; `job` returns a completion that is run
   /// back inside the owning actor (which is where promises get delivered).
@@ -148,13 +146,13 @@ template <class Base>
 class user_actor : public Base, public user_plane {
 public:
   user_actor(caf::actor_config& cfg, std::shared_ptr<const replica_context> ctx)
-    : Base(cfg), user_plane(std::move(ctx)) {
+      : Base(cfg), user_plane(std::move(ctx)) {
     // Keep the exception text as the exit reason (a constructor that throws
     // ends the actor; the replica reports the reason).
     this->set_exception_handler(
-      [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
-        return exception_to_error(eptr);
-      });
+        [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+          return exception_to_error(eptr);
+        });
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
@@ -197,14 +195,14 @@ caf::actor spawn_user_actor(caf::actor_system& sys, execution mode,
   using actor_type = user_actor<impl>;
   caf::actor_config cfg;
   cfg.init_fun = caf::actor_config::init_fun_type{
-    [fun, args...](caf::local_actor* self) mutable -> caf::behavior {
-      return to_behavior(fun(static_cast<actor_type*>(self), args...));
-    }};
+      [fun, args...](caf::local_actor* self) mutable -> caf::behavior {
+        return to_behavior(fun(static_cast<actor_type*>(self), args...));
+      }};
   if (mode == execution::isolated)
     return caf::actor_cast<caf::actor>(
-      sys.spawn_class<actor_type, caf::detached>(cfg, std::move(ctx)));
+        sys.spawn_class<actor_type, caf::detached>(cfg, std::move(ctx)));
   return caf::actor_cast<caf::actor>(
-    sys.spawn_class<actor_type, caf::no_spawn_options>(cfg, std::move(ctx)));
+      sys.spawn_class<actor_type, caf::no_spawn_options>(cfg, std::move(ctx)));
 }
 
 } // namespace detail
@@ -225,25 +223,25 @@ auto run_blocking(Self* self, F f) {
   using value_type = std::decay_t<decltype(f())>;
   auto rp = self->template make_response_promise<value_type>();
   detail::user_plane_of(self).offload(
-    self, [f = std::move(f), rp]() mutable -> std::function<void()> {
-      try {
-        if constexpr (std::is_void<value_type>::value) {
-          f();
-          return [rp]() mutable { rp.deliver(caf::unit); };
-        } else {
-          auto value = f();
-          return [rp, value = std::move(value)]() mutable {
-            rp.deliver(std::move(value));
-          };
+      self, [f = std::move(f), rp]() mutable -> std::function<void()> {
+        try {
+          if constexpr (std::is_void<value_type>::value) {
+            f();
+            return [rp]() mutable { rp.deliver(caf::unit); };
+          } else {
+            auto value = f();
+            return [rp, value = std::move(value)]() mutable {
+              rp.deliver(std::move(value));
+            };
+          }
+        } catch (const error_exception& e) {
+          auto err = make_error(e.code(), e.what());
+          return [rp, err]() mutable { rp.deliver(err); };
+        } catch (const std::exception& e) {
+          auto err = make_error(errc::user_error, e.what());
+          return [rp, err]() mutable { rp.deliver(err); };
         }
-      } catch (const error_exception& e) {
-        auto err = make_error(e.code(), e.what());
-        return [rp, err]() mutable { rp.deliver(err); };
-      } catch (const std::exception& e) {
-        auto err = make_error(errc::user_error, e.what());
-        return [rp, err]() mutable { rp.deliver(err); };
-      }
-    });
+      });
   return rp;
 }
 

@@ -71,20 +71,19 @@ struct controller_data {
   static inline const char* name = "actorserve.controller";
 };
 
-using controller_ptr =
-  controller_actor::stateful_pointer<controller_data>;
+using controller_ptr = controller_actor::stateful_pointer<controller_data>;
 
-// -- status ---------------------------------------------------------------------
+// -- status
+// ---------------------------------------------------------------------
 
 deployment_state state_of(const deployment_entry& dep) {
-  auto ready = std::count_if(dep.replicas.begin(), dep.replicas.end(),
-                             [](const replica_entry& r) {
-                               return r.state == replica_state::ready;
-                             });
+  auto ready = std::count_if(
+      dep.replicas.begin(), dep.replicas.end(),
+      [](const replica_entry& r) { return r.state == replica_state::ready; });
   if (!dep.message.empty())
     return deployment_state::deploy_failed;
-  if (static_cast<uint32_t>(ready) == dep.target
-      && dep.replicas.size() == dep.target)
+  if (static_cast<uint32_t>(ready) == dep.target &&
+      dep.replicas.size() == dep.target)
     return deployment_state::healthy;
   return deployment_state::updating;
 }
@@ -114,14 +113,15 @@ application_status status_of(const app_entry& app) {
   return result;
 }
 
-// -- routes ---------------------------------------------------------------------
+// -- routes
+// ---------------------------------------------------------------------
 
 route_table make_routes(const controller_data& st) {
   route_table result;
   for (auto& [name, app] : st.apps)
     if (app.state == application_state::running && !app.prefix.empty())
-      result.push_back(
-        route_entry{app.prefix, name, app.deployments.at(app.ingress).router});
+      result.push_back(route_entry{app.prefix, name,
+                                   app.deployments.at(app.ingress).router});
   // Longest prefix first: the ingress takes the first match.
   std::sort(result.begin(), result.end(),
             [](const route_entry& x, const route_entry& y) {
@@ -169,7 +169,7 @@ void drain(controller_ptr self, const replica_entry& r) {
   self->state.index.erase(r.id);
   self->demonitor(r.handle);
   self->request(r.handle, caf::infinite, drain_atom::value)
-    .then([](bool) {}, [](caf::error&) {});
+      .then([](bool) {}, [](caf::error&) {});
 }
 
 void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
@@ -190,8 +190,8 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
     // Stop starting replicas first, then the newest ready ones.
     std::stable_sort(dep.replicas.begin(), dep.replicas.end(),
                      [](const replica_entry& x, const replica_entry& y) {
-                       return x.state == replica_state::ready
-                              && y.state != replica_state::ready;
+                       return x.state == replica_state::ready &&
+                              y.state != replica_state::ready;
                      });
     std::vector<replica_entry> victims(dep.replicas.begin() + dep.target,
                                        dep.replicas.end());
@@ -238,17 +238,17 @@ void start_delete(controller_ptr self, app_entry& app) {
       self->demonitor(r.handle);
       ++app.draining;
       self->request(r.handle, caf::infinite, drain_atom::value)
-        .then(
-          [self, name](bool) {
-            auto i = self->state.apps.find(name);
-            if (i != self->state.apps.end() && --i->second.draining == 0)
-              finish_delete(self, name);
-          },
-          [self, name](caf::error&) {
-            auto i = self->state.apps.find(name);
-            if (i != self->state.apps.end() && --i->second.draining == 0)
-              finish_delete(self, name);
-          });
+          .then(
+              [self, name](bool) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              },
+              [self, name](caf::error&) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              });
     }
     dep.replicas.clear();
   }
@@ -307,34 +307,34 @@ caf::error validate_app(const controller_data& st, const app_spec& spec,
     return err;
   if (st.apps.count(spec.name) > 0)
     return make_error(errc::invalid_config,
-                      "application '" + spec.name
-                        + "' is already running; delete it first");
+                      "application '" + spec.name +
+                          "' is already running; delete it first");
   if (!spec.route_prefix.empty())
     for (auto& [name, app] : st.apps)
       if (app.prefix == spec.route_prefix)
         return make_error(errc::invalid_config,
-                          "application '" + spec.name + "': route_prefix '"
-                            + spec.route_prefix + "' is taken by '" + name
-                            + "'");
+                          "application '" + spec.name + "': route_prefix '" +
+                              spec.route_prefix + "' is taken by '" + name +
+                              "'");
   std::set<const detail::deployment_spec*> seen;
   if (auto err = collect(spec.ingress, specs, seen))
     return err;
   std::set<std::string> names;
   for (auto& s : specs) {
     if (auto err = validate(s->config))
-      return make_error(errc::invalid_config, "application '" + spec.name
-                                                + "': " + message_of(err));
+      return make_error(errc::invalid_config,
+                        "application '" + spec.name + "': " + message_of(err));
     if (!names.insert(s->config.name).second)
       return make_error(errc::invalid_config,
-                        "application '" + spec.name
-                          + "': two deployments are named '" + s->config.name
-                          + "'");
+                        "application '" + spec.name +
+                            "': two deployments are named '" + s->config.name +
+                            "'");
   }
   if (!spec.route_prefix.empty() && !spec.ingress->accepts_http)
     return make_error(errc::invalid_config,
-                      "application '" + spec.name + "': ingress deployment '"
-                        + spec.ingress->config.name
-                        + "' does not accept http_request; run it with an "
+                      "application '" + spec.name + "': ingress deployment '" +
+                          spec.ingress->config.name +
+                          "' does not accept http_request; run it with an "
                           "empty route_prefix");
   return {};
 }
@@ -346,9 +346,9 @@ caf::error validate_route_prefix(const std::string& app,
   if (prefix.empty() || prefix == "/")
     return {};
   auto bad = [&](const char* why) {
-    return make_error(errc::invalid_config, "application '" + app
-                                              + "': route_prefix '" + prefix
-                                              + "' " + why);
+    return make_error(errc::invalid_config, "application '" + app +
+                                                "': route_prefix '" + prefix +
+                                                "' " + why);
   };
   if (prefix.front() != '/')
     return bad("must start with '/'");
@@ -364,155 +364,157 @@ controller_actor spawn_controller(caf::actor_system& sys) {
   // is also a spawn argument: CAF 0.17 spawns functors without arguments
   // through a null pointer (undefined behavior under UBSan).
   std::string node = "local";
-  return sys.spawn([](controller_ptr self,
-                      std::string node) -> controller_actor::behavior_type {
-    self->state.node = std::move(node);
-    // Children (routers, replicas) are linked so that they end with the
-    // controller; their own exits are handled by the down handler. An exit
-    // sent to the controller itself (`anon_send_exit` names the receiver as
-    // the source) ends it.
-    self->set_exit_handler([self](caf::exit_msg& msg) {
-      if (msg.source == self->address())
-        self->quit(std::move(msg.reason));
-    });
-    self->set_down_handler([self](caf::down_msg& dm) {
-      // A replica died outside of a drain: replace it.
-      auto& st = self->state;
-      for (auto i = st.index.begin(); i != st.index.end(); ++i) {
-        auto& [app_name, dep_name] = i->second;
-        auto a = st.apps.find(app_name);
-        if (a == st.apps.end())
-          continue;
-        auto& dep = a->second.deployments.at(dep_name);
-        auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
-                              [&](const replica_entry& e) {
-                                return e.handle.address() == dm.source;
-                              });
-        if (r == dep.replicas.end())
-          continue;
-        dep.replicas.erase(r);
-        auto app_copy = app_name;
-        auto dep_copy = dep_name;
-        st.index.erase(i);
-        push_replicas(dep);
-        auto& app = a->second;
-        if (app.state == application_state::running)
-          reconcile(self, app, dep_copy, dep);
-        return;
-      }
-    });
-    return {
-      [self](deploy_atom,
-             app_spec& spec) -> caf::result<application_status> {
-        auto& st = self->state;
-        std::vector<detail::spec_ptr> specs;
-        if (auto err = validate_app(st, spec, specs))
-          return err;
-        auto& app = st.apps[spec.name];
-        app.name = spec.name;
-        app.prefix = spec.route_prefix;
-        app.ingress = spec.ingress->config.name;
-        app.state = application_state::deploying;
-        std::map<const detail::deployment_spec*, caf::actor> routers;
-        for (auto& s : specs) {
-          app.order.push_back(s->config.name);
-          auto& dep = app.deployments[s->config.name];
-          dep.spec = s;
-          dep.target = s->config.num_replicas;
-          dep.router = spawn_router(
-            self->home_system(),
-            router_config{s->config.name, s->config.max_ongoing_requests,
-                          s->config.max_queued_requests,
-                          st.next_replica_id * 7919});
-          self->link_to(dep.router); // routers end with the controller
-          routers[s.get()] = dep.router;
-          for (auto& child : s->children)
-            dep.child_routers.push_back(routers.at(child.get()));
-        }
-        auto rp = self->make_response_promise<application_status>();
-        app.deploy_waiters.push_back(rp);
-        for (auto& name : app.order)
-          reconcile(self, app, name, app.deployments.at(name));
-        return rp;
+  return sys.spawn(
+      [](controller_ptr self,
+         std::string node) -> controller_actor::behavior_type {
+        self->state.node = std::move(node);
+        // Children (routers, replicas) are linked so that they end with the
+        // controller; their own exits are handled by the down handler. An exit
+        // sent to the controller itself (`anon_send_exit` names the receiver as
+        // the source) ends it.
+        self->set_exit_handler([self](caf::exit_msg& msg) {
+          if (msg.source == self->address())
+            self->quit(std::move(msg.reason));
+        });
+        self->set_down_handler([self](caf::down_msg& dm) {
+          // A replica died outside of a drain: replace it.
+          auto& st = self->state;
+          for (auto i = st.index.begin(); i != st.index.end(); ++i) {
+            auto& [app_name, dep_name] = i->second;
+            auto a = st.apps.find(app_name);
+            if (a == st.apps.end())
+              continue;
+            auto& dep = a->second.deployments.at(dep_name);
+            auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
+                                  [&](const replica_entry& e) {
+                                    return e.handle.address() == dm.source;
+                                  });
+            if (r == dep.replicas.end())
+              continue;
+            dep.replicas.erase(r);
+            auto app_copy = app_name;
+            auto dep_copy = dep_name;
+            st.index.erase(i);
+            push_replicas(dep);
+            auto& app = a->second;
+            if (app.state == application_state::running)
+              reconcile(self, app, dep_copy, dep);
+            return;
+          }
+        });
+        return {
+            [self](deploy_atom,
+                   app_spec& spec) -> caf::result<application_status> {
+              auto& st = self->state;
+              std::vector<detail::spec_ptr> specs;
+              if (auto err = validate_app(st, spec, specs))
+                return err;
+              auto& app = st.apps[spec.name];
+              app.name = spec.name;
+              app.prefix = spec.route_prefix;
+              app.ingress = spec.ingress->config.name;
+              app.state = application_state::deploying;
+              std::map<const detail::deployment_spec*, caf::actor> routers;
+              for (auto& s : specs) {
+                app.order.push_back(s->config.name);
+                auto& dep = app.deployments[s->config.name];
+                dep.spec = s;
+                dep.target = s->config.num_replicas;
+                dep.router =
+                    spawn_router(self->home_system(),
+                                 router_config{s->config.name,
+                                               s->config.max_ongoing_requests,
+                                               s->config.max_queued_requests,
+                                               st.next_replica_id * 7919});
+                self->link_to(dep.router); // routers end with the controller
+                routers[s.get()] = dep.router;
+                for (auto& child : s->children)
+                  dep.child_routers.push_back(routers.at(child.get()));
+              }
+              auto rp = self->make_response_promise<application_status>();
+              app.deploy_waiters.push_back(rp);
+              for (auto& name : app.order)
+                reconcile(self, app, name, app.deployments.at(name));
+              return rp;
+            },
+            [self](delete_atom, std::string& name) -> caf::result<bool> {
+              auto i = self->state.apps.find(name);
+              if (i == self->state.apps.end())
+                return false;
+              auto rp = self->make_response_promise<bool>();
+              i->second.delete_waiters.push_back(rp);
+              if (i->second.state != application_state::deleting)
+                start_delete(self, i->second);
+              return rp;
+            },
+            [self](scale_atom, std::string& app_name, std::string& dep_name,
+                   uint32_t n) -> caf::result<deployment_status> {
+              auto a = self->state.apps.find(app_name);
+              if (a == self->state.apps.end() ||
+                  a->second.deployments.count(dep_name) == 0)
+                return make_error(errc::not_found,
+                                  "no deployment '" + dep_name +
+                                      "' in application '" + app_name + "'");
+              if (n == 0)
+                return make_error(errc::invalid_config,
+                                  "deployment '" + dep_name +
+                                      "': num_replicas must be >= 1 (got 0)");
+              auto& dep = a->second.deployments.at(dep_name);
+              dep.target = n;
+              auto rp = self->make_response_promise<deployment_status>();
+              dep.scale_waiters.push_back(scale_waiter{rp});
+              reconcile(self, a->second, dep_name, dep);
+              return rp;
+            },
+            [self](status_atom) {
+              serve_status result;
+              for (auto& [name, app] : self->state.apps)
+                result.applications.push_back(status_of(app));
+              return result;
+            },
+            [self](routes_atom, caf::actor& subscriber) {
+              self->state.route_subscribers.push_back(subscriber);
+              caf::anon_send(subscriber, routes_atom::value,
+                             make_routes(self->state));
+            },
+            [self](shutdown_atom) -> caf::result<bool> {
+              auto& st = self->state;
+              if (st.apps.empty())
+                return true;
+              auto rp = self->make_response_promise<bool>();
+              st.shutdown_waiters.push_back(rp);
+              for (auto& [name, app] : st.apps)
+                if (app.state != application_state::deleting)
+                  start_delete(self, app);
+              return rp;
+            },
+            [self](ready_atom, uint64_t id, bool ok, std::string& message) {
+              auto& st = self->state;
+              auto i = st.index.find(id);
+              if (i == st.index.end())
+                return; // drained or deleted meanwhile
+              auto& app = st.apps.at(i->second.first);
+              auto dep_name = i->second.second;
+              auto& dep = app.deployments.at(dep_name);
+              auto r = std::find_if(
+                  dep.replicas.begin(), dep.replicas.end(),
+                  [&](const replica_entry& e) { return e.id == id; });
+              if (r == dep.replicas.end())
+                return;
+              if (!ok) {
+                r->state = replica_state::failed;
+                if (app.state == application_state::deploying)
+                  fail_deploy(self, app, dep_name, message);
+                return; // a running app replaces it when the down message comes
+              }
+              r->state = replica_state::ready;
+              push_replicas(dep);
+              answer_scale_waiters(dep, dep_name);
+              check_running(self, app);
+            },
+        };
       },
-      [self](delete_atom, std::string& name) -> caf::result<bool> {
-        auto i = self->state.apps.find(name);
-        if (i == self->state.apps.end())
-          return false;
-        auto rp = self->make_response_promise<bool>();
-        i->second.delete_waiters.push_back(rp);
-        if (i->second.state != application_state::deleting)
-          start_delete(self, i->second);
-        return rp;
-      },
-      [self](scale_atom, std::string& app_name, std::string& dep_name,
-             uint32_t n) -> caf::result<deployment_status> {
-        auto a = self->state.apps.find(app_name);
-        if (a == self->state.apps.end()
-            || a->second.deployments.count(dep_name) == 0)
-          return make_error(errc::not_found, "no deployment '" + dep_name
-                                               + "' in application '"
-                                               + app_name + "'");
-        if (n == 0)
-          return make_error(errc::invalid_config,
-                            "deployment '" + dep_name
-                              + "': num_replicas must be >= 1 (got 0)");
-        auto& dep = a->second.deployments.at(dep_name);
-        dep.target = n;
-        auto rp = self->make_response_promise<deployment_status>();
-        dep.scale_waiters.push_back(scale_waiter{rp});
-        reconcile(self, a->second, dep_name, dep);
-        return rp;
-      },
-      [self](status_atom) {
-        serve_status result;
-        for (auto& [name, app] : self->state.apps)
-          result.applications.push_back(status_of(app));
-        return result;
-      },
-      [self](routes_atom, caf::actor& subscriber) {
-        self->state.route_subscribers.push_back(subscriber);
-        caf::anon_send(subscriber, routes_atom::value,
-                       make_routes(self->state));
-      },
-      [self](shutdown_atom) -> caf::result<bool> {
-        auto& st = self->state;
-        if (st.apps.empty())
-          return true;
-        auto rp = self->make_response_promise<bool>();
-        st.shutdown_waiters.push_back(rp);
-        for (auto& [name, app] : st.apps)
-          if (app.state != application_state::deleting)
-            start_delete(self, app);
-        return rp;
-      },
-      [self](ready_atom, uint64_t id, bool ok, std::string& message) {
-        auto& st = self->state;
-        auto i = st.index.find(id);
-        if (i == st.index.end())
-          return; // drained or deleted meanwhile
-        auto& app = st.apps.at(i->second.first);
-        auto dep_name = i->second.second;
-        auto& dep = app.deployments.at(dep_name);
-        auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
-                              [&](const replica_entry& e) {
-                                return e.id == id;
-                              });
-        if (r == dep.replicas.end())
-          return;
-        if (!ok) {
-          r->state = replica_state::failed;
-          if (app.state == application_state::deploying)
-            fail_deploy(self, app, dep_name, message);
-          return; // a running app replaces it when the down message comes
-        }
-        r->state = replica_state::ready;
-        push_replicas(dep);
-        answer_scale_waiters(dep, dep_name);
-        check_running(self, app);
-      },
-    };
-  }, std::move(node));
+      std::move(node));
 }
 
 } // namespace actorserve

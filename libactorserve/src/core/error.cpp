@@ -7,28 +7,28 @@ namespace actorserve {
 
 const char* to_string(errc x) noexcept {
   switch (x) {
-    case errc::none:
-      return "none";
-    case errc::not_found:
-      return "not_found";
-    case errc::bad_request:
-      return "bad_request";
-    case errc::payload_too_large:
-      return "payload_too_large";
-    case errc::method_not_allowed:
-      return "method_not_allowed";
-    case errc::overloaded:
-      return "overloaded";
-    case errc::unavailable:
-      return "unavailable";
-    case errc::deadline_exceeded:
-      return "deadline_exceeded";
-    case errc::user_error:
-      return "user_error";
-    case errc::invalid_config:
-      return "invalid_config";
-    case errc::rejected:
-      return "rejected";
+  case errc::none:
+    return "none";
+  case errc::not_found:
+    return "not_found";
+  case errc::bad_request:
+    return "bad_request";
+  case errc::payload_too_large:
+    return "payload_too_large";
+  case errc::method_not_allowed:
+    return "method_not_allowed";
+  case errc::overloaded:
+    return "overloaded";
+  case errc::unavailable:
+    return "unavailable";
+  case errc::deadline_exceeded:
+    return "deadline_exceeded";
+  case errc::user_error:
+    return "user_error";
+  case errc::invalid_config:
+    return "invalid_config";
+  case errc::rejected:
+    return "rejected";
   }
   return "unknown";
 }
@@ -47,13 +47,13 @@ errc code_of(const caf::error& err) noexcept {
     return static_cast<errc>(err.code());
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout:
-        return errc::deadline_exceeded;
-      case caf::sec::request_receiver_down:
-      case caf::sec::cannot_connect_to_node:
-        return errc::unavailable;
-      default:
-        break;
+    case caf::sec::request_timeout:
+      return errc::deadline_exceeded;
+    case caf::sec::request_receiver_down:
+    case caf::sec::cannot_connect_to_node:
+      return errc::unavailable;
+    default:
+      break;
     }
   }
   return errc::user_error;
@@ -63,8 +63,8 @@ std::string message_of(const caf::error& err) {
   if (!err)
     return {};
   auto& ctx = err.context();
-  if (err.category() == error_category && !ctx.empty()
-      && ctx.match_element<std::string>(0))
+  if (err.category() == error_category && !ctx.empty() &&
+      ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);
   if (err.category() == caf::atom("system"))
     return caf::to_string(static_cast<caf::sec>(err.code()));

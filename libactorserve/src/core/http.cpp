@@ -8,11 +8,11 @@ namespace actorserve {
 namespace {
 
 bool iequals(const std::string& x, const std::string& y) {
-  return x.size() == y.size()
-         && std::equal(x.begin(), x.end(), y.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a))
-                     == std::tolower(static_cast<unsigned char>(b));
-            });
+  return x.size() == y.size() &&
+         std::equal(x.begin(), x.end(), y.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
 }
 
 std::vector<std::string> split_path(const std::string& path) {
@@ -39,13 +39,12 @@ std::string find_value(const string_pairs& xs, const std::string& name,
   return fallback;
 }
 
-http_routes::http_routes() : state_(std::make_shared<state>()) {
-}
+http_routes::http_routes() : state_(std::make_shared<state>()) {}
 
 http_routes& http_routes::route(std::string method, const std::string& pattern,
                                 route_handler handler) {
   state_->entries.push_back(
-    entry{std::move(method), split_path(pattern), std::move(handler)});
+      entry{std::move(method), split_path(pattern), std::move(handler)});
   return *this;
 }
 

@@ -11,48 +11,48 @@ namespace actorserve {
 
 const char* to_string(replica_state x) noexcept {
   switch (x) {
-    case replica_state::starting:
-      return "STARTING";
-    case replica_state::ready:
-      return "READY";
-    case replica_state::draining:
-      return "DRAINING";
-    case replica_state::stopped:
-      return "STOPPED";
-    case replica_state::failed:
-      return "FAILED";
+  case replica_state::starting:
+    return "STARTING";
+  case replica_state::ready:
+    return "READY";
+  case replica_state::draining:
+    return "DRAINING";
+  case replica_state::stopped:
+    return "STOPPED";
+  case replica_state::failed:
+    return "FAILED";
   }
   return "UNKNOWN";
 }
 
 const char* to_string(deployment_state x) noexcept {
   switch (x) {
-    case deployment_state::updating:
-      return "UPDATING";
-    case deployment_state::healthy:
-      return "HEALTHY";
-    case deployment_state::unhealthy:
-      return "UNHEALTHY";
-    case deployment_state::deploy_failed:
-      return "DEPLOY_FAILED";
+  case deployment_state::updating:
+    return "UPDATING";
+  case deployment_state::healthy:
+    return "HEALTHY";
+  case deployment_state::unhealthy:
+    return "UNHEALTHY";
+  case deployment_state::deploy_failed:
+    return "DEPLOY_FAILED";
   }
   return "UNKNOWN";
 }
 
 const char* to_string(application_state x) noexcept {
   switch (x) {
-    case application_state::not_started:
-      return "NOT_STARTED";
-    case application_state::deploying:
-      return "DEPLOYING";
-    case application_state::running:
-      return "RUNNING";
-    case application_state::deploy_failed:
-      return "DEPLOY_FAILED";
-    case application_state::unhealthy:
-      return "UNHEALTHY";
-    case application_state::deleting:
-      return "DELETING";
+  case application_state::not_started:
+    return "NOT_STARTED";
+  case application_state::deploying:
+    return "DEPLOYING";
+  case application_state::running:
+    return "RUNNING";
+  case application_state::deploy_failed:
+    return "DEPLOY_FAILED";
+  case application_state::unhealthy:
+    return "UNHEALTHY";
+  case application_state::deleting:
+    return "DELETING";
   }
   return "UNKNOWN";
 }
@@ -85,7 +85,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<request_meta>("actorserve::request_meta");
   cfg.add_message_type<replica_ref>("actorserve::replica_ref");
   cfg.add_message_type<std::vector<replica_ref>>(
-    "std::vector<actorserve::replica_ref>");
+      "std::vector<actorserve::replica_ref>");
   cfg.add_message_type<replica_status>("actorserve::replica_status");
   cfg.add_message_type<deployment_status>("actorserve::deployment_status");
   cfg.add_message_type<application_status>("actorserve::application_status");
@@ -96,7 +96,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<http_response>("actorserve::http_response");
   cfg.add_message_type<deployment_config>("actorserve::deployment_config");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
-                                           const caf::message& ctx) {
+                                            const caf::message& ctx) {
     auto err = caf::error{code, error_category, ctx};
     return std::string{to_string(code_of(err))} + ": " + message_of(err);
   });

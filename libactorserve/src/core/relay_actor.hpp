@@ -30,8 +30,7 @@ public:
   /// `caf::error`.
   using continuation = std::function<void(caf::message&)>;
 
-  explicit relay_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
-  }
+  explicit relay_actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {}
 
   /// Sends `msg` as a request to `dest`; `k` gets the reply.
   void relay(const caf::actor& dest, caf::message msg, continuation k) {
@@ -60,9 +59,7 @@ public:
     }
   }
 
-  size_t pending_relays() const noexcept {
-    return pending_.size();
-  }
+  size_t pending_relays() const noexcept { return pending_.size(); }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     if (x.mid.is_response()) {
@@ -98,6 +95,12 @@ inline bool is_error_reply(caf::message& msg, caf::error& err) {
     return true;
   }
   return false;
+}
+
+/// Returns whether `err` says the receiver of a request was gone.
+inline bool is_receiver_down(const caf::error& err) {
+  return err.category() == caf::atom("system") &&
+         err.code() == static_cast<uint8_t>(caf::sec::request_receiver_down);
 }
 
 } // namespace actorserve::detail

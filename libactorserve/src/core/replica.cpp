@@ -33,13 +33,11 @@ struct replica_data {
 class replica_actor : public detail::relay_actor {
 public:
   replica_actor(caf::actor_config& cfg, replica_args args)
-    : detail::relay_actor(cfg) {
+      : detail::relay_actor(cfg) {
     state.args = std::move(args);
   }
 
-  const char* name() const override {
-    return "actorserve.replica";
-  }
+  const char* name() const override { return "actorserve.replica"; }
 
   caf::behavior make_behavior() override;
 
@@ -49,6 +47,9 @@ public:
       caf::anon_send_exit(state.user, caf::exit_reason::user_shutdown);
       state.user = nullptr;
     }
+    for (auto& rp : state.drain_waiters)
+      rp.deliver(true);
+    state.drain_waiters.clear();
     detail::relay_actor::on_exit();
   }
 
@@ -113,9 +114,9 @@ caf::behavior replica_actor::make_behavior() {
       return;
     st.user = nullptr;
     // Calls the user actor held when it died get an answer.
-    self->fail_relays_to(dm.source,
-                         make_error(errc::unavailable,
-                                    "the replica's user code stopped"));
+    self->fail_relays_to(
+        dm.source,
+        make_error(errc::unavailable, "the replica's user code stopped"));
     if (st.state == replica_state::stopped)
       return;
     auto was_starting = st.state == replica_state::starting;
@@ -126,71 +127,69 @@ caf::behavior replica_actor::make_behavior() {
   });
   // The user actor answers the ping once the user's constructor has run.
   self->request(st.user, caf::infinite, detail::ping_atom::value)
-    .then(
-      [self](detail::ping_atom) {
-        auto& st = self->state;
-        if (st.state != replica_state::starting)
-          return;
-        st.state = replica_state::ready;
-        report(self, true, {});
-      },
-      [](caf::error&) {
-        // The down handler reports the reason.
-      });
+      .then(
+          [self](detail::ping_atom) {
+            auto& st = self->state;
+            if (st.state != replica_state::starting)
+              return;
+            st.state = replica_state::ready;
+            report(self, true, {});
+          },
+          [](caf::error&) {
+            // The down handler reports the reason.
+          });
   return {
-    [self](call_atom, request_meta& meta,
-           caf::message& args) -> caf::result<caf::message> {
-      auto& st = self->state;
-      if (st.state != replica_state::ready)
-        return rejection(st, "replica is not ready");
-      if (st.ongoing >= st.max_ongoing)
-        return rejection(st, "replica is at max_ongoing_requests");
-      if (expired(meta, caf::make_timestamp()))
-        return make_error(errc::deadline_exceeded,
-                          "the request expired before it started");
-      ++st.ongoing;
-      auto rp = self->make_response_promise();
-      self->relay(st.user, std::move(args),
-                  [self, rp](caf::message& reply) mutable {
-                    caf::error err;
-                    if (!detail::is_error_reply(reply, err))
-                      rp.deliver(std::move(reply));
-                    else if (err.category() == caf::atom("system")
-                             && err.code()
-                                  == static_cast<uint8_t>(
-                                    caf::sec::request_receiver_down))
-                      rp.deliver(make_error(errc::unavailable,
-                                            "the replica's user code stopped"));
-                    else
-                      rp.deliver(std::move(err));
-                    call_done(self);
-                  });
-      return rp;
-    },
-    [self](status_atom) {
-      auto& st = self->state;
-      return replica_status{st.args.id, st.state, st.ongoing};
-    },
-    [self](drain_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      st.drain_waiters.push_back(rp);
-      if (st.state != replica_state::draining) {
-        st.state = replica_state::draining;
-        self->delayed_send(self, st.args.spec->config.graceful_shutdown_timeout,
-                           force_stop_atom::value);
-      }
-      if (st.ongoing == 0)
+      [self](call_atom, request_meta& meta,
+             caf::message& args) -> caf::result<caf::message> {
+        auto& st = self->state;
+        if (st.state != replica_state::ready)
+          return rejection(st, "replica is not ready");
+        if (st.ongoing >= st.max_ongoing)
+          return rejection(st, "replica is at max_ongoing_requests");
+        if (expired(meta, caf::make_timestamp()))
+          return make_error(errc::deadline_exceeded,
+                            "the request expired before it started");
+        ++st.ongoing;
+        auto rp = self->make_response_promise();
+        self->relay(
+            st.user, std::move(args), [self, rp](caf::message& reply) mutable {
+              caf::error err;
+              if (!detail::is_error_reply(reply, err))
+                rp.deliver(std::move(reply));
+              else if (detail::is_receiver_down(err))
+                rp.deliver(make_error(errc::unavailable,
+                                      "the replica's user code stopped"));
+              else
+                rp.deliver(std::move(err));
+              call_done(self);
+            });
+        return rp;
+      },
+      [self](status_atom) {
+        auto& st = self->state;
+        return replica_status{st.args.id, st.state, st.ongoing};
+      },
+      [self](drain_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        st.drain_waiters.push_back(rp);
+        if (st.state != replica_state::draining) {
+          st.state = replica_state::draining;
+          self->delayed_send(self,
+                             st.args.spec->config.graceful_shutdown_timeout,
+                             force_stop_atom::value);
+        }
+        if (st.ongoing == 0)
+          stop(self);
+        return rp;
+      },
+      [self](force_stop_atom) {
+        // graceful_shutdown_timeout passed with work still in flight.
+        auto& st = self->state;
+        if (st.user)
+          self->send_exit(st.user, caf::exit_reason::kill);
         stop(self);
-      return rp;
-    },
-    [self](force_stop_atom) {
-      // graceful_shutdown_timeout passed with work still in flight.
-      auto& st = self->state;
-      if (st.user)
-        self->send_exit(st.user, caf::exit_reason::kill);
-      stop(self);
-    },
+      },
   };
 }
 

@@ -33,9 +33,7 @@ struct slot {
   /// fires.
   uint32_t others = 0;
 
-  uint32_t load() const {
-    return in_flight + others;
-  }
+  uint32_t load() const { return in_flight + others; }
 };
 
 struct pending_call {
@@ -60,16 +58,18 @@ struct router_state {
 class router_actor : public detail::relay_actor {
 public:
   router_actor(caf::actor_config& cfg, router_config rc)
-    : detail::relay_actor(cfg) {
+      : detail::relay_actor(cfg) {
     state.cfg = std::move(rc);
     state.rng.seed(state.cfg.seed);
   }
 
-  const char* name() const override {
-    return "actorserve.router";
-  }
+  const char* name() const override { return "actorserve.router"; }
 
   caf::behavior make_behavior() override;
+
+  /// Answers every queued call (`unavailable`) and drops the rest of the
+  /// state, whose promises would otherwise keep this actor alive.
+  void on_exit() override;
 
   router_state state;
 };
@@ -82,8 +82,8 @@ slot* find_slot(router_state& st, uint64_t id) {
 }
 
 bool tried(const pending_call& call, uint64_t id) {
-  return std::find(call.tried.begin(), call.tried.end(), id)
-         != call.tried.end();
+  return std::find(call.tried.begin(), call.tried.end(), id) !=
+         call.tried.end();
 }
 
 uint32_t reported_ongoing(const caf::error& err) {
@@ -126,16 +126,14 @@ void on_error(router_actor* self, uint64_t replica, const call_ptr& call,
   // Only a rejection (full, starting, draining) or a replica that is itself
   // gone means the call did not run; then it is routed again. Any other error
   // is the call's answer (retrying could run user code twice).
-  auto replica_gone = err.category() == caf::atom("system")
-                      && err.code() == static_cast<uint8_t>(
-                           caf::sec::request_receiver_down);
+  auto replica_gone = detail::is_receiver_down(err);
   if (code_of(err) == errc::rejected || replica_gone) {
     // A rejection means "full now", whatever the count says (other callers,
     // or a stricter limit at the replica): skip it until it answers a call
     // or the retry timer fires.
     if (auto s = find_slot(self->state, replica); s != nullptr)
-      s->others = std::max(reported_ongoing(err),
-                           self->state.cfg.max_ongoing_requests);
+      s->others =
+          std::max(reported_ongoing(err), self->state.cfg.max_ongoing_requests);
     call->tried.push_back(replica);
     if (!try_dispatch(self, call))
       requeue_front(self, call);
@@ -191,8 +189,8 @@ void pump(router_actor* self) {
     if (expired(call->meta, now)) {
       st.queue.pop_front();
       call->rp.deliver(make_error(errc::deadline_exceeded,
-                                  "the request expired while queued for "
-                                    + st.cfg.deployment));
+                                  "the request expired while queued for " +
+                                      st.cfg.deployment));
       continue;
     }
     if (!try_dispatch(self, call))
@@ -210,78 +208,83 @@ void fail_queue(router_actor* self, const caf::error& err) {
   }
 }
 
+void router_actor::on_exit() {
+  fail_queue(this, make_error(errc::unavailable, "the router stopped"));
+  state.replicas.clear();
+  detail::relay_actor::on_exit();
+}
+
 caf::behavior router_actor::make_behavior() {
   auto self = this;
   // A replica that dies with calls in flight: they did not finish; route
   // them again (the controller pushes the new set).
   set_down_handler([self](caf::down_msg& dm) {
-    self->fail_relays_to(dm.source, caf::make_error(
-                                      caf::sec::request_receiver_down));
+    self->fail_relays_to(dm.source,
+                         caf::make_error(caf::sec::request_receiver_down));
   });
   return {
-    [self](call_atom, request_meta& meta,
-           caf::message& args) -> caf::result<caf::message> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      if (st.replicas.empty()) {
-        rp.deliver(make_error(errc::unavailable, "deployment '"
-                                                   + st.cfg.deployment
-                                                   + "' has no replicas"));
-        return rp;
-      }
-      auto call = std::make_shared<pending_call>(
-        pending_call{rp, std::move(meta), std::move(args), {}});
-      // FIFO: a new call never overtakes queued ones.
-      if (st.queue.empty() && try_dispatch(self, call))
-        return rp;
-      if (st.cfg.max_queued_requests >= 0
-          && st.queue.size()
-               >= static_cast<size_t>(st.cfg.max_queued_requests)) {
-        rp.deliver(make_error(errc::overloaded,
-                              "deployment '" + st.cfg.deployment
-                                + "' has "
-                                + std::to_string(st.queue.size())
-                                + " requests queued (max_queued_requests)"));
-        return rp;
-      }
-      st.queue.push_back(std::move(call));
-      schedule_retry(self);
-      return rp;
-    },
-    [self](replicas_atom, std::vector<replica_ref>& refs) {
-      auto& st = self->state;
-      std::vector<slot> next;
-      next.reserve(refs.size());
-      for (auto& ref : refs) {
-        if (find_slot(st, ref.id) == nullptr)
-          self->monitor(ref.handle);
-        slot s{ref};
-        if (auto old = find_slot(st, ref.id); old != nullptr) {
-          s.in_flight = old->in_flight;
-          s.others = old->others;
+      [self](call_atom, request_meta& meta,
+             caf::message& args) -> caf::result<caf::message> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        if (st.replicas.empty()) {
+          rp.deliver(make_error(errc::unavailable, "deployment '" +
+                                                       st.cfg.deployment +
+                                                       "' has no replicas"));
+          return rp;
         }
-        next.push_back(std::move(s));
-      }
-      st.replicas = std::move(next);
-      if (st.replicas.empty())
-        fail_queue(self, make_error(errc::unavailable,
-                                    "deployment '" + st.cfg.deployment
-                                      + "' has no replicas"));
-      pump(self);
-    },
-    [self](retry_atom) {
-      auto& st = self->state;
-      st.retry_scheduled = false;
-      // Reported loads may be stale: probe again.
-      for (auto& s : st.replicas)
-        s.others = 0;
-      pump(self);
-    },
-    [self](status_atom) {
-      auto& st = self->state;
-      return caf::make_message(static_cast<uint32_t>(st.queue.size()),
-                               st.in_flight);
-    },
+        auto call = std::make_shared<pending_call>(
+            pending_call{rp, std::move(meta), std::move(args), {}});
+        // FIFO: a new call never overtakes queued ones.
+        if (st.queue.empty() && try_dispatch(self, call))
+          return rp;
+        if (st.cfg.max_queued_requests >= 0 &&
+            st.queue.size() >=
+                static_cast<size_t>(st.cfg.max_queued_requests)) {
+          rp.deliver(make_error(errc::overloaded,
+                                "deployment '" + st.cfg.deployment + "' has " +
+                                    std::to_string(st.queue.size()) +
+                                    " requests queued (max_queued_requests)"));
+          return rp;
+        }
+        st.queue.push_back(std::move(call));
+        schedule_retry(self);
+        return rp;
+      },
+      [self](replicas_atom, std::vector<replica_ref>& refs) {
+        auto& st = self->state;
+        std::vector<slot> next;
+        next.reserve(refs.size());
+        for (auto& ref : refs) {
+          if (find_slot(st, ref.id) == nullptr)
+            self->monitor(ref.handle);
+          slot s{ref};
+          if (auto old = find_slot(st, ref.id); old != nullptr) {
+            s.in_flight = old->in_flight;
+            s.others = old->others;
+          }
+          next.push_back(std::move(s));
+        }
+        st.replicas = std::move(next);
+        if (st.replicas.empty())
+          fail_queue(self, make_error(errc::unavailable,
+                                      "deployment '" + st.cfg.deployment +
+                                          "' has no replicas"));
+        pump(self);
+      },
+      [self](retry_atom) {
+        auto& st = self->state;
+        st.retry_scheduled = false;
+        // Reported loads may be stale: probe again.
+        for (auto& s : st.replicas)
+          s.others = 0;
+        pump(self);
+      },
+      [self](status_atom) {
+        auto& st = self->state;
+        return caf::make_message(static_cast<uint32_t>(st.queue.size()),
+                                 st.in_flight);
+      },
   };
 }
 

@@ -21,18 +21,18 @@ caf::error flag_error(const std::string& flag, const std::string& what) {
 }
 
 template <class T>
-caf::error parse_number(const std::string& flag, const std::string& text,
-                        T min, T max, T& out) {
+caf::error parse_number(const std::string& flag, const std::string& text, T min,
+                        T max, T& out) {
   try {
     size_t pos = 0;
     auto value = std::stoll(text, &pos);
     if (pos != text.size())
       return flag_error(flag, "'" + text + "' is not a number");
-    if (value < static_cast<long long>(min)
-        || value > static_cast<long long>(max))
-      return flag_error(flag, "must be between " + std::to_string(min)
-                                + " and " + std::to_string(max) + " (got "
-                                + text + ")");
+    if (value < static_cast<long long>(min) ||
+        value > static_cast<long long>(max))
+      return flag_error(flag, "must be between " + std::to_string(min) +
+                                  " and " + std::to_string(max) + " (got " +
+                                  text + ")");
     out = static_cast<T>(value);
     return {};
   } catch (const std::exception&) {
@@ -76,10 +76,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       continue;
     }
     auto v = next();
-    if (flag != "--host" && flag != "--port" && flag != "--http-threads"
-        && flag != "--threads" && flag != "--scheduler"
-        && flag != "--request-timeout-ms" && flag != "--max-body-bytes"
-        && flag != "--drain-timeout-ms")
+    if (flag != "--host" && flag != "--port" && flag != "--http-threads" &&
+        flag != "--threads" && flag != "--scheduler" &&
+        flag != "--request-timeout-ms" && flag != "--max-body-bytes" &&
+        flag != "--drain-timeout-ms")
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
                               "--request-timeout-ms, --max-body-bytes, "
@@ -124,8 +124,8 @@ caf::error validate(const serve_options& opts) {
   if (opts.system_threads < 1)
     return bad("system_threads", "must be >= 1");
   if (opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
-    return bad("scheduler_policy", "must be 'sharing' or 'stealing' (got '"
-                                     + opts.scheduler_policy + "')");
+    return bad("scheduler_policy", "must be 'sharing' or 'stealing' (got '" +
+                                       opts.scheduler_policy + "')");
   if (opts.http.enabled) {
     if (opts.http.host.empty())
       return bad("http.host", "must not be empty");
@@ -133,8 +133,8 @@ caf::error validate(const serve_options& opts) {
       return bad("http.threads", "must be >= 1");
     if (opts.http.max_body_bytes < 1)
       return bad("http.max_body_bytes", "must be >= 1");
-    if (opts.http.hard_body_limit != 0
-        && opts.http.hard_body_limit < opts.http.max_body_bytes)
+    if (opts.http.hard_body_limit != 0 &&
+        opts.http.hard_body_limit < opts.http.max_body_bytes)
       return bad("http.hard_body_limit", "must be >= http.max_body_bytes");
     if (opts.http.request_timeout.count() < 0)
       return bad("http.request_timeout", "must be >= 0");
@@ -148,8 +148,8 @@ struct serve::impl {
   explicit impl(serve_options o) : opts(std::move(o)) {
     cfg.set("scheduler.max-threads", opts.system_threads);
     cfg.set("scheduler.policy", opts.scheduler_policy == "stealing"
-                                  ? caf::atom("stealing")
-                                  : caf::atom("sharing"));
+                                    ? caf::atom("stealing")
+                                    : caf::atom("sharing"));
     cfg.set("logger.console-verbosity", caf::atom("quiet"));
     register_types(cfg);
   }
@@ -171,7 +171,7 @@ serve::serve(serve_options opts) {
   impl_->controller = spawn_controller(*impl_->sys);
   if (impl_->opts.http.enabled) {
     impl_->http = std::make_unique<detail::http_server>(
-      *impl_->sys, impl_->opts.http, impl_->controller);
+        *impl_->sys, impl_->opts.http, impl_->controller);
     if (auto err = impl_->http->start()) {
       shutdown();
       throw error_exception(code_of(err), message_of(err));
@@ -190,7 +190,7 @@ static serve_options options_or_exit(int argc, char** argv,
 }
 
 serve::serve(int argc, char** argv, serve_options defaults) try
-  : serve(options_or_exit(argc, argv, std::move(defaults))) {
+    : serve(options_or_exit(argc, argv, std::move(defaults))) {
 } catch (const error_exception& e) {
   // A command-line program: say what is wrong and stop.
   std::cerr << argv[0] << ": " << e.what() << std::endl;
@@ -207,13 +207,13 @@ caf::expected<caf::actor> serve::run_impl(app_spec spec) {
   auto ingress = spec.ingress ? spec.ingress->config.name : std::string{};
   self->request(impl_->controller, caf::infinite, deploy_atom::value,
                 std::move(spec))
-    .receive(
-      [&](application_status& st) {
-        for (auto& dep : st.deployments)
-          if (dep.name == ingress)
-            result = dep.router;
-      },
-      [&](caf::error& err) { result = std::move(err); });
+      .receive(
+          [&](application_status& st) {
+            for (auto& dep : st.deployments)
+              if (dep.name == ingress)
+                result = dep.router;
+          },
+          [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -227,29 +227,28 @@ caf::expected<caf::actor> serve::find_router(const std::string& app,
       for (auto& dep : a.deployments)
         if (dep.name == deployment)
           return dep.router;
-  return make_error(errc::not_found, "no deployment '" + deployment
-                                       + "' in application '" + app + "'");
+  return make_error(errc::not_found, "no deployment '" + deployment +
+                                         "' in application '" + app + "'");
 }
 
 caf::expected<bool> serve::remove(const std::string& app) {
   caf::scoped_actor self{*impl_->sys};
   caf::expected<bool> result{false};
   self->request(impl_->controller, caf::infinite, delete_atom::value, app)
-    .receive([&](bool ok) { result = ok; },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](bool ok) { result = ok; },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
-caf::expected<deployment_status>
-serve::scale(const std::string& app, const std::string& deployment,
-             uint32_t n) {
+caf::expected<deployment_status> serve::scale(const std::string& app,
+                                              const std::string& deployment,
+                                              uint32_t n) {
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
-  self
-    ->request(impl_->controller, caf::infinite, scale_atom::value, app,
-              deployment, n)
-    .receive([&](deployment_status& st) { result = std::move(st); },
-             [&](caf::error& err) { result = std::move(err); });
+  self->request(impl_->controller, caf::infinite, scale_atom::value, app,
+                deployment, n)
+      .receive([&](deployment_status& st) { result = std::move(st); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -257,8 +256,8 @@ caf::expected<serve_status> serve::status(std::chrono::milliseconds timeout) {
   caf::scoped_actor self{*impl_->sys};
   caf::expected<serve_status> result{serve_status{}};
   self->request(impl_->controller, timeout, status_atom::value)
-    .receive([&](serve_status& st) { result = std::move(st); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](serve_status& st) { result = std::move(st); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -293,7 +292,7 @@ void serve::shutdown() {
     caf::scoped_actor self{*d.sys};
     self->request(d.controller, d.opts.drain_timeout + std::chrono::seconds(5),
                   shutdown_atom::value)
-      .receive([](bool) {}, [](caf::error&) {});
+        .receive([](bool) {}, [](caf::error&) {});
   }
   // 3. Stop the ingress and the controller; the actor system then joins.
   if (d.http)
@@ -310,8 +309,7 @@ int serve::wait() {
   sigaddset(&set, SIGTERM);
   int sig = 0;
   sigwait(&set, &sig);
-  std::cerr << "actorserve: received "
-            << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+  std::cerr << "actorserve: received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
             << ", draining in-flight requests" << std::endl;
   shutdown();
   return 0;

@@ -10,8 +10,7 @@ namespace actorserve::detail {
 
 // -- blocking_pool ------------------------------------------------------------
 
-blocking_pool::blocking_pool(size_t max_threads) : max_threads_(max_threads) {
-}
+blocking_pool::blocking_pool(size_t max_threads) : max_threads_(max_threads) {}
 
 blocking_pool::~blocking_pool() {
   stop();
@@ -20,7 +19,10 @@ blocking_pool::~blocking_pool() {
 void blocking_pool::submit(std::function<void()> job) {
   std::lock_guard<std::mutex> guard{mtx_};
   jobs_.push_back(std::move(job));
-  if (idle_ == 0 && threads_.size() < max_threads_)
+  // An idle thread counts as free only until it takes a job; compare with
+  // the queue, not just the idle count, or a burst would wake one thread
+  // several times and run serially.
+  if (jobs_.size() > idle_ && threads_.size() < max_threads_)
     threads_.emplace_back([this] { run(); });
   else
     cv_.notify_one();
@@ -62,9 +64,8 @@ void blocking_pool::run() {
 // -- user_plane ---------------------------------------------------------------
 
 user_plane::user_plane(std::shared_ptr<const replica_context> ctx)
-  : ctx_(std::move(ctx)),
-    pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {
-}
+    : ctx_(std::move(ctx)),
+      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {}
 
 user_plane::~user_plane() = default;
 
@@ -120,9 +121,8 @@ void user_plane::reply(caf::local_actor* self, caf::mailbox_element& x,
                        caf::message msg) {
   if (!x.mid.is_request() || x.mid.is_answered() || !x.sender)
     return;
-  x.sender->enqueue(caf::make_mailbox_element(self->ctrl(),
-                                              x.mid.response_id(), {},
-                                              std::move(msg)),
+  x.sender->enqueue(caf::make_mailbox_element(self->ctrl(), x.mid.response_id(),
+                                              {}, std::move(msg)),
                     self->context());
   x.mid.mark_as_answered();
 }

@@ -4,25 +4,25 @@ namespace actorserve::detail {
 
 uint16_t http_status_of(errc code) noexcept {
   switch (code) {
-    case errc::none:
-      return 200;
-    case errc::not_found:
-      return 404;
-    case errc::bad_request:
-      return 400;
-    case errc::payload_too_large:
-      return 413;
-    case errc::method_not_allowed:
-      return 405;
-    case errc::overloaded:
-    case errc::unavailable:
-    case errc::rejected:
-      return 503;
-    case errc::deadline_exceeded:
-      return 408; // Ray Serve's choice for request_timeout_s
-    case errc::user_error:
-    case errc::invalid_config:
-      return 500;
+  case errc::none:
+    return 200;
+  case errc::not_found:
+    return 404;
+  case errc::bad_request:
+    return 400;
+  case errc::payload_too_large:
+    return 413;
+  case errc::method_not_allowed:
+    return 405;
+  case errc::overloaded:
+  case errc::unavailable:
+  case errc::rejected:
+    return 503;
+  case errc::deadline_exceeded:
+    return 408; // Ray Serve's choice for request_timeout_s
+  case errc::user_error:
+  case errc::invalid_config:
+    return 500;
   }
   return 500;
 }

@@ -32,24 +32,24 @@ using clock_type = std::chrono::steady_clock;
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 413:
-      return "Payload Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return status < 400 ? "OK" : "Error";
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Payload Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return status < 400 ? "OK" : "Error";
   }
 }
 
@@ -65,8 +65,8 @@ struct pending_entry {
 bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
   if (prefix == "/")
     return true;
-  if (path.size() < prefix.size()
-      || path.compare(0, prefix.size(), prefix) != 0)
+  if (path.size() < prefix.size() ||
+      path.compare(0, prefix.size(), prefix) != 0)
     return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
@@ -75,7 +75,7 @@ bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
 
 struct http_server::impl {
   impl(caf::actor_system& sys, http_options opts, controller_actor ctrl)
-    : sys(sys), opts(std::move(opts)), controller(std::move(ctrl)) {
+      : sys(sys), opts(std::move(opts)), controller(std::move(ctrl)) {
     std::random_device rd;
     id_prefix = std::to_string(rd() % 100000) + "-";
   }
@@ -107,7 +107,7 @@ struct http_server::impl {
                uint16_t status, const std::string& content_type,
                const string_pairs& extra, std::string body) {
     auto resp = req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{status}, reason_phrase(status)});
+        restinio::http_status_code_t{status}, reason_phrase(status)});
     resp.append_header(restinio::http_field::content_type, content_type);
     resp.append_header("X-Request-ID", rid);
     for (auto& kvp : extra)
@@ -131,9 +131,8 @@ struct http_server::impl {
     auto status = http_status_of(code);
     if (status == 503)
       extra.emplace_back("Retry-After", "1");
-    nlohmann::json body{{"error", message},
-                        {"code", to_string(code)},
-                        {"request_id", rid}};
+    nlohmann::json body{
+        {"error", message}, {"code", to_string(code)}, {"request_id", rid}};
     respond(req, rid, status, "application/json", extra, body.dump());
   }
 
@@ -204,9 +203,8 @@ struct http_server::impl {
       guard.unlock();
       for (auto& e : expired)
         respond_error(e.req, e.request_id, errc::deadline_exceeded,
-                      "the request did not complete within "
-                        + std::to_string(opts.request_timeout.count())
-                        + " ms");
+                      "the request did not complete within " +
+                          std::to_string(opts.request_timeout.count()) + " ms");
       guard.lock();
     }
   }
@@ -217,8 +215,8 @@ struct http_server::impl {
   void on_message(caf::mailbox_element_ptr ptr) {
     auto& content = ptr->content();
     if (content.match_elements<routes_atom, route_table>()) {
-      auto table = std::make_shared<const route_table>(
-        content.get_as<route_table>(1));
+      auto table =
+          std::make_shared<const route_table>(content.get_as<route_table>(1));
       std::atomic_store(&routes, std::move(table));
       return;
     }
@@ -228,16 +226,15 @@ struct http_server::impl {
     if (!take_pending(ptr->mid.request_id().integer_value(), entry))
       return; // answered already (timed out)
     if (content.match_elements<caf::error>()) {
-      respond_error(entry.req, entry.request_id,
-                    content.get_as<caf::error>(0));
-    } else if (entry.kind == pending_kind::status_query
-               && content.match_elements<serve_status>()) {
+      respond_error(entry.req, entry.request_id, content.get_as<caf::error>(0));
+    } else if (entry.kind == pending_kind::status_query &&
+               content.match_elements<serve_status>()) {
       respond(entry.req, entry.request_id, 200, "application/json", {},
               to_json(content.get_as<serve_status>(0)));
     } else if (content.match_elements<http_response>()) {
       auto& r = content.get_mutable_as<http_response>(0);
-      respond(entry.req, entry.request_id, r.status, r.content_type,
-              r.headers, std::move(r.body));
+      respond(entry.req, entry.request_id, r.status, r.content_type, r.headers,
+              std::move(r.body));
     } else {
       respond_error(entry.req, entry.request_id, errc::user_error,
                     "the ingress deployment answered with a "
@@ -274,9 +271,9 @@ struct http_server::impl {
     }
     if (req->body().size() > opts.max_body_bytes) {
       respond_error(req, rid, errc::payload_too_large,
-                    "the body has " + std::to_string(req->body().size())
-                      + " bytes; the limit is "
-                      + std::to_string(opts.max_body_bytes));
+                    "the body has " + std::to_string(req->body().size()) +
+                        " bytes; the limit is " +
+                        std::to_string(opts.max_body_bytes));
       return restinio::request_accepted();
     }
     auto table = std::atomic_load(&routes);
@@ -298,13 +295,12 @@ struct http_server::impl {
       msg.path = msg.full_path;
     else
       msg.path = msg.full_path.size() == match->prefix.size()
-                   ? std::string{"/"}
-                   : msg.full_path.substr(match->prefix.size());
+                     ? std::string{"/"}
+                     : msg.full_path.substr(match->prefix.size());
     try {
       auto qp = restinio::parse_query(hdr.query());
       for (auto& kvp : qp)
-        msg.query.emplace_back(std::string{kvp.first},
-                               std::string{kvp.second});
+        msg.query.emplace_back(std::string{kvp.first}, std::string{kvp.second});
     } catch (const std::exception&) {
       respond_error(req, rid, errc::bad_request,
                     "the query string is not valid");
@@ -356,8 +352,8 @@ struct http_server::impl {
 
 http_server::http_server(caf::actor_system& sys, http_options opts,
                          controller_actor controller)
-  : impl_(std::make_unique<impl>(sys, std::move(opts), std::move(controller))) {
-}
+    : impl_(std::make_unique<impl>(sys, std::move(opts),
+                                   std::move(controller))) {}
 
 http_server::~http_server() {
   stop();
@@ -369,41 +365,40 @@ caf::error http_server::start() {
   d.companion_ptr = caf::actor_cast<caf::strong_actor_ptr>(d.companion);
   auto* raw = caf::actor_cast<caf::actor_companion*>(d.companion);
   raw->on_enqueue(
-    [&d](caf::mailbox_element_ptr ptr) { d.on_message(std::move(ptr)); });
+      [&d](caf::mailbox_element_ptr ptr) { d.on_message(std::move(ptr)); });
   d.sweeper = std::thread{[&d] { d.sweep(); }};
   auto hard = d.opts.hard_body_limit != 0 ? d.opts.hard_body_limit
                                           : 4 * d.opts.max_body_bytes;
   auto handling = d.opts.request_timeout.count() > 0
-                    ? std::chrono::duration_cast<clock_type::duration>(
-                      d.opts.request_timeout + std::chrono::seconds(10))
-                    : std::chrono::duration_cast<clock_type::duration>(
-                      std::chrono::hours(24));
+                      ? std::chrono::duration_cast<clock_type::duration>(
+                            d.opts.request_timeout + std::chrono::seconds(10))
+                      : std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::hours(24));
   try {
     d.server = restinio::run_async<traits>(
-      restinio::own_io_context(),
-      restinio::server_settings_t<traits>{}
-        .address(d.opts.host)
-        .port(d.opts.port)
-        .request_handler([&d](auto req) { return d.handle(req); })
-        .incoming_http_msg_limits(
-          restinio::incoming_http_msg_limits_t{}
-            .max_url_size(d.opts.max_url_bytes)
-            .max_field_value_size(d.opts.max_header_bytes)
-            .max_field_count(d.opts.max_header_count)
-            .max_body_size(hard))
-        .handle_request_timeout(handling)
-        .read_next_http_message_timelimit(
-          std::chrono::duration_cast<clock_type::duration>(
-            d.opts.keep_alive_timeout))
-        .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
-          d.port = acceptor.local_endpoint().port();
-        }),
-      d.opts.threads);
+        restinio::own_io_context(),
+        restinio::server_settings_t<traits>{}
+            .address(d.opts.host)
+            .port(d.opts.port)
+            .request_handler([&d](auto req) { return d.handle(req); })
+            .incoming_http_msg_limits(
+                restinio::incoming_http_msg_limits_t{}
+                    .max_url_size(d.opts.max_url_bytes)
+                    .max_field_value_size(d.opts.max_header_bytes)
+                    .max_field_count(d.opts.max_header_count)
+                    .max_body_size(hard))
+            .handle_request_timeout(handling)
+            .read_next_http_message_timelimit(
+                std::chrono::duration_cast<clock_type::duration>(
+                    d.opts.keep_alive_timeout))
+            .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
+              d.port = acceptor.local_endpoint().port();
+            }),
+        d.opts.threads);
   } catch (const std::exception& e) {
-    return make_error(errc::invalid_config, "http: cannot listen on "
-                                              + d.opts.host + ":"
-                                              + std::to_string(d.opts.port)
-                                              + ": " + e.what());
+    return make_error(errc::invalid_config,
+                      "http: cannot listen on " + d.opts.host + ":" +
+                          std::to_string(d.opts.port) + ": " + e.what());
   }
   caf::anon_send(d.controller, routes_atom::value, d.companion);
   return {};
