@@ -144,6 +144,9 @@ struct fixture {
     for (auto& a : owned)
       caf::anon_send_exit(a, caf::exit_reason::kill);
     run();
+    // Pending timers (a router's retry) hold their actors; fire them.
+    while (sched.trigger_timeouts() > 0)
+      run();
   }
 
   std::vector<box_ptr> boxes;
