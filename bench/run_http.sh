@@ -2,9 +2,9 @@
 # Closed-loop HTTP throughput, side by side in one run: bare RESTinio (the
 # ceiling) and the actorserve no-op deployment (isolated and inline), each
 # measured with the same wrk settings, alternating, ROUNDS times.
-#   bench/run_http.sh [build-dir]     env: ROUNDS=3 DURATION=5s CONNS=64
+#   bench/run_http.sh [build-dir, default build]     env: ROUNDS=3 DURATION=5s CONNS=64
 set -euo pipefail
-build=${1:-build/bench}
+build=${1:-build}
 rounds=${ROUNDS:-3}; dur=${DURATION:-5s}; conns=${CONNS:-64}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

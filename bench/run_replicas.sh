@@ -2,9 +2,9 @@
 # Memory per idle replica and start-up time: starts the no-op server with
 # 1, 100 and 1000 replicas (isolated mode: each replica has its own user
 # thread), waits for its "serving" line, reads VmRSS from /proc, stops it.
-#   bench/run_replicas.sh [build-dir]
+#   bench/run_replicas.sh [build-dir, default build]
 set -euo pipefail
-build=${1:-build/bench}
+build=${1:-build}
 printf "| replicas | start-up to ready (ms) | RSS (KiB) | RSS per replica above 1 (KiB) |\n|---|---|---|---|\n"
 base=""
 for n in 1 100 1000; do
