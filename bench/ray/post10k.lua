@@ -1,0 +1,13 @@
+-- POST a 10 KiB body; prints one machine-readable RESULT line at the end.
+wrk.method = "POST"
+wrk.body = string.rep("x", 10240)
+wrk.headers["Content-Type"] = "application/octet-stream"
+
+function done(s, lat, _)
+  local e = s.errors
+  io.write(string.format(
+    "RESULT rps=%.1f avg_us=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d requests=%d sock_errors=%d non2xx=%d\n",
+    s.requests / (s.duration / 1e6), lat.mean, lat:percentile(50), lat:percentile(90),
+    lat:percentile(99), lat.max, s.requests,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
