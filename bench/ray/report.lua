@@ -1,4 +1,12 @@
--- Plain GET; prints one machine-readable RESULT line at the end.
+-- wrk script: GET by default; with POST_BYTES=N in the environment, POST an
+-- N-byte body. Prints one machine-readable RESULT line at the end.
+local post_bytes = tonumber(os.getenv("POST_BYTES") or "")
+if post_bytes then
+  wrk.method = "POST"
+  wrk.body = string.rep("x", post_bytes)
+  wrk.headers["Content-Type"] = "application/octet-stream"
+end
+
 function done(s, lat, _)
   local e = s.errors
   io.write(string.format(
