@@ -84,8 +84,6 @@ public:
   /// Joins all threads after the queued jobs ran.
   void stop();
 
-  size_t threads() const;
-
 private:
   void run();
 

@@ -59,8 +59,6 @@ public:
     }
   }
 
-  size_t pending_relays() const noexcept { return pending_.size(); }
-
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     if (x.mid.is_response()) {
       auto i = pending_.find(x.mid.integer_value());

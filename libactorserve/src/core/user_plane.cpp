@@ -40,11 +40,6 @@ void blocking_pool::stop() {
     t.join();
 }
 
-size_t blocking_pool::threads() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return threads_.size();
-}
-
 void blocking_pool::run() {
   std::unique_lock<std::mutex> guard{mtx_};
   for (;;) {
