@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "../ingress/http_server.hpp"
+#include "spin_scheduler.hpp"
 #include "actorserve/error.hpp"
 
 namespace actorserve {
@@ -78,10 +79,11 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
     auto v = next();
     if (flag != "--host" && flag != "--port" && flag != "--http-threads" &&
         flag != "--threads" && flag != "--scheduler" &&
-        flag != "--request-timeout-ms" && flag != "--max-body-bytes" &&
-        flag != "--drain-timeout-ms")
+        flag != "--idle-spin-us" && flag != "--request-timeout-ms" &&
+        flag != "--max-body-bytes" && flag != "--drain-timeout-ms")
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
+                              "--idle-spin-us, "
                               "--request-timeout-ms, --max-body-bytes, "
                               "--drain-timeout-ms, --no-http)");
     if (!v)
@@ -96,6 +98,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       err = parse_number<size_t>(flag, *v, 1, 256, opts.system_threads);
     } else if (flag == "--scheduler") {
       opts.scheduler_policy = *v;
+    } else if (flag == "--idle-spin-us") {
+      int64_t us = 0;
+      err = parse_number<int64_t>(flag, *v, 0, 1'000'000, us);
+      opts.idle_spin = std::chrono::microseconds{us};
     } else if (flag == "--request-timeout-ms") {
       int64_t ms = 0;
       err = parse_number<int64_t>(flag, *v, 0, 86'400'000, ms);
@@ -147,9 +153,16 @@ caf::error validate(const serve_options& opts) {
 struct serve::impl {
   explicit impl(serve_options o) : opts(std::move(o)) {
     cfg.set("scheduler.max-threads", opts.system_threads);
-    cfg.set("scheduler.policy", opts.scheduler_policy == "stealing"
-                                    ? caf::atom("stealing")
-                                    : caf::atom("sharing"));
+    if (opts.scheduler_policy == "stealing") {
+      cfg.set("scheduler.policy", caf::atom("stealing"));
+    } else {
+      // Work sharing that spins before parking (spin_scheduler.hpp).
+      cfg.module_factories.push_back(
+          [spin = opts.idle_spin](
+              caf::actor_system& sys) -> caf::actor_system::module* {
+            return new detail::spin_coordinator(sys, spin);
+          });
+    }
     cfg.set("logger.console-verbosity", caf::atom("quiet"));
     register_types(cfg);
   }
