@@ -25,7 +25,7 @@ twice_actor::behavior_type twice(twice_actor::pointer) {
 
 } // namespace
 
-TEST_CASE("--idle-spin-us sets the system plane's idle spin", "[options]") {
+TEST_CASE("the idle-spin flag sets the system plane's idle spin", "[options]") {
   auto defaults = parse({});
   REQUIRE(defaults);
   CHECK(defaults->idle_spin == microseconds{20});
