@@ -2,15 +2,19 @@
 """Start a local Ray + Serve, deploy <app> on 127.0.0.1:<port>, print READY,
 stay up until SIGTERM/SIGINT, then shut Serve and Ray down.
 
-usage: serve_run.py {noop|echo_chain} PORT [--ready-timeout S]
+usage: serve_run.py {noop|echo_chain|handle} PORT [--ready-timeout S]
+                    [--roundtrip-seconds S]
 Prints (stdout, one per line):
   TIMING ray_init_s=..  serve_start_s=..  deploy_s=..  first_ok_s=..  total_s=..
   URL http://127.0.0.1:PORT/<prefix>
   READY
+The handle app is not served over HTTP: it runs its round-trip loop for
+--roundtrip-seconds, prints one "ROUNDTRIP {json}" line and exits.
 """
 import argparse
 import atexit
 import importlib
+import json
 import os
 import shutil
 import signal
@@ -75,11 +79,28 @@ def probe(url: str, post: bool) -> bool:
         return False
 
 
+def roundtrip(caller, seconds: float, stop: threading.Event) -> None:
+    """Batches of sequential handle calls made inside the Caller deployment
+    (each sample is one call, in ns); prints the summary as JSON."""
+    caller.run.remote(50).result()  # warm-up
+    samples = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not stop.is_set():
+        samples += caller.run.remote(200).result()
+    samples.sort()
+    n = len(samples)
+    pct = lambda q: samples[min(int(q * n), n - 1)] / 1000.0
+    print("ROUNDTRIP " + json.dumps({
+        "n": n, "mean_us": sum(samples) / n / 1000.0,
+        "p50_us": pct(0.5), "p99_us": pct(0.99)}), flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("app", choices=["noop", "echo_chain"])
+    ap.add_argument("app", choices=["noop", "echo_chain", "handle"])
     ap.add_argument("port", type=int)
     ap.add_argument("--ready-timeout", type=float, default=120.0)
+    ap.add_argument("--roundtrip-seconds", type=float, default=5.0)
     args = ap.parse_args()
 
     mod = importlib.import_module(f"{args.app}_app")
@@ -103,8 +124,13 @@ def main() -> int:
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": args.port})
         t2 = time.monotonic()
-        serve.run(mod.app, name=args.app, route_prefix=prefix, blocking=False)
+        ingress = serve.run(mod.app, name=args.app, route_prefix=prefix, blocking=False)
         t3 = time.monotonic()
+        if prefix is None:
+            print(f"TIMING ray_init_s={t1-t0:.2f} serve_start_s={t2-t1:.2f} "
+                  f"deploy_s={t3-t2:.2f} total_s={t3-t0:.2f}", flush=True)
+            roundtrip(ingress, args.roundtrip_seconds, stop)
+            return 0
         deadline = t3 + args.ready_timeout
         while not probe(url, post):
             if stop.is_set() or time.monotonic() > deadline:
