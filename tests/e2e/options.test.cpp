@@ -28,7 +28,7 @@ twice_actor::behavior_type twice(twice_actor::pointer) {
 TEST_CASE("the idle-spin flag sets the system plane's idle spin", "[options]") {
   auto defaults = parse({});
   REQUIRE(defaults);
-  CHECK(defaults->idle_spin == microseconds{20});
+  CHECK(defaults->idle_spin == microseconds{50});
   auto set = parse({"--idle-spin-us", "250"});
   REQUIRE(set);
   CHECK(set->idle_spin == microseconds{250});

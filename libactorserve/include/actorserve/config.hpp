@@ -16,7 +16,8 @@ namespace actorserve {
 
 /// Where a replica's user code runs.
 enum class execution : uint8_t {
-  /// The user actor runs on its own thread (a detached CAF actor), apart from
+  /// The user actor runs on a thread of its own (the replica thread), apart
+  /// from
   /// the system plane. Blocking user code can never delay routing or health
   /// checks. The default.
   isolated,

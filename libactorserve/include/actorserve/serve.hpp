@@ -3,8 +3,8 @@
 ///
 /// It owns the system plane (one `caf::actor_system` with an explicit thread
 /// count, the controller, routers and replicas' system sides), the user plane
-/// (detached user actors and their blocking threads) and the HTTP ingress
-/// (RESTinio on its own threads).
+/// (user actors on their replica threads, and blocking threads) and the HTTP
+/// ingress (RESTinio on its own threads).
 ///
 /// ```cpp
 /// int main(int argc, char** argv) {
@@ -72,7 +72,7 @@ struct serve_options {
   /// work before it sleeps. A sleeping thread takes tens of microseconds to
   /// wake, so this keeps latency low at moderate load, at the price of up to
   /// this much CPU per idle period per worker. Zero: sleep at once.
-  std::chrono::microseconds idle_spin{20};
+  std::chrono::microseconds idle_spin{50};
   http_options http;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};

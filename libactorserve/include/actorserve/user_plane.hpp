@@ -4,7 +4,7 @@
 ///
 /// A deployment's implementation is an ordinary CAF actor function. Each
 /// replica runs one instance of it inside a `user_actor`, which
-///  - by default is a detached actor (its own thread), so blocking user code
+///  - by default runs on a thread of its own, so blocking user code
 ///    never runs on, or delays, the system plane;
 ///  - catches every exception a handler or continuation throws and turns it
 ///    into an error reply (`user_error`, or the code of an `error_exception`),
@@ -37,9 +37,11 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/execution_unit.hpp>
 #include <caf/infer_handle.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/resumable.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_behavior.hpp>
@@ -97,9 +99,15 @@ private:
 };
 
 /// The framework part of every user actor.
+/// The thread of an isolated replica (user_plane.cpp): runs the user actor
+/// and nothing else, spinning briefly before it parks.
+class user_thread;
+
 class user_plane {
 public:
-  explicit user_plane(std::shared_ptr<const replica_context> ctx);
+  /// With `isolated`, the actor runs on a thread of its own.
+  user_plane(caf::actor_system& sys, std::shared_ptr<const replica_context> ctx,
+             bool isolated);
   virtual ~user_plane();
 
   const replica_context& context() const noexcept { return *ctx_; }
@@ -127,7 +135,14 @@ protected:
 
   void stop_pool();
 
+  /// Isolated mode: when `eu` is not this replica's own thread, hands `job`
+  /// (the actor itself, scheduled by a system-plane worker or any other
+  /// thread) to that thread and returns true; the caller then reports
+  /// `awaiting_message` and must not run it.
+  bool hand_over(caf::resumable* job, caf::execution_unit* eu);
+
 private:
+  std::shared_ptr<user_thread> thread_;
   std::shared_ptr<const replica_context> ctx_;
   std::unique_ptr<blocking_pool> pool_;
   std::mutex done_mtx_;
@@ -143,8 +158,9 @@ user_plane& user_plane_of(caf::local_actor* self);
 template <class Base>
 class user_actor : public Base, public user_plane {
 public:
-  user_actor(caf::actor_config& cfg, std::shared_ptr<const replica_context> ctx)
-      : Base(cfg), user_plane(std::move(ctx)) {
+  user_actor(caf::actor_config& cfg, std::shared_ptr<const replica_context> ctx,
+             bool isolated)
+      : Base(cfg), user_plane(this->home_system(), std::move(ctx), isolated) {
     // Keep the exception text as the exit reason (a constructor that throws
     // ends the actor; the replica reports the reason).
     this->set_exception_handler(
@@ -172,6 +188,15 @@ public:
     stop_pool();
     Base::on_exit();
   }
+
+  /// Every scheduler resumes the actor through here. An isolated replica's
+  /// actor only ever runs on its own thread.
+  caf::resumable::resume_result resume(caf::execution_unit* eu,
+                                       size_t max_throughput) override {
+    if (hand_over(this, eu))
+      return caf::resumable::awaiting_message;
+    return Base::resume(eu, max_throughput);
+  }
 };
 
 inline caf::behavior to_behavior(caf::behavior x) {
@@ -196,11 +221,9 @@ caf::actor spawn_user_actor(caf::actor_system& sys, execution mode,
       [fun, args...](caf::local_actor* self) mutable -> caf::behavior {
         return to_behavior(fun(static_cast<actor_type*>(self), args...));
       }};
-  if (mode == execution::isolated)
-    return caf::actor_cast<caf::actor>(
-        sys.spawn_class<actor_type, caf::detached>(cfg, std::move(ctx)));
   return caf::actor_cast<caf::actor>(
-      sys.spawn_class<actor_type, caf::no_spawn_options>(cfg, std::move(ctx)));
+      sys.spawn_class<actor_type, caf::no_spawn_options>(
+          cfg, std::move(ctx), mode == execution::isolated));
 }
 
 } // namespace detail

@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "../ingress/http_server.hpp"
+#include "serve_config.hpp"
 #include "spin_scheduler.hpp"
 #include "actorserve/error.hpp"
 
@@ -153,6 +154,7 @@ caf::error validate(const serve_options& opts) {
 struct serve::impl {
   explicit impl(serve_options o) : opts(std::move(o)) {
     cfg.set("scheduler.max-threads", opts.system_threads);
+    cfg.idle_spin = opts.idle_spin;
     if (opts.scheduler_policy == "stealing") {
       cfg.set("scheduler.policy", caf::atom("stealing"));
     } else {
@@ -168,7 +170,7 @@ struct serve::impl {
   }
 
   serve_options opts;
-  caf::actor_system_config cfg;
+  detail::serve_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   controller_actor controller;
   std::unique_ptr<detail::http_server> http;

@@ -1,12 +1,106 @@
 #include "actorserve/user_plane.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
 
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "serve_config.hpp"
 
 namespace actorserve::detail {
+
+// -- user_thread --------------------------------------------------------------
+
+/// Runs one isolated replica's user actor. CAF's detached actors park their
+/// thread the moment the mailbox is empty, and waking a parked thread costs
+/// tens of microseconds on a virtual machine, twice per call. This thread
+/// spins for the system plane's idle spin first. Every scheduler resumes the
+/// actor through `user_actor::resume`, which hands it over here, so user
+/// code never runs on a system-plane worker; messages the actor sends go to
+/// the receivers' own schedulers (`exec_later`).
+class user_thread : public caf::execution_unit {
+public:
+  user_thread(caf::actor_system& sys, std::chrono::nanoseconds spin)
+      : caf::execution_unit(&sys), spin_(spin) {}
+
+  /// Starts the thread; it keeps `self` alive until it ends.
+  static void start(const std::shared_ptr<user_thread>& self) {
+    self->system().inc_detached_threads();
+    std::thread{[self] { self->run(); }}.detach();
+  }
+
+  /// Takes over `job`, which holds a reference for this thread.
+  void push(caf::resumable* job) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      job_ = job;
+      has_job_.store(true, std::memory_order_release);
+      wake = parked_;
+    }
+    if (wake)
+      cv_.notify_one();
+  }
+
+  /// Ends the thread once it has no job (the actor is gone).
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    cv_.notify_one();
+  }
+
+  /// The actor sends: its receivers run on their own schedulers.
+  void exec_later(caf::resumable* job) override {
+    system().scheduler().enqueue(job);
+  }
+
+private:
+  caf::resumable* take() {
+    auto until = std::chrono::steady_clock::now() + spin_;
+    while (!has_job_.load(std::memory_order_acquire) &&
+           std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+    std::unique_lock<std::mutex> guard{mtx_};
+    parked_ = true;
+    cv_.wait(guard, [this] { return job_ != nullptr || stopping_; });
+    parked_ = false;
+    auto job = job_;
+    job_ = nullptr;
+    has_job_.store(false, std::memory_order_relaxed);
+    return job;
+  }
+
+  void run() {
+    system().thread_started();
+    auto max = system().scheduler().max_throughput();
+    while (auto job = take()) {
+      auto result = job->resume(this, max);
+      while (result == caf::resumable::resume_later)
+        result = job->resume(this, max);
+      // Drop the reference push() was given; this may destroy the actor
+      // (and call stop()).
+      job->intrusive_ptr_release_impl();
+      if (result == caf::resumable::done)
+        break;
+    }
+    system().thread_terminates();
+    system().dec_detached_threads();
+  }
+
+  const std::chrono::nanoseconds spin_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  caf::resumable* job_ = nullptr; // guarded by mtx_
+  bool parked_ = false;           // guarded by mtx_
+  bool stopping_ = false;         // guarded by mtx_
+  std::atomic<bool> has_job_{false};
+};
 
 // -- blocking_pool ------------------------------------------------------------
 
@@ -58,11 +152,31 @@ void blocking_pool::run() {
 
 // -- user_plane ---------------------------------------------------------------
 
-user_plane::user_plane(std::shared_ptr<const replica_context> ctx)
+user_plane::user_plane(caf::actor_system& sys,
+                       std::shared_ptr<const replica_context> ctx,
+                       bool isolated)
     : ctx_(std::move(ctx)),
-      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {}
+      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {
+  if (isolated) {
+    thread_ = std::make_shared<user_thread>(sys, idle_spin_of(sys));
+    user_thread::start(thread_);
+  }
+}
 
-user_plane::~user_plane() = default;
+user_plane::~user_plane() {
+  if (thread_)
+    thread_->stop();
+}
+
+bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
+  if (!thread_ || eu == thread_.get())
+    return false;
+  // The scheduler that resumed us drops its reference when we return;
+  // the user thread keeps one of its own.
+  job->intrusive_ptr_add_ref_impl();
+  thread_->push(job);
+  return true;
+}
 
 void user_plane::offload(caf::local_actor* self,
                          std::function<std::function<void()>()> job) {
