@@ -1,7 +1,6 @@
 // Runtime options: flag parsing, and the system plane's scheduler with and
 // without its idle spin, in-process with real actors.
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "actorserve/actorserve.hpp"
@@ -48,24 +47,23 @@ TEST_CASE("a bad --idle-spin-us fails naming the flag", "[options]") {
 
 TEST_CASE("the scheduler runs work whether its workers spin or sleep",
           "[options]") {
-  // Spin 0 parks at once; a long spin keeps polling; both must wake for
-  // every call, including after idle periods longer than the spin.
-  for (auto spin : {microseconds{0}, microseconds{2000}}) {
-    serve_options opts;
-    opts.http.enabled = false;
-    opts.system_threads = 2;
-    opts.idle_spin = spin;
-    serve s{opts};
-    auto h = s.run(s.deployment("Twice", twice).mode(execution::inline_).bind(),
-                   {"twice", ""});
-    REQUIRE(h);
-    for (int32_t i = 0; i < 200; ++i) {
-      auto r = h->call(i).get(seconds(5));
-      REQUIRE(r);
-      CHECK(*r == 2 * i);
-      if (i % 50 == 0) {
-        // Outlast the spin so the workers park, then call again.
-        std::this_thread::sleep_for(spin + milliseconds(5));
+  // Spin 0 parks at once. A 1 us spin runs out between two calls from this
+  // thread, so workers and the replica thread spin, then park, then must be
+  // woken for the next call. A 2 ms spin keeps them polling throughout.
+  for (auto spin : {microseconds{0}, microseconds{1}, microseconds{2000}}) {
+    for (auto mode : {execution::inline_, execution::isolated}) {
+      serve_options opts;
+      opts.http.enabled = false;
+      opts.system_threads = 2;
+      opts.idle_spin = spin;
+      serve s{opts};
+      auto h =
+          s.run(s.deployment("Twice", twice).mode(mode).bind(), {"twice", ""});
+      REQUIRE(h);
+      for (int32_t i = 0; i < 100; ++i) {
+        auto r = h->call(i).get(seconds(5));
+        REQUIRE(r);
+        CHECK(*r == 2 * i);
       }
     }
   }
