@@ -1,34 +1,20 @@
 /// @file
 /// The system plane's scheduler: CAF's work-sharing coordinator with a
-/// policy that spins briefly before a worker parks.
-///
-/// CAF's own `work_sharing` policy parks an idle worker on a condition
-/// variable at once, and allocates a list node per enqueued job. On a
-/// virtual machine a parked thread takes tens of microseconds to wake
-/// (futex wake, then the idle vCPU must be rescheduled), and a request
-/// crosses threads several times, so at low load the wake-ups, not the work,
-/// set the latency. This policy keeps a worker polling the shared queue for
-/// `spin` after its last job before it parks, so a request that arrives
-/// meanwhile costs no wake-up; an enqueue signals the condition variable only
-/// when a worker is parked. With `spin` zero it behaves like `work_sharing`.
-/// The cost is CPU while spinning: at most `spin` per idle period per
-/// worker.
+/// policy whose shared queue is a `spin_queue` (spin_queue.hpp): an idle
+/// worker polls before it parks, an enqueue signals only parked workers, and
+/// no list node is allocated per job as in CAF's `work_sharing`. With a spin
+/// of zero it behaves like `work_sharing`.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/logger.hpp>
 #include <caf/policy/unprofiled.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "spin_queue.hpp"
 
 // CAF 0.17's worker loop tags every job with its actor id for the logger: a
 // dynamic_cast through CAF's virtual bases and two thread-local updates per
@@ -47,17 +33,10 @@ namespace actorserve::detail {
 
 class spin_then_park : public caf::policy::unprofiled {
 public:
+  /// One queue shared by all workers.
   struct coordinator_data {
     explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
-
-    std::mutex lock;
-    std::condition_variable cv;
-    std::deque<caf::resumable*> queue; // guarded by lock
-    size_t parked = 0;                 // guarded by lock
-    /// Mirrors queue.size() for polling without the lock.
-    std::atomic<size_t> size{0};
-    /// Set before the workers start; read-only afterwards.
-    std::chrono::nanoseconds spin{0};
+    spin_queue queue;
   };
 
   struct worker_data {
@@ -66,43 +45,28 @@ public:
 
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    push(d(self), job);
+    d(self).queue.push(job);
   }
 
   template <class Worker>
   void external_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    d(self->parent()).queue.push(job);
   }
 
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    d(self->parent()).queue.push(job);
   }
 
   template <class Worker>
   void resume_job_later(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    d(self->parent()).queue.push(job);
   }
 
+  /// The queue is never closed: CAF stops workers with a shutdown job.
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
-    auto& q = d(self->parent());
-    if (q.spin.count() > 0) {
-      auto until = std::chrono::steady_clock::now() + q.spin;
-      do {
-        if (q.size.load(std::memory_order_acquire) > 0) {
-          std::unique_lock<std::mutex> guard{q.lock};
-          if (!q.queue.empty())
-            return pop(q);
-        }
-        relax();
-      } while (std::chrono::steady_clock::now() < until);
-    }
-    std::unique_lock<std::mutex> guard{q.lock};
-    ++q.parked;
-    q.cv.wait(guard, [&] { return !q.queue.empty(); });
-    --q.parked;
-    return pop(q);
+    return d(self->parent()).queue.take();
   }
 
   template <class Worker, class F>
@@ -112,39 +76,7 @@ public:
 
   template <class Coordinator, class F>
   void foreach_central_resumable(Coordinator* self, F f) {
-    auto& q = d(self);
-    std::unique_lock<std::mutex> guard{q.lock};
-    while (!q.queue.empty())
-      f(pop(q));
-  }
-
-private:
-  static void push(coordinator_data& q, caf::resumable* job) {
-    bool wake;
-    {
-      std::lock_guard<std::mutex> guard{q.lock};
-      q.queue.push_back(job);
-      q.size.store(q.queue.size(), std::memory_order_release);
-      wake = q.parked > 0;
-    }
-    if (wake)
-      q.cv.notify_one();
-  }
-
-  /// Takes the front job; the caller holds the lock.
-  static caf::resumable* pop(coordinator_data& q) {
-    auto job = q.queue.front();
-    q.queue.pop_front();
-    q.size.store(q.queue.size(), std::memory_order_release);
-    return job;
-  }
-
-  static void relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::this_thread::yield();
-#endif
+    d(self).queue.drain(f);
   }
 };
 
@@ -154,7 +86,7 @@ class spin_coordinator : public caf::scheduler::coordinator<spin_then_park> {
 public:
   spin_coordinator(caf::actor_system& sys, std::chrono::nanoseconds spin)
       : caf::scheduler::coordinator<spin_then_park>(sys) {
-    data().spin = spin;
+    data().queue.set_spin(spin);
   }
 };
 

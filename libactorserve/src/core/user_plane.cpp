@@ -1,6 +1,5 @@
 #include "actorserve/user_plane.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <stdexcept>
 
@@ -10,22 +9,24 @@
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "serve_config.hpp"
+#include "spin_queue.hpp"
 
 namespace actorserve::detail {
 
 // -- user_thread --------------------------------------------------------------
 
 /// Runs one isolated replica's user actor. CAF's detached actors park their
-/// thread the moment the mailbox is empty, and waking a parked thread costs
-/// tens of microseconds on a virtual machine, twice per call. This thread
-/// spins for the system plane's idle spin first. Every scheduler resumes the
-/// actor through `user_actor::resume`, which hands it over here, so user
-/// code never runs on a system-plane worker; messages the actor sends go to
-/// the receivers' own schedulers (`exec_later`).
+/// thread the moment the mailbox is empty; this thread polls its queue for
+/// the idle spin first (spin_queue.hpp). Every scheduler resumes the actor
+/// through `user_actor::resume`, which hands it over here, so user code
+/// never runs on a system-plane worker; messages the actor sends go to the
+/// receivers' own schedulers (`exec_later`).
 class user_thread : public caf::execution_unit {
 public:
   user_thread(caf::actor_system& sys, std::chrono::nanoseconds spin)
-      : caf::execution_unit(&sys), spin_(spin) {}
+      : caf::execution_unit(&sys) {
+    jobs_.set_spin(spin);
+  }
 
   /// Starts the thread; it keeps `self` alive until it ends.
   static void start(const std::shared_ptr<user_thread>& self) {
@@ -33,27 +34,11 @@ public:
     std::thread{[self] { self->run(); }}.detach();
   }
 
-  /// Takes over `job`, which holds a reference for this thread.
-  void push(caf::resumable* job) {
-    bool wake;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      job_ = job;
-      has_job_.store(true, std::memory_order_release);
-      wake = parked_;
-    }
-    if (wake)
-      cv_.notify_one();
-  }
+  /// Takes over `job` (the actor), which holds a reference for this thread.
+  void push(caf::resumable* job) { jobs_.push(job); }
 
   /// Ends the thread once it has no job (the actor is gone).
-  void stop() {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      stopping_ = true;
-    }
-    cv_.notify_one();
-  }
+  void stop() { jobs_.close(); }
 
   /// The actor sends: its receivers run on their own schedulers.
   void exec_later(caf::resumable* job) override {
@@ -61,25 +46,10 @@ public:
   }
 
 private:
-  caf::resumable* take() {
-    auto until = std::chrono::steady_clock::now() + spin_;
-    while (!has_job_.load(std::memory_order_acquire) &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::yield();
-    std::unique_lock<std::mutex> guard{mtx_};
-    parked_ = true;
-    cv_.wait(guard, [this] { return job_ != nullptr || stopping_; });
-    parked_ = false;
-    auto job = job_;
-    job_ = nullptr;
-    has_job_.store(false, std::memory_order_relaxed);
-    return job;
-  }
-
   void run() {
     system().thread_started();
     auto max = system().scheduler().max_throughput();
-    while (auto job = take()) {
+    while (auto job = jobs_.take()) {
       auto result = job->resume(this, max);
       while (result == caf::resumable::resume_later)
         result = job->resume(this, max);
@@ -93,13 +63,7 @@ private:
     system().dec_detached_threads();
   }
 
-  const std::chrono::nanoseconds spin_;
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  caf::resumable* job_ = nullptr; // guarded by mtx_
-  bool parked_ = false;           // guarded by mtx_
-  bool stopping_ = false;         // guarded by mtx_
-  std::atomic<bool> has_job_{false};
+  spin_queue jobs_;
 };
 
 // -- blocking_pool ------------------------------------------------------------
