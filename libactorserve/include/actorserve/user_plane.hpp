@@ -141,6 +141,14 @@ protected:
   /// `awaiting_message` and must not run it.
   bool hand_over(caf::resumable* job, caf::execution_unit* eu);
 
+  /// Isolated mode: the execution unit that schedules the actor when a
+  /// message wakes it, i.e. its own thread, so the wake-up goes straight
+  /// there instead of through a system-plane worker. Otherwise `eu`.
+  caf::execution_unit* waking_unit(caf::execution_unit* eu) const noexcept;
+
+  /// Tells the replica thread which job is its actor (`self`).
+  void bind_thread(caf::resumable* self);
+
 private:
   std::shared_ptr<user_thread> thread_;
   std::shared_ptr<const replica_context> ctx_;
@@ -167,6 +175,13 @@ public:
         [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
           return exception_to_error(eptr);
         });
+    bind_thread(this);
+  }
+
+  using Base::enqueue;
+
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    Base::enqueue(std::move(ptr), waking_unit(eu));
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {

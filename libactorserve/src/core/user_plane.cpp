@@ -40,9 +40,17 @@ public:
   /// Ends the thread once it has no job (the actor is gone).
   void stop() { jobs_.close(); }
 
-  /// The actor sends: its receivers run on their own schedulers.
+  /// The actor this thread runs.
+  void bind(caf::resumable* owner) noexcept { owner_ = owner; }
+
+  /// CAF schedules `job` on this unit in two cases: a message woke our
+  /// actor (user_actor::enqueue names this unit), which then runs here; or
+  /// our actor sent to `job`, which runs on its own scheduler.
   void exec_later(caf::resumable* job) override {
-    system().scheduler().enqueue(job);
+    if (job == owner_)
+      jobs_.push(job);
+    else
+      system().scheduler().enqueue(job);
   }
 
 private:
@@ -64,6 +72,7 @@ private:
   }
 
   spin_queue jobs_;
+  caf::resumable* owner_ = nullptr; // set before the actor can be woken
 };
 
 // -- blocking_pool ------------------------------------------------------------
@@ -130,6 +139,16 @@ user_plane::user_plane(caf::actor_system& sys,
 user_plane::~user_plane() {
   if (thread_)
     thread_->stop();
+}
+
+caf::execution_unit*
+user_plane::waking_unit(caf::execution_unit* eu) const noexcept {
+  return thread_ ? thread_.get() : eu;
+}
+
+void user_plane::bind_thread(caf::resumable* self) {
+  if (thread_)
+    thread_->bind(self);
 }
 
 bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
