@@ -94,8 +94,8 @@ TEST_CASE("the controller reconciles replica counts up and down",
   CHECK(ready_replicas(down.out->value().get_as<deployment_status>(0)) == 1);
   CHECK(find_dep(f, ctrl, "app", "Held").replicas.size() == 1);
 
-  // The one left still serves calls through the router.
-  auto router = find_dep(f, ctrl, "app", "Held").router;
+  // The one left still serves calls through the gateway.
+  auto router = find_dep(f, ctrl, "app", "Held").gateway;
   f.call(router, 5);
   f.run();
   REQUIRE(box->held.size() == 1);
@@ -112,7 +112,7 @@ TEST_CASE("deleting an application drains it and removes it from status",
   auto deployed = request<application_status>(
       f, ctrl, deploy_atom::value, app_spec{"app", "", test::held_spec(box)});
   REQUIRE(deployed.out->engaged());
-  auto router = find_dep(f, ctrl, "app", "Held").router;
+  auto router = find_dep(f, ctrl, "app", "Held").gateway;
   f.call(router, 1);
   f.run();
   REQUIRE(box->held.size() == 1);

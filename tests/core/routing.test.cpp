@@ -1,12 +1,15 @@
-// Deterministic tests of the replica's admission and the router's choice,
-// queue and replica-set changes, on CAF's test coordinator.
+// Deterministic tests of the replica's admission and of routing through the
+// gateway (the caller for code outside replicas and the ingress, built on
+// the same caller_router): choice, queue, rejection and replica-set
+// changes, on CAF's test coordinator.
 #include <catch2/catch.hpp>
 
 #include <random>
 
 #include "actorserve/error.hpp"
 #include "actorserve/replica.hpp"
-#include "actorserve/router.hpp"
+#include "actorserve/gateway.hpp"
+#include "actorserve/routing.hpp"
 #include "coordinator_fixture.hpp"
 
 using namespace actorserve;
@@ -19,16 +22,32 @@ caf::actor make_replica(test::fixture& f, uint64_t id,
       spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}}));
 }
 
-void set_replicas(test::fixture& f, const caf::actor& router,
+/// A deployment's endpoint and its gateway, the caller these tests drive.
+struct gateway_world {
+  endpoint_ptr ep;
+  caf::actor gw;
+};
+
+gateway_world make_gateway(test::fixture& f, uint32_t max_ongoing,
+                           int64_t max_queued, uint64_t seed) {
+  auto ep = std::make_shared<endpoint>("app", "Held", max_ongoing, max_queued);
+  auto gw = f.own(spawn_gateway(f.sys, ep, seed));
+  return {ep, gw};
+}
+
+/// Publishes a replica set as the controller does: into the endpoint, then
+/// a nudge to the gateway.
+void set_replicas(test::fixture& f, const gateway_world& w,
                   std::vector<replica_ref> refs) {
-  caf::anon_send(router, replicas_atom::value, std::move(refs));
+  w.ep->publish(std::move(refs));
+  caf::anon_send(w.gw, replicas_atom::value);
   f.run();
 }
 
 } // namespace
 
 TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
-          "[router]") {
+          "[gateway]") {
   std::vector<uint32_t> loads{3, 0};
   // Whatever the draw, with two candidates both are compared.
   for (size_t first = 0; first < 2; ++first) {
@@ -51,26 +70,26 @@ TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
   CHECK(picks[1] > picks[0]);
 }
 
-TEST_CASE("the router sends calls to the replica with the shorter queue",
-          "[router]") {
+TEST_CASE("the gateway sends calls to the replica with the shorter queue",
+          "[gateway]") {
   test::fixture f;
   auto box = f.make_box();
   auto spec = test::held_spec(box);
   auto a = make_replica(f, 1, spec);
   auto b = make_replica(f, 2, spec);
-  auto router = f.own(spawn_router(f.sys, router_config{"Held", 5, -1, 7}));
+  auto gw = make_gateway(f, 5, -1, 7);
   f.run();
-  set_replicas(f, router, {{1, a}});
+  set_replicas(f, gw, {{1, a}});
   for (int i = 0; i < 3; ++i)
-    f.call(router, i);
+    f.call(gw.gw, i);
   f.run();
   REQUIRE(box->held_by(1) == 3);
-  set_replicas(f, router, {{1, a}, {2, b}});
-  f.call(router, 10);
+  set_replicas(f, gw, {{1, a}, {2, b}});
+  f.call(gw.gw, 10);
   f.run();
-  f.call(router, 11);
+  f.call(gw.gw, 11);
   f.run();
-  f.call(router, 12);
+  f.call(gw.gw, 12);
   f.run();
   // Loads 3 vs 0, 3 vs 1, 3 vs 2: every new call goes to replica 2.
   CHECK(box->held_by(1) == 3);
@@ -99,14 +118,14 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
     REQUIRE(!r);
     CHECK(code_of(r.error()) == errc::rejected);
   }
-  // Through a router, ten calls: at most two run at once, all complete.
-  auto router = f.own(spawn_router(f.sys, router_config{"Held", 2, -1, 1}));
+  // Through a gateway, ten calls: at most two run at once, all complete.
+  auto gw = make_gateway(f, 2, -1, 1);
   f.run();
-  set_replicas(f, router, {{1, replica}});
+  set_replicas(f, gw, {{1, replica}});
   for (int i = 0; i < 10; ++i)
-    f.call(router, i);
+    f.call(gw.gw, i);
   f.run();
-  // Two earlier calls still hold the replica: the router's calls are
+  // Two earlier calls still hold the replica: the gateway's calls are
   // rejected and retried after its backoff (virtual time) until they fit.
   // Fourteen answers in all: two rejections, the two direct calls, the ten
   // routed ones.
@@ -123,15 +142,15 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
   CHECK(f.log->ok() == 12);
 }
 
-TEST_CASE("past max_queued_requests calls fail as overloaded", "[router]") {
+TEST_CASE("past max_queued_requests calls fail as overloaded", "[gateway]") {
   test::fixture f;
   auto box = f.make_box();
   auto replica = make_replica(f, 1, test::held_spec(box, 1));
-  auto router = f.own(spawn_router(f.sys, router_config{"Held", 1, 2, 1}));
+  auto gw = make_gateway(f, 1, 2, 1);
   f.run();
-  set_replicas(f, router, {{1, replica}});
+  set_replicas(f, gw, {{1, replica}});
   for (int i = 0; i < 4; ++i)
-    f.call(router, i);
+    f.call(gw.gw, i);
   f.run();
   // One runs, two wait, the fourth is refused at once.
   CHECK(box->held_by(1) == 1);
@@ -150,21 +169,21 @@ TEST_CASE("past max_queued_requests calls fail as overloaded", "[router]") {
 }
 
 TEST_CASE("a replica-set change loses no queued or running request",
-          "[router]") {
+          "[gateway]") {
   test::fixture f;
   auto box = f.make_box();
   auto spec = test::held_spec(box, 1);
   auto a = make_replica(f, 1, spec);
   auto b = make_replica(f, 2, spec);
-  auto router = f.own(spawn_router(f.sys, router_config{"Held", 1, -1, 1}));
+  auto gw = make_gateway(f, 1, -1, 1);
   f.run();
-  set_replicas(f, router, {{1, a}});
+  set_replicas(f, gw, {{1, a}});
   for (int i = 0; i < 4; ++i)
-    f.call(router, i);
+    f.call(gw.gw, i);
   f.run();
   REQUIRE(box->held_by(1) == 1); // three are queued
   // Replace A by B while A still runs a call and three wait.
-  set_replicas(f, router, {{2, b}});
+  set_replicas(f, gw, {{2, b}});
   caf::anon_send(a, drain_atom::value);
   f.run();
   CHECK(box->held_by(2) == 1);
@@ -176,16 +195,16 @@ TEST_CASE("a replica-set change loses no queued or running request",
   CHECK(f.log->ok() == 4);
 }
 
-TEST_CASE("queued calls are retried when a replica rejects them", "[router]") {
+TEST_CASE("queued calls are retried when a replica rejects them", "[gateway]") {
   test::fixture f;
   auto box = f.make_box();
   auto replica = make_replica(f, 1, test::held_spec(box, 1));
-  // The router believes the replica takes 3; the replica admits only 1.
-  auto router = f.own(spawn_router(f.sys, router_config{"Held", 3, -1, 1}));
+  // The gateway believes the replica takes 3; the replica admits only 1.
+  auto gw = make_gateway(f, 3, -1, 1);
   f.run();
-  set_replicas(f, router, {{1, replica}});
+  set_replicas(f, gw, {{1, replica}});
   for (int i = 0; i < 3; ++i)
-    f.call(router, i);
+    f.call(gw.gw, i);
   f.run();
   CHECK(box->held_by(1) == 1);
   CHECK(f.log->results.empty()); // rejections were not passed to callers

@@ -2,27 +2,31 @@
 /// The controller: holds the desired state of every application and makes
 /// the running system match it.
 ///
-/// It validates configs, creates a router per deployment, spawns and drains
-/// replicas to match `num_replicas`, pushes replica sets to routers and the
-/// route table to ingresses, and answers status queries.
+/// It validates configs, creates an endpoint and a gateway per deployment,
+/// spawns and drains replicas to match `num_replicas`, publishes replica
+/// sets to endpoints (where every caller reads them) and the route table to
+/// ingresses, and answers status queries.
 ///
 /// ## Protocol (`controller_actor`)
 ///
-/// | message | sender | reply | errors |
-/// |---|---|---|---|
-/// | `(deploy_atom, app_spec)` | `serve::run` | `application_status` once every
-/// replica is ready | `invalid_config` naming the field; `user_error` when a
-/// replica's constructor threw (the app is then DEPLOY_FAILED and torn down) |
-/// | `(delete_atom, string app)` | `serve::remove` | `true` once its replicas
-/// drained and stopped, `false` if no such app | none | | `(scale_atom, string
-/// app, string deployment, uint32 n)` | `serve::scale`, tests |
-/// `deployment_status` once n replicas are ready | `not_found`,
-/// `invalid_config` (n = 0) | | `(status_atom)` | anyone | `serve_status` |
-/// none | | `(routes_atom, actor subscriber)` | an ingress | none; sends
-/// `(routes_atom, route_table)` now and on every change | none | |
-/// `(shutdown_atom)` | `serve` on shutdown | `true` once all apps drained |
-/// none | | `(ready_atom, uint64 id, bool ok, string message)` | replicas |
-/// none | none |
+/// - `(deploy_atom, app_spec)` from `serve::run`. Reply:
+///   `application_status` once every replica is ready. Errors:
+///   `invalid_config` naming the field; `user_error` when a replica's
+///   constructor threw (the app is then DEPLOY_FAILED and torn down).
+/// - `(delete_atom, string app)` from `serve::remove`. Reply: `true` once its
+///   replicas drained and stopped, `false` if there is no such app.
+/// - `(scale_atom, string app, string deployment, uint32 n)` from
+///   `serve::scale` and tests. Reply: `deployment_status` once n replicas are
+///   ready. Errors: `not_found`, `invalid_config` (n = 0).
+/// - `(status_atom)` from anyone. Reply: `serve_status`.
+/// - `(endpoint_atom, string app, string deployment)` from `serve` in the
+///   same process. Reply: the deployment's `endpoint_ptr`. Error: `not_found`.
+/// - `(routes_atom, actor subscriber)` from an ingress. No reply; sends
+///   `(routes_atom, route_table)` now and on every change.
+/// - `(shutdown_atom)` from `serve` on shutdown. Reply: `true` once all apps
+///   drained.
+/// - `(ready_atom, uint64 id, bool ok, string message)` from replicas. No
+///   reply.
 ///
 /// Ownership: `app_spec` holds code (how to spawn user actors), so it is
 /// process-local; the controller keeps it for the app's lifetime to respawn
@@ -38,6 +42,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actorserve/deployment.hpp"
+#include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
 
 namespace actorserve {
@@ -56,6 +61,7 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<scale_atom, std::string, std::string,
                     uint32_t>::with<deployment_status>,
     caf::replies_to<status_atom>::with<serve_status>,
+    caf::replies_to<endpoint_atom, std::string, std::string>::with<endpoint_ptr>,
     caf::reacts_to<routes_atom, caf::actor>,
     caf::replies_to<shutdown_atom>::with<bool>,
     caf::reacts_to<ready_atom, uint64_t, bool, std::string>>;
@@ -71,3 +77,4 @@ caf::error validate_route_prefix(const std::string& app,
 } // namespace actorserve
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorserve::app_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorserve::endpoint_ptr)

@@ -27,6 +27,7 @@
 #include <caf/response_type.hpp>
 
 #include "actorserve/config.hpp"
+#include "actorserve/endpoint.hpp"
 #include "actorserve/handle.hpp"
 #include "actorserve/http_types.hpp"
 #include "actorserve/user_plane.hpp"
@@ -44,11 +45,11 @@ struct deployment_spec {
   std::vector<std::shared_ptr<deployment_spec>> children;
   /// Whether the interface accepts `http_request` (can be an ingress).
   bool accepts_http = false;
-  /// Spawns one replica's user actor. `routers[i]` is the router of
-  /// `children[i]`.
+  /// Spawns one replica's user actor. `children[i]` is published at
+  /// `endpoints[i]`.
   std::function<caf::actor(caf::actor_system&,
                            std::shared_ptr<const replica_context>,
-                           const std::vector<caf::actor>& routers)>
+                           const std::vector<endpoint_ptr>& endpoints)>
       spawn;
 };
 
@@ -91,16 +92,14 @@ child_ref<Interface> prepare_arg(deployment_spec& parent,
 }
 
 template <class T>
-const T& resolve_arg(const T& x, const std::vector<caf::actor>&,
-                     const deployment_spec&) {
+const T& resolve_arg(const T& x, const std::vector<endpoint_ptr>&) {
   return x;
 }
 
 template <class Interface>
 handle<Interface> resolve_arg(const child_ref<Interface>& x,
-                              const std::vector<caf::actor>& routers,
-                              const deployment_spec& parent) {
-  return {routers.at(x.index), parent.children.at(x.index)->config.name};
+                              const std::vector<endpoint_ptr>& endpoints) {
+  return handle<Interface>{endpoints.at(x.index)};
 }
 
 } // namespace detail
@@ -185,12 +184,12 @@ public:
     spec->spawn = [fun, prepared,
                    raw](caf::actor_system& sys,
                         std::shared_ptr<const replica_context> ctx,
-                        const std::vector<caf::actor>& routers) {
+                        const std::vector<endpoint_ptr>& endpoints) {
       return std::apply(
           [&](const auto&... ps) {
             return detail::spawn_user_actor(
                 sys, raw->config.mode, std::move(ctx), fun,
-                detail::resolve_arg(ps, routers, *raw)...);
+                detail::resolve_arg(ps, endpoints)...);
           },
           prepared);
     };

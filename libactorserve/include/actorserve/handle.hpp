@@ -1,7 +1,10 @@
 /// @file
 /// Typed references to deployments.
 ///
-/// A `handle<Interface>` points at a deployment's router. Its calls are
+/// A `handle<Interface>` points at a deployment's endpoint. Called from a
+/// replica, it routes for itself (power of two choices over that replica's
+/// own view, straight to the chosen replica); called from anywhere else, it
+/// goes through the deployment's gateway (gateway.hpp). Its calls are
 /// checked against `Interface` (a `caf::typed_actor`) at compile time: a call
 /// with argument types the interface does not accept does not compile.
 ///
@@ -41,6 +44,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/unit.hpp>
 
+#include "actorserve/endpoint.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/messages.hpp"
 
@@ -139,6 +143,21 @@ struct single_output<caf::detail::type_list<T>> {
 
 } // namespace detail
 
+namespace detail {
+
+/// Routes a call with request id `mid` from `self` to the deployment behind
+/// `ep`. A replica routes it itself (routing.hpp); any other actor sends it
+/// to the deployment's gateway. The answer arrives as the response to `mid`.
+void route_call(caf::local_actor* self, const endpoint_ptr& ep,
+                caf::message_id mid, request_meta meta, caf::message args);
+
+/// Like `route_call`, but the answer goes to whoever sent `self` the
+/// message it is handling.
+void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
+                    request_meta meta, caf::message args);
+
+} // namespace detail
+
 /// A typed reference to a deployment.
 template <class Interface>
 class handle {
@@ -154,8 +173,7 @@ public:
 
   handle() = default;
 
-  handle(caf::actor router, std::string deployment)
-      : router_(std::move(router)), deployment_(std::move(deployment)) {}
+  explicit handle(endpoint_ptr ep) : ep_(std::move(ep)) {}
 
   /// Returns a copy whose calls use `opts`.
   handle options(call_options opts) const {
@@ -164,11 +182,12 @@ public:
     return result;
   }
 
-  const std::string& deployment() const noexcept { return deployment_; }
+  const std::string& deployment() const noexcept { return ep_->deployment(); }
 
-  const caf::actor& router() const noexcept { return router_; }
+  /// Where the deployment's replicas are published.
+  const endpoint_ptr& target() const noexcept { return ep_; }
 
-  explicit operator bool() const noexcept { return static_cast<bool>(router_); }
+  explicit operator bool() const noexcept { return static_cast<bool>(ep_); }
 
   /// Calls the deployment from inside the actor `self`.
   template <
@@ -179,9 +198,12 @@ public:
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
-    auto rh = self->request(router_, timeout(), call_atom::value, meta(),
-                            caf::make_message(std::forward<Ts>(xs)...));
-    return {rh.id(), self};
+    auto mid = self->new_request_id(caf::message_priority::normal);
+    if (opts_.timeout.count() != 0)
+      self->request_response_timeout(timeout(), mid);
+    detail::route_call(self, ep_, mid, meta(),
+                       caf::make_message(std::forward<Ts>(xs)...));
+    return {mid.response_id(), self};
   }
 
   /// Calls the deployment and hands its answer straight to whoever asked
@@ -194,8 +216,8 @@ public:
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
-    self->delegate(router_, call_atom::value, meta(),
-                   caf::make_message(std::forward<Ts>(xs)...));
+    detail::route_delegate(self, ep_, meta(),
+                           caf::make_message(std::forward<Ts>(xs)...));
     return {};
   }
 
@@ -222,11 +244,18 @@ public:
     auto msg = caf::make_message(std::forward<Ts>(xs)...);
     auto t = timeout();
     auto m = meta();
-    // The router goes in as a spawn argument: CAF 0.17 spawns functors without
-    // arguments through a null pointer (undefined behavior under UBSan).
-    router_->home_system().spawn(
-        [=](caf::event_based_actor* self, caf::actor router) {
-          auto rh = self->request(router, t, call_atom::value, m, msg);
+    auto gateway = ep_->gateway();
+    if (!gateway) {
+      finish(make_error(errc::unavailable,
+                        "deployment '" + deployment() + "' was deleted"));
+      return future<value_type>{st};
+    }
+    // The gateway goes in as a spawn argument: CAF 0.17 spawns functors
+    // without arguments through a null pointer (undefined behavior under
+    // UBSan).
+    gateway->home_system().spawn(
+        [=](caf::event_based_actor* self, caf::actor gw) {
+          auto rh = self->request(gw, t, call_atom::value, m, msg);
           auto on_error = [=](caf::error& err) {
             finish(std::move(err));
             self->quit();
@@ -246,7 +275,7 @@ public:
                 },
                 on_error);
         },
-        router_);
+        gateway);
     return future<value_type>{st};
   }
 
@@ -265,8 +294,7 @@ private:
     return m;
   }
 
-  caf::actor router_;
-  std::string deployment_;
+  endpoint_ptr ep_;
   call_options opts_;
 };
 

@@ -33,6 +33,7 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using offload_atom = caf::atom_constant<caf::atom("offload")>;
+using endpoint_atom = caf::atom_constant<caf::atom("endpoint")>;
 
 // -- request metadata
 // -----------------------------------------------------------
@@ -118,13 +119,14 @@ struct deployment_status {
   uint32_t target_replicas = 0;
   std::vector<replica_status> replicas;
   std::string message;
-  /// The deployment's router (what handles point at).
-  caf::actor router;
+  /// The deployment's gateway (gateway.hpp), for callers outside replicas.
+  caf::actor gateway;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment_status& x) {
-  return f(x.name, x.state, x.target_replicas, x.replicas, x.message, x.router);
+  return f(x.name, x.state, x.target_replicas, x.replicas, x.message,
+           x.gateway);
 }
 
 struct application_status {
@@ -154,21 +156,6 @@ typename Inspector::result_type inspect(Inspector& f, serve_status& x) {
 
 /// Renders a status as JSON text (what `GET /-/status` returns).
 std::string to_json(const serve_status& x);
-
-/// One entry of the HTTP route table the controller pushes to ingresses.
-struct route_entry {
-  std::string prefix;
-  std::string app;
-  /// The router of the application's ingress deployment.
-  caf::actor router;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, route_entry& x) {
-  return f(x.prefix, x.app, x.router);
-}
-
-using route_table = std::vector<route_entry>;
 
 /// Registers every actorserve message type with `cfg`. `serve` calls this;
 /// tests that build their own actor system call it too.

@@ -36,6 +36,7 @@
 #include <caf/fwd.hpp>
 
 #include "actorserve/deployment.hpp"
+#include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
 
 namespace actorserve {
@@ -45,8 +46,8 @@ struct replica_args {
   std::string app;
   /// The spec of the deployment (its config and how to spawn user code).
   detail::spec_ptr spec;
-  /// The routers of the deployments bound into this one, in bind order.
-  std::vector<caf::actor> child_routers;
+  /// The endpoints of the deployments bound into this one, in bind order.
+  std::vector<endpoint_ptr> children;
   /// Receives the ready report; may be null.
   caf::actor controller;
 };

@@ -127,17 +127,17 @@ public:
     auto st = run_impl(app_spec{opts.name, opts.route_prefix, app.spec()});
     if (!st)
       return std::move(st.error());
-    return handle<Interface>{*st, app.spec()->config.name};
+    return handle<Interface>{std::move(*st)};
   }
 
   /// Returns a handle to deployment `name` of application `app`.
   template <class Interface>
   caf::expected<handle<Interface>>
   get_deployment_handle(const std::string& app, const std::string& name) {
-    auto r = find_router(app, name);
+    auto r = find_endpoint(app, name);
     if (!r)
       return std::move(r.error());
-    return handle<Interface>{*r, name};
+    return handle<Interface>{std::move(*r)};
   }
 
   /// Deletes an application: drains its replicas, then removes its routes.
@@ -172,9 +172,9 @@ public:
   int fail(const caf::error& err);
 
 private:
-  caf::expected<caf::actor> run_impl(app_spec spec);
-  caf::expected<caf::actor> find_router(const std::string& app,
-                                        const std::string& deployment);
+  caf::expected<endpoint_ptr> run_impl(app_spec spec);
+  caf::expected<endpoint_ptr> find_endpoint(const std::string& app,
+                                            const std::string& deployment);
 
   struct impl;
   std::unique_ptr<impl> impl_;

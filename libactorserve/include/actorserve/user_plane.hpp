@@ -41,6 +41,8 @@
 #include <caf/infer_handle.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/send.hpp>
@@ -49,6 +51,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actorserve/config.hpp"
+#include "actorserve/endpoint.hpp"
 #include "actorserve/error.hpp"
 
 namespace actorserve {
@@ -98,11 +101,14 @@ private:
   bool stopping_ = false;
 };
 
-/// The framework part of every user actor.
 /// The thread of an isolated replica (user_plane.cpp): runs the user actor
 /// and nothing else, spinning briefly before it parks.
 class user_thread;
 
+/// The calls one actor makes to deployments (call_host.hpp).
+class call_host;
+
+/// The framework part of every user actor.
 class user_plane {
 public:
   /// With `isolated`, the actor runs on a thread of its own.
@@ -117,7 +123,18 @@ public:
   void offload(caf::local_actor* self,
                std::function<std::function<void()>()> job);
 
+  /// Routes a call of this replica to deployment `ep` (routing.hpp): the
+  /// replica is a caller with routing state of its own. The answer arrives
+  /// as the response to `mid`, or goes to `rp` when it is pending.
+  void route(const endpoint_ptr& ep, caf::message_id mid, request_meta meta,
+             caf::message args, caf::response_promise rp = {});
+
 protected:
+  /// Takes the answers to this replica's own routed calls ahead of its
+  /// response handlers: rejections are routed again. Returns true when `x`
+  /// was consumed.
+  bool intercept_response(caf::mailbox_element& x);
+
   /// Handles framework messages ahead of the user's behavior. Returns true
   /// when `x` was one.
   bool handle_framework_message(caf::local_actor* self,
@@ -133,6 +150,8 @@ protected:
   static void fail(caf::local_actor* self, caf::mailbox_element& x,
                    caf::error err);
 
+  /// Stops the blocking threads and answers calls still waiting to be
+  /// routed.
   void stop_pool();
 
   /// Isolated mode: when `eu` is not this replica's own thread, hands `job`
@@ -146,11 +165,14 @@ protected:
   /// there instead of through a system-plane worker. Otherwise `eu`.
   caf::execution_unit* waking_unit(caf::execution_unit* eu) const noexcept;
 
-  /// Tells the replica thread which job is its actor (`self`).
-  void bind_thread(caf::resumable* self);
+  /// Tells the user plane which actor it belongs to, and the replica
+  /// thread which job is that actor.
+  void bind_actor(caf::local_actor* self, caf::resumable* job);
 
 private:
   std::shared_ptr<user_thread> thread_;
+  caf::local_actor* self_ = nullptr;
+  std::unique_ptr<call_host> callers_; // created at the first call
   std::shared_ptr<const replica_context> ctx_;
   std::unique_ptr<blocking_pool> pool_;
   std::mutex done_mtx_;
@@ -175,7 +197,7 @@ public:
         [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
           return exception_to_error(eptr);
         });
-    bind_thread(this);
+    bind_actor(this, this);
   }
 
   using Base::enqueue;
@@ -188,6 +210,8 @@ public:
     if (handle_framework_message(this, x))
       return caf::invoke_message_result::consumed;
     try {
+      if (x.mid.is_response() && intercept_response(x))
+        return caf::invoke_message_result::consumed;
       return Base::consume(x);
     } catch (const error_exception& e) {
       fail(this, x, make_error(e.code(), e.what()));

@@ -17,7 +17,7 @@
 
 #include "actorserve/error.hpp"
 #include "actorserve/replica.hpp"
-#include "actorserve/router.hpp"
+#include "actorserve/gateway.hpp"
 
 namespace actorserve {
 
@@ -37,8 +37,11 @@ struct deployment_entry {
   detail::spec_ptr spec;
   /// Desired replica count (the spec's, until scaled).
   uint32_t target = 0;
-  caf::actor router;
-  std::vector<caf::actor> child_routers;
+  /// Where callers find the ready replicas.
+  endpoint_ptr ep;
+  /// Routes for callers outside replicas and the ingress.
+  caf::actor gateway;
+  std::vector<endpoint_ptr> children;
   /// Live replicas (starting or ready); draining ones are gone from here.
   std::vector<replica_entry> replicas;
   std::vector<scale_waiter> scale_waiters;
@@ -95,7 +98,7 @@ deployment_status status_of(const std::string& name,
   result.state = state_of(dep);
   result.target_replicas = dep.target;
   result.message = dep.message;
-  result.router = dep.router;
+  result.gateway = dep.gateway;
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{r.id, r.state, 0});
   return result;
@@ -120,8 +123,8 @@ route_table make_routes(const controller_data& st) {
   route_table result;
   for (auto& [name, app] : st.apps)
     if (app.state == application_state::running && !app.prefix.empty())
-      result.push_back(route_entry{app.prefix, name,
-                                   app.deployments.at(app.ingress).router});
+      result.push_back(
+        route_entry{app.prefix, name, app.deployments.at(app.ingress).ep});
   // Longest prefix first: the ingress takes the first match.
   std::sort(result.begin(), result.end(),
             [](const route_entry& x, const route_entry& y) {
@@ -138,12 +141,15 @@ void publish_routes(controller_ptr self) {
 
 // -- replicas -----------------------------------------------------------------
 
+/// Publishes the ready replicas to every caller (they read the endpoint at
+/// their next call) and tells the gateway, which may have calls waiting.
 void push_replicas(deployment_entry& dep) {
   std::vector<replica_ref> refs;
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
       refs.push_back(replica_ref{r.id, r.handle});
-  caf::anon_send(dep.router, replicas_atom::value, std::move(refs));
+  dep.ep->publish(std::move(refs));
+  caf::anon_send(dep.gateway, replicas_atom::value);
 }
 
 void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
@@ -153,7 +159,7 @@ void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
   args.id = id;
   args.app = app.name;
   args.spec = dep.spec;
-  args.child_routers = dep.child_routers;
+  args.children = dep.children;
   args.controller = caf::actor_cast<caf::actor>(self);
   auto handle = spawn_replica(self->home_system(), std::move(args));
   // Linked: replicas end with the controller. Monitored: the controller
@@ -211,8 +217,10 @@ void finish_delete(controller_ptr self, const std::string& name) {
   if (i == self->state.apps.end())
     return;
   auto& app = i->second;
-  for (auto& [dname, dep] : app.deployments)
-    self->send_exit(dep.router, caf::exit_reason::user_shutdown);
+  for (auto& [dname, dep] : app.deployments) {
+    dep.ep->remove();
+    self->send_exit(dep.gateway, caf::exit_reason::user_shutdown);
+  }
   auto waiters = std::move(app.delete_waiters);
   self->state.apps.erase(i);
   for (auto& rp : waiters)
@@ -231,8 +239,8 @@ void start_delete(controller_ptr self, app_entry& app) {
   publish_routes(self);
   auto name = app.name;
   for (auto& [dname, dep] : app.deployments) {
-    caf::anon_send(dep.router, replicas_atom::value,
-                   std::vector<replica_ref>{});
+    dep.ep->publish({});
+    caf::anon_send(dep.gateway, replicas_atom::value);
     for (auto& r : dep.replicas) {
       self->state.index.erase(r.id);
       self->demonitor(r.handle);
@@ -414,22 +422,21 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               app.prefix = spec.route_prefix;
               app.ingress = spec.ingress->config.name;
               app.state = application_state::deploying;
-              std::map<const detail::deployment_spec*, caf::actor> routers;
+              std::map<const detail::deployment_spec*, endpoint_ptr> eps;
               for (auto& s : specs) {
                 app.order.push_back(s->config.name);
                 auto& dep = app.deployments[s->config.name];
                 dep.spec = s;
                 dep.target = s->config.num_replicas;
-                dep.router =
-                    spawn_router(self->home_system(),
-                                 router_config{s->config.name,
-                                               s->config.max_ongoing_requests,
-                                               s->config.max_queued_requests,
-                                               st.next_replica_id * 7919});
-                self->link_to(dep.router); // routers end with the controller
-                routers[s.get()] = dep.router;
+                dep.ep = std::make_shared<endpoint>(
+                  spec.name, s->config.name, s->config.max_ongoing_requests,
+                  s->config.max_queued_requests);
+                dep.gateway = spawn_gateway(self->home_system(), dep.ep,
+                                            st.next_replica_id * 7919);
+                self->link_to(dep.gateway); // gateways end with the controller
+                eps[s.get()] = dep.ep;
                 for (auto& child : s->children)
-                  dep.child_routers.push_back(routers.at(child.get()));
+                  dep.children.push_back(eps.at(child.get()));
               }
               auto rp = self->make_response_promise<application_status>();
               app.deploy_waiters.push_back(rp);
@@ -471,6 +478,16 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               for (auto& [name, app] : self->state.apps)
                 result.applications.push_back(status_of(app));
               return result;
+            },
+            [self](endpoint_atom, const std::string& app,
+                   const std::string& dep) -> caf::result<endpoint_ptr> {
+              auto a = self->state.apps.find(app);
+              if (a == self->state.apps.end()
+                  || a->second.deployments.count(dep) == 0)
+                return make_error(errc::not_found,
+                                  "no deployment '" + dep
+                                    + "' in application '" + app + "'");
+              return a->second.deployments.at(dep).ep;
             },
             [self](routes_atom, caf::actor& subscriber) {
               self->state.route_subscribers.push_back(subscriber);

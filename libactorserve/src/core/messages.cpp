@@ -90,8 +90,6 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<deployment_status>("actorserve::deployment_status");
   cfg.add_message_type<application_status>("actorserve::application_status");
   cfg.add_message_type<serve_status>("actorserve::serve_status");
-  cfg.add_message_type<route_entry>("actorserve::route_entry");
-  cfg.add_message_type<route_table>("actorserve::route_table");
   cfg.add_message_type<http_request>("actorserve::http_request");
   cfg.add_message_type<http_response>("actorserve::http_response");
   cfg.add_message_type<deployment_config>("actorserve::deployment_config");

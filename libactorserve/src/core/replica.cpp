@@ -100,7 +100,7 @@ caf::behavior replica_actor::make_behavior() {
   ctx->max_ongoing_requests = cfg.max_ongoing_requests;
   try {
     st.user = st.args.spec->spawn(self->home_system(), std::move(ctx),
-                                  st.args.child_routers);
+                                  st.args.children);
   } catch (const std::exception& e) {
     st.state = replica_state::failed;
     report(self, false, e.what());

@@ -216,34 +216,29 @@ serve::~serve() {
   shutdown();
 }
 
-caf::expected<caf::actor> serve::run_impl(app_spec spec) {
+caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
   caf::scoped_actor self{*impl_->sys};
-  caf::expected<caf::actor> result{caf::actor{}};
+  caf::error failed;
+  auto app = spec.name;
   auto ingress = spec.ingress ? spec.ingress->config.name : std::string{};
   self->request(impl_->controller, caf::infinite, deploy_atom::value,
                 std::move(spec))
-      .receive(
-          [&](application_status& st) {
-            for (auto& dep : st.deployments)
-              if (dep.name == ingress)
-                result = dep.router;
-          },
-          [&](caf::error& err) { result = std::move(err); });
-  return result;
+      .receive([&](application_status&) {},
+               [&](caf::error& err) { failed = std::move(err); });
+  if (failed)
+    return failed;
+  return find_endpoint(app, ingress);
 }
 
-caf::expected<caf::actor> serve::find_router(const std::string& app,
-                                             const std::string& deployment) {
-  auto st = status();
-  if (!st)
-    return std::move(st.error());
-  for (auto& a : st->applications)
-    if (a.name == app)
-      for (auto& dep : a.deployments)
-        if (dep.name == deployment)
-          return dep.router;
-  return make_error(errc::not_found, "no deployment '" + deployment +
-                                         "' in application '" + app + "'");
+caf::expected<endpoint_ptr>
+serve::find_endpoint(const std::string& app, const std::string& deployment) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<endpoint_ptr> result{endpoint_ptr{}};
+  self->request(impl_->controller, caf::infinite, endpoint_atom::value, app,
+                deployment)
+      .receive([&](endpoint_ptr& ep) { result = std::move(ep); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
 }
 
 caf::expected<bool> serve::remove(const std::string& app) {

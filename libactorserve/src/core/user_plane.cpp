@@ -8,6 +8,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include "call_host.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp"
 
@@ -137,6 +138,7 @@ user_plane::user_plane(caf::actor_system& sys,
 }
 
 user_plane::~user_plane() {
+  callers_.reset();
   if (thread_)
     thread_->stop();
 }
@@ -146,9 +148,23 @@ user_plane::waking_unit(caf::execution_unit* eu) const noexcept {
   return thread_ ? thread_.get() : eu;
 }
 
-void user_plane::bind_thread(caf::resumable* self) {
+void user_plane::bind_actor(caf::local_actor* self, caf::resumable* job) {
+  self_ = self;
   if (thread_)
-    thread_->bind(self);
+    thread_->bind(job);
+}
+
+void user_plane::route(const endpoint_ptr& ep, caf::message_id mid,
+                       request_meta meta, caf::message args,
+                       caf::response_promise rp) {
+  if (!callers_)
+    callers_ = std::make_unique<call_host>(self_, ctx_->replica_id * 7919
+                                                    + self_->id());
+  callers_->route(ep, mid, std::move(meta), std::move(args), std::move(rp));
+}
+
+bool user_plane::intercept_response(caf::mailbox_element& x) {
+  return callers_ && callers_->on_response(x);
 }
 
 bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
@@ -189,6 +205,11 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       f();
     return true;
   }
+  if (content.match_elements<route_retry_atom>()) {
+    if (callers_)
+      callers_->on_retry();
+    return true;
+  }
   if (content.match_elements<ping_atom>()) {
     // Reaching this point means the user's constructor has run.
     reply(self, x, caf::make_message(ping_atom::value));
@@ -226,6 +247,48 @@ void user_plane::fail(caf::local_actor* self, caf::mailbox_element& x,
 
 void user_plane::stop_pool() {
   pool_->stop();
+  if (callers_) {
+    callers_->fail_waiting(
+      make_error(errc::unavailable, "the calling replica stopped"));
+    callers_.reset();
+  }
+}
+
+void route_call(caf::local_actor* self, const endpoint_ptr& ep,
+                caf::message_id mid, request_meta meta, caf::message args) {
+  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+    up->route(ep, mid, std::move(meta), std::move(args));
+    return;
+  }
+  // Not a replica: the deployment's gateway routes for us.
+  caf::message msg;
+  caf::actor dest = ep->gateway();
+  if (dest) {
+    msg = caf::make_message(call_atom::value, std::move(meta), std::move(args));
+  } else {
+    dest = caf::actor_cast<caf::actor>(self);
+    mid = mid.response_id();
+    msg = caf::make_message(make_error(
+      errc::unavailable, "deployment '" + ep->deployment() + "' was deleted"));
+  }
+  dest->enqueue(caf::make_mailbox_element(self->ctrl(), mid, {},
+                                          std::move(msg)),
+                self->context());
+}
+
+void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
+                    request_meta meta, caf::message args) {
+  auto rp = self->make_response_promise();
+  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+    up->route(ep, self->new_request_id(caf::message_priority::normal),
+              std::move(meta), std::move(args), std::move(rp));
+    return;
+  }
+  if (auto gw = ep->gateway())
+    rp.delegate(gw, call_atom::value, std::move(meta), std::move(args));
+  else
+    rp.deliver(make_error(errc::unavailable, "deployment '" + ep->deployment()
+                                               + "' was deleted"));
 }
 
 user_plane& user_plane_of(caf::local_actor* self) {

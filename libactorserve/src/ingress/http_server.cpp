@@ -6,6 +6,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
+#include "../core/call_host.hpp"
 #include "actorserve/http_types.hpp"
 #include "actorserve/messages.hpp"
 
@@ -26,9 +28,12 @@ namespace actorserve::detail {
 
 namespace {
 
-using traits = restinio::default_traits_t;
-using server_handle = restinio::running_server_handle_t<traits>;
+// Each shard runs on exactly one thread, and every response is written from
+// it: no strand is needed.
+using traits = restinio::default_single_thread_traits_t;
+using server_type = restinio::http_server_t<traits>;
 using clock_type = std::chrono::steady_clock;
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
@@ -53,10 +58,10 @@ const char* reason_phrase(uint16_t status) {
   }
 }
 
-/// What a pending entry waits for.
+/// What a pending request waits for.
 enum class pending_kind : uint8_t { app_call, status_query };
 
-struct pending_entry {
+struct pending_request {
   restinio::request_handle_t req;
   std::string request_id;
   pending_kind kind;
@@ -71,8 +76,16 @@ bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
+
+/// The key of a request or response id in a shard's maps.
+uint64_t key_of(caf::message_id mid) {
+  return mid.integer_value() & caf::message_id::request_id_mask;
+}
+
 } // namespace
 
+/// State every shard shares; none of it is touched per request except
+/// read-mostly values (the route table's version, the drain flag).
 struct http_server::impl {
   impl(caf::actor_system& sys, http_options opts, controller_actor ctrl)
       : sys(sys), opts(std::move(opts)), controller(std::move(ctrl)) {
@@ -80,26 +93,57 @@ struct http_server::impl {
     id_prefix = std::to_string(rd() % 100000) + "-";
   }
 
+  struct shard;
+
   caf::actor_system& sys;
   http_options opts;
   controller_actor controller;
-  caf::actor companion;
-  caf::strong_actor_ptr companion_ptr;
-  std::shared_ptr<const route_table> routes = std::make_shared<route_table>();
+  std::string id_prefix;
+  published<route_table> routes{std::make_shared<route_table>()};
   std::atomic<uint16_t> port{0};
   std::atomic<bool> draining{false};
-  std::atomic<uint64_t> next_id{1};
-  std::string id_prefix;
-
-  std::mutex mtx;
-  std::condition_variable cv;      // deadline sweeper
-  std::condition_variable idle_cv; // drain
-  std::unordered_map<uint64_t, pending_entry> pending;
-  std::deque<std::pair<uint64_t, clock_type::time_point>> deadlines;
-  bool stopping = false;
-  std::thread sweeper;
-  server_handle server;
+  std::vector<std::unique_ptr<shard>> shards;
   bool stopped = false;
+
+  // Drain: shards signal here when they run out of requests while draining.
+  std::mutex idle_mtx;
+  std::condition_variable idle_cv;
+
+  size_t in_flight() const;
+  void notify_if_idle();
+};
+
+/// One I/O thread with a listener of its own (SO_REUSEPORT: the kernel
+/// spreads connections over the shards), its own pending requests, and its
+/// own routing state per deployment (call_host). Replies reach it through
+/// its companion actor, which posts them onto the thread.
+struct http_server::impl::shard {
+  shard(impl& owner, size_t index)
+      : owner(owner),
+        index(index),
+        work(asio::make_work_guard(ioc)),
+        deadline_timer(ioc) {}
+
+  impl& owner;
+  size_t index;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::unique_ptr<server_type> server;
+  std::thread thread;
+  caf::actor companion;
+  caf::strong_actor_ptr companion_ptr;
+  std::unique_ptr<call_host> host;
+  // -- touched only by this shard's thread --
+  uint64_t next_id = 1;
+  uint64_t next_rid = 1;
+  std::unordered_map<uint64_t, pending_request> pending;
+  std::deque<std::pair<uint64_t, clock_type::time_point>> deadlines;
+  asio::steady_timer deadline_timer;
+  bool deadline_armed = false;
+  uint64_t routes_seen = 0;
+  std::shared_ptr<const route_table> routes;
+  // -- written by this shard's thread, read by others --
+  std::atomic<size_t> active{0};
 
   // -- responses ------------------------------------------------------------
 
@@ -112,16 +156,15 @@ struct http_server::impl {
     resp.append_header("X-Request-ID", rid);
     for (auto& kvp : extra)
       resp.append_header(kvp.first, kvp.second);
-    if (draining.load())
+    if (owner.draining.load(std::memory_order_relaxed))
       resp.connection_close();
     resp.set_body(std::move(body));
     resp.done();
   }
 
   void respond_json(const restinio::request_handle_t& req,
-                    const std::string& rid, const nlohmann::json& body,
-                    uint16_t status = 200) {
-    respond(req, rid, status, "application/json", {}, body.dump());
+                    const std::string& rid, const nlohmann::json& body) {
+    respond(req, rid, 200, "application/json", {}, body.dump());
   }
 
   void respond_error(const restinio::request_handle_t& req,
@@ -136,107 +179,98 @@ struct http_server::impl {
     respond(req, rid, status, "application/json", extra, body.dump());
   }
 
-  void respond_error(const restinio::request_handle_t& req,
-                     const std::string& rid, const caf::error& err) {
-    respond_error(req, rid, code_of(err), message_of(err));
-  }
-
   // -- pending requests -----------------------------------------------------
 
-  /// Requests accepted and not yet answered.
-  size_t in_flight() {
-    std::lock_guard<std::mutex> guard{mtx};
-    return pending.size();
-  }
-
-  uint64_t add_pending(restinio::request_handle_t req, std::string rid,
-                       pending_kind kind) {
-    auto id = next_id.fetch_add(1);
-    std::lock_guard<std::mutex> guard{mtx};
-    pending.emplace(id, pending_entry{std::move(req), std::move(rid), kind});
-    if (opts.request_timeout.count() > 0) {
-      deadlines.emplace_back(id, clock_type::now() + opts.request_timeout);
-      if (deadlines.size() == 1)
-        cv.notify_one();
+  caf::message_id add_pending(restinio::request_handle_t req, std::string rid,
+                              pending_kind kind) {
+    auto mid = caf::make_message_id(next_id++);
+    pending.emplace(key_of(mid),
+                    pending_request{std::move(req), std::move(rid), kind});
+    active.store(pending.size(), std::memory_order_relaxed);
+    if (owner.opts.request_timeout.count() > 0) {
+      deadlines.emplace_back(key_of(mid),
+                             clock_type::now() + owner.opts.request_timeout);
+      arm_deadline();
     }
-    return id;
+    return mid;
   }
 
-  bool take_pending(uint64_t id, pending_entry& out) {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto i = pending.find(id);
+  bool take_pending(uint64_t key, pending_request& out) {
+    auto i = pending.find(key);
     if (i == pending.end())
       return false;
     out = std::move(i->second);
     pending.erase(i);
+    active.store(pending.size(), std::memory_order_relaxed);
     if (pending.empty())
-      idle_cv.notify_all();
+      owner.notify_if_idle();
     return true;
   }
 
-  /// Answers requests whose deadline passed with 408. Deadlines arrive in
-  /// order (one timeout for all), so a FIFO suffices.
-  void sweep() {
-    std::unique_lock<std::mutex> guard{mtx};
-    while (!stopping) {
-      if (deadlines.empty()) {
-        cv.wait(guard);
-        continue;
-      }
-      auto due = deadlines.front().second;
-      if (clock_type::now() < due) {
-        cv.wait_until(guard, due);
-        continue;
-      }
-      std::vector<pending_entry> expired;
+  /// One timer per shard; deadlines arrive in order (one timeout for all).
+  void arm_deadline() {
+    if (deadline_armed || deadlines.empty())
+      return;
+    deadline_armed = true;
+    deadline_timer.expires_at(deadlines.front().second);
+    deadline_timer.async_wait([this](const asio::error_code& ec) {
+      deadline_armed = false;
+      if (ec)
+        return;
       auto now = clock_type::now();
       while (!deadlines.empty() && deadlines.front().second <= now) {
-        auto i = pending.find(deadlines.front().first);
-        if (i != pending.end()) {
-          expired.push_back(std::move(i->second));
-          pending.erase(i);
-        }
+        pending_request p;
+        if (take_pending(deadlines.front().first, p))
+          respond_error(p.req, p.request_id, errc::deadline_exceeded,
+                        "the request did not complete within "
+                          + std::to_string(owner.opts.request_timeout.count())
+                          + " ms");
         deadlines.pop_front();
       }
-      if (pending.empty())
-        idle_cv.notify_all();
-      guard.unlock();
-      for (auto& e : expired)
-        respond_error(e.req, e.request_id, errc::deadline_exceeded,
-                      "the request did not complete within " +
-                          std::to_string(opts.request_timeout.count()) + " ms");
-      guard.lock();
-    }
+      arm_deadline();
+    });
   }
 
-  // -- answers from the system plane ----------------------------------------
+  // -- messages from the system plane ---------------------------------------
 
   /// Runs on whichever thread enqueues into the companion.
-  void on_message(caf::mailbox_element_ptr ptr) {
+  void on_enqueue(caf::mailbox_element_ptr ptr) {
     auto& content = ptr->content();
     if (content.match_elements<routes_atom, route_table>()) {
-      auto table =
-          std::make_shared<const route_table>(content.get_as<route_table>(1));
-      std::atomic_store(&routes, std::move(table));
+      // Published at once (not posted), so a route is live by the time
+      // `serve::run` returns.
+      owner.routes.set(
+          std::make_shared<const route_table>(content.get_as<route_table>(1)));
       return;
     }
-    if (!ptr->mid.is_response())
+    asio::post(ioc, [this, p = std::move(ptr)]() mutable { on_message(*p); });
+  }
+
+  /// Runs on this shard's thread.
+  void on_message(caf::mailbox_element& x) {
+    auto& content = x.content();
+    if (content.match_elements<route_retry_atom>()) {
+      host->on_retry();
       return;
-    pending_entry entry;
-    if (!take_pending(ptr->mid.request_id().integer_value(), entry))
+    }
+    if (!x.mid.is_response() || host->on_response(x))
+      return;
+    pending_request p;
+    if (!take_pending(key_of(x.mid), p))
       return; // answered already (timed out)
     if (content.match_elements<caf::error>()) {
-      respond_error(entry.req, entry.request_id, content.get_as<caf::error>(0));
-    } else if (entry.kind == pending_kind::status_query &&
-               content.match_elements<serve_status>()) {
-      respond(entry.req, entry.request_id, 200, "application/json", {},
+      auto& err = content.get_as<caf::error>(0);
+      respond_error(p.req, p.request_id, code_of(err), message_of(err));
+    } else if (p.kind == pending_kind::status_query
+               && content.match_elements<serve_status>()) {
+      respond(p.req, p.request_id, 200, "application/json", {},
               to_json(content.get_as<serve_status>(0)));
     } else if (content.match_elements<http_response>()) {
       auto& r = content.get_mutable_as<http_response>(0);
-      respond(entry.req, entry.request_id, r.status, r.content_type, r.headers,
+      respond(p.req, p.request_id, r.status, r.content_type, r.headers,
               std::move(r.body));
     } else {
-      respond_error(entry.req, entry.request_id, errc::user_error,
+      respond_error(p.req, p.request_id, errc::user_error,
                     "the ingress deployment answered with a "
                     "value that is not an http_response");
     }
@@ -248,14 +282,8 @@ struct http_server::impl {
     auto rid = hdr.get_field_or("X-Request-ID", "");
     if (!rid.empty() && rid.size() <= 128)
       return rid;
-    return id_prefix + std::to_string(next_id.fetch_add(1));
-  }
-
-  void send(caf::actor dest, uint64_t id, caf::message msg) {
-    dest->enqueue(caf::make_mailbox_element(companion_ptr,
-                                            caf::make_message_id(id), {},
-                                            std::move(msg)),
-                  nullptr);
+    return owner.id_prefix + std::to_string(index) + "-"
+           + std::to_string(next_rid++);
   }
 
   restinio::request_handling_status_t
@@ -265,20 +293,20 @@ struct http_server::impl {
     auto path = hdr.path();
     if (path.size() >= 3 && path.compare(0, 3, "/-/") == 0)
       return builtin(req, rid, path);
-    if (draining.load()) {
+    if (owner.draining.load(std::memory_order_relaxed)) {
       respond_error(req, rid, errc::unavailable, "the server is shutting down");
       return restinio::request_accepted();
     }
-    if (req->body().size() > opts.max_body_bytes) {
+    if (req->body().size() > owner.opts.max_body_bytes) {
       respond_error(req, rid, errc::payload_too_large,
-                    "the body has " + std::to_string(req->body().size()) +
-                        " bytes; the limit is " +
-                        std::to_string(opts.max_body_bytes));
+                    "the body has " + std::to_string(req->body().size())
+                      + " bytes; the limit is "
+                      + std::to_string(owner.opts.max_body_bytes));
       return restinio::request_accepted();
     }
-    auto table = std::atomic_load(&routes);
+    owner.routes.refresh(routes_seen, routes);
     const route_entry* match = nullptr;
-    for (auto& e : *table)
+    for (auto& e : *routes)
       if (prefix_matches(e.prefix, path)) {
         match = &e;
         break;
@@ -295,8 +323,8 @@ struct http_server::impl {
       msg.path = msg.full_path;
     else
       msg.path = msg.full_path.size() == match->prefix.size()
-                     ? std::string{"/"}
-                     : msg.full_path.substr(match->prefix.size());
+                   ? std::string{"/"}
+                   : msg.full_path.substr(match->prefix.size());
     try {
       auto qp = restinio::parse_query(hdr.query());
       for (auto& kvp : qp)
@@ -313,13 +341,13 @@ struct http_server::impl {
     msg.request_id = rid;
     request_meta meta;
     meta.request_id = rid;
-    if (opts.request_timeout.count() > 0)
-      meta.deadline = caf::make_timestamp() + opts.request_timeout;
-    auto router = match->router;
-    auto id = add_pending(req, std::move(rid), pending_kind::app_call);
-    send(router, id,
-         caf::make_message(call_atom::value, std::move(meta),
-                           caf::make_message(std::move(msg))));
+    if (owner.opts.request_timeout.count() > 0)
+      meta.deadline = caf::make_timestamp() + owner.opts.request_timeout;
+    auto target = match->target;
+    auto mid = add_pending(req, std::move(rid), pending_kind::app_call);
+    // Routed here, on this thread: straight to a replica.
+    host->route(target, mid, std::move(meta),
+                caf::make_message(std::move(msg)));
     return restinio::request_accepted();
   }
 
@@ -328,27 +356,118 @@ struct http_server::impl {
           restinio::string_view_t path) {
     if (path == "/-/healthz") {
       // Answered while the system plane is up; 503 while draining.
-      if (draining.load())
+      if (owner.draining.load())
         respond_error(req, rid, errc::unavailable, "draining");
       else
-        respond_json(req, rid, {{"status", "ok"}, {"in_flight", in_flight()}});
+        respond_json(req, rid,
+                     {{"status", "ok"}, {"in_flight", owner.in_flight()}});
     } else if (path == "/-/routes") {
-      auto table = std::atomic_load(&routes);
+      owner.routes.refresh(routes_seen, routes);
       auto body = nlohmann::json::object();
-      for (auto& e : *table)
+      for (auto& e : *routes)
         body[e.prefix] = e.app;
       respond_json(req, rid, body);
     } else if (path == "/-/status") {
-      auto id = add_pending(req, rid, pending_kind::status_query);
-      send(caf::actor_cast<caf::actor>(controller), id,
-           caf::make_message(status_atom::value));
+      auto mid = add_pending(req, rid, pending_kind::status_query);
+      caf::actor_cast<caf::actor>(owner.controller)
+        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
+                                            status_atom::value),
+                  nullptr);
     } else {
       respond_error(req, rid, errc::not_found,
                     "no built-in endpoint " + std::string{path});
     }
     return restinio::request_accepted();
   }
+
+  // -- lifetime -------------------------------------------------------------
+
+  /// Binds (throws on failure); the thread starts in `run`.
+  void open(uint16_t port) {
+    companion = owner.sys.spawn<caf::actor_companion>();
+    companion_ptr = caf::actor_cast<caf::strong_actor_ptr>(companion);
+    auto* raw = caf::actor_cast<caf::actor_companion*>(companion);
+    raw->on_enqueue(
+        [this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
+    host = std::make_unique<call_host>(raw, index + 1, true);
+    auto& o = owner.opts;
+    auto hard = o.hard_body_limit != 0 ? o.hard_body_limit
+                                       : 4 * o.max_body_bytes;
+    auto handling = o.request_timeout.count() > 0
+                      ? std::chrono::duration_cast<clock_type::duration>(
+                          o.request_timeout + std::chrono::seconds(10))
+                      : std::chrono::duration_cast<clock_type::duration>(
+                          std::chrono::hours(24));
+    auto settings =
+      restinio::server_settings_t<traits>{}
+        .address(o.host)
+        .port(port)
+        .request_handler([this](auto req) { return handle(req); })
+        .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                    .max_url_size(o.max_url_bytes)
+                                    .max_field_value_size(o.max_header_bytes)
+                                    .max_field_count(o.max_header_count)
+                                    .max_body_size(hard))
+        .handle_request_timeout(handling)
+        .read_next_http_message_timelimit(
+          std::chrono::duration_cast<clock_type::duration>(
+            o.keep_alive_timeout))
+        .acceptor_options_setter([](restinio::acceptor_options_t& opts) {
+          opts.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+          opts.set_option(reuse_port(true));
+        })
+        .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
+          if (index == 0)
+            owner.port = acceptor.local_endpoint().port();
+        });
+    server = std::make_unique<server_type>(restinio::external_io_context(ioc),
+                                           std::move(settings));
+    server->open_sync();
+  }
+
+  void run() {
+    thread = std::thread{[this] { ioc.run(); }};
+  }
+
+  void stop() {
+    // From here on, replies are dropped: no callback runs after this.
+    if (companion) {
+      auto* raw = caf::actor_cast<caf::actor_companion*>(companion);
+      raw->on_enqueue([](caf::mailbox_element_ptr) {});
+    }
+    if (thread.joinable()) {
+      asio::post(ioc, [this] {
+        server->close_sync();
+        deadline_timer.cancel();
+        work.reset();
+        ioc.stop();
+      });
+      thread.join();
+    }
+    if (companion)
+      anon_send_exit(companion, caf::exit_reason::user_shutdown);
+    pending.clear();
+    active = 0;
+    host.reset();
+    server.reset();
+    companion = nullptr;
+    companion_ptr = nullptr;
+  }
 };
+
+size_t http_server::impl::in_flight() const {
+  size_t n = 0;
+  for (auto& s : shards)
+    n += s->active.load(std::memory_order_relaxed);
+  return n;
+}
+
+void http_server::impl::notify_if_idle() {
+  if (!draining.load(std::memory_order_relaxed))
+    return;
+  std::lock_guard<std::mutex> guard{idle_mtx};
+  idle_cv.notify_all();
+}
 
 http_server::http_server(caf::actor_system& sys, http_options opts,
                          controller_actor controller)
@@ -359,48 +478,43 @@ http_server::~http_server() {
   stop();
 }
 
+namespace {
+
+/// SO_REUSEPORT would let us share a port that another server of this user
+/// holds; bind once without it to make sure the port is free.
+void check_port_free(const std::string& host, uint16_t port) {
+  if (port == 0)
+    return;
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor probe{ioc};
+  asio::ip::tcp::endpoint ep{asio::ip::make_address(host), port};
+  probe.open(ep.protocol());
+  probe.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+  probe.bind(ep);
+}
+
+} // namespace
+
 caf::error http_server::start() {
   auto& d = *impl_;
-  d.companion = d.sys.spawn<caf::actor_companion>();
-  d.companion_ptr = caf::actor_cast<caf::strong_actor_ptr>(d.companion);
-  auto* raw = caf::actor_cast<caf::actor_companion*>(d.companion);
-  raw->on_enqueue(
-      [&d](caf::mailbox_element_ptr ptr) { d.on_message(std::move(ptr)); });
-  d.sweeper = std::thread{[&d] { d.sweep(); }};
-  auto hard = d.opts.hard_body_limit != 0 ? d.opts.hard_body_limit
-                                          : 4 * d.opts.max_body_bytes;
-  auto handling = d.opts.request_timeout.count() > 0
-                      ? std::chrono::duration_cast<clock_type::duration>(
-                            d.opts.request_timeout + std::chrono::seconds(10))
-                      : std::chrono::duration_cast<clock_type::duration>(
-                            std::chrono::hours(24));
   try {
-    d.server = restinio::run_async<traits>(
-        restinio::own_io_context(),
-        restinio::server_settings_t<traits>{}
-            .address(d.opts.host)
-            .port(d.opts.port)
-            .request_handler([&d](auto req) { return d.handle(req); })
-            .incoming_http_msg_limits(
-                restinio::incoming_http_msg_limits_t{}
-                    .max_url_size(d.opts.max_url_bytes)
-                    .max_field_value_size(d.opts.max_header_bytes)
-                    .max_field_count(d.opts.max_header_count)
-                    .max_body_size(hard))
-            .handle_request_timeout(handling)
-            .read_next_http_message_timelimit(
-                std::chrono::duration_cast<clock_type::duration>(
-                    d.opts.keep_alive_timeout))
-            .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
-              d.port = acceptor.local_endpoint().port();
-            }),
-        d.opts.threads);
+    check_port_free(d.opts.host, d.opts.port);
+    for (size_t i = 0; i < d.opts.threads; ++i) {
+      d.shards.push_back(std::make_unique<impl::shard>(d, i));
+      // Shard 0 binds the port (0 picks one); the others join it.
+      d.shards.back()->open(i == 0 ? d.opts.port : d.port.load());
+    }
   } catch (const std::exception& e) {
+    for (auto& s : d.shards)
+      s->stop();
+    d.shards.clear();
     return make_error(errc::invalid_config,
-                      "http: cannot listen on " + d.opts.host + ":" +
-                          std::to_string(d.opts.port) + ": " + e.what());
+                      "http: cannot listen on " + d.opts.host + ":"
+                        + std::to_string(d.opts.port) + ": " + e.what());
   }
-  caf::anon_send(d.controller, routes_atom::value, d.companion);
+  for (auto& s : d.shards)
+    s->run();
+  caf::anon_send(d.controller, routes_atom::value, d.shards.front()->companion);
   return {};
 }
 
@@ -414,8 +528,8 @@ void http_server::begin_drain() {
 
 bool http_server::wait_idle(std::chrono::milliseconds timeout) {
   auto& d = *impl_;
-  std::unique_lock<std::mutex> guard{d.mtx};
-  return d.idle_cv.wait_for(guard, timeout, [&] { return d.pending.empty(); });
+  std::unique_lock<std::mutex> guard{d.idle_mtx};
+  return d.idle_cv.wait_for(guard, timeout, [&] { return d.in_flight() == 0; });
 }
 
 void http_server::stop() {
@@ -423,26 +537,9 @@ void http_server::stop() {
   if (d.stopped)
     return;
   d.stopped = true;
-  if (d.server) {
-    d.server->stop();
-    d.server->wait();
-    d.server.reset();
-  }
-  {
-    std::lock_guard<std::mutex> guard{d.mtx};
-    d.stopping = true;
-    d.pending.clear();
-  }
-  d.cv.notify_all();
-  if (d.sweeper.joinable())
-    d.sweeper.join();
-  if (d.companion) {
-    auto* raw = caf::actor_cast<caf::actor_companion*>(d.companion);
-    raw->on_enqueue([](caf::mailbox_element_ptr) {});
-    anon_send_exit(d.companion, caf::exit_reason::user_shutdown);
-    d.companion = nullptr;
-    d.companion_ptr = nullptr;
-  }
+  for (auto& s : d.shards)
+    s->stop();
+  d.shards.clear();
 }
 
 } // namespace actorserve::detail

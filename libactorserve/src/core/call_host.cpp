@@ -1,0 +1,119 @@
+#include "call_host.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
+
+namespace actorserve::detail {
+
+class call_host::entry : public call_sink {
+public:
+  entry(call_host& host, endpoint_ptr ep, uint64_t seed,
+        std::shared_ptr<queue_budget> budget)
+      : host_(host), router(std::move(ep), *this, seed, std::move(budget)) {}
+
+  void dispatch(call_ptr call, const caf::actor& replica) override {
+    auto self = host_.self_;
+    auto mid = caf::message_id{call->token};
+    replica->enqueue(caf::make_mailbox_element(
+                       self->ctrl(), mid, {},
+                       caf::make_message(call_atom::value, call->meta,
+                                         call->args)),
+                     self->context());
+    host_.in_flight_.emplace(mid.response_id().integer_value(),
+                             std::make_pair(std::move(call), this));
+  }
+
+  void fail(call_ptr call, caf::error err) override {
+    if (call->promise.pending()) {
+      call->promise.deliver(std::move(err));
+      return;
+    }
+    // Answer the request id as a replica would have: the actor's response
+    // handler (or timeout) for it takes the error in a later step.
+    auto self = host_.self_;
+    auto mid = caf::message_id{call->token};
+    self->enqueue(caf::make_mailbox_element(self->ctrl(), mid.response_id(),
+                                            {},
+                                            caf::make_message(std::move(err))),
+                  self->context());
+  }
+
+  void arm_retry(caf::timespan delay) override {
+    armed = true;
+    if (host_.timer_pending_)
+      return;
+    host_.timer_pending_ = true;
+    caf::delayed_anon_send(caf::actor_cast<caf::actor>(host_.self_), delay,
+                           route_retry_atom::value);
+  }
+
+  bool armed = false;
+
+private:
+  call_host& host_;
+
+public:
+  caller_router router;
+};
+
+call_host::call_host(caf::local_actor* self, uint64_t seed, bool ingress)
+    : self_(self), seed_(seed), ingress_(ingress) {}
+
+call_host::~call_host() = default;
+
+void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
+                      request_meta meta, caf::message args,
+                      caf::response_promise rp) {
+  auto& e = routers_[ep.get()];
+  if (!e)
+    e = std::make_unique<entry>(*this, ep, seed_ + routers_.size(),
+                                ingress_ ? ep->ingress_budget() : nullptr);
+  auto call = std::make_unique<routed_call>();
+  call->token = mid.integer_value();
+  call->meta = std::move(meta);
+  call->args = std::move(args);
+  call->promise = std::move(rp);
+  e->router.submit(std::move(call));
+}
+
+bool call_host::on_response(caf::mailbox_element& x) {
+  auto i = in_flight_.find(x.mid.integer_value());
+  if (i == in_flight_.end())
+    return false;
+  auto call = std::move(i->second.first);
+  auto e = i->second.second;
+  in_flight_.erase(i);
+  uint32_t reported = 0;
+  if (classify_reply(x.content(), reported) == reply_kind::rejected) {
+    e->router.rejected(std::move(call), reported);
+    return true;
+  }
+  e->router.answered(call->replica);
+  if (!call->promise.pending())
+    return false;
+  call->promise.deliver(x.move_content_to_message());
+  return true;
+}
+
+void call_host::on_retry() {
+  timer_pending_ = false;
+  for (auto& [ep, e] : routers_)
+    if (e->armed) {
+      e->armed = false;
+      e->router.on_retry();
+    }
+}
+
+void call_host::update() {
+  for (auto& [ep, e] : routers_)
+    e->router.update();
+}
+
+void call_host::fail_waiting(const caf::error& err) {
+  for (auto& [ep, e] : routers_)
+    e->router.fail_waiting(err);
+}
+
+} // namespace actorserve::detail

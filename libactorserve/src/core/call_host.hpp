@@ -1,0 +1,69 @@
+/// @file
+/// Routing inside an actor: the calls one actor makes to deployments.
+///
+/// A `call_host` lives in the calling actor (a replica's user actor, or the
+/// gateway) and keeps one `caller_router` per deployment it calls. Calls go
+/// from the actor straight to a replica, with the actor's own request id,
+/// and the answer comes straight back: no router actor between them. The
+/// actor's `consume` hands every response to `on_response` first, which
+/// takes rejections (and routes those calls again) before the actor's
+/// response handlers could see them.
+///
+/// Single-threaded: the owning actor calls it while it runs.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include <caf/fwd.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+#include <caf/response_promise.hpp>
+
+#include "actorserve/routing.hpp"
+
+namespace actorserve::detail {
+
+/// The timer message a host sends itself while calls wait.
+using route_retry_atom = caf::atom_constant<caf::atom("as_retry")>;
+
+class call_host {
+public:
+  /// `seed` fixes the routers' random choices. With `ingress`, waiting calls
+  /// count against each endpoint's `ingress_budget` (one caller shared by
+  /// the ingress's threads) instead of a budget of this host's own.
+  call_host(caf::local_actor* self, uint64_t seed, bool ingress = false);
+  ~call_host();
+
+  /// Routes a call whose request id is `mid`. With a pending `rp`, the
+  /// answer goes to `rp`; otherwise it arrives as the response to `mid`.
+  void route(const endpoint_ptr& ep, caf::message_id mid, request_meta meta,
+             caf::message args, caf::response_promise rp = {});
+
+  /// Called for every response the actor receives. Returns true when the
+  /// host consumed it (a rejection it routes again, or an answer it passed
+  /// to a promise); false when the actor should handle it as usual.
+  bool on_response(caf::mailbox_element& x);
+
+  /// The retry timer fired.
+  void on_retry();
+
+  /// Endpoints may have changed: route waiting calls now.
+  void update();
+
+  /// Fails every waiting call with `err` (the actor is ending).
+  void fail_waiting(const caf::error& err);
+
+private:
+  class entry;
+
+  caf::local_actor* self_;
+  std::unordered_map<const endpoint*, std::unique_ptr<entry>> routers_;
+  /// Calls in flight, by response id.
+  std::unordered_map<uint64_t, std::pair<call_ptr, entry*>> in_flight_;
+  bool timer_pending_ = false;
+  uint64_t seed_;
+  bool ingress_;
+};
+
+} // namespace actorserve::detail

@@ -1,0 +1,70 @@
+#include "actorserve/gateway.hpp"
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+
+#include "actorserve/error.hpp"
+#include "call_host.hpp"
+
+namespace actorserve {
+
+namespace {
+
+class gateway_actor : public caf::event_based_actor {
+public:
+  gateway_actor(caf::actor_config& cfg, endpoint_ptr ep, uint64_t seed)
+      : caf::event_based_actor(cfg),
+        ep_(std::move(ep)),
+        host_(std::make_unique<detail::call_host>(this, seed)) {}
+
+  const char* name() const override { return "actorserve.gateway"; }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    if (x.mid.is_response() && host_->on_response(x))
+      return caf::invoke_message_result::consumed;
+    return caf::event_based_actor::consume(x);
+  }
+
+  caf::behavior make_behavior() override {
+    return {
+      [this](call_atom, request_meta& meta, caf::message& args) {
+        auto rp = make_response_promise();
+        host_->route(ep_, new_request_id(caf::message_priority::normal),
+                    std::move(meta), std::move(args), rp);
+        return rp;
+      },
+      [this](replicas_atom) { host_->update(); },
+      [this](detail::route_retry_atom) { host_->on_retry(); },
+    };
+  }
+
+  /// Calls still waiting get an answer; the endpoint is released.
+  void on_exit() override {
+    host_->fail_waiting(make_error(
+      errc::unavailable, "the gateway of '" + ep_->deployment() + "' stopped"));
+    // The endpoint holds this actor: drop our side of the cycle.
+    host_.reset();
+    ep_.reset();
+    caf::event_based_actor::on_exit();
+  }
+
+private:
+  endpoint_ptr ep_;
+  std::unique_ptr<detail::call_host> host_;
+};
+
+} // namespace
+
+caf::actor spawn_gateway(caf::actor_system& sys, endpoint_ptr ep,
+                         uint64_t seed) {
+  auto ptr = ep.get();
+  auto gw = sys.spawn<gateway_actor>(std::move(ep), seed);
+  ptr->set_gateway(gw);
+  return gw;
+}
+
+} // namespace actorserve

@@ -1,0 +1,238 @@
+// The per-caller routing decisions as plain data: a caller_router driven
+// through a recording sink, with no actor and no thread.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <vector>
+
+#include "actorserve/error.hpp"
+#include "actorserve/routing.hpp"
+
+using namespace actorserve;
+
+namespace {
+
+/// Records what the router asks its host to do. Replicas are named by id
+/// only (their actor handles stay empty: nothing is sent).
+struct recording_sink : call_sink {
+  std::vector<call_ptr> sent;
+  std::vector<std::pair<uint64_t, errc>> failed; // token, code
+  int timers = 0;
+
+  void dispatch(call_ptr call, const caf::actor&) override {
+    sent.push_back(std::move(call));
+  }
+
+  void fail(call_ptr call, caf::error err) override {
+    failed.emplace_back(call->token, code_of(err));
+  }
+
+  void arm_retry(caf::timespan) override { ++timers; }
+
+  /// Takes the oldest call sent to `replica`.
+  call_ptr take(uint64_t replica) {
+    for (auto i = sent.begin(); i != sent.end(); ++i)
+      if ((*i)->replica == replica) {
+        auto c = std::move(*i);
+        sent.erase(i);
+        return c;
+      }
+    return nullptr;
+  }
+
+  size_t sent_to(uint64_t replica) const {
+    size_t n = 0;
+    for (auto& c : sent)
+      n += c->replica == replica ? 1 : 0;
+    return n;
+  }
+};
+
+call_ptr make_call(uint64_t token, caf::timestamp deadline = {}) {
+  auto c = std::make_unique<routed_call>();
+  c->token = token;
+  c->meta.deadline = deadline;
+  return c;
+}
+
+std::vector<replica_ref> replicas(std::initializer_list<uint64_t> ids) {
+  std::vector<replica_ref> out;
+  for (auto id : ids)
+    out.push_back(replica_ref{id, caf::actor{}});
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a caller with no replicas fails calls as unavailable",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 2, -1);
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  r.submit(make_call(1));
+  REQUIRE(sink.failed.size() == 1);
+  CHECK(sink.failed[0].second == errc::unavailable);
+  CHECK(sink.sent.empty());
+}
+
+TEST_CASE("a caller fills replicas up to max_ongoing_requests, then queues",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 2, -1);
+  ep->publish(replicas({1, 2}));
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  for (uint64_t t = 1; t <= 6; ++t)
+    r.submit(make_call(t));
+  // Power of two choices over two replicas: always the emptier one.
+  CHECK(sink.sent_to(1) == 2);
+  CHECK(sink.sent_to(2) == 2);
+  CHECK(r.waiting() == 2);
+  CHECK(sink.timers == 1);
+  // An answer frees a slot: the oldest waiting call (token 5) goes there.
+  auto done = sink.take(2);
+  r.answered(done->replica);
+  CHECK(sink.sent_to(2) == 2);
+  CHECK(sink.sent.back()->token == 5);
+  CHECK(r.waiting() == 1);
+  CHECK(r.in_flight() == 4);
+}
+
+TEST_CASE("a rejected call goes to another replica, then waits at the front",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 1, -1);
+  ep->publish(replicas({1, 2}));
+  recording_sink sink;
+  caller_router r{ep, sink, 3};
+  r.submit(make_call(1));
+  auto first = std::move(sink.sent.front());
+  sink.sent.clear();
+  auto other = first->replica == 1 ? 2u : 1u;
+  // Rejected by a replica full through other callers: tried elsewhere.
+  r.rejected(std::move(first), 1);
+  REQUIRE(sink.sent.size() == 1);
+  CHECK(sink.sent[0]->replica == other);
+  r.submit(make_call(2)); // both look full now: it waits
+  CHECK(r.waiting() == 1);
+  // The second replica rejects too: the call goes back in line, ahead of 2.
+  auto again = std::move(sink.sent.front());
+  sink.sent.clear();
+  r.rejected(std::move(again), 1);
+  CHECK(r.waiting() == 2);
+  CHECK(sink.sent.empty());
+  // The retry timer probes again, oldest first.
+  r.on_retry();
+  REQUIRE(sink.sent.size() == 2);
+  CHECK(sink.sent[0]->token == 1);
+  CHECK(sink.sent[1]->token == 2);
+  CHECK(sink.failed.empty());
+}
+
+TEST_CASE("max_queued_requests bounds waiting calls per caller",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 1, 2);
+  ep->publish(replicas({1}));
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  for (uint64_t t = 1; t <= 5; ++t)
+    r.submit(make_call(t));
+  CHECK(sink.sent.size() == 1);
+  CHECK(r.waiting() == 2);
+  REQUIRE(sink.failed.size() == 2);
+  CHECK(sink.failed[0] == std::make_pair(uint64_t{4}, errc::overloaded));
+  CHECK(sink.failed[1] == std::make_pair(uint64_t{5}, errc::overloaded));
+  // A second caller has a queue of its own (Ray's semantics).
+  recording_sink sink2;
+  caller_router r2{ep, sink2, 2};
+  r2.submit(make_call(10));
+  r2.submit(make_call(11));
+  CHECK(sink2.sent.size() == 1);
+  CHECK(r2.waiting() == 1);
+  CHECK(sink2.failed.empty());
+}
+
+TEST_CASE("threads of one caller share its queue bound", "[caller_router]") {
+  // The demo's /blocking contract with the ingress on two threads: one
+  // replica admitting 4, a queue of 4, and 12 calls spread over both
+  // threads give 4 running, 4 waiting and 4 overloaded, whatever the order.
+  auto ep = std::make_shared<endpoint>("app", "D", 4, 4);
+  ep->publish(replicas({1}));
+  recording_sink a_sink, b_sink;
+  caller_router a{ep, a_sink, 1, ep->ingress_budget()};
+  caller_router b{ep, b_sink, 2, ep->ingress_budget()};
+  for (uint64_t t = 1; t <= 6; ++t) {
+    a.submit(make_call(t));
+    b.submit(make_call(100 + t));
+  }
+  // Each thread believes the replica is empty and sends 4; the replica
+  // admits only the first 4 that reach it, here thread a's.
+  CHECK(a_sink.sent.size() == 4);
+  CHECK(b_sink.sent.size() == 4);
+  while (!b_sink.sent.empty()) {
+    auto c = std::move(b_sink.sent.front());
+    b_sink.sent.erase(b_sink.sent.begin());
+    b.rejected(std::move(c), 4);
+  }
+  auto overloaded = a_sink.failed.size() + b_sink.failed.size();
+  CHECK(overloaded == 4);
+  CHECK(a.waiting() + b.waiting() == 4);
+  CHECK(*ep->ingress_budget() == 4);
+  // When the four finish, every waiting call runs; nothing is lost.
+  for (int i = 0; i < 4; ++i) {
+    auto c = std::move(a_sink.sent.front());
+    a_sink.sent.erase(a_sink.sent.begin());
+    a.answered(c->replica);
+  }
+  b.on_retry();
+  CHECK(a_sink.sent.size() + b_sink.sent.size() == 4);
+  CHECK(a.waiting() + b.waiting() == 0);
+  CHECK(*ep->ingress_budget() == 0);
+}
+
+TEST_CASE("a new replica set takes waiting calls; a removed one fails them",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 1, -1);
+  ep->publish(replicas({1}));
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  for (uint64_t t = 1; t <= 3; ++t)
+    r.submit(make_call(t));
+  CHECK(r.waiting() == 2);
+  // Scaled up: the next event routes the waiting calls to the new replicas.
+  ep->publish(replicas({1, 2, 3}));
+  r.update();
+  CHECK(r.waiting() == 0);
+  CHECK(sink.sent_to(2) + sink.sent_to(3) == 2);
+  // A call in flight at a replica that left the set still counts down.
+  ep->publish(replicas({2, 3}));
+  auto old = sink.take(1);
+  r.answered(old->replica);
+  CHECK(r.in_flight() == 2);
+  // Deleted: waiting calls fail as unavailable, new ones too.
+  r.submit(make_call(4));
+  r.submit(make_call(5));
+  REQUIRE(r.waiting() == 2);
+  ep->remove();
+  r.on_retry();
+  CHECK(r.waiting() == 0);
+  REQUIRE(sink.failed.size() == 2);
+  CHECK(sink.failed[0].second == errc::unavailable);
+  r.submit(make_call(6));
+  CHECK(sink.failed.size() == 3);
+}
+
+TEST_CASE("a waiting call whose deadline passed fails as deadline_exceeded",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 1, -1);
+  ep->publish(replicas({1}));
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  r.submit(make_call(1));
+  r.submit(make_call(2, caf::make_timestamp() - std::chrono::seconds(1)));
+  r.submit(make_call(3));
+  auto first = sink.take(1);
+  r.answered(first->replica);
+  REQUIRE(sink.failed.size() == 1);
+  CHECK(sink.failed[0] == std::make_pair(uint64_t{2}, errc::deadline_exceeded));
+  REQUIRE(sink.sent.size() == 1);
+  CHECK(sink.sent[0]->token == 3);
+}
