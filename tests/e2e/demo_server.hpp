@@ -16,6 +16,9 @@ namespace test {
 inline actorserve::serve_options demo_options() {
   actorserve::serve_options opts;
   opts.http.port = 0; // any free port
+  // Two I/O threads, each routing for itself, whatever the machine.
+  opts.http.threads = 2;
+  opts.system_threads = 2;
   opts.http.request_timeout = std::chrono::seconds(3);
   return opts;
 }

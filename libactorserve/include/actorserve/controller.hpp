@@ -61,7 +61,8 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<scale_atom, std::string, std::string,
                     uint32_t>::with<deployment_status>,
     caf::replies_to<status_atom>::with<serve_status>,
-    caf::replies_to<endpoint_atom, std::string, std::string>::with<endpoint_ptr>,
+    caf::replies_to<endpoint_atom, std::string,
+                    std::string>::with<endpoint_ptr>,
     caf::reacts_to<routes_atom, caf::actor>,
     caf::replies_to<shutdown_atom>::with<bool>,
     caf::reacts_to<ready_atom, uint64_t, bool, std::string>>;

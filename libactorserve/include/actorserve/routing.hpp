@@ -96,7 +96,8 @@ enum class reply_kind : uint8_t {
 
 /// Classifies `reply`. For `rejected`, `reported` is the replica's count of
 /// calls running (0 when it did not say).
-reply_kind classify_reply(const caf::type_erased_tuple& reply, uint32_t& reported);
+reply_kind classify_reply(const caf::type_erased_tuple& reply,
+                          uint32_t& reported);
 
 class caller_router {
 public:

@@ -35,6 +35,16 @@
 
 namespace actorserve {
 
+/// The cores this process may run on (its CPU affinity, so `taskset`
+/// counts), at least 1.
+size_t available_cores() noexcept;
+
+/// The default of `--threads` and `--http-threads`: a quarter of the
+/// available cores, at least 1. Requests cost the I/O threads and the
+/// system plane about the same, and the rest is left to replica threads
+/// (one per isolated replica) and blocking work.
+size_t default_thread_count() noexcept;
+
 /// Options of the HTTP ingress.
 struct http_options {
   /// Serve HTTP at all.
@@ -43,8 +53,9 @@ struct http_options {
   std::string host = "127.0.0.1";
   /// 0 picks a free port (see `serve::http_port`).
   uint16_t port = 8000;
-  /// RESTinio's I/O threads.
-  size_t threads = 1;
+  /// I/O threads: each has a listener on the port (SO_REUSEPORT), its own
+  /// connections and its own routing state.
+  size_t threads = default_thread_count();
   /// Bodies above this get 413 with a JSON error.
   size_t max_body_bytes = 10 * 1024 * 1024;
   /// Bodies above this are not read at all: the connection is closed.
@@ -65,13 +76,16 @@ struct http_options {
 /// Options of the runtime.
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
-  size_t system_threads = 2;
-  /// "sharing" (one queue, the default) or "stealing" (CAF's work stealing).
-  std::string scheduler_policy = "sharing";
-  /// With "sharing": how long an idle system-plane worker keeps polling for
-  /// work before it sleeps. A sleeping thread takes tens of microseconds to
-  /// wake, so this keeps latency low at moderate load, at the price of up to
-  /// this much CPU per idle period per worker. Zero: sleep at once.
+  size_t system_threads = default_thread_count();
+  /// "workers" (a queue per worker with stealing, the default), "sharing"
+  /// (one shared queue) or "stealing" (CAF's own work stealing).
+  std::string scheduler_policy = "workers";
+  /// How long an idle system-plane worker or replica thread keeps polling
+  /// for work before it sleeps. A sleeping thread takes tens of
+  /// microseconds to wake, so this keeps latency low at moderate load, at
+  /// the price of up to this much CPU per idle period per thread; at most
+  /// half the cores poll at once. Zero: sleep at once. Not used by
+  /// "stealing".
   std::chrono::microseconds idle_spin{50};
   http_options http;
   /// How long shutdown waits for in-flight HTTP requests.

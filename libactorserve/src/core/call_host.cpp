@@ -16,11 +16,11 @@ public:
   void dispatch(call_ptr call, const caf::actor& replica) override {
     auto self = host_.self_;
     auto mid = caf::message_id{call->token};
-    replica->enqueue(caf::make_mailbox_element(
-                       self->ctrl(), mid, {},
-                       caf::make_message(call_atom::value, call->meta,
-                                         call->args)),
-                     self->context());
+    replica->enqueue(
+        caf::make_mailbox_element(
+            self->ctrl(), mid, {},
+            caf::make_message(call_atom::value, call->meta, call->args)),
+        self->context());
     host_.in_flight_.emplace(mid.response_id().integer_value(),
                              std::make_pair(std::move(call), this));
   }
@@ -34,8 +34,7 @@ public:
     // handler (or timeout) for it takes the error in a later step.
     auto self = host_.self_;
     auto mid = caf::message_id{call->token};
-    self->enqueue(caf::make_mailbox_element(self->ctrl(), mid.response_id(),
-                                            {},
+    self->enqueue(caf::make_mailbox_element(self->ctrl(), mid.response_id(), {},
                                             caf::make_message(std::move(err))),
                   self->context());
   }

@@ -124,7 +124,7 @@ route_table make_routes(const controller_data& st) {
   for (auto& [name, app] : st.apps)
     if (app.state == application_state::running && !app.prefix.empty())
       result.push_back(
-        route_entry{app.prefix, name, app.deployments.at(app.ingress).ep});
+          route_entry{app.prefix, name, app.deployments.at(app.ingress).ep});
   // Longest prefix first: the ingress takes the first match.
   std::sort(result.begin(), result.end(),
             [](const route_entry& x, const route_entry& y) {
@@ -429,8 +429,8 @@ controller_actor spawn_controller(caf::actor_system& sys) {
                 dep.spec = s;
                 dep.target = s->config.num_replicas;
                 dep.ep = std::make_shared<endpoint>(
-                  spec.name, s->config.name, s->config.max_ongoing_requests,
-                  s->config.max_queued_requests);
+                    spec.name, s->config.name, s->config.max_ongoing_requests,
+                    s->config.max_queued_requests);
                 dep.gateway = spawn_gateway(self->home_system(), dep.ep,
                                             st.next_replica_id * 7919);
                 self->link_to(dep.gateway); // gateways end with the controller
@@ -482,11 +482,11 @@ controller_actor spawn_controller(caf::actor_system& sys) {
             [self](endpoint_atom, const std::string& app,
                    const std::string& dep) -> caf::result<endpoint_ptr> {
               auto a = self->state.apps.find(app);
-              if (a == self->state.apps.end()
-                  || a->second.deployments.count(dep) == 0)
-                return make_error(errc::not_found,
-                                  "no deployment '" + dep
-                                    + "' in application '" + app + "'");
+              if (a == self->state.apps.end() ||
+                  a->second.deployments.count(dep) == 0)
+                return make_error(errc::not_found, "no deployment '" + dep +
+                                                       "' in application '" +
+                                                       app + "'");
               return a->second.deployments.at(dep).ep;
             },
             [self](routes_atom, caf::actor& subscriber) {

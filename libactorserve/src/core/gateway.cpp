@@ -17,8 +17,7 @@ namespace {
 class gateway_actor : public caf::event_based_actor {
 public:
   gateway_actor(caf::actor_config& cfg, endpoint_ptr ep, uint64_t seed)
-      : caf::event_based_actor(cfg),
-        ep_(std::move(ep)),
+      : caf::event_based_actor(cfg), ep_(std::move(ep)),
         host_(std::make_unique<detail::call_host>(this, seed)) {}
 
   const char* name() const override { return "actorserve.gateway"; }
@@ -31,21 +30,22 @@ public:
 
   caf::behavior make_behavior() override {
     return {
-      [this](call_atom, request_meta& meta, caf::message& args) {
-        auto rp = make_response_promise();
-        host_->route(ep_, new_request_id(caf::message_priority::normal),
-                    std::move(meta), std::move(args), rp);
-        return rp;
-      },
-      [this](replicas_atom) { host_->update(); },
-      [this](detail::route_retry_atom) { host_->on_retry(); },
+        [this](call_atom, request_meta& meta, caf::message& args) {
+          auto rp = make_response_promise();
+          host_->route(ep_, new_request_id(caf::message_priority::normal),
+                       std::move(meta), std::move(args), rp);
+          return rp;
+        },
+        [this](replicas_atom) { host_->update(); },
+        [this](detail::route_retry_atom) { host_->on_retry(); },
     };
   }
 
   /// Calls still waiting get an answer; the endpoint is released.
   void on_exit() override {
-    host_->fail_waiting(make_error(
-      errc::unavailable, "the gateway of '" + ep_->deployment() + "' stopped"));
+    host_->fail_waiting(
+        make_error(errc::unavailable,
+                   "the gateway of '" + ep_->deployment() + "' stopped"));
     // The endpoint holds this actor: drop our side of the cycle.
     host_.reset();
     ep_.reset();

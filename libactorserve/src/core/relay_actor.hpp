@@ -59,6 +59,17 @@ public:
     }
   }
 
+  /// Fails every pending relay with `err` (the actor is ending: without an
+  /// answer, its callers would wait forever).
+  void fail_all_relays(const caf::error& err) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& kvp : pending) {
+      auto msg = caf::make_message(err);
+      kvp.second.k(msg);
+    }
+  }
+
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     if (x.mid.is_response()) {
       auto i = pending_.find(x.mid.integer_value());

@@ -47,6 +47,12 @@ public:
       caf::anon_send_exit(state.user, caf::exit_reason::user_shutdown);
       state.user = nullptr;
     }
+    if (state.state != replica_state::failed)
+      state.state = replica_state::stopped; // no drain logic from here on
+    // Calls still running (a forced stop) get an answer; their callers
+    // must not re-run them, since they may have had effects.
+    fail_all_relays(make_error(errc::unavailable,
+                               "the replica stopped while running the call"));
     for (auto& rp : state.drain_waiters)
       rp.deliver(true);
     state.drain_waiters.clear();

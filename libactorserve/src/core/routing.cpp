@@ -12,10 +12,8 @@ namespace actorserve {
 
 endpoint::endpoint(std::string app, std::string deployment,
                    uint32_t max_ongoing_requests, int64_t max_queued_requests)
-    : app_(std::move(app)),
-      deployment_(std::move(deployment)),
-      max_ongoing_(max_ongoing_requests),
-      max_queued_(max_queued_requests),
+    : app_(std::move(app)), deployment_(std::move(deployment)),
+      max_ongoing_(max_ongoing_requests), max_queued_(max_queued_requests),
       ingress_budget_(std::make_shared<std::atomic<int64_t>>(0)),
       set_(std::make_shared<replica_set>()) {}
 
@@ -51,13 +49,14 @@ caf::actor endpoint::gateway() const {
 
 call_sink::~call_sink() = default;
 
-reply_kind classify_reply(const caf::type_erased_tuple& reply, uint32_t& reported) {
+reply_kind classify_reply(const caf::type_erased_tuple& reply,
+                          uint32_t& reported) {
   reported = 0;
   if (!reply.match_elements<caf::error>())
     return reply_kind::answer;
   auto& err = reply.get_as<caf::error>(0);
-  if (err.category() == caf::atom("system")
-      && err.code() == static_cast<uint8_t>(caf::sec::request_receiver_down))
+  if (err.category() == caf::atom("system") &&
+      err.code() == static_cast<uint8_t>(caf::sec::request_receiver_down))
     return reply_kind::rejected; // gone before it took the call
   if (code_of(err) != errc::rejected)
     return reply_kind::answer;
@@ -87,8 +86,7 @@ bool take_queue_slot(queue_budget& budget, int64_t limit, bool force) noexcept {
 
 caller_router::caller_router(endpoint_ptr ep, call_sink& sink, uint64_t seed,
                              std::shared_ptr<queue_budget> budget)
-    : ep_(std::move(ep)),
-      sink_(sink),
+    : ep_(std::move(ep)), sink_(sink),
       budget_(budget ? std::move(budget) : std::make_shared<queue_budget>(0)),
       rng_(seed) {}
 
@@ -150,9 +148,8 @@ bool caller_router::try_dispatch(call_ptr& call) {
   auto limit = ep_->max_ongoing_requests();
   for (size_t i = 0; i < slots_.size(); ++i) {
     auto& s = slots_[i];
-    if (s.load() < limit
-        && std::find(call->tried.begin(), call->tried.end(), s.ref.id)
-             == call->tried.end()) {
+    if (s.load() < limit && std::find(call->tried.begin(), call->tried.end(),
+                                      s.ref.id) == call->tried.end()) {
       candidates.push_back(i);
       loads.push_back(s.load());
     }
@@ -185,9 +182,9 @@ void caller_router::wait(call_ptr call, bool front) {
     auto n = budget_->load(std::memory_order_relaxed);
     sink_.fail(std::move(call),
                make_error(errc::overloaded,
-                          "deployment '" + ep_->deployment() + "' has "
-                            + std::to_string(n)
-                            + " requests queued (max_queued_requests)"));
+                          "deployment '" + ep_->deployment() + "' has " +
+                              std::to_string(n) +
+                              " requests queued (max_queued_requests)"));
     return;
   }
   call->waited = true;
@@ -284,8 +281,8 @@ void caller_router::pump() {
       give_slot();
       sink_.fail(std::move(call),
                  make_error(errc::deadline_exceeded,
-                            "the request expired while queued for "
-                              + ep_->deployment()));
+                            "the request expired while queued for " +
+                                ep_->deployment()));
       continue;
     }
     // Release the slot before dispatching: a rejection takes it again.

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <pthread.h>
+#include <sched.h>
+#include <thread>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -12,6 +14,7 @@
 #include "../ingress/http_server.hpp"
 #include "serve_config.hpp"
 #include "spin_scheduler.hpp"
+#include "worker_scheduler.hpp"
 #include "actorserve/error.hpp"
 
 namespace actorserve {
@@ -53,6 +56,18 @@ void block_signals() {
 }
 
 } // namespace
+
+size_t available_cores() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+size_t default_thread_count() noexcept {
+  return std::max<size_t>(1, available_cores() / 4);
+}
 
 caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                                            serve_options opts) {
@@ -130,8 +145,10 @@ caf::error validate(const serve_options& opts) {
   };
   if (opts.system_threads < 1)
     return bad("system_threads", "must be >= 1");
-  if (opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
-    return bad("scheduler_policy", "must be 'sharing' or 'stealing' (got '" +
+  if (opts.scheduler_policy != "workers" &&
+      opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
+    return bad("scheduler_policy", "must be 'workers', 'sharing' or "
+                                   "'stealing' (got '" +
                                        opts.scheduler_policy + "')");
   if (opts.http.enabled) {
     if (opts.http.host.empty())
@@ -155,14 +172,20 @@ struct serve::impl {
   explicit impl(serve_options o) : opts(std::move(o)) {
     cfg.set("scheduler.max-threads", opts.system_threads);
     cfg.idle_spin = opts.idle_spin;
+    auto spin = opts.idle_spin;
     if (opts.scheduler_policy == "stealing") {
       cfg.set("scheduler.policy", caf::atom("stealing"));
-    } else {
-      // Work sharing that spins before parking (spin_scheduler.hpp).
+    } else if (opts.scheduler_policy == "sharing") {
+      // One shared queue that spins before parking (spin_scheduler.hpp).
       cfg.module_factories.push_back(
-          [spin = opts.idle_spin](
-              caf::actor_system& sys) -> caf::actor_system::module* {
+          [spin](caf::actor_system& sys) -> caf::actor_system::module* {
             return new detail::spin_coordinator(sys, spin);
+          });
+    } else {
+      // A queue per worker, with stealing (worker_scheduler.hpp).
+      cfg.module_factories.push_back(
+          [spin](caf::actor_system& sys) -> caf::actor_system::module* {
+            return new detail::worker_coordinator(sys, spin);
           });
     }
     cfg.set("logger.console-verbosity", caf::atom("quiet"));

@@ -8,9 +8,11 @@
 /// of microseconds to wake, and a request crosses threads several times, so
 /// at low load the wake-ups, not the work, would set the latency. A push
 /// signals the condition variable only when a thread is parked. The cost is
-/// CPU while polling: at most `spin` per idle period per thread.
+/// CPU while polling: at most `spin` per idle period per thread, and at most
+/// `spin_budget::limit()` threads polling at once.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +24,38 @@
 #include <caf/resumable.hpp>
 
 namespace actorserve::detail {
+
+/// Bounds how many threads of the process poll for work at once (system
+/// workers and replica threads alike): at most half the cores, at least
+/// one. A thread that finds the budget spent parks at once, so idle threads
+/// never take the cores that I/O threads and busy workers need.
+class spin_budget {
+public:
+  static spin_budget& instance() {
+    static spin_budget budget;
+    return budget;
+  }
+
+  bool try_acquire() noexcept {
+    auto n = spinning_.load(std::memory_order_relaxed);
+    while (n < limit_)
+      if (spinning_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
+        return true;
+    return false;
+  }
+
+  void release() noexcept { spinning_.fetch_sub(1, std::memory_order_relaxed); }
+
+  int limit() const noexcept { return limit_; }
+
+private:
+  spin_budget()
+      : limit_(std::max(
+            1, static_cast<int>(std::thread::hardware_concurrency()) / 2)) {}
+
+  std::atomic<int> spinning_{0};
+  const int limit_;
+};
 
 class spin_queue {
 public:
@@ -43,10 +77,14 @@ public:
   /// Returns the next job, waiting as long as it takes; nullptr once the
   /// queue is closed and empty.
   caf::resumable* take() {
-    auto until = std::chrono::steady_clock::now() + spin_;
-    while (size_.load(std::memory_order_acquire) == 0 &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::yield();
+    if (spin_.count() > 0 && size_.load(std::memory_order_acquire) == 0 &&
+        spin_budget::instance().try_acquire()) {
+      auto until = std::chrono::steady_clock::now() + spin_;
+      while (size_.load(std::memory_order_acquire) == 0 &&
+             std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+      spin_budget::instance().release();
+    }
     std::unique_lock<std::mutex> guard{mtx_};
     if (jobs_.empty()) {
       ++parked_;

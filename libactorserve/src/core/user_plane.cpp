@@ -158,8 +158,8 @@ void user_plane::route(const endpoint_ptr& ep, caf::message_id mid,
                        request_meta meta, caf::message args,
                        caf::response_promise rp) {
   if (!callers_)
-    callers_ = std::make_unique<call_host>(self_, ctx_->replica_id * 7919
-                                                    + self_->id());
+    callers_ = std::make_unique<call_host>(self_, ctx_->replica_id * 7919 +
+                                                      self_->id());
   callers_->route(ep, mid, std::move(meta), std::move(args), std::move(rp));
 }
 
@@ -249,7 +249,7 @@ void user_plane::stop_pool() {
   pool_->stop();
   if (callers_) {
     callers_->fail_waiting(
-      make_error(errc::unavailable, "the calling replica stopped"));
+        make_error(errc::unavailable, "the calling replica stopped"));
     callers_.reset();
   }
 }
@@ -268,12 +268,13 @@ void route_call(caf::local_actor* self, const endpoint_ptr& ep,
   } else {
     dest = caf::actor_cast<caf::actor>(self);
     mid = mid.response_id();
-    msg = caf::make_message(make_error(
-      errc::unavailable, "deployment '" + ep->deployment() + "' was deleted"));
+    msg = caf::make_message(
+        make_error(errc::unavailable,
+                   "deployment '" + ep->deployment() + "' was deleted"));
   }
-  dest->enqueue(caf::make_mailbox_element(self->ctrl(), mid, {},
-                                          std::move(msg)),
-                self->context());
+  dest->enqueue(
+      caf::make_mailbox_element(self->ctrl(), mid, {}, std::move(msg)),
+      self->context());
 }
 
 void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
@@ -287,8 +288,8 @@ void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
   if (auto gw = ep->gateway())
     rp.delegate(gw, call_atom::value, std::move(meta), std::move(args));
   else
-    rp.deliver(make_error(errc::unavailable, "deployment '" + ep->deployment()
-                                               + "' was deleted"));
+    rp.deliver(make_error(errc::unavailable,
+                          "deployment '" + ep->deployment() + "' was deleted"));
 }
 
 user_plane& user_plane_of(caf::local_actor* self) {

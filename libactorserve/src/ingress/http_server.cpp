@@ -33,7 +33,8 @@ namespace {
 using traits = restinio::default_single_thread_traits_t;
 using server_type = restinio::http_server_t<traits>;
 using clock_type = std::chrono::steady_clock;
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+using reuse_port =
+    asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 const char* reason_phrase(uint16_t status) {
   switch (status) {
@@ -75,7 +76,6 @@ bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
     return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
-
 
 /// The key of a request or response id in a shard's maps.
 uint64_t key_of(caf::message_id mid) {
@@ -119,9 +119,7 @@ struct http_server::impl {
 /// its companion actor, which posts them onto the thread.
 struct http_server::impl::shard {
   shard(impl& owner, size_t index)
-      : owner(owner),
-        index(index),
-        work(asio::make_work_guard(ioc)),
+      : owner(owner), index(index), work(asio::make_work_guard(ioc)),
         deadline_timer(ioc) {}
 
   impl& owner;
@@ -222,9 +220,9 @@ struct http_server::impl::shard {
         pending_request p;
         if (take_pending(deadlines.front().first, p))
           respond_error(p.req, p.request_id, errc::deadline_exceeded,
-                        "the request did not complete within "
-                          + std::to_string(owner.opts.request_timeout.count())
-                          + " ms");
+                        "the request did not complete within " +
+                            std::to_string(owner.opts.request_timeout.count()) +
+                            " ms");
         deadlines.pop_front();
       }
       arm_deadline();
@@ -261,8 +259,8 @@ struct http_server::impl::shard {
     if (content.match_elements<caf::error>()) {
       auto& err = content.get_as<caf::error>(0);
       respond_error(p.req, p.request_id, code_of(err), message_of(err));
-    } else if (p.kind == pending_kind::status_query
-               && content.match_elements<serve_status>()) {
+    } else if (p.kind == pending_kind::status_query &&
+               content.match_elements<serve_status>()) {
       respond(p.req, p.request_id, 200, "application/json", {},
               to_json(content.get_as<serve_status>(0)));
     } else if (content.match_elements<http_response>()) {
@@ -282,8 +280,8 @@ struct http_server::impl::shard {
     auto rid = hdr.get_field_or("X-Request-ID", "");
     if (!rid.empty() && rid.size() <= 128)
       return rid;
-    return owner.id_prefix + std::to_string(index) + "-"
-           + std::to_string(next_rid++);
+    return owner.id_prefix + std::to_string(index) + "-" +
+           std::to_string(next_rid++);
   }
 
   restinio::request_handling_status_t
@@ -299,9 +297,9 @@ struct http_server::impl::shard {
     }
     if (req->body().size() > owner.opts.max_body_bytes) {
       respond_error(req, rid, errc::payload_too_large,
-                    "the body has " + std::to_string(req->body().size())
-                      + " bytes; the limit is "
-                      + std::to_string(owner.opts.max_body_bytes));
+                    "the body has " + std::to_string(req->body().size()) +
+                        " bytes; the limit is " +
+                        std::to_string(owner.opts.max_body_bytes));
       return restinio::request_accepted();
     }
     owner.routes.refresh(routes_seen, routes);
@@ -323,8 +321,8 @@ struct http_server::impl::shard {
       msg.path = msg.full_path;
     else
       msg.path = msg.full_path.size() == match->prefix.size()
-                   ? std::string{"/"}
-                   : msg.full_path.substr(match->prefix.size());
+                     ? std::string{"/"}
+                     : msg.full_path.substr(match->prefix.size());
     try {
       auto qp = restinio::parse_query(hdr.query());
       for (auto& kvp : qp)
@@ -370,9 +368,9 @@ struct http_server::impl::shard {
     } else if (path == "/-/status") {
       auto mid = add_pending(req, rid, pending_kind::status_query);
       caf::actor_cast<caf::actor>(owner.controller)
-        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
-                                            status_atom::value),
-                  nullptr);
+          ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
+                                              status_atom::value),
+                    nullptr);
     } else {
       respond_error(req, rid, errc::not_found,
                     "no built-in endpoint " + std::string{path});
@@ -391,35 +389,36 @@ struct http_server::impl::shard {
         [this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
     host = std::make_unique<call_host>(raw, index + 1, true);
     auto& o = owner.opts;
-    auto hard = o.hard_body_limit != 0 ? o.hard_body_limit
-                                       : 4 * o.max_body_bytes;
+    auto hard =
+        o.hard_body_limit != 0 ? o.hard_body_limit : 4 * o.max_body_bytes;
     auto handling = o.request_timeout.count() > 0
-                      ? std::chrono::duration_cast<clock_type::duration>(
-                          o.request_timeout + std::chrono::seconds(10))
-                      : std::chrono::duration_cast<clock_type::duration>(
-                          std::chrono::hours(24));
+                        ? std::chrono::duration_cast<clock_type::duration>(
+                              o.request_timeout + std::chrono::seconds(10))
+                        : std::chrono::duration_cast<clock_type::duration>(
+                              std::chrono::hours(24));
     auto settings =
-      restinio::server_settings_t<traits>{}
-        .address(o.host)
-        .port(port)
-        .request_handler([this](auto req) { return handle(req); })
-        .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                    .max_url_size(o.max_url_bytes)
-                                    .max_field_value_size(o.max_header_bytes)
-                                    .max_field_count(o.max_header_count)
-                                    .max_body_size(hard))
-        .handle_request_timeout(handling)
-        .read_next_http_message_timelimit(
-          std::chrono::duration_cast<clock_type::duration>(
-            o.keep_alive_timeout))
-        .acceptor_options_setter([](restinio::acceptor_options_t& opts) {
-          opts.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-          opts.set_option(reuse_port(true));
-        })
-        .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
-          if (index == 0)
-            owner.port = acceptor.local_endpoint().port();
-        });
+        restinio::server_settings_t<traits>{}
+            .address(o.host)
+            .port(port)
+            .request_handler([this](auto req) { return handle(req); })
+            .incoming_http_msg_limits(
+                restinio::incoming_http_msg_limits_t{}
+                    .max_url_size(o.max_url_bytes)
+                    .max_field_value_size(o.max_header_bytes)
+                    .max_field_count(o.max_header_count)
+                    .max_body_size(hard))
+            .handle_request_timeout(handling)
+            .read_next_http_message_timelimit(
+                std::chrono::duration_cast<clock_type::duration>(
+                    o.keep_alive_timeout))
+            .acceptor_options_setter([](restinio::acceptor_options_t& opts) {
+              opts.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+              opts.set_option(reuse_port(true));
+            })
+            .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
+              if (index == 0)
+                owner.port = acceptor.local_endpoint().port();
+            });
     server = std::make_unique<server_type>(restinio::external_io_context(ioc),
                                            std::move(settings));
     server->open_sync();
@@ -509,8 +508,8 @@ caf::error http_server::start() {
       s->stop();
     d.shards.clear();
     return make_error(errc::invalid_config,
-                      "http: cannot listen on " + d.opts.host + ":"
-                        + std::to_string(d.opts.port) + ": " + e.what());
+                      "http: cannot listen on " + d.opts.host + ":" +
+                          std::to_string(d.opts.port) + ": " + e.what());
   }
   for (auto& s : d.shards)
     s->run();

@@ -1,0 +1,241 @@
+/// @file
+/// The system plane's default scheduler: a queue per worker, stealing, and a
+/// bounded spin before parking.
+///
+/// CAF's work-sharing scheduler (and our `spin_then_park` variant of it)
+/// keeps one queue for all workers: every job of every request locks it
+/// twice, from every worker and I/O thread. Here each worker owns a queue:
+///  - a worker enqueues the actors it wakes into its own queue;
+///  - a thread outside the pool (an HTTP I/O thread, a replica's thread, the
+///    timer) has a home worker, picked round robin on its first enqueue, so
+///    threads spread over the queues and each queue sees few writers;
+///  - a worker whose queue is empty steals from the others (oldest job
+///    first), then polls all queues for the idle spin, then parks on its own
+///    condition variable;
+///  - an enqueue wakes the queue's owner only if it is parked; if the owner
+///    is busy, no worker spins and one is parked, it wakes that one to
+///    steal (Go's scheduler rule). Spinning and parking re-check the queues
+///    after they announce themselves, so no job waits in a busy worker's
+///    queue while another could run it, except in the window of a race
+///    that ends when the owner finishes its current job.
+///
+/// Spinning draws on the process-wide `spin_budget` (spin_queue.hpp): at
+/// most half the cores poll at once, so idle threads never take the cores
+/// that I/O threads and busy workers need.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/logger.hpp>
+#include <caf/policy/unprofiled.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "spin_queue.hpp"
+
+// See spin_scheduler.hpp: skip CAF's per-job logger tag (it logs nothing in
+// Debian's build). Must precede the first include of caf/scheduler/worker.hpp.
+#if CAF_LOG_LEVEL == CAF_LOG_LEVEL_QUIET
+#undef CAF_PUSH_AID_FROM_PTR
+#define CAF_PUSH_AID_FROM_PTR(unused) static_cast<void>(0)
+#endif
+#include <caf/scheduler/coordinator.hpp>
+
+namespace actorserve::detail {
+
+class per_worker_queues : public caf::policy::unprofiled {
+public:
+  /// One worker's queue and parking spot.
+  struct slot {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::deque<caf::resumable*> jobs; // guarded by mtx
+    bool parked = false;              // guarded by mtx
+    bool wake = false;                // guarded by mtx: look for work to steal
+    /// Mirrors jobs.size() for lock-free checks.
+    std::atomic<size_t> size{0};
+  };
+
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
+    std::chrono::nanoseconds spin{0};
+    std::atomic<size_t> next_home{0};
+    std::atomic<int> spinning{0};
+    std::atomic<int> parked{0};
+  };
+
+  struct worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator*)
+        : queue(std::make_unique<slot>()) {}
+    // CAF copies one prototype per worker: each gets a fresh queue.
+    worker_data(const worker_data&) : queue(std::make_unique<slot>()) {}
+    std::unique_ptr<slot> queue;
+  };
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    thread_local const void* pool = nullptr;
+    thread_local size_t home = 0;
+    if (pool != self) {
+      pool = self;
+      home = d(self).next_home.fetch_add(1, std::memory_order_relaxed);
+    }
+    push(self, self->worker_by_id(home % self->num_workers()), job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    push(self->parent(), self, job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    push(self->parent(), self, job);
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    push(self->parent(), self, job);
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto parent = self->parent();
+    auto& cd = d(parent);
+    auto& me = *d(self).queue;
+    for (;;) {
+      if (auto job = pop(me))
+        return job;
+      if (auto job = steal(self))
+        return job;
+      if (cd.spin.count() > 0 && spin_budget::instance().try_acquire()) {
+        cd.spinning.fetch_add(1);
+        auto until = std::chrono::steady_clock::now() + cd.spin;
+        bool found = false;
+        while (!(found = any_work(parent)) &&
+               std::chrono::steady_clock::now() < until)
+          std::this_thread::yield();
+        cd.spinning.fetch_sub(1);
+        spin_budget::instance().release();
+        // Re-check after we stopped counting as spinning: an enqueue that
+        // saw us spinning did not wake anyone.
+        if (found || any_work(parent))
+          continue;
+      }
+      std::unique_lock<std::mutex> guard{me.mtx};
+      if (!me.jobs.empty())
+        return take_front(me);
+      me.parked = true;
+      cd.parked.fetch_add(1);
+      // Re-check the others after we count as parked (see push).
+      if (!any_work(parent))
+        me.cv.wait(guard, [&] { return !me.jobs.empty() || me.wake; });
+      me.parked = false;
+      me.wake = false;
+      cd.parked.fetch_sub(1);
+      if (!me.jobs.empty())
+        return take_front(me);
+    }
+  }
+
+  template <class Worker, class F>
+  void foreach_resumable(Worker* self, F f) {
+    auto& me = *d(self).queue;
+    std::lock_guard<std::mutex> guard{me.mtx};
+    while (!me.jobs.empty())
+      f(take_front(me));
+  }
+
+  template <class Coordinator, class F>
+  void foreach_central_resumable(Coordinator*, F) {
+    // No central queue.
+  }
+
+private:
+  static caf::resumable* take_front(slot& s) {
+    auto job = s.jobs.front();
+    s.jobs.pop_front();
+    s.size.store(s.jobs.size());
+    return job;
+  }
+
+  static caf::resumable* pop(slot& s) {
+    if (s.size.load() == 0)
+      return nullptr;
+    std::lock_guard<std::mutex> guard{s.mtx};
+    return s.jobs.empty() ? nullptr : take_front(s);
+  }
+
+  template <class Worker>
+  static caf::resumable* steal(Worker* self) {
+    auto parent = self->parent();
+    auto n = parent->num_workers();
+    for (size_t i = 1; i < n; ++i) {
+      auto victim = parent->worker_by_id((self->id() + i) % n);
+      if (auto job = pop(*d(victim).queue))
+        return job;
+    }
+    return nullptr;
+  }
+
+  template <class Coordinator>
+  static bool any_work(Coordinator* parent) {
+    auto n = parent->num_workers();
+    for (size_t i = 0; i < n; ++i)
+      if (d(parent->worker_by_id(i)).queue->size.load() > 0)
+        return true;
+    return false;
+  }
+
+  template <class Coordinator, class Worker>
+  static void push(Coordinator* parent, Worker* target, caf::resumable* job) {
+    auto& s = *d(target).queue;
+    bool owner_parked;
+    {
+      std::lock_guard<std::mutex> guard{s.mtx};
+      s.jobs.push_back(job);
+      s.size.store(s.jobs.size());
+      owner_parked = s.parked;
+    }
+    if (owner_parked) {
+      s.cv.notify_one();
+      return;
+    }
+    // The owner is busy (or spinning): let a parked worker steal it unless
+    // a spinning one will.
+    auto& cd = d(parent);
+    if (cd.spinning.load() > 0 || cd.parked.load() == 0)
+      return;
+    auto n = parent->num_workers();
+    for (size_t i = 0; i < n; ++i) {
+      auto& other = *d(parent->worker_by_id(i)).queue;
+      std::unique_lock<std::mutex> guard{other.mtx};
+      if (other.parked && !other.wake) {
+        other.wake = true;
+        guard.unlock();
+        other.cv.notify_one();
+        return;
+      }
+    }
+  }
+};
+
+/// Install with `cfg.module_factories`: CAF then uses it instead of the
+/// scheduler named by `scheduler.policy`.
+class worker_coordinator
+    : public caf::scheduler::coordinator<per_worker_queues> {
+public:
+  worker_coordinator(caf::actor_system& sys, std::chrono::nanoseconds spin)
+      : caf::scheduler::coordinator<per_worker_queues>(sys) {
+    data().spin = spin;
+  }
+};
+
+} // namespace actorserve::detail
