@@ -2,8 +2,8 @@
 //   bench_server [--app noop|echo] [--mode isolated|inline] [--replicas N]
 //                [actorserve flags: --port, --threads, ...]
 //
-// noop: one deployment answering "ok" (HTTP ingress -> router -> replica ->
-//       user actor and back).
+// noop: one deployment answering "ok" (the HTTP I/O thread routes for
+//       itself -> replica -> user actor and back).
 // echo: the two-deployment chain of Ray Serve's published benchmark: an
 //       ingress deployment reads the body and passes it through a handle to
 //       an Echo deployment, then returns the echoed bytes.

@@ -10,7 +10,7 @@
 //
 // Variants: the callee and the caller isolated (user code on their own
 // threads, the default) or inline (on the system plane), and the same loop
-// between two bare CAF actors (the ceiling: no router, no replica).
+// between two bare CAF actors (the ceiling: no routing, no replica).
 //   handle_roundtrip [Google Benchmark flags] [actorserve flags: --threads N]
 #include <algorithm>
 #include <chrono>

@@ -182,7 +182,11 @@ public:
     return result;
   }
 
-  const std::string& deployment() const noexcept { return ep_->deployment(); }
+  /// The deployment's name (empty for a default-constructed handle).
+  const std::string& deployment() const noexcept {
+    static const std::string none;
+    return ep_ ? ep_->deployment() : none;
+  }
 
   /// Where the deployment's replicas are published.
   const endpoint_ptr& target() const noexcept { return ep_; }

@@ -32,21 +32,11 @@
 #include <mutex>
 #include <thread>
 
-#include <caf/actor_system.hpp>
-#include <caf/logger.hpp>
-#include <caf/policy/unprofiled.hpp>
 #include <caf/resumable.hpp>
-#include <caf/scheduler/abstract_coordinator.hpp>
 
-#include "spin_queue.hpp"
-
-// See spin_scheduler.hpp: skip CAF's per-job logger tag (it logs nothing in
-// Debian's build). Must precede the first include of caf/scheduler/worker.hpp.
-#if CAF_LOG_LEVEL == CAF_LOG_LEVEL_QUIET
-#undef CAF_PUSH_AID_FROM_PTR
-#define CAF_PUSH_AID_FROM_PTR(unused) static_cast<void>(0)
-#endif
-#include <caf/scheduler/coordinator.hpp>
+// Includes caf/scheduler/coordinator.hpp with CAF's per-job logger tag
+// skipped, and spin_queue.hpp (spin_budget).
+#include "spin_scheduler.hpp"
 
 namespace actorserve::detail {
 
