@@ -1,5 +1,6 @@
 // Runtime options: flag parsing, and the system plane's scheduler with and
 // without its idle spin, in-process with real actors.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -45,25 +46,50 @@ TEST_CASE("a bad --idle-spin-us fails naming the flag", "[options]") {
   }
 }
 
-TEST_CASE("the scheduler runs work whether its workers spin or sleep",
+TEST_CASE("thread counts default from the cores; spin threads and the "
+          "scheduler are flags",
+          "[options]") {
+  auto defaults = parse({});
+  REQUIRE(defaults);
+  auto quarter = std::max<size_t>(1, available_cores() / 4);
+  CHECK(defaults->system_threads == quarter);
+  CHECK(defaults->http.threads == quarter);
+  CHECK(defaults->spin_threads == 0);
+  CHECK(defaults->scheduler_policy == "workers");
+  auto set = parse({"--spin-threads", "3", "--scheduler", "sharing"});
+  REQUIRE(set);
+  CHECK(set->spin_threads == 3);
+  CHECK(set->scheduler_policy == "sharing");
+  auto bad = parse({"--scheduler", "fifo"});
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(message_of(bad.error()), Catch::Contains("scheduler"));
+  auto neg = parse({"--spin-threads", "-1"});
+  REQUIRE_FALSE(neg);
+  CHECK_THAT(message_of(neg.error()), Catch::Contains("--spin-threads"));
+}
+
+TEST_CASE("every scheduler runs work whether its workers spin or sleep",
           "[options]") {
   // Spin 0 parks at once. A 1 us spin runs out between two calls from this
   // thread, so workers and the replica thread spin, then park, then must be
   // woken for the next call. A 2 ms spin keeps them polling throughout.
   for (auto spin : {microseconds{0}, microseconds{1}, microseconds{2000}}) {
     for (auto mode : {execution::inline_, execution::isolated}) {
-      serve_options opts;
-      opts.http.enabled = false;
-      opts.system_threads = 2;
-      opts.idle_spin = spin;
-      serve s{opts};
-      auto h =
-          s.run(s.deployment("Twice", twice).mode(mode).bind(), {"twice", ""});
-      REQUIRE(h);
-      for (int32_t i = 0; i < 100; ++i) {
-        auto r = h->call(i).get(seconds(5));
-        REQUIRE(r);
-        CHECK(*r == 2 * i);
+      for (auto policy : {"workers", "sharing", "stealing"}) {
+        serve_options opts;
+        opts.http.enabled = false;
+        opts.system_threads = 2;
+        opts.idle_spin = spin;
+        opts.scheduler_policy = policy;
+        serve s{opts};
+        auto h = s.run(s.deployment("Twice", twice).mode(mode).bind(),
+                       {"twice", ""});
+        REQUIRE(h);
+        for (int32_t i = 0; i < 100; ++i) {
+          auto r = h->call(i).get(seconds(5));
+          REQUIRE(r);
+          CHECK(*r == 2 * i);
+        }
       }
     }
   }

@@ -84,16 +84,22 @@ struct serve_options {
   /// for work before it sleeps. A sleeping thread takes tens of
   /// microseconds to wake, so this keeps latency low at moderate load, at
   /// the price of up to this much CPU per idle period per thread; at most
-  /// half the cores poll at once. Zero: sleep at once. Not used by
+  /// `spin_threads` threads poll at once. Zero: sleep at once. Not used by
   /// "stealing".
   std::chrono::microseconds idle_spin{50};
+  /// How many threads may poll for work at once (system workers and replica
+  /// threads together). 0: one per available core, so pollers never
+  /// outnumber the cores (and each yields its core to any runnable thread).
+  /// More trades CPU for latency when a call crosses more threads than
+  /// there are cores (an isolated replica calling another on 2 cores).
+  size_t spin_threads = 0;
   http_options http;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
 };
 
 /// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
-/// --idle-spin-us, --request-timeout-ms, --max-body-bytes,
+/// --idle-spin-us, --spin-threads, --request-timeout-ms, --max-body-bytes,
 /// --drain-timeout-ms, --no-http)
 /// over `defaults`. Unknown flags and bad values give `invalid_config`
 /// naming the flag.

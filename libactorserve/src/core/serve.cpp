@@ -95,11 +95,12 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
     auto v = next();
     if (flag != "--host" && flag != "--port" && flag != "--http-threads" &&
         flag != "--threads" && flag != "--scheduler" &&
-        flag != "--idle-spin-us" && flag != "--request-timeout-ms" &&
-        flag != "--max-body-bytes" && flag != "--drain-timeout-ms")
+        flag != "--idle-spin-us" && flag != "--spin-threads" &&
+        flag != "--request-timeout-ms" && flag != "--max-body-bytes" &&
+        flag != "--drain-timeout-ms")
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
-                              "--idle-spin-us, "
+                              "--idle-spin-us, --spin-threads, "
                               "--request-timeout-ms, --max-body-bytes, "
                               "--drain-timeout-ms, --no-http)");
     if (!v)
@@ -118,6 +119,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       int64_t us = 0;
       err = parse_number<int64_t>(flag, *v, 0, 1'000'000, us);
       opts.idle_spin = std::chrono::microseconds{us};
+    } else if (flag == "--spin-threads") {
+      err = parse_number<size_t>(flag, *v, 0, 1024, opts.spin_threads);
     } else if (flag == "--request-timeout-ms") {
       int64_t ms = 0;
       err = parse_number<int64_t>(flag, *v, 0, 86'400'000, ms);
@@ -173,6 +176,9 @@ struct serve::impl {
     cfg.set("scheduler.max-threads", opts.system_threads);
     cfg.idle_spin = opts.idle_spin;
     auto spin = opts.idle_spin;
+    // At most one polling thread per core by default (spin_queue.hpp).
+    detail::spin_budget::instance().set_limit(static_cast<int>(
+        opts.spin_threads > 0 ? opts.spin_threads : available_cores()));
     if (opts.scheduler_policy == "stealing") {
       cfg.set("scheduler.policy", caf::atom("stealing"));
     } else if (opts.scheduler_policy == "sharing") {

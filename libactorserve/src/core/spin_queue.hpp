@@ -26,9 +26,10 @@
 namespace actorserve::detail {
 
 /// Bounds how many threads of the process poll for work at once (system
-/// workers and replica threads alike): at most half the cores, at least
-/// one. A thread that finds the budget spent parks at once, so idle threads
-/// never take the cores that I/O threads and busy workers need.
+/// workers and replica threads alike): by default one per core, so pollers
+/// never outnumber the cores; `serve` sets it from `--spin-threads`. A
+/// thread that finds the budget spent parks at once, and a polling thread
+/// yields its core to any runnable thread at every poll.
 class spin_budget {
 public:
   static spin_budget& instance() {
@@ -38,7 +39,8 @@ public:
 
   bool try_acquire() noexcept {
     auto n = spinning_.load(std::memory_order_relaxed);
-    while (n < limit_)
+    auto limit = limit_.load(std::memory_order_relaxed);
+    while (n < limit)
       if (spinning_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
         return true;
     return false;
@@ -46,15 +48,19 @@ public:
 
   void release() noexcept { spinning_.fetch_sub(1, std::memory_order_relaxed); }
 
-  int limit() const noexcept { return limit_; }
+  int limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
+
+  void set_limit(int n) noexcept {
+    limit_.store(std::max(1, n), std::memory_order_relaxed);
+  }
 
 private:
   spin_budget()
       : limit_(std::max(
-            1, static_cast<int>(std::thread::hardware_concurrency()) / 2)) {}
+            1, static_cast<int>(std::thread::hardware_concurrency()))) {}
 
   std::atomic<int> spinning_{0};
-  const int limit_;
+  std::atomic<int> limit_;
 };
 
 class spin_queue {

@@ -19,9 +19,9 @@
 ///    queue while another could run it, except in the window of a race
 ///    that ends when the owner finishes its current job.
 ///
-/// Spinning draws on the process-wide `spin_budget` (spin_queue.hpp): at
-/// most half the cores poll at once, so idle threads never take the cores
-/// that I/O threads and busy workers need.
+/// Spinning draws on the process-wide `spin_budget` (spin_queue.hpp): no
+/// more threads poll at once than there are cores, and each yields its core
+/// to any runnable thread, so idle threads never crowd out busy ones.
 #pragma once
 
 #include <atomic>
