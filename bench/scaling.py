@@ -100,7 +100,7 @@ def write(report, h):
              if s["pinned"] else
              f"server and wrk (-t{s['wrk_threads']} -c{s['conns']}) share "
              f"all {s['cores']} cores, so this shows overhead, not scaling")
-    report.w("## 6. Scaling with threads", "",
+    report.w("## 7. Scaling with threads", "",
              "Bare RESTinio with T I/O threads against actorserve with T "
              "I/O threads, T system-plane workers and T isolated replicas "
              f"(`bench/scaling.py`); {where}. Best of "
