@@ -236,3 +236,43 @@ TEST_CASE("a waiting call whose deadline passed fails as deadline_exceeded",
   REQUIRE(sink.sent.size() == 1);
   CHECK(sink.sent[0]->token == 3);
 }
+
+TEST_CASE("a waiting call that is rejected after it was sent keeps the queue "
+          "count exact",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 1, -1);
+  ep->publish(replicas({1, 2}));
+  recording_sink sink;
+  auto budget = std::make_shared<queue_budget>(0);
+  caller_router r{ep, sink, 1, budget};
+  r.submit(make_call(1));
+  r.submit(make_call(2));
+  r.submit(make_call(3)); // both replicas busy: it waits
+  REQUIRE(*budget == 1);
+  // Call 1 finishes; call 3 leaves the queue for that replica...
+  auto first = std::move(sink.sent.front());
+  sink.sent.erase(sink.sent.begin());
+  auto freed = first->replica;
+  r.answered(freed);
+  CHECK(*budget == 0);
+  auto third = sink.take(freed);
+  REQUIRE(third);
+  CHECK(third->token == 3);
+  // ...which rejects it (full through another caller): it waits again,
+  // holding one slot.
+  r.rejected(std::move(third), 1);
+  CHECK(r.waiting() == 1);
+  CHECK(*budget == 1);
+  // Call 2 finishes: call 3 goes there, and no slot is left over.
+  auto second = std::move(sink.sent.front());
+  sink.sent.erase(sink.sent.begin());
+  r.answered(second->replica);
+  CHECK(r.waiting() == 0);
+  CHECK(*budget == 0);
+  // Rejected once more, with room elsewhere: sent on, still no slot held.
+  auto again = sink.take(second->replica);
+  REQUIRE(again);
+  r.on_retry();
+  r.rejected(std::move(again), 1);
+  CHECK(*budget == 0);
+}

@@ -230,15 +230,13 @@ void caller_router::rejected(call_ptr call, uint32_t reported) {
     s->others = std::max(reported, ep_->max_ongoing_requests());
   }
   call->tried.push_back(call->replica);
+  // A call in flight holds no queue slot (pump gave it back when it sent
+  // the call); wait() takes one if the call has to wait again.
   if (!refresh()) {
-    if (call->waited)
-      give_slot();
     sink_.fail(std::move(call), no_replicas());
     fail_waiting(no_replicas());
     return;
   }
-  if (call->waited)
-    give_slot(); // wait() takes it again if needed
   if (try_dispatch(call))
     return;
   // It was first in line when it was sent: it goes back to the front.
