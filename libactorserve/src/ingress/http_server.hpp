@@ -2,13 +2,13 @@
 /// The HTTP ingress (private to the library: RESTinio stays out of public
 /// headers).
 ///
-/// RESTinio parses requests on its own I/O threads. For each request the
-/// handler matches the longest route prefix against the route table the
-/// controller pushes, then enqueues the call straight into the router of the
-/// application's ingress deployment and returns `request_accepted()`: no
-/// actor hop of its own. Answers come back to an `actor_companion`, whose
-/// enqueue callback writes the HTTP response on the delivering thread
-/// (RESTinio posts the write onto the connection's strand).
+/// The server is a set of shards (shard.hpp), one per I/O thread, each with
+/// its own listener on the port (SO_REUSEPORT), pending requests and routing
+/// state. For each request a shard matches the longest route prefix, picks a
+/// replica of the application's ingress deployment with its own
+/// `caller_router`, and enqueues the call straight into it: no actor hop of
+/// its own. Answers come back to the shard's `actor_companion`, which posts
+/// them onto the shard's thread, where the response is written.
 ///
 /// Errors become HTTP status codes in exactly one place: `http_status_of`.
 #pragma once

@@ -1,0 +1,380 @@
+#include "shard.hpp"
+
+#include <random>
+#include <sys/socket.h>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_companion.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/make_message.hpp>
+
+#include "http_server.hpp"
+
+namespace actorserve::detail {
+
+namespace {
+
+using reuse_port =
+    asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+const char* reason_phrase(uint16_t status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Payload Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return status < 400 ? "OK" : "Error";
+  }
+}
+
+bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
+  if (prefix == "/")
+    return true;
+  if (path.size() < prefix.size() ||
+      path.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  return path.size() == prefix.size() || path[prefix.size()] == '/';
+}
+
+/// The key of a request or response id in a shard's maps.
+uint64_t key_of(caf::message_id mid) {
+  return mid.integer_value() & caf::message_id::request_id_mask;
+}
+
+} // namespace
+
+// -- ingress_state ------------------------------------------------------------
+
+ingress_state::ingress_state(caf::actor_system& sys, http_options opts,
+                             controller_actor ctrl)
+    : sys(sys), opts(std::move(opts)), controller(std::move(ctrl)) {
+  std::random_device rd;
+  id_prefix = std::to_string(rd() % 100000) + "-";
+}
+
+size_t ingress_state::in_flight() const {
+  size_t n = 0;
+  for (auto& s : shards)
+    n += s->active.load(std::memory_order_relaxed);
+  return n;
+}
+
+void ingress_state::notify_if_idle() {
+  if (!draining.load(std::memory_order_relaxed))
+    return;
+  std::lock_guard<std::mutex> guard{idle_mtx};
+  idle_cv.notify_all();
+}
+
+// -- ingress_shard ------------------------------------------------------------
+
+void ingress_shard::respond(const restinio::request_handle_t& req,
+                            const std::string& rid, uint16_t status,
+                            const std::string& content_type,
+                            const string_pairs& extra, std::string body) {
+  auto resp = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{status}, reason_phrase(status)});
+  resp.append_header(restinio::http_field::content_type, content_type);
+  resp.append_header("X-Request-ID", rid);
+  for (auto& kvp : extra)
+    resp.append_header(kvp.first, kvp.second);
+  if (owner.draining.load(std::memory_order_relaxed))
+    resp.connection_close();
+  resp.set_body(std::move(body));
+  resp.done();
+}
+
+void ingress_shard::respond_json(const restinio::request_handle_t& req,
+                                 const std::string& rid,
+                                 const nlohmann::json& body) {
+  respond(req, rid, 200, "application/json", {}, body.dump());
+}
+
+void ingress_shard::respond_error(const restinio::request_handle_t& req,
+                                  const std::string& rid, errc code,
+                                  const std::string& message) {
+  string_pairs extra;
+  auto status = http_status_of(code);
+  if (status == 503)
+    extra.emplace_back("Retry-After", "1");
+  nlohmann::json body{
+      {"error", message}, {"code", to_string(code)}, {"request_id", rid}};
+  respond(req, rid, status, "application/json", extra, body.dump());
+}
+
+caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
+                                           std::string rid, pending_kind kind) {
+  auto mid = caf::make_message_id(next_id++);
+  pending.emplace(key_of(mid),
+                  pending_request{std::move(req), std::move(rid), kind});
+  active.store(pending.size(), std::memory_order_relaxed);
+  if (owner.opts.request_timeout.count() > 0) {
+    deadlines.emplace_back(key_of(mid),
+                           clock_type::now() + owner.opts.request_timeout);
+    arm_deadline();
+  }
+  return mid;
+}
+
+bool ingress_shard::take_pending(uint64_t key, pending_request& out) {
+  auto i = pending.find(key);
+  if (i == pending.end())
+    return false;
+  out = std::move(i->second);
+  pending.erase(i);
+  active.store(pending.size(), std::memory_order_relaxed);
+  if (pending.empty())
+    owner.notify_if_idle();
+  return true;
+}
+
+void ingress_shard::arm_deadline() {
+  if (deadline_armed || deadlines.empty())
+    return;
+  deadline_armed = true;
+  deadline_timer.expires_at(deadlines.front().second);
+  deadline_timer.async_wait([this](const asio::error_code& ec) {
+    deadline_armed = false;
+    if (ec)
+      return;
+    auto now = clock_type::now();
+    while (!deadlines.empty() && deadlines.front().second <= now) {
+      pending_request p;
+      if (take_pending(deadlines.front().first, p))
+        respond_error(p.req, p.request_id, errc::deadline_exceeded,
+                      "the request did not complete within " +
+                          std::to_string(owner.opts.request_timeout.count()) +
+                          " ms");
+      deadlines.pop_front();
+    }
+    arm_deadline();
+  });
+}
+
+void ingress_shard::on_enqueue(caf::mailbox_element_ptr ptr) {
+  auto& content = ptr->content();
+  if (content.match_elements<routes_atom, route_table>()) {
+    // Published at once (not posted), so a route is live by the time
+    // `serve::run` returns.
+    owner.routes.set(
+        std::make_shared<const route_table>(content.get_as<route_table>(1)));
+    return;
+  }
+  asio::post(ioc, [this, p = std::move(ptr)]() mutable { on_message(*p); });
+}
+
+void ingress_shard::on_message(caf::mailbox_element& x) {
+  auto& content = x.content();
+  if (content.match_elements<route_retry_atom>()) {
+    host->on_retry();
+    return;
+  }
+  if (!x.mid.is_response() || host->on_response(x))
+    return;
+  pending_request p;
+  if (!take_pending(key_of(x.mid), p))
+    return; // answered already (timed out)
+  if (content.match_elements<caf::error>()) {
+    auto& err = content.get_as<caf::error>(0);
+    respond_error(p.req, p.request_id, code_of(err), message_of(err));
+  } else if (p.kind == pending_kind::status_query &&
+             content.match_elements<serve_status>()) {
+    respond(p.req, p.request_id, 200, "application/json", {},
+            to_json(content.get_as<serve_status>(0)));
+  } else if (content.match_elements<http_response>()) {
+    auto& r = content.get_mutable_as<http_response>(0);
+    respond(p.req, p.request_id, r.status, r.content_type, r.headers,
+            std::move(r.body));
+  } else {
+    respond_error(p.req, p.request_id, errc::user_error,
+                  "the ingress deployment answered with a "
+                  "value that is not an http_response");
+  }
+}
+
+std::string
+ingress_shard::request_id_of(const restinio::http_request_header_t& hdr) {
+  auto rid = hdr.get_field_or("X-Request-ID", "");
+  if (!rid.empty() && rid.size() <= 128)
+    return rid;
+  return owner.id_prefix + std::to_string(index) + "-" +
+         std::to_string(next_rid++);
+}
+
+restinio::request_handling_status_t
+ingress_shard::handle(const restinio::request_handle_t& req) {
+  auto& hdr = req->header();
+  auto rid = request_id_of(hdr);
+  auto path = hdr.path();
+  if (path.size() >= 3 && path.compare(0, 3, "/-/") == 0)
+    return builtin(req, rid, path);
+  if (owner.draining.load(std::memory_order_relaxed)) {
+    respond_error(req, rid, errc::unavailable, "the server is shutting down");
+    return restinio::request_accepted();
+  }
+  if (req->body().size() > owner.opts.max_body_bytes) {
+    respond_error(req, rid, errc::payload_too_large,
+                  "the body has " + std::to_string(req->body().size()) +
+                      " bytes; the limit is " +
+                      std::to_string(owner.opts.max_body_bytes));
+    return restinio::request_accepted();
+  }
+  owner.routes.refresh(routes_seen, routes);
+  const route_entry* match = nullptr;
+  for (auto& e : *routes)
+    if (prefix_matches(e.prefix, path)) {
+      match = &e;
+      break;
+    }
+  if (match == nullptr) {
+    respond_error(req, rid, errc::not_found,
+                  "no application serves " + std::string{path});
+    return restinio::request_accepted();
+  }
+  http_request msg;
+  msg.method = std::string{hdr.method().c_str()};
+  msg.full_path = std::string{path};
+  if (match->prefix == "/")
+    msg.path = msg.full_path;
+  else
+    msg.path = msg.full_path.size() == match->prefix.size()
+                   ? std::string{"/"}
+                   : msg.full_path.substr(match->prefix.size());
+  try {
+    auto qp = restinio::parse_query(hdr.query());
+    for (auto& kvp : qp)
+      msg.query.emplace_back(std::string{kvp.first}, std::string{kvp.second});
+  } catch (const std::exception&) {
+    respond_error(req, rid, errc::bad_request, "the query string is not valid");
+    return restinio::request_accepted();
+  }
+  hdr.for_each_field([&](const restinio::http_header_field_t& f) {
+    msg.headers.emplace_back(f.name(), f.value());
+  });
+  msg.body = req->body();
+  msg.request_id = rid;
+  request_meta meta;
+  meta.request_id = rid;
+  if (owner.opts.request_timeout.count() > 0)
+    meta.deadline = caf::make_timestamp() + owner.opts.request_timeout;
+  auto target = match->target;
+  auto mid = add_pending(req, std::move(rid), pending_kind::app_call);
+  // Routed here, on this thread: straight to a replica.
+  host->route(target, mid, std::move(meta), caf::make_message(std::move(msg)));
+  return restinio::request_accepted();
+}
+
+restinio::request_handling_status_t
+ingress_shard::builtin(const restinio::request_handle_t& req,
+                       const std::string& rid, restinio::string_view_t path) {
+  if (path == "/-/healthz") {
+    // Answered while the system plane is up; 503 while draining.
+    if (owner.draining.load())
+      respond_error(req, rid, errc::unavailable, "draining");
+    else
+      respond_json(req, rid,
+                   {{"status", "ok"}, {"in_flight", owner.in_flight()}});
+  } else if (path == "/-/routes") {
+    owner.routes.refresh(routes_seen, routes);
+    auto body = nlohmann::json::object();
+    for (auto& e : *routes)
+      body[e.prefix] = e.app;
+    respond_json(req, rid, body);
+  } else if (path == "/-/status") {
+    auto mid = add_pending(req, rid, pending_kind::status_query);
+    caf::actor_cast<caf::actor>(owner.controller)
+        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
+                                            status_atom::value),
+                  nullptr);
+  } else {
+    respond_error(req, rid, errc::not_found,
+                  "no built-in endpoint " + std::string{path});
+  }
+  return restinio::request_accepted();
+}
+
+void ingress_shard::open(uint16_t port) {
+  companion = owner.sys.spawn<caf::actor_companion>();
+  companion_ptr = caf::actor_cast<caf::strong_actor_ptr>(companion);
+  auto* raw = caf::actor_cast<caf::actor_companion*>(companion);
+  raw->on_enqueue(
+      [this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
+  host = std::make_unique<call_host>(raw, index + 1, true);
+  auto& o = owner.opts;
+  auto hard = o.hard_body_limit != 0 ? o.hard_body_limit : 4 * o.max_body_bytes;
+  auto handling = o.request_timeout.count() > 0
+                      ? std::chrono::duration_cast<clock_type::duration>(
+                            o.request_timeout + std::chrono::seconds(10))
+                      : std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::hours(24));
+  auto settings =
+      restinio::server_settings_t<traits>{}
+          .address(o.host)
+          .port(port)
+          .request_handler([this](auto req) { return handle(req); })
+          .incoming_http_msg_limits(
+              restinio::incoming_http_msg_limits_t{}
+                  .max_url_size(o.max_url_bytes)
+                  .max_field_value_size(o.max_header_bytes)
+                  .max_field_count(o.max_header_count)
+                  .max_body_size(hard))
+          .handle_request_timeout(handling)
+          .read_next_http_message_timelimit(
+              std::chrono::duration_cast<clock_type::duration>(
+                  o.keep_alive_timeout))
+          .acceptor_options_setter([](restinio::acceptor_options_t& opts) {
+            opts.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+            opts.set_option(reuse_port(true));
+          })
+          .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
+            if (index == 0)
+              owner.port = acceptor.local_endpoint().port();
+          });
+  server = std::make_unique<server_type>(restinio::external_io_context(ioc),
+                                         std::move(settings));
+  server->open_sync();
+}
+
+void ingress_shard::run() {
+  thread = std::thread{[this] { ioc.run(); }};
+}
+
+void ingress_shard::stop() {
+  // From here on, replies are dropped: no callback runs after this.
+  if (companion) {
+    auto* raw = caf::actor_cast<caf::actor_companion*>(companion);
+    raw->on_enqueue([](caf::mailbox_element_ptr) {});
+  }
+  if (thread.joinable()) {
+    asio::post(ioc, [this] {
+      server->close_sync();
+      deadline_timer.cancel();
+      work.reset();
+      ioc.stop();
+    });
+    thread.join();
+  }
+  if (companion)
+    anon_send_exit(companion, caf::exit_reason::user_shutdown);
+  pending.clear();
+  active = 0;
+  host.reset();
+  server.reset();
+  companion = nullptr;
+  companion_ptr = nullptr;
+}
+
+} // namespace actorserve::detail

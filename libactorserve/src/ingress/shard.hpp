@@ -1,0 +1,162 @@
+/// @file
+/// One I/O thread of the HTTP ingress (private to the library: RESTinio
+/// stays out of public headers).
+///
+/// A shard has a listener of its own on the port (SO_REUSEPORT: the kernel
+/// spreads connections over the shards), its own pending requests, deadline
+/// timer and routing state per deployment (`call_host`). Replies reach it
+/// through its companion actor, which posts them onto the shard's thread.
+/// Everything but `active` and the companion's callback is touched by that
+/// thread alone.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+#include <nlohmann/json.hpp>
+#include <restinio/all.hpp>
+
+#include "../core/call_host.hpp"
+#include "actorserve/controller.hpp"
+#include "actorserve/endpoint.hpp"
+#include "actorserve/error.hpp"
+#include "actorserve/http_types.hpp"
+#include "actorserve/serve.hpp"
+
+namespace actorserve::detail {
+
+// Each shard runs on exactly one thread, and every response is written from
+// it: no strand is needed.
+using traits = restinio::default_single_thread_traits_t;
+using server_type = restinio::http_server_t<traits>;
+using clock_type = std::chrono::steady_clock;
+
+/// What a pending request waits for.
+enum class pending_kind : uint8_t { app_call, status_query };
+
+struct pending_request {
+  restinio::request_handle_t req;
+  std::string request_id;
+  pending_kind kind;
+};
+
+class ingress_shard;
+
+/// State every shard shares; none of it is touched per request except
+/// read-mostly values (the route table's version, the drain flag).
+struct ingress_state {
+  ingress_state(caf::actor_system& sys, http_options opts,
+                controller_actor ctrl);
+
+  caf::actor_system& sys;
+  http_options opts;
+  controller_actor controller;
+  std::string id_prefix;
+  published<route_table> routes{std::make_shared<route_table>()};
+  std::atomic<uint16_t> port{0};
+  std::atomic<bool> draining{false};
+  std::vector<std::unique_ptr<ingress_shard>> shards;
+  bool stopped = false;
+
+  // Drain: shards signal here when they run out of requests while draining.
+  std::mutex idle_mtx;
+  std::condition_variable idle_cv;
+
+  /// Requests accepted and not yet answered, over all shards.
+  size_t in_flight() const;
+
+  /// Wakes `wait_idle` (called by a shard whose last request ended).
+  void notify_if_idle();
+};
+
+class ingress_shard {
+public:
+  ingress_shard(ingress_state& owner, size_t index)
+      : owner(owner), index(index), work(asio::make_work_guard(ioc)),
+        deadline_timer(ioc) {}
+
+  ingress_state& owner;
+  size_t index;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::unique_ptr<server_type> server;
+  std::thread thread;
+  caf::actor companion;
+  caf::strong_actor_ptr companion_ptr;
+  std::unique_ptr<call_host> host;
+  // -- touched only by this shard's thread --
+  uint64_t next_id = 1;
+  uint64_t next_rid = 1;
+  std::unordered_map<uint64_t, pending_request> pending;
+  std::deque<std::pair<uint64_t, clock_type::time_point>> deadlines;
+  asio::steady_timer deadline_timer;
+  bool deadline_armed = false;
+  uint64_t routes_seen = 0;
+  std::shared_ptr<const route_table> routes;
+  // -- written by this shard's thread, read by others --
+  std::atomic<size_t> active{0};
+
+  // -- responses ------------------------------------------------------------
+
+  void respond(const restinio::request_handle_t& req, const std::string& rid,
+               uint16_t status, const std::string& content_type,
+               const string_pairs& extra, std::string body);
+
+  void respond_json(const restinio::request_handle_t& req,
+                    const std::string& rid, const nlohmann::json& body);
+
+  void respond_error(const restinio::request_handle_t& req,
+                     const std::string& rid, errc code,
+                     const std::string& message);
+
+  // -- pending requests -----------------------------------------------------
+
+  caf::message_id add_pending(restinio::request_handle_t req, std::string rid,
+                              pending_kind kind);
+
+  bool take_pending(uint64_t key, pending_request& out);
+
+  /// One timer per shard; deadlines arrive in order (one timeout for all).
+  void arm_deadline();
+
+  // -- messages from the system plane ---------------------------------------
+
+  /// Runs on whichever thread enqueues into the companion.
+  void on_enqueue(caf::mailbox_element_ptr ptr);
+
+  /// Runs on this shard's thread.
+  void on_message(caf::mailbox_element& x);
+
+  // -- requests from RESTinio -----------------------------------------------
+
+  std::string request_id_of(const restinio::http_request_header_t& hdr);
+
+  restinio::request_handling_status_t
+  handle(const restinio::request_handle_t& req);
+
+  restinio::request_handling_status_t
+  builtin(const restinio::request_handle_t& req, const std::string& rid,
+          restinio::string_view_t path);
+
+  // -- lifetime -------------------------------------------------------------
+
+  /// Binds (throws on failure); the thread starts in `run`.
+  void open(uint16_t port);
+
+  void run();
+
+  void stop();
+};
+
+} // namespace actorserve::detail
