@@ -30,7 +30,6 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using routes_atom = caf::atom_constant<caf::atom("routes")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using offload_atom = caf::atom_constant<caf::atom("offload")>;
 using endpoint_atom = caf::atom_constant<caf::atom("endpoint")>;

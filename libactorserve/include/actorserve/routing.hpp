@@ -136,14 +136,9 @@ public:
   /// Fails every waiting call with `err`.
   void fail_waiting(const caf::error& err);
 
-  const endpoint& target() const noexcept { return *ep_; }
-
   size_t waiting() const noexcept { return queue_.size(); }
 
   uint32_t in_flight() const noexcept { return in_flight_; }
-
-  /// Calls in flight at replica `id` (0 when unknown).
-  uint32_t in_flight_at(uint64_t id) const noexcept;
 
 private:
   struct slot {

@@ -96,13 +96,6 @@ caller_router::~caller_router() {
       give_slot();
 }
 
-uint32_t caller_router::in_flight_at(uint64_t id) const noexcept {
-  for (auto& s : slots_)
-    if (s.ref.id == id)
-      return s.in_flight;
-  return 0;
-}
-
 caller_router::slot* caller_router::find(uint64_t id) noexcept {
   for (auto& s : slots_)
     if (s.ref.id == id)

@@ -8,8 +8,8 @@
 /// of microseconds to wake, and a request crosses threads several times, so
 /// at low load the wake-ups, not the work, would set the latency. A push
 /// signals the condition variable only when a thread is parked. The cost is
-/// CPU while polling: at most `spin` per idle period per thread, and at most
-/// `spin_budget::limit()` threads polling at once.
+/// CPU while polling: at most `spin` per idle period per thread, and no more
+/// threads polling at once than the `spin_budget` below allows.
 #pragma once
 
 #include <algorithm>
@@ -47,8 +47,6 @@ public:
   }
 
   void release() noexcept { spinning_.fetch_sub(1, std::memory_order_relaxed); }
-
-  int limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
 
   void set_limit(int n) noexcept {
     limit_.store(std::max(1, n), std::memory_order_relaxed);

@@ -270,7 +270,10 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
   meta.request_id = rid;
   if (owner.opts.request_timeout.count() > 0)
     meta.deadline = caf::make_timestamp() + owner.opts.request_timeout;
-  auto target = match->target;
+  // A reference, not a copy: copying the shared_ptr would bump one
+  // reference count per request from every shard. The shard's route table
+  // holds the endpoint until the call is routed.
+  const auto& target = match->target;
   auto mid = add_pending(req, std::move(rid), pending_kind::app_call);
   // Routed here, on this thread: straight to a replica.
   host->route(target, mid, std::move(meta), caf::make_message(std::move(msg)));
