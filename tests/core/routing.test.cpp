@@ -215,3 +215,26 @@ TEST_CASE("queued calls are retried when a replica rejects them", "[gateway]") {
   }
   CHECK(f.log->ok() == 3);
 }
+
+TEST_CASE("a gateway that stops answers the calls it holds, in flight or "
+          "waiting",
+          "[gateway]") {
+  test::fixture f;
+  auto box = f.make_box();
+  auto replica = make_replica(f, 1, test::held_spec(box, 1));
+  auto gw = make_gateway(f, 1, -1, 1);
+  f.run();
+  set_replicas(f, gw, {{1, replica}});
+  f.call(gw.gw, 1); // runs at the replica
+  f.call(gw.gw, 2); // waits at the gateway
+  f.run();
+  REQUIRE(box->held_by(1) == 1);
+  REQUIRE(f.log->results.empty());
+  caf::anon_send_exit(gw.gw, caf::exit_reason::user_shutdown);
+  f.run();
+  REQUIRE(f.log->results.size() == 2);
+  for (auto& r : f.log->results) {
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == errc::unavailable);
+  }
+}

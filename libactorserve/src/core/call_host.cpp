@@ -110,9 +110,16 @@ void call_host::update() {
     e->router.update();
 }
 
-void call_host::fail_waiting(const caf::error& err) {
+void call_host::fail_all(const caf::error& err) {
   for (auto& [ep, e] : routers_)
     e->router.fail_waiting(err);
+  // Calls in flight whose answer goes to a promise (delegated calls, the
+  // gateway's callers) would otherwise never be answered: the answer would
+  // reach a dead actor.
+  for (auto& kvp : in_flight_)
+    if (kvp.second.first->promise.pending())
+      kvp.second.first->promise.deliver(err);
+  in_flight_.clear();
 }
 
 } // namespace actorserve::detail

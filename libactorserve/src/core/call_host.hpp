@@ -51,8 +51,9 @@ public:
   /// Endpoints may have changed: route waiting calls now.
   void update();
 
-  /// Fails every waiting call with `err` (the actor is ending).
-  void fail_waiting(const caf::error& err);
+  /// The actor is ending: fails every waiting call with `err`, and answers
+  /// `err` to the promises of calls still in flight.
+  void fail_all(const caf::error& err);
 
 private:
   class entry;

@@ -41,9 +41,10 @@ public:
     };
   }
 
-  /// Calls still waiting get an answer; the endpoint is released.
+  /// Every call still held, waiting or in flight, gets an answer; the
+  /// endpoint is released.
   void on_exit() override {
-    host_->fail_waiting(
+    host_->fail_all(
         make_error(errc::unavailable,
                    "the gateway of '" + ep_->deployment() + "' stopped"));
     // The endpoint holds this actor: drop our side of the cycle.

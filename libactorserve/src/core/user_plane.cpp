@@ -248,7 +248,7 @@ void user_plane::fail(caf::local_actor* self, caf::mailbox_element& x,
 void user_plane::stop_pool() {
   pool_->stop();
   if (callers_) {
-    callers_->fail_waiting(
+    callers_->fail_all(
         make_error(errc::unavailable, "the calling replica stopped"));
     callers_.reset();
   }
