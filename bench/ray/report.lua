@@ -1,7 +1,13 @@
 -- wrk script: GET by default; with POST_BYTES=N in the environment, POST an
--- N-byte body. Prints one machine-readable RESULT line at the end.
+-- N-byte body; with POST_BODY=text, POST that JSON text. Prints one
+-- machine-readable RESULT line at the end.
 local post_bytes = tonumber(os.getenv("POST_BYTES") or "")
-if post_bytes then
+local post_body = os.getenv("POST_BODY")
+if post_body and post_body ~= "" then
+  wrk.method = "POST"
+  wrk.body = post_body
+  wrk.headers["Content-Type"] = "application/json"
+elseif post_bytes then
   wrk.method = "POST"
   wrk.body = string.rep("x", post_bytes)
   wrk.headers["Content-Type"] = "application/octet-stream"

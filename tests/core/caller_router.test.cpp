@@ -19,7 +19,7 @@ struct recording_sink : call_sink {
   std::vector<std::pair<uint64_t, errc>> failed; // token, code
   int timers = 0;
 
-  void dispatch(call_ptr call, const caf::actor&) override {
+  void dispatch(call_ptr call, const replica_ref&) override {
     sent.push_back(std::move(call));
   }
 
@@ -58,11 +58,70 @@ call_ptr make_call(uint64_t token, caf::timestamp deadline = {}) {
 std::vector<replica_ref> replicas(std::initializer_list<uint64_t> ids) {
   std::vector<replica_ref> out;
   for (auto id : ids)
-    out.push_back(replica_ref{id, caf::actor{}});
+    out.push_back(replica_ref{id, caf::actor{}, nullptr});
+  return out;
+}
+
+/// Replicas with open admission gates, as the controller publishes replicas
+/// of this process.
+std::vector<replica_ref> gated(std::vector<detail::gate_ptr> gates) {
+  std::vector<replica_ref> out;
+  uint64_t id = 1;
+  for (auto& g : gates) {
+    g->open();
+    out.push_back(replica_ref{id++, caf::actor{}, g});
+  }
   return out;
 }
 
 } // namespace
+
+TEST_CASE("a caller admits calls at the replicas' gates and waits when every "
+          "gate is full",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 2, -1);
+  auto a = std::make_shared<detail::admission_gate>(2);
+  auto b = std::make_shared<detail::admission_gate>(2);
+  ep->publish(gated({a, b}));
+  // Another caller holds one of A's slots: this caller sees it at the gate.
+  uint32_t running = 0;
+  REQUIRE(a->try_enter(running));
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  for (uint64_t t = 1; t <= 4; ++t)
+    r.submit(make_call(t));
+  // Loads 1 vs 0, then 1 vs 1, ...: three fit, the fourth waits.
+  CHECK(sink.sent_to(1) == 1);
+  CHECK(sink.sent_to(2) == 2);
+  CHECK(a->running() == 2);
+  CHECK(b->running() == 2);
+  CHECK(r.waiting() == 1);
+  for (auto& c : sink.sent)
+    CHECK(c->gate != nullptr); // each holds its slot
+  // The other caller's call ends; the retry timer finds the free slot.
+  a->leave();
+  r.on_retry();
+  CHECK(sink.sent_to(1) == 2);
+  CHECK(r.waiting() == 0);
+  CHECK(a->running() == 2);
+}
+
+TEST_CASE("a closed gate turns callers to the other replicas",
+          "[caller_router]") {
+  auto ep = std::make_shared<endpoint>("app", "D", 4, -1);
+  auto a = std::make_shared<detail::admission_gate>(4);
+  auto b = std::make_shared<detail::admission_gate>(4);
+  ep->publish(gated({a, b}));
+  CHECK(a->close() == 0); // A drains; this caller's snapshot still lists it
+  recording_sink sink;
+  caller_router r{ep, sink, 1};
+  for (uint64_t t = 1; t <= 6; ++t)
+    r.submit(make_call(t));
+  CHECK(sink.sent_to(1) == 0);
+  CHECK(sink.sent_to(2) == 4);
+  CHECK(r.waiting() == 2);
+  CHECK(a->running() == 0);
+}
 
 TEST_CASE("a caller with no replicas fails calls as unavailable",
           "[caller_router]") {

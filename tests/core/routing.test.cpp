@@ -16,10 +16,17 @@ using namespace actorserve;
 
 namespace {
 
-caf::actor make_replica(test::fixture& f, uint64_t id,
-                        const detail::spec_ptr& spec) {
-  return f.own(
-      spawn_replica(f.sys, replica_args{id, "app", spec, {}, caf::actor{}}));
+/// A replica as the controller publishes it. `gated`: with its admission
+/// gate, so callers admit calls themselves and send them straight to the
+/// user actor (the path every caller in a process takes); otherwise calls
+/// go through the replica actor (the path for callers without the gate).
+replica_ref make_replica(test::fixture& f, uint64_t id,
+                         const detail::spec_ptr& spec, bool gated) {
+  auto gate = std::make_shared<detail::admission_gate>(
+      spec->config.max_ongoing_requests);
+  auto handle = f.own(spawn_replica(
+      f.sys, replica_args{id, "app", spec, {}, caf::actor{}, gate}));
+  return replica_ref{id, handle, gated ? gate : nullptr};
 }
 
 /// A deployment's endpoint and its gateway, the caller these tests drive.
@@ -72,19 +79,20 @@ TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
 
 TEST_CASE("the gateway sends calls to the replica with the shorter queue",
           "[gateway]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
   auto spec = test::held_spec(box);
-  auto a = make_replica(f, 1, spec);
-  auto b = make_replica(f, 2, spec);
+  auto a = make_replica(f, 1, spec, gated);
+  auto b = make_replica(f, 2, spec, gated);
   auto gw = make_gateway(f, 5, -1, 7);
   f.run();
-  set_replicas(f, gw, {{1, a}});
+  set_replicas(f, gw, {a});
   for (int i = 0; i < 3; ++i)
     f.call(gw.gw, i);
   f.run();
   REQUIRE(box->held_by(1) == 3);
-  set_replicas(f, gw, {{1, a}, {2, b}});
+  set_replicas(f, gw, {a, b});
   f.call(gw.gw, 10);
   f.run();
   f.call(gw.gw, 11);
@@ -103,14 +111,15 @@ TEST_CASE("the gateway sends calls to the replica with the shorter queue",
 
 TEST_CASE("a replica never runs more than max_ongoing_requests at once",
           "[replica]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
   auto spec = test::held_spec(box, 2);
-  auto replica = make_replica(f, 1, spec);
+  auto replica = make_replica(f, 1, spec, gated);
   f.run();
   // Straight to the replica: the third and fourth are rejected.
   for (int i = 0; i < 4; ++i)
-    f.call(replica, i);
+    f.call(replica.handle, i);
   f.run();
   CHECK(box->held_by(1) == 2);
   REQUIRE(f.log->results.size() == 2);
@@ -121,7 +130,7 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
   // Through a gateway, ten calls: at most two run at once, all complete.
   auto gw = make_gateway(f, 2, -1, 1);
   f.run();
-  set_replicas(f, gw, {{1, replica}});
+  set_replicas(f, gw, {replica});
   for (int i = 0; i < 10; ++i)
     f.call(gw.gw, i);
   f.run();
@@ -143,12 +152,13 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
 }
 
 TEST_CASE("past max_queued_requests calls fail as overloaded", "[gateway]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1));
+  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
   auto gw = make_gateway(f, 1, 2, 1);
   f.run();
-  set_replicas(f, gw, {{1, replica}});
+  set_replicas(f, gw, {replica});
   for (int i = 0; i < 4; ++i)
     f.call(gw.gw, i);
   f.run();
@@ -170,21 +180,22 @@ TEST_CASE("past max_queued_requests calls fail as overloaded", "[gateway]") {
 
 TEST_CASE("a replica-set change loses no queued or running request",
           "[gateway]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
   auto spec = test::held_spec(box, 1);
-  auto a = make_replica(f, 1, spec);
-  auto b = make_replica(f, 2, spec);
+  auto a = make_replica(f, 1, spec, gated);
+  auto b = make_replica(f, 2, spec, gated);
   auto gw = make_gateway(f, 1, -1, 1);
   f.run();
-  set_replicas(f, gw, {{1, a}});
+  set_replicas(f, gw, {a});
   for (int i = 0; i < 4; ++i)
     f.call(gw.gw, i);
   f.run();
   REQUIRE(box->held_by(1) == 1); // three are queued
   // Replace A by B while A still runs a call and three wait.
-  set_replicas(f, gw, {{2, b}});
-  caf::anon_send(a, drain_atom::value);
+  set_replicas(f, gw, {b});
+  caf::anon_send(a.handle, drain_atom::value);
   f.run();
   CHECK(box->held_by(2) == 1);
   while (!box->held.empty()) {
@@ -196,13 +207,14 @@ TEST_CASE("a replica-set change loses no queued or running request",
 }
 
 TEST_CASE("queued calls are retried when a replica rejects them", "[gateway]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1));
+  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
   // The gateway believes the replica takes 3; the replica admits only 1.
   auto gw = make_gateway(f, 3, -1, 1);
   f.run();
-  set_replicas(f, gw, {{1, replica}});
+  set_replicas(f, gw, {replica});
   for (int i = 0; i < 3; ++i)
     f.call(gw.gw, i);
   f.run();
@@ -219,12 +231,13 @@ TEST_CASE("queued calls are retried when a replica rejects them", "[gateway]") {
 TEST_CASE("a gateway that stops answers the calls it holds, in flight or "
           "waiting",
           "[gateway]") {
+  auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1));
+  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
   auto gw = make_gateway(f, 1, -1, 1);
   f.run();
-  set_replicas(f, gw, {{1, replica}});
+  set_replicas(f, gw, {replica});
   f.call(gw.gw, 1); // runs at the replica
   f.call(gw.gw, 2); // waits at the gateway
   f.run();
@@ -237,4 +250,35 @@ TEST_CASE("a gateway that stops answers the calls it holds, in flight or "
     REQUIRE_FALSE(r);
     CHECK(code_of(r.error()) == errc::unavailable);
   }
+}
+
+TEST_CASE("a call running on a replica that is stopped is answered "
+          "unavailable and never run again",
+          "[gateway]") {
+  auto gated = GENERATE(false, true);
+  test::fixture f;
+  auto box = f.make_box();
+  auto spec = test::held_spec(box, 1);
+  auto a = make_replica(f, 1, spec, gated);
+  auto b = make_replica(f, 2, spec, gated);
+  auto gw = make_gateway(f, 1, -1, 1);
+  f.run();
+  set_replicas(f, gw, {a});
+  f.call(gw.gw, 7);
+  f.run();
+  REQUIRE(box->held_by(1) == 1);
+  // A leaves the set and drains; its call outlives graceful_shutdown_timeout
+  // (virtual time), so the replica is stopped with the call running.
+  set_replicas(f, gw, {b});
+  caf::anon_send(a.handle, drain_atom::value);
+  f.run_with_timers();
+  REQUIRE(f.log->results.size() == 1);
+  REQUIRE_FALSE(f.log->results[0]);
+  CHECK(code_of(f.log->results[0].error()) == errc::unavailable);
+  // It may have had effects at A: it is not sent to B.
+  CHECK(box->held_by(2) == 0);
+  // The gateway still routes: B takes the next call.
+  f.call(gw.gw, 8);
+  f.run();
+  CHECK(box->held_by(2) == 1);
 }

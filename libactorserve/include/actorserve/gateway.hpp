@@ -19,6 +19,8 @@
 /// (expired while queued), any error of the deployment |
 /// | `(replicas_atom)` | the controller, after it published a new replica
 /// set | none | none |
+/// | `(replica_gone_atom, uint64 replica)` (call_host.hpp) | a replica it
+/// sent calls to, as it exits | none | none |
 ///
 /// Ownership: `args` stays with the gateway until the call is answered (a
 /// rejected call is sent again); the replica gets a reference to it.

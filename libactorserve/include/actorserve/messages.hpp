@@ -4,11 +4,12 @@
 ///
 /// Every type here is inspectable and registered by `register_types`, so the
 /// same flows can cross nodes. The per-actor protocols (who sends what, what
-/// comes back, which errors) are documented in router.hpp, replica.hpp and
+/// comes back, which errors) are documented in routing.hpp, replica.hpp and
 /// controller.hpp.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@
 #include <caf/timestamp.hpp>
 
 namespace actorserve {
+
+namespace detail {
+class admission_gate; // admission.hpp
+} // namespace detail
 
 // -- atoms --------------------------------------------------------------------
 
@@ -56,10 +61,15 @@ inline bool expired(const request_meta& meta, caf::timestamp now) {
   return meta.deadline.time_since_epoch().count() != 0 && meta.deadline < now;
 }
 
-/// A replica as routers know it: a stable id plus its system-side actor.
+/// A replica as callers know it: a stable id plus its system-side actor.
 struct replica_ref {
   uint64_t id = 0;
   caf::actor handle;
+  /// For a replica in this process: its admission gate, through which
+  /// callers admit calls themselves and send them straight to its user
+  /// actor (admission.hpp). Null: calls go through `handle`. Never
+  /// serialized.
+  std::shared_ptr<detail::admission_gate> gate;
 };
 
 template <class Inspector>

@@ -2,26 +2,37 @@
 /// The replica: the system-side actor in front of one instance of a
 /// deployment's user code.
 ///
-/// It admits at most `max_ongoing_requests` calls at once and rejects the
-/// rest (the router retries elsewhere), forwards admitted calls to its user
-/// actor (on the user plane), turns failures into error replies, and moves
-/// through `starting -> ready -> draining -> stopped` (or `failed`).
+/// It owns the replica's admission gate (admission.hpp): at most
+/// `max_ongoing_requests` calls run at once. Callers in this process take a
+/// slot at the gate themselves and send their calls straight to the user
+/// actor (on the user plane); the replica opens the gate once the user code
+/// is constructed, closes it to drain, and stops when it runs empty. It also
+/// takes calls itself, for callers that cannot reach the gate, and relays
+/// them. It moves through `starting -> ready -> draining -> stopped` (or
+/// `failed`).
 ///
 /// ## Protocol (dynamically typed: it relays the deployment's messages)
 ///
 /// | message | sender | reply | errors (retry?) |
 /// |---|---|---|---|
-/// | `(call_atom, request_meta, message args)` | its deployment's router | the
-/// user actor's reply | `rejected` (full, starting or draining: the router
-/// retries another replica), `deadline_exceeded` (arrived after its deadline),
-/// `user_error` and any code user code raised, `unavailable` (user actor gone)
-/// | | `(status_atom)` | the controller, tests | `replica_status` | none | |
-/// `(drain_atom)` | the controller | `true` once nothing is in flight; the
+/// | `(call_atom, request_meta, message args)` | callers without the gate |
+/// the user actor's reply | `rejected` (full, starting or draining: the
+/// caller retries another replica), `deadline_exceeded` (arrived after its
+/// deadline), `user_error` and any code user code raised, `unavailable`
+/// (user actor gone) |
+/// | `(status_atom)` | the controller, tests | `replica_status` | none |
+/// | `(drain_atom)` | the controller | `true` once nothing is in flight; the
 /// replica then stops its user actor and exits | none |
+/// | `(gate_empty_atom)` | the caller whose answer emptied the closed gate
+/// | none | none |
 ///
 /// At start it reports `(ready_atom, uint64 id, bool ok, string message)` to
 /// the controller once the user actor has been constructed (ok) or has failed
 /// to construct (not ok, with the exception text).
+///
+/// When it exits, callers that sent calls straight to its user actor hear of
+/// it (call_host.hpp) and answer the calls still running there with
+/// `unavailable`; relayed calls it answers itself.
 ///
 /// Ownership: `args` goes to the user actor as the message itself; the reply
 /// comes back unchanged. The replica owns its user actor and stops it when it
@@ -35,6 +46,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actorserve/admission.hpp"
 #include "actorserve/deployment.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
@@ -50,6 +62,9 @@ struct replica_args {
   std::vector<endpoint_ptr> children;
   /// Receives the ready report; may be null.
   caf::actor controller;
+  /// The replica's admission gate, shared with callers through its
+  /// `replica_ref`; the replica makes one when null.
+  detail::gate_ptr gate;
 };
 
 /// Spawns a replica on the system plane; it spawns its user actor.

@@ -14,7 +14,9 @@
 ///
 /// The rules, each a Ray Serve rule:
 ///  - power of two choices over the loads this caller knows
-///    (`pick_two`);
+///    (`pick_two`); for replicas in this process that is the replica's own
+///    count of running calls, read from its admission gate (admission.hpp),
+///    where the caller also takes the call's slot before it sends;
 ///  - a replica that rejects (full, starting, draining) reports how many
 ///    calls it runs; the caller treats it as full until it answers one of
 ///    this caller's calls or the retry timer fires, and tries another;
@@ -39,6 +41,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/timespan.hpp>
 
+#include "actorserve/admission.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
 
@@ -58,6 +61,9 @@ struct routed_call {
   std::vector<uint64_t> tried;
   /// The replica the call is in flight at.
   uint64_t replica = 0;
+  /// The slot the call holds at that replica's gate, when it went straight
+  /// to the user actor; the host gives it back when the answer arrives.
+  detail::gate_ptr gate;
   /// Whether the call holds, or held, a queue slot.
   bool waited = false;
 };
@@ -70,9 +76,10 @@ class call_sink {
 public:
   virtual ~call_sink();
 
-  /// Sends `call` to `replica` as `(call_atom, meta, args)` and keeps it
-  /// until the answer comes.
-  virtual void dispatch(call_ptr call, const caf::actor& replica) = 0;
+  /// Sends `call` to `replica` and keeps it until the answer comes: as
+  /// `args` alone to the user actor when `call->gate` is set (the call holds
+  /// a slot there), else as `(call_atom, meta, args)` to the replica actor.
+  virtual void dispatch(call_ptr call, const replica_ref& replica) = 0;
 
   /// Answers `call` with `err`; it never reached a replica that ran it.
   virtual void fail(call_ptr call, caf::error err) = 0;
@@ -146,9 +153,11 @@ private:
     /// Calls of this caller in flight at the replica.
     uint32_t in_flight = 0;
     /// Load this caller cannot see (other callers): "full" after a
-    /// rejection, cleared by an answer or the retry timer.
+    /// rejection, cleared by an answer or the retry timer. Unused with a
+    /// gate, which shows every caller's load.
     uint32_t others = 0;
-    uint32_t load() const noexcept { return in_flight + others; }
+    /// What power of two choices compares.
+    uint32_t load() const noexcept;
   };
 
   /// Takes the endpoint's snapshot if it changed. Returns false when there

@@ -5,6 +5,8 @@
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
+#include "actorserve/error.hpp"
+
 namespace actorserve::detail {
 
 class call_host::entry : public call_sink {
@@ -13,30 +15,32 @@ public:
         std::shared_ptr<queue_budget> budget)
       : host_(host), router(std::move(ep), *this, seed, std::move(budget)) {}
 
-  void dispatch(call_ptr call, const caf::actor& replica) override {
+  void dispatch(call_ptr call, const replica_ref& replica) override {
     auto self = host_.self_;
     auto mid = caf::message_id{call->token};
-    replica->enqueue(
-        caf::make_mailbox_element(
-            self->ctrl(), mid, {},
-            caf::make_message(call_atom::value, call->meta, call->args)),
-        self->context());
-    host_.in_flight_.emplace(mid.response_id().integer_value(),
-                             std::make_pair(std::move(call), this));
+    auto key = mid.response_id().integer_value();
+    // Registered first: the answer may arrive (on another thread, for the
+    // ingress) before enqueue returns, but it is handled on this one.
+    auto& slot = host_.in_flight_[key];
+    slot.second = this;
+    if (call->gate) {
+      // Admitted at the gate: straight to the user actor.
+      host_.watch(replica);
+      call->gate->user()->enqueue(
+          caf::make_mailbox_element(self->ctrl(), mid, {}, call->args),
+          self->context());
+    } else {
+      replica.handle->enqueue(
+          caf::make_mailbox_element(
+              self->ctrl(), mid, {},
+              caf::make_message(call_atom::value, call->meta, call->args)),
+          self->context());
+    }
+    slot.first = std::move(call);
   }
 
   void fail(call_ptr call, caf::error err) override {
-    if (call->promise.pending()) {
-      call->promise.deliver(std::move(err));
-      return;
-    }
-    // Answer the request id as a replica would have: the actor's response
-    // handler (or timeout) for it takes the error in a later step.
-    auto self = host_.self_;
-    auto mid = caf::message_id{call->token};
-    self->enqueue(caf::make_mailbox_element(self->ctrl(), mid.response_id(), {},
-                                            caf::make_message(std::move(err))),
-                  self->context());
+    host_.answer(std::move(call), std::move(err));
   }
 
   void arm_retry(caf::timespan delay) override {
@@ -60,7 +64,13 @@ public:
 call_host::call_host(caf::local_actor* self, uint64_t seed, bool ingress)
     : self_(self), seed_(seed), ingress_(ingress) {}
 
-call_host::~call_host() = default;
+call_host::~call_host() {
+  // Slots at replica gates are the replicas' capacity: give them back even
+  // though these calls' answers will reach no one.
+  for (auto& kvp : in_flight_)
+    if (auto& gate = kvp.second.first->gate)
+      gate->leave();
+}
 
 void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
                       request_meta meta, caf::message args,
@@ -77,6 +87,51 @@ void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
   e->router.submit(std::move(call));
 }
 
+void call_host::answer(call_ptr call, caf::error err) {
+  if (call->promise.pending()) {
+    call->promise.deliver(std::move(err));
+    return;
+  }
+  // Answer the request id as a replica would have: the actor's response
+  // handler (or timeout) for it takes the error in a later step.
+  auto mid = caf::message_id{call->token};
+  self_->enqueue(caf::make_mailbox_element(self_->ctrl(), mid.response_id(), {},
+                                           caf::make_message(std::move(err))),
+                 self_->context());
+}
+
+void call_host::watch(const replica_ref& replica) {
+  if (!watched_.insert(replica.id).second)
+    return;
+  auto host = caf::actor_cast<caf::weak_actor_ptr>(self_->ctrl());
+  replica.handle->attach_functor([host, id = replica.id](const caf::error&) {
+    if (auto ptr = host.lock())
+      ptr->enqueue(nullptr, caf::make_message_id(),
+                   caf::make_message(replica_gone_atom::value, id), nullptr);
+  });
+}
+
+void call_host::on_replica_gone(uint64_t replica) {
+  watched_.erase(replica);
+  std::vector<std::pair<call_ptr, entry*>> lost;
+  for (auto i = in_flight_.begin(); i != in_flight_.end();) {
+    if (i->second.first->replica == replica && i->second.first->gate) {
+      lost.push_back(std::move(i->second));
+      i = in_flight_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& [call, e] : lost) {
+    call->gate->leave();
+    call->gate.reset();
+    e->router.answered(replica);
+    answer(std::move(call),
+           make_error(errc::unavailable,
+                      "the replica stopped while running the call"));
+  }
+}
+
 bool call_host::on_response(caf::mailbox_element& x) {
   auto i = in_flight_.find(x.mid.integer_value());
   if (i == in_flight_.end())
@@ -84,6 +139,10 @@ bool call_host::on_response(caf::mailbox_element& x) {
   auto call = std::move(i->second.first);
   auto e = i->second.second;
   in_flight_.erase(i);
+  if (call->gate) {
+    call->gate->leave();
+    call->gate.reset();
+  }
   uint32_t reported = 0;
   if (classify_reply(x.content(), reported) == reply_kind::rejected) {
     e->router.rejected(std::move(call), reported);
@@ -116,9 +175,13 @@ void call_host::fail_all(const caf::error& err) {
   // Calls in flight whose answer goes to a promise (delegated calls, the
   // gateway's callers) would otherwise never be answered: the answer would
   // reach a dead actor.
-  for (auto& kvp : in_flight_)
-    if (kvp.second.first->promise.pending())
-      kvp.second.first->promise.deliver(err);
+  for (auto& kvp : in_flight_) {
+    auto& call = kvp.second.first;
+    if (call->gate)
+      call->gate->leave();
+    if (call->promise.pending())
+      call->promise.deliver(err);
+  }
   in_flight_.clear();
 }
 

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/fwd.hpp>
 #include <caf/mailbox_element.hpp>
@@ -27,12 +28,20 @@ namespace actorserve::detail {
 /// The timer message a host sends itself while calls wait.
 using route_retry_atom = caf::atom_constant<caf::atom("as_retry")>;
 
+/// `(replica_gone_atom, uint64 replica)`: a replica this host sent calls
+/// straight to has stopped. Sent to the host actor from the replica's exit;
+/// it arrives after every answer the replica's user code sent before that.
+using replica_gone_atom = caf::atom_constant<caf::atom("as_gone")>;
+
 class call_host {
 public:
   /// `seed` fixes the routers' random choices. With `ingress`, waiting calls
   /// count against each endpoint's `ingress_budget` (one caller shared by
   /// the ingress's threads) instead of a budget of this host's own.
   call_host(caf::local_actor* self, uint64_t seed, bool ingress = false);
+
+  /// Gives back the gate slots of calls still in flight (the replicas may
+  /// run one call more than `max_ongoing_requests` until those finish).
   ~call_host();
 
   /// Routes a call whose request id is `mid`. With a pending `rp`, the
@@ -48,6 +57,10 @@ public:
   /// The retry timer fired.
   void on_retry();
 
+  /// A replica stopped: calls still in flight there get `unavailable` (they
+  /// may have run, so they are not sent again).
+  void on_replica_gone(uint64_t replica);
+
   /// Endpoints may have changed: route waiting calls now.
   void update();
 
@@ -58,10 +71,18 @@ public:
 private:
   class entry;
 
+  /// Asks `replica` to tell this host when it stops (once per replica).
+  void watch(const replica_ref& replica);
+
+  /// Answers a call that will get no answer from a replica.
+  void answer(call_ptr call, caf::error err);
+
   caf::local_actor* self_;
   std::unordered_map<const endpoint*, std::unique_ptr<entry>> routers_;
   /// Calls in flight, by response id.
   std::unordered_map<uint64_t, std::pair<call_ptr, entry*>> in_flight_;
+  /// Replicas whose exit this host hears about.
+  std::unordered_set<uint64_t> watched_;
   bool timer_pending_ = false;
   uint64_t seed_;
   bool ingress_;

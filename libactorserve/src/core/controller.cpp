@@ -27,6 +27,7 @@ struct replica_entry {
   uint64_t id;
   caf::actor handle;
   replica_state state;
+  detail::gate_ptr gate;
 };
 
 struct scale_waiter {
@@ -147,7 +148,7 @@ void push_replicas(deployment_entry& dep) {
   std::vector<replica_ref> refs;
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
-      refs.push_back(replica_ref{r.id, r.handle});
+      refs.push_back(replica_ref{r.id, r.handle, r.gate});
   dep.ep->publish(std::move(refs));
   caf::anon_send(dep.gateway, replicas_atom::value);
 }
@@ -161,12 +162,16 @@ void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
   args.spec = dep.spec;
   args.children = dep.children;
   args.controller = caf::actor_cast<caf::actor>(self);
+  args.gate = std::make_shared<detail::admission_gate>(
+      dep.spec->config.max_ongoing_requests);
+  auto gate = args.gate;
   auto handle = spawn_replica(self->home_system(), std::move(args));
   // Linked: replicas end with the controller. Monitored: the controller
   // replaces a replica that dies on its own.
   self->link_to(handle);
   self->monitor(handle);
-  dep.replicas.push_back(replica_entry{id, handle, replica_state::starting});
+  dep.replicas.push_back(
+      replica_entry{id, handle, replica_state::starting, std::move(gate)});
   self->state.index.emplace(id, std::make_pair(app.name, name));
 }
 

@@ -38,6 +38,9 @@ public:
         },
         [this](replicas_atom) { host_->update(); },
         [this](detail::route_retry_atom) { host_->on_retry(); },
+        [this](detail::replica_gone_atom, uint64_t id) {
+          host_->on_replica_gone(id);
+        },
     };
   }
 

@@ -23,10 +23,8 @@ using force_stop_atom = caf::atom_constant<caf::atom("as_force")>;
 
 struct replica_data {
   replica_args args;
-  uint32_t max_ongoing = 5;
   caf::actor user;
   replica_state state = replica_state::starting;
-  uint32_t ongoing = 0;
   std::vector<caf::response_promise> drain_waiters;
 };
 
@@ -43,6 +41,9 @@ public:
 
   /// However the replica ends, its user actor ends with it.
   void on_exit() override {
+    // Callers in this process see it at once and send elsewhere; those with
+    // calls running here hear of the exit (call_host::watch).
+    state.args.gate->close();
     if (state.user) {
       caf::anon_send_exit(state.user, caf::exit_reason::user_shutdown);
       state.user = nullptr;
@@ -81,23 +82,18 @@ void stop(replica_actor* self) {
   self->quit();
 }
 
-void call_done(replica_actor* self) {
-  auto& st = self->state;
-  --st.ongoing;
-  if (st.state == replica_state::draining && st.ongoing == 0)
-    stop(self);
-}
-
-caf::error rejection(const replica_data& st, const char* why) {
+caf::error rejection(uint32_t running, const char* why) {
   return caf::error{static_cast<uint8_t>(errc::rejected), error_category,
-                    caf::make_message(std::string{why}, st.ongoing)};
+                    caf::make_message(std::string{why}, running)};
 }
 
 caf::behavior replica_actor::make_behavior() {
   auto self = this;
   auto& st = self->state;
   auto& cfg = st.args.spec->config;
-  st.max_ongoing = cfg.max_ongoing_requests;
+  if (!st.args.gate)
+    st.args.gate =
+        std::make_shared<detail::admission_gate>(cfg.max_ongoing_requests);
   auto ctx = std::make_shared<replica_context>();
   ctx->app = st.args.app;
   ctx->deployment = cfg.name;
@@ -139,6 +135,8 @@ caf::behavior replica_actor::make_behavior() {
             if (st.state != replica_state::starting)
               return;
             st.state = replica_state::ready;
+            st.args.gate->bind(st.user, self);
+            st.args.gate->open();
             report(self, true, {});
           },
           [](caf::error&) {
@@ -148,14 +146,17 @@ caf::behavior replica_actor::make_behavior() {
       [self](call_atom, request_meta& meta,
              caf::message& args) -> caf::result<caf::message> {
         auto& st = self->state;
-        if (st.state != replica_state::ready)
-          return rejection(st, "replica is not ready");
-        if (st.ongoing >= st.max_ongoing)
-          return rejection(st, "replica is at max_ongoing_requests");
-        if (expired(meta, caf::make_timestamp()))
+        auto& gate = *st.args.gate;
+        uint32_t running = 0;
+        if (!gate.try_enter(running))
+          return rejection(running, st.state != replica_state::ready
+                                        ? "replica is not ready"
+                                        : "replica is at max_ongoing_requests");
+        if (expired(meta, caf::make_timestamp())) {
+          gate.leave();
           return make_error(errc::deadline_exceeded,
                             "the request expired before it started");
-        ++st.ongoing;
+        }
         auto rp = self->make_response_promise();
         self->relay(
             st.user, std::move(args), [self, rp](caf::message& reply) mutable {
@@ -167,13 +168,19 @@ caf::behavior replica_actor::make_behavior() {
                                       "the replica's user code stopped"));
               else
                 rp.deliver(std::move(err));
-              call_done(self);
+              // A draining replica hears through gate_empty_atom.
+              self->state.args.gate->leave();
             });
         return rp;
       },
       [self](status_atom) {
         auto& st = self->state;
-        return replica_status{st.args.id, st.state, st.ongoing};
+        return replica_status{st.args.id, st.state, st.args.gate->running()};
+      },
+      [self](detail::gate_empty_atom) {
+        auto& st = self->state;
+        if (st.state == replica_state::draining && st.args.gate->running() == 0)
+          stop(self);
       },
       [self](drain_atom) -> caf::result<bool> {
         auto& st = self->state;
@@ -185,7 +192,7 @@ caf::behavior replica_actor::make_behavior() {
                              st.args.spec->config.graceful_shutdown_timeout,
                              force_stop_atom::value);
         }
-        if (st.ongoing == 0)
+        if (st.args.gate->close() == 0)
           stop(self);
         return rp;
       },

@@ -131,6 +131,17 @@ caf::error caller_router::no_replicas() const {
                     "deployment '" + ep_->deployment() + "' has no replicas");
 }
 
+uint32_t caller_router::slot::load() const noexcept {
+  // A gate counts every caller's calls, as they are now; without one, this
+  // caller knows its own and what the replica reported when it last
+  // rejected.
+  if (!ref.gate)
+    return in_flight + others;
+  if (!ref.gate->is_open())
+    return ref.gate->max_ongoing();
+  return ref.gate->running();
+}
+
 bool caller_router::try_dispatch(call_ptr& call) {
   // Candidates: replicas with room that did not just reject this call.
   // Small sets (a deployment's replicas); no allocation past the first call.
@@ -141,23 +152,36 @@ bool caller_router::try_dispatch(call_ptr& call) {
   auto limit = ep_->max_ongoing_requests();
   for (size_t i = 0; i < slots_.size(); ++i) {
     auto& s = slots_[i];
-    if (s.load() < limit && std::find(call->tried.begin(), call->tried.end(),
-                                      s.ref.id) == call->tried.end()) {
+    auto load = s.load();
+    if (load < limit && std::find(call->tried.begin(), call->tried.end(),
+                                  s.ref.id) == call->tried.end()) {
       candidates.push_back(i);
-      loads.push_back(s.load());
+      loads.push_back(load);
     }
   }
-  if (candidates.empty())
-    return false;
   auto draw = [this](size_t n) {
     return std::uniform_int_distribution<size_t>{0, n - 1}(rng_);
   };
-  auto& chosen = slots_[candidates[detail::pick_two(loads, draw)]];
-  ++chosen.in_flight;
-  ++in_flight_;
-  call->replica = chosen.ref.id;
-  sink_.dispatch(std::move(call), chosen.ref.handle);
-  return true;
+  while (!candidates.empty()) {
+    auto k = detail::pick_two(loads, draw);
+    auto& chosen = slots_[candidates[k]];
+    if (auto& gate = chosen.ref.gate) {
+      uint32_t running = 0;
+      if (!gate->try_enter(running)) {
+        // Filled up (or closed) since we looked: try the others.
+        candidates.erase(candidates.begin() + static_cast<ptrdiff_t>(k));
+        loads.erase(loads.begin() + static_cast<ptrdiff_t>(k));
+        continue;
+      }
+      call->gate = gate;
+    }
+    ++chosen.in_flight;
+    ++in_flight_;
+    call->replica = chosen.ref.id;
+    sink_.dispatch(std::move(call), chosen.ref);
+    return true;
+  }
+  return false;
 }
 
 bool caller_router::take_slot(bool force) {

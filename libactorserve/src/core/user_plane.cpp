@@ -210,6 +210,11 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       callers_->on_retry();
     return true;
   }
+  if (content.match_elements<replica_gone_atom, uint64_t>()) {
+    if (callers_)
+      callers_->on_replica_gone(content.get_as<uint64_t>(1));
+    return true;
+  }
   if (content.match_elements<ping_atom>()) {
     // Reaching this point means the user's constructor has run.
     reply(self, x, caf::make_message(ping_atom::value));

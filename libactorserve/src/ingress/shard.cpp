@@ -182,6 +182,10 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
     host->on_retry();
     return;
   }
+  if (content.match_elements<replica_gone_atom, uint64_t>()) {
+    host->on_replica_gone(content.get_as<uint64_t>(1));
+    return;
+  }
   if (!x.mid.is_response() || host->on_response(x))
     return;
   pending_request p;
