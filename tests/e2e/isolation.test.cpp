@@ -25,9 +25,18 @@ struct gate {
   std::atomic<int> entered{0};
 
   void pass() {
-    ++entered;
     std::unique_lock<std::mutex> guard{mtx};
+    ++entered;
+    cv.notify_all();
     cv.wait(guard, [this] { return open; });
+  }
+
+  /// Waits for the event "n calls are inside"; the timeout only bounds a
+  /// failing test.
+  bool wait_entered(int n) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, seconds(30),
+                       [this, n] { return entered.load() >= n; });
   }
 
   void release() {
@@ -73,8 +82,7 @@ block(test::demo_server& s, gate& g, const std::string& path, int n) {
     blocked.push_back(std::async(std::launch::async, [&s, path] {
       return test::http(s.port, "POST", path, "{}");
     }));
-  for (int i = 0; i < 30'000 && g.entered.load() < n; ++i)
-    std::this_thread::yield();
+  g.wait_entered(n);
   return blocked;
 }
 
@@ -140,4 +148,29 @@ TEST_CASE("handlers that block their own replica thread never hold a system "
   g->release();
   for (auto& b : blocked)
     CHECK(b.get().status == 200);
+}
+
+TEST_CASE("/-/healthz answers 503 when the system plane cannot run",
+          "[isolation]") {
+  test::demo_server s;
+  // Inline handlers that block (what inline mode forbids) hold every system
+  // worker; the controller cannot run, and the health check says so.
+  auto workers = static_cast<int>(s.serve.options().system_threads);
+  auto g = std::make_shared<gate>();
+  auto app = s.serve.deployment("InlineHog", hog)
+                 .mode(execution::inline_)
+                 .num_replicas(static_cast<uint32_t>(workers))
+                 .max_ongoing_requests(1)
+                 .bind(g);
+  REQUIRE(s.serve.run(app, {"inlinehog", "/inlinehog"}));
+  CHECK(s.get("/-/healthz").status == 200);
+  auto blocked = block(s, *g, "/inlinehog", workers);
+  REQUIRE(g->entered.load() == workers);
+  auto r = s.get("/-/healthz");
+  CHECK(r.status == 503);
+  CHECK_THAT(r.body, Catch::Contains("did not answer"));
+  g->release();
+  for (auto& b : blocked)
+    CHECK(b.get().status == 200);
+  CHECK(s.get("/-/healthz").status == 200);
 }

@@ -51,6 +51,10 @@ struct deployment_config {
   std::chrono::milliseconds health_check_timeout{30'000};
   /// How long a stopping replica may take to finish in-flight work. >= 0.
   std::chrono::milliseconds graceful_shutdown_timeout{20'000};
+  /// How many times in a row a replica's constructor may fail before the
+  /// deployment gives up (Ray Serve's limit: the smaller of this and 3 per
+  /// replica). Retries back off exponentially. >= 1.
+  uint32_t max_constructor_retry_count = 20;
   /// Where user code runs.
   execution mode = execution::isolated;
 };
@@ -65,7 +69,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment_config& x) {
   return f(x.name, x.num_replicas, x.max_ongoing_requests,
            x.max_queued_requests, x.user_config, x.health_check_period,
-           x.health_check_timeout, x.graceful_shutdown_timeout, x.mode);
+           x.health_check_timeout, x.graceful_shutdown_timeout,
+           x.max_constructor_retry_count, x.mode);
 }
 
 } // namespace actorserve

@@ -11,14 +11,19 @@
 ///
 /// - `(deploy_atom, app_spec)` from `serve::run`. Reply:
 ///   `application_status` once every replica is ready. Errors:
-///   `invalid_config` naming the field; `user_error` when a replica's
-///   constructor threw (the app is then DEPLOY_FAILED and torn down).
+///   `invalid_config` naming the field; `user_error` when a deployment's
+///   constructor kept failing past its retry limit (the app is then
+///   DEPLOY_FAILED and torn down).
 /// - `(delete_atom, string app)` from `serve::remove`. Reply: `true` once its
 ///   replicas drained and stopped, `false` if there is no such app.
 /// - `(scale_atom, string app, string deployment, uint32 n)` from
 ///   `serve::scale` and tests. Reply: `deployment_status` once n replicas are
-///   ready. Errors: `not_found`, `invalid_config` (n = 0).
+///   ready. Errors: `not_found`, `invalid_config` (n = 0), `unavailable`
+///   (the app is being deleted, or the deployment gave up on a failing
+///   constructor).
 /// - `(status_atom)` from anyone. Reply: `serve_status`.
+/// - `(health_atom)` from an ingress (`GET /-/healthz`). Reply: `true`; an
+///   answer proves the system plane schedules the controller.
 /// - `(endpoint_atom, string app, string deployment)` from `serve` in the
 ///   same process. Reply: the deployment's `endpoint_ptr`. Error: `not_found`.
 /// - `(routes_atom, actor subscriber)` from an ingress. No reply; sends
@@ -27,12 +32,22 @@
 ///   drained.
 /// - `(ready_atom, uint64 id, bool ok, string message)` from replicas. No
 ///   reply.
+/// - `(respawn_atom, string app, string deployment)` from itself, when the
+///   backoff after a failed constructor ends. No reply.
+///
+/// Replicas that die are replaced, while the app deploys as well as while
+/// it runs. A constructor that fails is retried with exponential backoff
+/// (`detail::after_constructor_failure`); past the retry limit a deploying
+/// app is DEPLOY_FAILED, and a running one UNHEALTHY (it keeps serving with
+/// the replicas it has, and `scale` tries again). No message, in any order,
+/// stops the controller (`tests/core/controller_fuzz.test.cpp`).
 ///
 /// Ownership: `app_spec` holds code (how to spawn user actors), so it is
 /// process-local; the controller keeps it for the app's lifetime to respawn
 /// replicas.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -55,20 +70,43 @@ struct app_spec {
   detail::spec_ptr ingress;
 };
 
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
     caf::replies_to<delete_atom, std::string>::with<bool>,
     caf::replies_to<scale_atom, std::string, std::string,
                     uint32_t>::with<deployment_status>,
     caf::replies_to<status_atom>::with<serve_status>,
+    caf::replies_to<health_atom>::with<bool>,
     caf::replies_to<endpoint_atom, std::string,
                     std::string>::with<endpoint_ptr>,
     caf::reacts_to<routes_atom, caf::actor>,
     caf::replies_to<shutdown_atom>::with<bool>,
-    caf::reacts_to<ready_atom, uint64_t, bool, std::string>>;
+    caf::reacts_to<ready_atom, uint64_t, bool, std::string>,
+    caf::reacts_to<respawn_atom, std::string, std::string>>;
 
 /// Spawns the controller on the system plane.
 controller_actor spawn_controller(caf::actor_system& sys);
+
+namespace detail {
+
+/// What the controller does after a deployment's constructor failed
+/// `failures` times in a row (a replica that becomes ready resets the
+/// count).
+struct constructor_retry {
+  /// Past the limit: the smaller of `max_retry_count` and 3 per replica.
+  bool give_up = false;
+  /// How long to wait before the next replica: 100 ms, doubling, at most
+  /// 10 s.
+  std::chrono::milliseconds delay{0};
+};
+
+constructor_retry after_constructor_failure(uint32_t failures,
+                                            uint32_t num_replicas,
+                                            uint32_t max_retry_count) noexcept;
+
+} // namespace detail
 
 /// Checks that `prefix` is a valid route prefix ("/" or "/a/b", no trailing
 /// slash, no query). Returns `invalid_config` naming `route_prefix` if not.

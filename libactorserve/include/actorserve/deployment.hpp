@@ -128,6 +128,11 @@ public:
     return *this;
   }
 
+  deployment_builder& max_constructor_retry_count(uint32_t n) {
+    cfg_.max_constructor_retry_count = n;
+    return *this;
+  }
+
   /// -1 means unlimited.
   deployment_builder& max_queued_requests(int64_t n) {
     cfg_.max_queued_requests = n;

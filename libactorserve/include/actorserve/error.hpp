@@ -56,6 +56,10 @@ enum class errc : uint8_t {
   /// Internal: a replica was at `max_ongoing_requests` and refused the call.
   /// Routers retry another replica; callers never see this code.
   rejected,
+  /// The framework could not complete the request: for example, a handler
+  /// ended without answering (it dropped its response promise). A bug in
+  /// the application or the framework; the message says which request.
+  internal,
 };
 
 /// Returns the enumerator's name, e.g. "overloaded".

@@ -38,6 +38,7 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using offload_atom = caf::atom_constant<caf::atom("offload")>;
 using endpoint_atom = caf::atom_constant<caf::atom("endpoint")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 // -- request metadata
 // -----------------------------------------------------------

@@ -164,9 +164,13 @@ public:
   /// Returns false if there is no such application.
   caf::expected<bool> remove(const std::string& app);
 
-  /// Sets the replica count of one deployment and waits until it holds.
+  /// Sets the replica count of one deployment and waits until it holds, or
+  /// `timeout` passes (`deadline_exceeded`; the controller keeps working
+  /// towards `n`). Fails with `unavailable` when the deployment gives up on
+  /// a constructor that keeps failing, or the app is being deleted.
   caf::expected<deployment_status>
-  scale(const std::string& app, const std::string& deployment, uint32_t n);
+  scale(const std::string& app, const std::string& deployment, uint32_t n,
+        std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   /// The status of every application, deployment and replica.
   caf::expected<serve_status>

@@ -86,19 +86,41 @@ public:
 
   void submit(std::function<void()> job);
 
-  /// Joins all threads after the queued jobs ran.
-  void stop();
+  /// Drops the jobs that have not started (their requests are answered by
+  /// their reply guards) and lets the threads go: a thread still running
+  /// user code finishes it on its own and ends, and nothing waits for it.
+  /// Returns how many threads were still running a job.
+  size_t stop();
 
 private:
-  void run();
+  struct state;
+  static void run(const std::shared_ptr<state>& st);
 
   size_t max_threads_;
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  size_t idle_ = 0;
-  bool stopping_ = false;
+  std::shared_ptr<state> state_;
+};
+
+/// The response promise of a blocking job, where its actor can drop it. A
+/// job left running at shutdown must not keep the promise alive (and with
+/// it the caller): the job holds the slot, the actor holds the promise, and
+/// only the actor's thread touches it.
+struct promise_slot_base {
+  virtual ~promise_slot_base();
+  /// Lets the promise go; its reply guard answers the request.
+  virtual void drop() = 0;
+};
+
+template <class Promise>
+struct promise_slot : promise_slot_base {
+  explicit promise_slot(Promise p) : rp(std::move(p)) {}
+  void drop() override { rp = Promise{}; }
+  Promise rp;
+};
+
+/// Answers that blocking jobs hand back to their actor.
+struct completion_box {
+  std::mutex mtx;
+  std::vector<std::function<void()>> done;
 };
 
 /// The thread of an isolated replica (user_plane.cpp): runs the user actor
@@ -107,6 +129,10 @@ class user_thread;
 
 /// The calls one actor makes to deployments (call_host.hpp).
 class call_host;
+
+/// Whether a user plane is exiting, shared with its requests' reply guards
+/// (reply_guard.hpp).
+struct plane_life;
 
 /// The framework part of every user actor.
 class user_plane {
@@ -120,8 +146,17 @@ public:
 
   /// Runs `job` on a blocking thread; `job` returns a completion that is run
   /// back inside the owning actor (which is where promises get delivered).
-  void offload(caf::local_actor* self,
+  /// `slot` holds the promise the completion delivers; the actor drops it
+  /// when it stops before the job ends.
+  void offload(caf::local_actor* self, std::shared_ptr<promise_slot_base> slot,
                std::function<std::function<void()>()> job);
+
+  /// The user plane whose actor runs a message on this thread, if any.
+  static user_plane* running_here() noexcept;
+
+  /// A reply guard of a request was dropped unanswered while this plane's
+  /// actor ran a message; the answer goes out when that message is done.
+  void defer_unanswered(caf::strong_actor_ptr caller, caf::message_id mid);
 
   /// Routes a call of this replica to deployment `ep` (routing.hpp): the
   /// replica is a caller with routing state of its own. The answer arrives
@@ -130,6 +165,30 @@ public:
              caf::message args, caf::response_promise rp = {});
 
 protected:
+  /// Brackets one message of the user actor's behavior (user_actor::consume)
+  /// so that a request gets exactly one answer: its sender is replaced by
+  /// a reply guard (reply_guard.hpp); `fail` answers the request with what
+  /// the behavior threw, and requests whose promises were dropped during
+  /// the message get that error too when the scope ends.
+  class message_scope {
+  public:
+    message_scope(user_plane& up, caf::mailbox_element& x);
+    ~message_scope();
+    message_scope(const message_scope&) = delete;
+    message_scope& operator=(const message_scope&) = delete;
+
+    /// The behavior threw: answers the current request with `err`.
+    void fail(caf::error err);
+
+  private:
+    user_plane& up_;
+    user_plane* prev_;
+    caf::error err_;
+  };
+
+  /// The actor is stopping: requests still unanswered get `unavailable`.
+  void mark_exiting() noexcept;
+
   /// Takes the answers to this replica's own routed calls ahead of its
   /// response handlers: rejections are routed again. Returns true when `x`
   /// was consumed.
@@ -140,15 +199,12 @@ protected:
   bool handle_framework_message(caf::local_actor* self,
                                 caf::mailbox_element& x);
 
-  /// Answers the current request (if `x` is one) with `err`.
+  /// The error for what a handler threw.
   static caf::error exception_to_error(std::exception_ptr& eptr);
 
   /// Answers the request `x` (if it is one) with `msg`.
   static void reply(caf::local_actor* self, caf::mailbox_element& x,
                     caf::message msg);
-
-  static void fail(caf::local_actor* self, caf::mailbox_element& x,
-                   caf::error err);
 
   /// Stops the blocking threads and answers calls still waiting to be
   /// routed.
@@ -170,13 +226,23 @@ protected:
   void bind_actor(caf::local_actor* self, caf::resumable* job);
 
 private:
+  /// Puts a reply guard in place of the sender of request `x`.
+  void guard_request(caf::mailbox_element& x);
+
   std::shared_ptr<user_thread> thread_;
+  std::shared_ptr<plane_life> life_;
+  /// The guard of the request being handled (kept alive for the message).
+  caf::strong_actor_ptr current_guard_;
+  /// Requests whose guards were dropped unanswered during this message.
+  std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> unanswered_;
   caf::local_actor* self_ = nullptr;
   std::unique_ptr<call_host> callers_; // created at the first call
   std::shared_ptr<const replica_context> ctx_;
   std::unique_ptr<blocking_pool> pool_;
-  std::mutex done_mtx_;
-  std::vector<std::function<void()>> done_;
+  /// Shared with jobs still running, which may outlive the actor.
+  std::shared_ptr<completion_box> completions_;
+  /// The promises of blocking jobs not yet completed.
+  std::vector<std::weak_ptr<promise_slot_base>> blocking_;
 };
 
 /// Returns the user plane of `self`, or throws `std::logic_error` when `self`
@@ -209,21 +275,23 @@ public:
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     if (handle_framework_message(this, x))
       return caf::invoke_message_result::consumed;
+    message_scope scope{*this, x};
     try {
       if (x.mid.is_response() && intercept_response(x))
         return caf::invoke_message_result::consumed;
       return Base::consume(x);
     } catch (const error_exception& e) {
-      fail(this, x, make_error(e.code(), e.what()));
+      scope.fail(make_error(e.code(), e.what()));
     } catch (const std::exception& e) {
-      fail(this, x, make_error(errc::user_error, e.what()));
+      scope.fail(make_error(errc::user_error, e.what()));
     } catch (...) {
-      fail(this, x, make_error(errc::user_error, "unknown exception"));
+      scope.fail(make_error(errc::user_error, "unknown exception"));
     }
     return caf::invoke_message_result::consumed;
   }
 
   void on_exit() override {
+    mark_exiting();
     stop_pool();
     Base::on_exit();
   }
@@ -276,30 +344,37 @@ const replica_context& replica_context_of(Self* self) {
 /// Runs `f()` on one of the replica's blocking threads and answers the
 /// current request with its result. The actor stays free to handle other
 /// messages meanwhile; at most `max_ongoing_requests` blocking calls of one
-/// replica run at once. If `f` throws, the request fails with `user_error`
-/// (or the code of an `error_exception`).
+/// replica run at once. If `f` throws anything, the request fails with
+/// `user_error` (or the code of an `error_exception`).
 template <class Self, class F>
 auto run_blocking(Self* self, F f) {
   using value_type = std::decay_t<decltype(f())>;
   auto rp = self->template make_response_promise<value_type>();
+  using slot_type = detail::promise_slot<decltype(rp)>;
+  auto slot = std::make_shared<slot_type>(rp);
+  // The blocking thread never touches the promise: the completions it
+  // returns deliver through the slot, on the actor's thread.
   detail::user_plane_of(self).offload(
-      self, [f = std::move(f), rp]() mutable -> std::function<void()> {
+      self, slot, [f = std::move(f), slot]() mutable -> std::function<void()> {
         try {
           if constexpr (std::is_void<value_type>::value) {
             f();
-            return [rp]() mutable { rp.deliver(caf::unit); };
+            return [slot] { slot->rp.deliver(caf::unit); };
           } else {
             auto value = f();
-            return [rp, value = std::move(value)]() mutable {
-              rp.deliver(std::move(value));
+            return [slot, value = std::move(value)]() mutable {
+              slot->rp.deliver(std::move(value));
             };
           }
         } catch (const error_exception& e) {
           auto err = make_error(e.code(), e.what());
-          return [rp, err]() mutable { rp.deliver(err); };
+          return [slot, err] { slot->rp.deliver(err); };
         } catch (const std::exception& e) {
           auto err = make_error(errc::user_error, e.what());
-          return [rp, err]() mutable { rp.deliver(err); };
+          return [slot, err] { slot->rp.deliver(err); };
+        } catch (...) {
+          auto err = make_error(errc::user_error, "unknown exception");
+          return [slot, err] { slot->rp.deliver(err); };
         }
       });
   return rp;

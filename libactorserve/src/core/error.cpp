@@ -29,6 +29,8 @@ const char* to_string(errc x) noexcept {
     return "invalid_config";
   case errc::rejected:
     return "rejected";
+  case errc::internal:
+    return "internal";
   }
   return "unknown";
 }

@@ -1,5 +1,8 @@
 #include "actorserve/serve.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -279,13 +282,13 @@ caf::expected<bool> serve::remove(const std::string& app) {
   return result;
 }
 
-caf::expected<deployment_status> serve::scale(const std::string& app,
-                                              const std::string& deployment,
-                                              uint32_t n) {
+caf::expected<deployment_status>
+serve::scale(const std::string& app, const std::string& deployment, uint32_t n,
+             std::chrono::milliseconds timeout) {
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
-  self->request(impl_->controller, caf::infinite, scale_atom::value, app,
-                deployment, n)
+  self->request(impl_->controller, timeout, scale_atom::value, app, deployment,
+                n)
       .receive([&](deployment_status& st) { result = std::move(st); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
@@ -321,19 +324,30 @@ void serve::shutdown() {
     return;
   impl_->stopped = true;
   auto& d = *impl_;
+  // One deadline for the whole drain, whatever user code does.
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + d.opts.drain_timeout;
+  auto left = [deadline] {
+    return std::max(std::chrono::milliseconds{0},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - clock::now()));
+  };
   // 1. Stop taking new HTTP requests; let the ones in flight finish.
   if (d.http) {
     d.http->begin_drain();
-    d.http->wait_idle(d.opts.drain_timeout);
+    d.http->wait_idle(left());
   }
-  // 2. Drain and stop every replica, then the routers.
+  // 2. Drain and stop every replica (each within its
+  //    graceful_shutdown_timeout), for what is left of the drain timeout.
   {
     caf::scoped_actor self{*d.sys};
-    self->request(d.controller, d.opts.drain_timeout + std::chrono::seconds(5),
+    self->request(d.controller, left() + std::chrono::milliseconds(100),
                   shutdown_atom::value)
         .receive([](bool) {}, [](caf::error&) {});
   }
-  // 3. Stop the ingress and the controller; the actor system then joins.
+  // 3. Stop the ingress (requests still waiting get 503) and the
+  //    controller, which ends every replica with it; the actor system then
+  //    joins.
   if (d.http)
     d.http->stop();
   caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
@@ -349,8 +363,40 @@ int serve::wait() {
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "actorserve: received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", draining in-flight requests" << std::endl;
+            << ", draining in-flight requests (a second signal stops at once)"
+            << std::endl;
+  // The drain is bounded; a thread stuck in user code must not hold the
+  // process past it, and a second signal ends it at once.
+  std::atomic<bool> done{false};
+  auto limit = impl_->opts.drain_timeout + std::chrono::seconds(2);
+  std::thread watchdog{[&done, set, limit] {
+    using clock = std::chrono::steady_clock;
+    auto end = clock::now() + limit;
+    while (!done.load()) {
+      auto now = clock::now();
+      if (now >= end) {
+        std::cerr << "actorserve: the drain did not finish within "
+                  << limit.count()
+                  << " ms; exiting, abandoning threads still in user code"
+                  << std::endl;
+        std::_Exit(1);
+      }
+      auto slice =
+          std::min<clock::duration>(end - now, std::chrono::milliseconds(50));
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice);
+      timespec ts{static_cast<time_t>(ns.count() / 1'000'000'000),
+                  static_cast<long>(ns.count() % 1'000'000'000)};
+      int second = sigtimedwait(&set, nullptr, &ts);
+      if (second == SIGINT || second == SIGTERM) {
+        std::cerr << "actorserve: received a second signal, stopping at once"
+                  << std::endl;
+        std::_Exit(128 + second);
+      }
+    }
+  }};
   shutdown();
+  done = true;
+  watchdog.join();
   return 0;
 }
 

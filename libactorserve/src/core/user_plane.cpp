@@ -1,14 +1,18 @@
 #include "actorserve/user_plane.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <stdexcept>
 
 #include <caf/atom.hpp>
+#include <caf/make_actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "call_host.hpp"
+#include "reply_guard.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp"
 
@@ -78,48 +82,73 @@ private:
 
 // -- blocking_pool ------------------------------------------------------------
 
-blocking_pool::blocking_pool(size_t max_threads) : max_threads_(max_threads) {}
+/// Shared by the pool and its threads, which may outlive it.
+struct blocking_pool::state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  size_t threads = 0;
+  size_t idle = 0;
+  bool stopping = false;
+};
+
+blocking_pool::blocking_pool(size_t max_threads)
+    : max_threads_(max_threads), state_(std::make_shared<state>()) {}
 
 blocking_pool::~blocking_pool() {
   stop();
 }
 
 void blocking_pool::submit(std::function<void()> job) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  jobs_.push_back(std::move(job));
+  auto& st = *state_;
+  std::lock_guard<std::mutex> guard{st.mtx};
+  if (st.stopping)
+    return; // the job's promise goes with it: its guard answers
+  st.jobs.push_back(std::move(job));
   // An idle thread counts as free only until it takes a job; compare with
   // the queue, not just the idle count, or a burst would wake one thread
   // several times and run serially.
-  if (jobs_.size() > idle_ && threads_.size() < max_threads_)
-    threads_.emplace_back([this] { run(); });
-  else
-    cv_.notify_one();
-}
-
-void blocking_pool::stop() {
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stopping_ = true;
-    threads.swap(threads_);
+  if (st.jobs.size() > st.idle && st.threads < max_threads_) {
+    ++st.threads;
+    std::thread{[s = state_] { run(s); }}.detach();
+  } else {
+    st.cv.notify_one();
   }
-  cv_.notify_all();
-  for (auto& t : threads)
-    t.join();
 }
 
-void blocking_pool::run() {
-  std::unique_lock<std::mutex> guard{mtx_};
+size_t blocking_pool::stop() {
+  std::deque<std::function<void()>> dropped;
+  size_t busy = 0;
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    if (state_->stopping)
+      return 0;
+    state_->stopping = true;
+    dropped.swap(state_->jobs);
+    busy = state_->threads - state_->idle;
+  }
+  state_->cv.notify_all();
+  // Destroyed outside the lock: their reply guards answer the requests.
+  dropped.clear();
+  return busy;
+}
+
+void blocking_pool::run(const std::shared_ptr<state>& sp) {
+  auto& st = *sp;
+  std::unique_lock<std::mutex> guard{st.mtx};
   for (;;) {
-    ++idle_;
-    cv_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
-    --idle_;
-    if (jobs_.empty())
-      return; // stopping
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
+    ++st.idle;
+    st.cv.wait(guard, [&st] { return st.stopping || !st.jobs.empty(); });
+    --st.idle;
+    if (st.stopping) {
+      --st.threads;
+      return;
+    }
+    auto job = std::move(st.jobs.front());
+    st.jobs.pop_front();
     guard.unlock();
     job();
+    job = nullptr; // its captures go now, not at the next job
     guard.lock();
   }
 }
@@ -129,8 +158,9 @@ void blocking_pool::run() {
 user_plane::user_plane(caf::actor_system& sys,
                        std::shared_ptr<const replica_context> ctx,
                        bool isolated)
-    : ctx_(std::move(ctx)),
-      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)) {
+    : life_(std::make_shared<plane_life>()), ctx_(std::move(ctx)),
+      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)),
+      completions_(std::make_shared<completion_box>()) {
   if (isolated) {
     thread_ = std::make_shared<user_thread>(sys, idle_spin_of(sys));
     user_thread::start(thread_);
@@ -177,18 +207,42 @@ bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
   return true;
 }
 
+promise_slot_base::~promise_slot_base() = default;
+
 void user_plane::offload(caf::local_actor* self,
+                         std::shared_ptr<promise_slot_base> slot,
                          std::function<std::function<void()>()> job) {
-  auto addr = caf::actor_cast<caf::actor>(self);
-  pool_->submit([this, addr, job = std::move(job)] {
-    auto completion = job();
-    {
-      std::lock_guard<std::mutex> guard{done_mtx_};
-      done_.push_back(std::move(completion));
+  // Forget the slots of completed jobs now and then.
+  if (blocking_.size() >= 64)
+    blocking_.erase(std::remove_if(blocking_.begin(), blocking_.end(),
+                                   [](const auto& w) { return w.expired(); }),
+                    blocking_.end());
+  blocking_.push_back(slot);
+  slot.reset();
+  auto addr = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  // The job may outlive this actor (a thread left running at shutdown):
+  // it holds what it needs, never `this`, and only a weak reference to the
+  // actor.
+  pool_->submit([box = completions_, addr, job = std::move(job)] {
+    std::function<void()> completion;
+    try {
+      completion = job();
+    } catch (...) {
+      // run_blocking catches everything; a throw here means the job's
+      // promise is gone, and its reply guard answers for it.
+      return;
     }
-    // anon_send: the owning actor runs on its own thread, and delivers the
-    // promise there (never from this foreign thread).
-    caf::anon_send(addr, completions_atom::value);
+    auto owner = addr.lock();
+    if (!owner)
+      return; // the actor is gone; the completion's guard answers
+    {
+      std::lock_guard<std::mutex> guard{box->mtx};
+      box->done.push_back(std::move(completion));
+    }
+    // The owning actor runs on its own thread, and delivers the promise
+    // there (never from this foreign thread).
+    owner->get()->enqueue(nullptr, caf::make_message_id(),
+                          caf::make_message(completions_atom::value), nullptr);
   });
 }
 
@@ -198,8 +252,8 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
   if (content.match_elements<completions_atom>()) {
     std::vector<std::function<void()>> done;
     {
-      std::lock_guard<std::mutex> guard{done_mtx_};
-      done.swap(done_);
+      std::lock_guard<std::mutex> guard{completions_->mtx};
+      done.swap(completions_->done);
     }
     for (auto& f : done)
       f();
@@ -245,13 +299,82 @@ void user_plane::reply(caf::local_actor* self, caf::mailbox_element& x,
   x.mid.mark_as_answered();
 }
 
-void user_plane::fail(caf::local_actor* self, caf::mailbox_element& x,
-                      caf::error err) {
-  reply(self, x, caf::make_message(std::move(err)));
+// -- exactly one answer per request -------------------------------------------
+
+namespace {
+
+thread_local user_plane* running_plane = nullptr;
+
+} // namespace
+
+user_plane* user_plane::running_here() noexcept {
+  return running_plane;
+}
+
+void user_plane::defer_unanswered(caf::strong_actor_ptr caller,
+                                  caf::message_id mid) {
+  unanswered_.emplace_back(std::move(caller), mid);
+}
+
+void user_plane::mark_exiting() noexcept {
+  life_->exiting.store(true, std::memory_order_release);
+}
+
+void user_plane::guard_request(caf::mailbox_element& x) {
+  if (!x.mid.is_request() || x.mid.is_answered() || !x.sender)
+    return;
+  if (dynamic_cast<reply_guard*>(x.sender->get()) != nullptr) {
+    current_guard_ = x.sender; // a skipped message, handled again
+    return;
+  }
+  caf::actor_config cfg;
+  auto guard = caf::make_actor<reply_guard, caf::strong_actor_ptr>(
+      self_->id(), self_->node(), &self_->home_system(), cfg,
+      std::move(x.sender), x.mid, this,
+      std::shared_ptr<const plane_life>{life_});
+  x.sender = guard;
+  current_guard_ = std::move(guard);
+}
+
+user_plane::message_scope::message_scope(user_plane& up,
+                                         caf::mailbox_element& x)
+    : up_(up), prev_(running_plane) {
+  running_plane = &up;
+  up.guard_request(x);
+}
+
+void user_plane::message_scope::fail(caf::error err) {
+  if (auto& g = up_.current_guard_)
+    static_cast<reply_guard*>(g->get())->answer(err, up_.self_->context());
+  err_ = std::move(err);
+}
+
+user_plane::message_scope::~message_scope() {
+  // Dropping our reference may end the guard (its promise is gone): it then
+  // lands in `unanswered_`, as do guards dropped during the message.
+  up_.current_guard_.reset();
+  if (!up_.unanswered_.empty()) {
+    auto list = std::move(up_.unanswered_);
+    up_.unanswered_.clear();
+    for (auto& [caller, mid] : list)
+      answer_request(caller, mid, err_ ? err_ : dropped_promise_error(),
+                     up_.self_->context());
+  }
+  running_plane = prev_;
 }
 
 void user_plane::stop_pool() {
-  pool_->stop();
+  // Promises of jobs that will not complete here: their guards answer now.
+  for (auto& w : blocking_)
+    if (auto slot = w.lock())
+      slot->drop();
+  blocking_.clear();
+  if (auto busy = pool_->stop(); busy > 0)
+    std::cerr << "actorserve: replica " << ctx_->deployment << "#"
+              << ctx_->replica_id << " stopped with " << busy
+              << " blocking thread(s) still in user code; they are left to "
+                 "finish on their own"
+              << std::endl;
   if (callers_) {
     callers_->fail_all(
         make_error(errc::unavailable, "the calling replica stopped"));

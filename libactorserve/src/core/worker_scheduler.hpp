@@ -19,7 +19,12 @@
 ///    2 cores). Spinning and parking re-check the queues after they announce
 ///    themselves, so a backlog never waits for a busy worker while another
 ///    could run it, except in the window of a race that ends when the owner
-///    finishes its current job.
+///    finishes its current job;
+///  - a parked worker patrols: it wakes after 1 ms to look for work to steal,
+///    doubling the wait while it finds none (at most 100 ms). A single job
+///    queued behind a long one (an inline handler that runs long or blocks)
+///    therefore waits at most that long for an idle worker, and an idle
+///    pool wakes about ten times a second per worker.
 ///
 /// Spinning draws on the process-wide `spin_budget` (spin_queue.hpp): no
 /// more threads poll at once than there are cores, and each yields its core
@@ -51,6 +56,8 @@ public:
     std::deque<caf::resumable*> jobs; // guarded by mtx
     bool parked = false;              // guarded by mtx
     bool wake = false;                // guarded by mtx: look for work to steal
+    /// How long the owner parks before it patrols (owner only).
+    std::chrono::microseconds patrol{1000};
     /// Mirrors jobs.size() for lock-free checks.
     std::atomic<size_t> size{0};
   };
@@ -127,13 +134,23 @@ public:
       me.parked = true;
       cd.parked.fetch_add(1);
       // Re-check the others after we count as parked (see push).
+      bool woken = true;
       if (!any_work(parent))
-        me.cv.wait(guard, [&] { return !me.jobs.empty() || me.wake; });
+        woken = me.cv.wait_for(guard, me.patrol,
+                               [&] { return !me.jobs.empty() || me.wake; });
       me.parked = false;
       me.wake = false;
       cd.parked.fetch_sub(1);
-      if (!me.jobs.empty())
+      if (!me.jobs.empty()) {
+        me.patrol = min_patrol;
         return take_front(me);
+      }
+      guard.unlock();
+      // A patrol: steal what waits behind a busy worker, or wait longer.
+      if (!woken && !any_work(parent))
+        me.patrol = std::min(me.patrol * 2, max_patrol);
+      else
+        me.patrol = min_patrol;
     }
   }
 
@@ -151,6 +168,9 @@ public:
   }
 
 private:
+  static constexpr std::chrono::microseconds min_patrol{1000};
+  static constexpr std::chrono::microseconds max_patrol{100'000};
+
   static caf::resumable* take_front(slot& s) {
     auto job = s.jobs.front();
     s.jobs.pop_front();

@@ -22,6 +22,7 @@ uint16_t http_status_of(errc code) noexcept {
     return 408; // Ray Serve's choice for request_timeout_s
   case errc::user_error:
   case errc::invalid_config:
+  case errc::internal:
     return 500;
   }
   return 500;

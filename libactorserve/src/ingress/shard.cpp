@@ -120,7 +120,9 @@ caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
   auto mid = caf::make_message_id(next_id++);
   pending.emplace(key_of(mid),
                   pending_request{std::move(req), std::move(rid), kind});
-  active.store(pending.size(), std::memory_order_relaxed);
+  if (kind != pending_kind::app_call)
+    ++builtin_pending;
+  active.store(pending.size() - builtin_pending, std::memory_order_relaxed);
   if (owner.opts.request_timeout.count() > 0) {
     deadlines.emplace_back(key_of(mid),
                            clock_type::now() + owner.opts.request_timeout);
@@ -135,8 +137,10 @@ bool ingress_shard::take_pending(uint64_t key, pending_request& out) {
     return false;
   out = std::move(i->second);
   pending.erase(i);
-  active.store(pending.size(), std::memory_order_relaxed);
-  if (pending.empty())
+  if (out.kind != pending_kind::app_call)
+    --builtin_pending;
+  active.store(pending.size() - builtin_pending, std::memory_order_relaxed);
+  if (pending.size() == builtin_pending)
     owner.notify_if_idle();
   return true;
 }
@@ -194,6 +198,9 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
   if (content.match_elements<caf::error>()) {
     auto& err = content.get_as<caf::error>(0);
     respond_error(p.req, p.request_id, code_of(err), message_of(err));
+  } else if (p.kind == pending_kind::health_query) {
+    respond_json(p.req, p.request_id,
+                 {{"status", "ok"}, {"in_flight", owner.in_flight()}});
   } else if (p.kind == pending_kind::status_query &&
              content.match_elements<serve_status>()) {
     respond(p.req, p.request_id, 200, "application/json", {},
@@ -288,12 +295,25 @@ restinio::request_handling_status_t
 ingress_shard::builtin(const restinio::request_handle_t& req,
                        const std::string& rid, restinio::string_view_t path) {
   if (path == "/-/healthz") {
-    // Answered while the system plane is up; 503 while draining.
-    if (owner.draining.load())
+    // 200 once the controller answers (the system plane schedules it); 503
+    // while draining, or when it does not answer within health_timeout.
+    if (owner.draining.load()) {
       respond_error(req, rid, errc::unavailable, "draining");
-    else
-      respond_json(req, rid,
-                   {{"status", "ok"}, {"in_flight", owner.in_flight()}});
+      return restinio::request_accepted();
+    }
+    auto mid = add_pending(req, rid, pending_kind::health_query);
+    auto timer = std::make_shared<asio::steady_timer>(ioc, health_timeout);
+    timer->async_wait(
+        [this, key = key_of(mid), timer](const asio::error_code& ec) {
+          pending_request p;
+          if (!ec && take_pending(key, p))
+            respond_error(p.req, p.request_id, errc::unavailable,
+                          "the system plane did not answer within 1 s");
+        });
+    caf::actor_cast<caf::actor>(owner.controller)
+        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
+                                            health_atom::value),
+                  nullptr);
   } else if (path == "/-/routes") {
     owner.routes.refresh(routes_seen, routes);
     auto body = nlohmann::json::object();
@@ -367,10 +387,22 @@ void ingress_shard::stop() {
   }
   if (thread.joinable()) {
     asio::post(ioc, [this] {
-      server->close_sync();
-      deadline_timer.cancel();
-      work.reset();
-      ioc.stop();
+      // Requests still waiting (the drain timed out) get an answer before
+      // their connections close; the writes start here and the close waits
+      // for the next turn of the loop.
+      auto left = std::move(pending);
+      pending.clear();
+      builtin_pending = 0;
+      active.store(0, std::memory_order_relaxed);
+      for (auto& kvp : left)
+        respond_error(kvp.second.req, kvp.second.request_id, errc::unavailable,
+                      "the server stopped before the request completed");
+      asio::post(ioc, [this] {
+        server->close_sync();
+        deadline_timer.cancel();
+        work.reset();
+        ioc.stop();
+      });
     });
     thread.join();
   }

@@ -42,8 +42,11 @@ using traits = restinio::default_single_thread_traits_t;
 using server_type = restinio::http_server_t<traits>;
 using clock_type = std::chrono::steady_clock;
 
+/// How long `GET /-/healthz` waits for the controller before it answers 503.
+constexpr auto health_timeout = std::chrono::seconds(1);
+
 /// What a pending request waits for.
-enum class pending_kind : uint8_t { app_call, status_query };
+enum class pending_kind : uint8_t { app_call, status_query, health_query };
 
 struct pending_request {
   restinio::request_handle_t req;
@@ -104,7 +107,10 @@ public:
   bool deadline_armed = false;
   uint64_t routes_seen = 0;
   std::shared_ptr<const route_table> routes;
+  /// Pending built-in queries (status, health), which `active` leaves out.
+  size_t builtin_pending = 0;
   // -- written by this shard's thread, read by others --
+  /// Application requests accepted and not yet answered.
   std::atomic<size_t> active{0};
 
   // -- responses ------------------------------------------------------------

@@ -1,0 +1,420 @@
+#include "controller_state.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actorserve/error.hpp"
+#include "actorserve/gateway.hpp"
+#include "actorserve/replica.hpp"
+
+namespace actorserve::detail::ctl {
+
+// Steps used only here.
+void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep);
+void drain(controller_ptr self, const replica_entry& r);
+void finish_delete(controller_ptr self, const std::string& name);
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message);
+caf::error collect(const detail::spec_ptr& spec,
+                   std::vector<detail::spec_ptr>& out,
+                   std::set<const detail::deployment_spec*>& seen);
+
+// -- status
+// ---------------------------------------------------------------------
+
+deployment_state state_of(const deployment_entry& dep) {
+  auto ready = std::count_if(
+      dep.replicas.begin(), dep.replicas.end(),
+      [](const replica_entry& r) { return r.state == replica_state::ready; });
+  if (dep.unhealthy)
+    return deployment_state::unhealthy;
+  if (!dep.message.empty())
+    return deployment_state::deploy_failed;
+  if (static_cast<uint32_t>(ready) == dep.target &&
+      dep.replicas.size() == dep.target)
+    return deployment_state::healthy;
+  return deployment_state::updating;
+}
+
+deployment_status status_of(const std::string& name,
+                            const deployment_entry& dep) {
+  deployment_status result;
+  result.name = name;
+  result.state = state_of(dep);
+  result.target_replicas = dep.target;
+  result.message = dep.message;
+  result.gateway = dep.gateway;
+  for (auto& r : dep.replicas)
+    result.replicas.push_back(
+        replica_status{r.id, r.state, r.gate ? r.gate->running() : 0});
+  return result;
+}
+
+application_status status_of(const app_entry& app) {
+  application_status result;
+  result.name = app.name;
+  result.route_prefix = app.prefix;
+  result.ingress = app.ingress;
+  result.state = app.state;
+  result.message = app.message;
+  for (auto& name : app.order)
+    result.deployments.push_back(status_of(name, app.deployments.at(name)));
+  return result;
+}
+
+// -- routes
+// ---------------------------------------------------------------------
+
+route_table make_routes(const controller_data& st) {
+  route_table result;
+  // An unhealthy app keeps serving with the replicas it has.
+  for (auto& [name, app] : st.apps)
+    if ((app.state == application_state::running ||
+         app.state == application_state::unhealthy) &&
+        !app.prefix.empty())
+      result.push_back(
+          route_entry{app.prefix, name, app.deployments.at(app.ingress).ep});
+  // Longest prefix first: the ingress takes the first match.
+  std::sort(result.begin(), result.end(),
+            [](const route_entry& x, const route_entry& y) {
+              return x.prefix.size() > y.prefix.size();
+            });
+  return result;
+}
+
+void publish_routes(controller_ptr self) {
+  auto table = make_routes(self->state);
+  for (auto& sub : self->state.route_subscribers)
+    caf::anon_send(sub, routes_atom::value, table);
+}
+
+// -- replicas -----------------------------------------------------------------
+
+/// Publishes the ready replicas to every caller (they read the endpoint at
+/// their next call) and tells the gateway, which may have calls waiting.
+void push_replicas(deployment_entry& dep) {
+  std::vector<replica_ref> refs;
+  for (auto& r : dep.replicas)
+    if (r.state == replica_state::ready)
+      refs.push_back(replica_ref{r.id, r.handle, r.gate});
+  dep.ep->publish(std::move(refs));
+  caf::anon_send(dep.gateway, replicas_atom::value);
+}
+
+void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep) {
+  auto id = self->state.next_replica_id++;
+  replica_args args;
+  args.id = id;
+  args.app = app.name;
+  args.spec = dep.spec;
+  args.children = dep.children;
+  args.controller = caf::actor_cast<caf::actor>(self);
+  args.gate = std::make_shared<detail::admission_gate>(
+      dep.spec->config.max_ongoing_requests);
+  auto gate = args.gate;
+  auto handle = spawn_replica(self->home_system(), std::move(args));
+  // Linked: replicas end with the controller. Monitored: the controller
+  // replaces a replica that dies on its own.
+  self->link_to(handle);
+  self->monitor(handle);
+  dep.replicas.push_back(
+      replica_entry{id, handle, replica_state::starting, std::move(gate)});
+  self->state.index.emplace(id, std::make_pair(app.name, name));
+}
+
+/// Drains a replica that is already out of the router's set.
+void drain(controller_ptr self, const replica_entry& r) {
+  self->state.index.erase(r.id);
+  self->demonitor(r.handle);
+  self->request(r.handle, caf::infinite, drain_atom::value)
+      .then([](bool) {}, [](caf::error&) {});
+}
+
+void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
+  if (dep.scale_waiters.empty() || state_of(dep) != deployment_state::healthy)
+    return;
+  auto st = status_of(name, dep);
+  for (auto& w : dep.scale_waiters)
+    w.rp.deliver(st);
+  dep.scale_waiters.clear();
+}
+
+/// Makes the number of live replicas match `dep.target`.
+void reconcile(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep) {
+  while (dep.replicas.size() < dep.target)
+    spawn_one(self, app, name, dep);
+  if (dep.replicas.size() > dep.target) {
+    // Stop starting replicas first, then the newest ready ones.
+    std::stable_sort(dep.replicas.begin(), dep.replicas.end(),
+                     [](const replica_entry& x, const replica_entry& y) {
+                       return x.state == replica_state::ready &&
+                              y.state != replica_state::ready;
+                     });
+    std::vector<replica_entry> victims(dep.replicas.begin() + dep.target,
+                                       dep.replicas.end());
+    dep.replicas.resize(dep.target);
+    // Routers stop sending to them first; then they drain what they hold.
+    push_replicas(dep);
+    for (auto& r : victims)
+      drain(self, r);
+  }
+  answer_scale_waiters(dep, name);
+}
+
+/// Whether the app's replicas are replaced when they die.
+bool replaces_replicas(const app_entry& app) {
+  return app.state == application_state::deploying ||
+         app.state == application_state::running ||
+         app.state == application_state::unhealthy;
+}
+
+/// Replaces the deployment's missing replicas after its backoff.
+void arm_respawn(controller_ptr self, const std::string& app,
+                 const std::string& dep_name, deployment_entry& dep) {
+  if (dep.respawn_armed)
+    return;
+  dep.respawn_armed = true;
+  self->delayed_send(self, dep.retry_delay, respawn_atom::value, app, dep_name);
+}
+
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message);
+
+/// A replica's constructor failed: back off, or give up past the limit.
+void constructor_failed(controller_ptr self, app_entry& app,
+                        const std::string& dep_name, deployment_entry& dep,
+                        const std::string& message) {
+  ++dep.ctor_failures;
+  auto step = detail::after_constructor_failure(
+      dep.ctor_failures, dep.target,
+      dep.spec->config.max_constructor_retry_count);
+  dep.retry_delay = step.delay;
+  if (!step.give_up)
+    return;
+  auto why = message + " (" + std::to_string(dep.ctor_failures) +
+             " attempts in a row)";
+  if (app.state == application_state::deploying) {
+    fail_deploy(self, app, dep_name, why);
+    return;
+  }
+  dep.unhealthy = true;
+  dep.message = "the constructor keeps failing: " + why;
+  app.state = application_state::unhealthy;
+  app.message = "deployment '" + dep_name + "' " + dep.message;
+  auto err = make_error(errc::unavailable, app.message);
+  for (auto& w : dep.scale_waiters)
+    w.rp.deliver(err);
+  dep.scale_waiters.clear();
+}
+
+// -- applications -------------------------------------------------------------
+
+void finish_delete(controller_ptr self, const std::string& name) {
+  auto i = self->state.apps.find(name);
+  if (i == self->state.apps.end())
+    return;
+  auto& app = i->second;
+  for (auto& [dname, dep] : app.deployments) {
+    dep.ep->remove();
+    self->send_exit(dep.gateway, caf::exit_reason::user_shutdown);
+  }
+  auto waiters = std::move(app.delete_waiters);
+  self->state.apps.erase(i);
+  for (auto& rp : waiters)
+    rp.deliver(true);
+  if (self->state.apps.empty()) {
+    for (auto& rp : self->state.shutdown_waiters)
+      rp.deliver(true);
+    self->state.shutdown_waiters.clear();
+  }
+}
+
+/// Removes the app's routes, empties its routers' replica sets (failing
+/// their queues with `unavailable`) and drains every replica.
+void start_delete(controller_ptr self, app_entry& app) {
+  auto was = app.state;
+  app.state = application_state::deleting;
+  publish_routes(self);
+  auto name = app.name;
+  // Whoever still waits on the app gets an answer now.
+  if (!app.deploy_waiters.empty()) {
+    auto err = was == application_state::deploy_failed
+                   ? make_error(errc::user_error, app.message)
+                   : make_error(errc::unavailable,
+                                "application '" + name +
+                                    "' was deleted before it was running");
+    for (auto& rp : app.deploy_waiters)
+      rp.deliver(err);
+    app.deploy_waiters.clear();
+  }
+  for (auto& [dname, dep] : app.deployments) {
+    auto err = make_error(errc::unavailable,
+                          "application '" + name + "' is being deleted");
+    for (auto& w : dep.scale_waiters)
+      w.rp.deliver(err);
+    dep.scale_waiters.clear();
+    dep.ep->publish({});
+    caf::anon_send(dep.gateway, replicas_atom::value);
+    for (auto& r : dep.replicas) {
+      self->state.index.erase(r.id);
+      self->demonitor(r.handle);
+      ++app.draining;
+      self->request(r.handle, caf::infinite, drain_atom::value)
+          .then(
+              [self, name](bool) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              },
+              [self, name](caf::error&) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              });
+    }
+    dep.replicas.clear();
+  }
+  if (app.draining == 0)
+    finish_delete(self, name);
+}
+
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message) {
+  app.state = application_state::deploy_failed;
+  app.message = "deployment '" + dep + "' failed to start: " + message;
+  app.deployments.at(dep).message = message;
+  auto err = make_error(errc::user_error, app.message);
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(err);
+  app.deploy_waiters.clear();
+  start_delete(self, app);
+}
+
+void check_running(controller_ptr self, app_entry& app) {
+  if (app.state == application_state::unhealthy) {
+    // Back to health once every deployment is.
+    for (auto& [name, dep] : app.deployments)
+      if (state_of(dep) != deployment_state::healthy)
+        return;
+    app.state = application_state::running;
+    app.message.clear();
+    return;
+  }
+  if (app.state != application_state::deploying)
+    return;
+  for (auto& [name, dep] : app.deployments)
+    if (state_of(dep) != deployment_state::healthy)
+      return;
+  app.state = application_state::running;
+  publish_routes(self);
+  auto st = status_of(app);
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(st);
+  app.deploy_waiters.clear();
+}
+
+/// Collects the deployments of the graph below `spec`, children first.
+caf::error collect(const detail::spec_ptr& spec,
+                   std::vector<detail::spec_ptr>& out,
+                   std::set<const detail::deployment_spec*>& seen) {
+  if (!spec)
+    return make_error(errc::invalid_config, "an application node is empty");
+  if (seen.count(spec.get()) > 0)
+    return {};
+  seen.insert(spec.get());
+  for (auto& child : spec->children)
+    if (auto err = collect(child, out, seen))
+      return err;
+  out.push_back(spec);
+  return {};
+}
+
+caf::error validate_app(const controller_data& st, const app_spec& spec,
+                        std::vector<detail::spec_ptr>& specs) {
+  if (spec.name.empty())
+    return make_error(errc::invalid_config,
+                      "application name must not be empty");
+  if (auto err = validate_route_prefix(spec.name, spec.route_prefix))
+    return err;
+  if (st.apps.count(spec.name) > 0)
+    return make_error(errc::invalid_config,
+                      "application '" + spec.name +
+                          "' is already running; delete it first");
+  if (!spec.route_prefix.empty())
+    for (auto& [name, app] : st.apps)
+      if (app.prefix == spec.route_prefix)
+        return make_error(errc::invalid_config,
+                          "application '" + spec.name + "': route_prefix '" +
+                              spec.route_prefix + "' is taken by '" + name +
+                              "'");
+  std::set<const detail::deployment_spec*> seen;
+  if (auto err = collect(spec.ingress, specs, seen))
+    return err;
+  std::set<std::string> names;
+  for (auto& s : specs) {
+    if (auto err = validate(s->config))
+      return make_error(errc::invalid_config,
+                        "application '" + spec.name + "': " + message_of(err));
+    if (!names.insert(s->config.name).second)
+      return make_error(errc::invalid_config,
+                        "application '" + spec.name +
+                            "': two deployments are named '" + s->config.name +
+                            "'");
+  }
+  if (!spec.route_prefix.empty() && !spec.ingress->accepts_http)
+    return make_error(errc::invalid_config,
+                      "application '" + spec.name + "': ingress deployment '" +
+                          spec.ingress->config.name +
+                          "' does not accept http_request; run it with an "
+                          "empty route_prefix");
+  return {};
+}
+
+} // namespace actorserve::detail::ctl
+
+namespace actorserve {
+
+namespace detail {
+
+constructor_retry after_constructor_failure(uint32_t failures,
+                                            uint32_t num_replicas,
+                                            uint32_t max_retry_count) noexcept {
+  constructor_retry result;
+  auto per_replica = static_cast<uint64_t>(num_replicas) * 3;
+  auto limit =
+      std::min<uint64_t>(max_retry_count, std::max<uint64_t>(per_replica, 1));
+  result.give_up = failures >= limit;
+  auto shift = std::min<uint32_t>(failures > 0 ? failures - 1 : 0, 7);
+  result.delay = std::min(std::chrono::milliseconds{100} * (1 << shift),
+                          std::chrono::milliseconds{10'000});
+  return result;
+}
+
+} // namespace detail
+
+caf::error validate_route_prefix(const std::string& app,
+                                 const std::string& prefix) {
+  if (prefix.empty() || prefix == "/")
+    return {};
+  auto bad = [&](const char* why) {
+    return make_error(errc::invalid_config, "application '" + app +
+                                                "': route_prefix '" + prefix +
+                                                "' " + why);
+  };
+  if (prefix.front() != '/')
+    return bad("must start with '/'");
+  if (prefix.back() == '/')
+    return bad("must not end with '/'");
+  if (prefix.find_first_of("?#{} ") != std::string::npos)
+    return bad("must not contain '?', '#', '{', '}' or spaces");
+  return {};
+}
+
+} // namespace actorserve

@@ -1,0 +1,90 @@
+#include "reply_guard.hpp"
+
+#include <caf/actor_control_block.hpp>
+#include <caf/attachable.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/make_message.hpp>
+
+#include "actorserve/error.hpp"
+#include "actorserve/user_plane.hpp"
+
+namespace actorserve::detail {
+
+caf::error dropped_promise_error() {
+  return make_error(errc::internal,
+                    "the handler ended without answering the request (its "
+                    "response promise was dropped undelivered)");
+}
+
+void answer_request(const caf::strong_actor_ptr& caller, caf::message_id mid,
+                    caf::error err, caf::execution_unit* host) {
+  if (!caller)
+    return;
+  caller->get()->enqueue(
+      caf::make_mailbox_element(nullptr, mid.response_id(), {},
+                                caf::make_message(std::move(err))),
+      host);
+}
+
+reply_guard::reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
+                         caf::message_id mid, user_plane* owner,
+                         std::shared_ptr<const plane_life> life)
+    : caf::abstract_actor(cfg), caller_(std::move(caller)), mid_(mid),
+      owner_(owner), life_(std::move(life)) {}
+
+reply_guard::~reply_guard() {
+  if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)
+    return;
+  if (owner_ != nullptr && user_plane::running_here() == owner_) {
+    // Inside the owner's current message: it decides the answer when the
+    // message is done (the exception it threw, if any).
+    owner_->defer_unanswered(std::move(caller_), mid_);
+    return;
+  }
+  if (life_ && life_->exiting.load(std::memory_order_acquire))
+    answer_request(
+        caller_, mid_,
+        make_error(errc::unavailable, "the replica stopped before answering"),
+        nullptr);
+  else
+    answer_request(caller_, mid_, dropped_promise_error(), nullptr);
+}
+
+void reply_guard::enqueue(caf::mailbox_element_ptr what,
+                          caf::execution_unit* host) {
+  if (!what || !caller_)
+    return;
+  if (what->mid.is_response() &&
+      answered_.exchange(true, std::memory_order_acq_rel))
+    return; // answered already: exactly once
+  caller_->get()->enqueue(std::move(what), host);
+}
+
+bool reply_guard::answer(caf::error err, caf::execution_unit* host) {
+  if (answered_.exchange(true, std::memory_order_acq_rel))
+    return false;
+  answer_request(caller_, mid_, std::move(err), host);
+  return true;
+}
+
+void reply_guard::attach(caf::attachable_ptr) {
+  // Never exits while referenced; nothing to tell.
+}
+
+size_t reply_guard::detach(const caf::attachable::token&) {
+  return 0;
+}
+
+void reply_guard::add_link(caf::abstract_actor*) {}
+
+void reply_guard::remove_link(caf::abstract_actor*) {}
+
+bool reply_guard::add_backlink(caf::abstract_actor*) {
+  return false;
+}
+
+bool reply_guard::remove_backlink(caf::abstract_actor*) {
+  return false;
+}
+
+} // namespace actorserve::detail

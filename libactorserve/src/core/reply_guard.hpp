@@ -1,0 +1,85 @@
+/// @file
+/// Every request a user actor takes is answered exactly once.
+///
+/// When a request reaches a user actor, the user plane puts a `reply_guard`
+/// in place of its sender (`user_plane::guard_request`). The guard is a
+/// small actor that stands for the caller: every answer CAF sends for the
+/// request (a handler's return value, a response promise, a delegated
+/// answer) goes to it, and it passes the first one on to the caller and
+/// drops any later one. Other messages sent to it pass through unchanged.
+///
+/// The guard lives as long as something could still answer through it: the
+/// request's mailbox element, and every copy of a response promise made for
+/// it. When the last of them is gone and nothing was answered (a handler or
+/// continuation threw after it made a promise, or a code path forgot to
+/// deliver), the guard answers itself:
+///  - while its user actor runs a message on this thread, the answer waits
+///    until that message is done, so that an exception the message threw
+///    becomes the answer (`user_error` and its text);
+///  - once its replica is stopping, `unavailable`;
+///  - otherwise `internal`, "dropped its response promise".
+///
+/// Ownership: the guard holds the caller (strong) and a shared flag that
+/// says whether its user actor is exiting; never the user actor itself.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include <caf/abstract_actor.hpp>
+#include <caf/actor_config.hpp>
+#include <caf/message_id.hpp>
+
+namespace actorserve::detail {
+
+class user_plane;
+
+/// Shared by a user plane and its guards.
+struct plane_life {
+  std::atomic<bool> exiting{false};
+};
+
+class reply_guard final : public caf::abstract_actor {
+public:
+  reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
+              caf::message_id mid, user_plane* owner,
+              std::shared_ptr<const plane_life> life);
+
+  ~reply_guard() override;
+
+  /// Passes the first response on to the caller and drops later ones;
+  /// passes other messages on unchanged.
+  void enqueue(caf::mailbox_element_ptr what,
+               caf::execution_unit* host) override;
+
+  /// Answers `err` unless the request was answered. Returns whether it did.
+  bool answer(caf::error err, caf::execution_unit* host);
+
+  bool answered() const noexcept {
+    return answered_.load(std::memory_order_acquire);
+  }
+
+  // Nothing links to or monitors a guard.
+  void attach(caf::attachable_ptr ptr) override;
+  size_t detach(const caf::attachable::token& what) override;
+  void add_link(caf::abstract_actor* other) override;
+  void remove_link(caf::abstract_actor* other) override;
+  bool add_backlink(caf::abstract_actor* other) override;
+  bool remove_backlink(caf::abstract_actor* other) override;
+
+private:
+  std::atomic<bool> answered_{false};
+  caf::strong_actor_ptr caller_;
+  caf::message_id mid_;
+  user_plane* owner_; // compared, never followed, unless it is running
+  std::shared_ptr<const plane_life> life_;
+};
+
+/// What a caller gets for a request whose handler ended without answering.
+caf::error dropped_promise_error();
+
+/// Answers the request `mid` of `caller` with `err` (no sender).
+void answer_request(const caf::strong_actor_ptr& caller, caf::message_id mid,
+                    caf::error err, caf::execution_unit* host);
+
+} // namespace actorserve::detail
