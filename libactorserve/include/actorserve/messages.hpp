@@ -43,18 +43,27 @@ using health_atom = caf::atom_constant<caf::atom("health")>;
 // -- request metadata
 // -----------------------------------------------------------
 
-/// Travels with every call from a caller through the router to a replica.
+/// The context of a request: travels with every call from the caller to a
+/// replica, and from there with every call the replica's handler makes for
+/// it (`request_context_of(self)`, handle.hpp).
 struct request_meta {
   /// Correlates logs and the HTTP `X-Request-ID`.
   std::string request_id;
-  /// Absolute deadline; the epoch (zero) means none. Routers drop queued
-  /// requests whose deadline has passed with `deadline_exceeded`.
+  /// Absolute deadline; the epoch (zero) means none. Callers drop waiting
+  /// calls whose deadline has passed with `deadline_exceeded`.
   caf::timestamp deadline{};
+  /// The model a multiplexed deployment should serve the request with
+  /// (HTTP header `serve_multiplexed_model_id`, or the handle option);
+  /// empty when none.
+  std::string multiplexed_model_id;
 };
+
+/// What user code reads about the request it handles.
+using request_context = request_meta;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_meta& x) {
-  return f(x.request_id, x.deadline);
+  return f(x.request_id, x.deadline, x.multiplexed_model_id);
 }
 
 /// Returns whether `meta` has a deadline that lies before `now`.

@@ -130,6 +130,9 @@ class user_thread;
 /// The calls one actor makes to deployments (call_host.hpp).
 class call_host;
 
+/// Restores a request's context around a continuation (handle.hpp).
+class restore_context;
+
 /// Whether a user plane is exiting, shared with its requests' reply guards
 /// (reply_guard.hpp).
 struct plane_life;
@@ -153,6 +156,16 @@ public:
 
   /// The user plane whose actor runs a message on this thread, if any.
   static user_plane* running_here() noexcept;
+
+  /// The context of the request being handled (in a handler, or in a
+  /// continuation of a call made for it); null when there is none.
+  const request_meta* current_context() const noexcept;
+
+  /// A reference that keeps the current context alive, for a continuation
+  /// to restore it (null when there is none).
+  caf::strong_actor_ptr context_token() const;
+
+  friend class restore_context;
 
   /// A reply guard of a request was dropped unanswered while this plane's
   /// actor ran a message; the answer goes out when that message is done.
@@ -183,6 +196,7 @@ protected:
   private:
     user_plane& up_;
     user_plane* prev_;
+    caf::abstract_actor* prev_context_;
     caf::error err_;
   };
 
@@ -233,6 +247,9 @@ private:
   std::shared_ptr<plane_life> life_;
   /// The guard of the request being handled (kept alive for the message).
   caf::strong_actor_ptr current_guard_;
+  /// The reply guard whose context applies now (a handler's request, or
+  /// the one a continuation restored).
+  caf::abstract_actor* context_ = nullptr;
   /// Requests whose guards were dropped unanswered during this message.
   std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> unanswered_;
   caf::local_actor* self_ = nullptr;
@@ -339,6 +356,15 @@ caf::actor spawn_user_actor(caf::actor_system& sys, execution mode,
 template <class Self>
 const replica_context& replica_context_of(Self* self) {
   return detail::user_plane_of(self).context();
+}
+
+/// Returns the context of the request `self` is handling: in a handler, or
+/// in a continuation of a call the handler made (Ray Serve's request
+/// context). Empty outside of one.
+template <class Self>
+request_context request_context_of(Self* self) {
+  auto ctx = detail::user_plane_of(self).current_context();
+  return ctx != nullptr ? *ctx : request_context{};
 }
 
 /// Runs `f()` on one of the replica's blocking threads and answers the

@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actorserve/error.hpp"
+#include "reply_guard.hpp"
 
 namespace actorserve::detail {
 
@@ -24,10 +25,12 @@ public:
     auto& slot = host_.in_flight_[key];
     slot.second = this;
     if (call->gate) {
-      // Admitted at the gate: straight to the user actor.
+      // Admitted at the gate: straight to the user actor, with a reply
+      // guard as the sender that carries the request's context.
       host_.watch(replica);
+      auto guard = reply_guard::make(self, self->ctrl(), mid, call->meta);
       call->gate->user()->enqueue(
-          caf::make_mailbox_element(self->ctrl(), mid, {}, call->args),
+          caf::make_mailbox_element(std::move(guard), mid, {}, call->args),
           self->context());
     } else {
       replica.handle->enqueue(

@@ -3,6 +3,7 @@
 #include <caf/actor_control_block.hpp>
 #include <caf/attachable.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/make_actor.hpp>
 #include <caf/make_message.hpp>
 
 #include "actorserve/error.hpp"
@@ -27,10 +28,28 @@ void answer_request(const caf::strong_actor_ptr& caller, caf::message_id mid,
 }
 
 reply_guard::reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
-                         caf::message_id mid, user_plane* owner,
-                         std::shared_ptr<const plane_life> life)
+                         caf::message_id mid, request_meta meta)
     : caf::abstract_actor(cfg), caller_(std::move(caller)), mid_(mid),
-      owner_(owner), life_(std::move(life)) {}
+      meta_(std::move(meta)) {}
+
+caf::strong_actor_ptr reply_guard::make(caf::abstract_actor* host,
+                                        caf::strong_actor_ptr caller,
+                                        caf::message_id mid,
+                                        request_meta meta) {
+  caf::actor_config cfg;
+  return caf::make_actor<reply_guard, caf::strong_actor_ptr>(
+      host->id(), host->node(), &host->home_system(), cfg, std::move(caller),
+      mid, std::move(meta));
+}
+
+bool reply_guard::adopt(user_plane* owner,
+                        std::shared_ptr<const plane_life> life) {
+  if (owner_ != nullptr)
+    return owner_ == owner;
+  owner_ = owner;
+  life_ = std::move(life);
+  return true;
+}
 
 reply_guard::~reply_guard() {
   if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)

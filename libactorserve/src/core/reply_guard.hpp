@@ -1,10 +1,12 @@
 /// @file
 /// Every request a user actor takes is answered exactly once.
 ///
-/// When a request reaches a user actor, the user plane puts a `reply_guard`
-/// in place of its sender (`user_plane::guard_request`). The guard is a
-/// small actor that stands for the caller: every answer CAF sends for the
-/// request (a handler's return value, a response promise, a delegated
+/// A call to a replica carries a `reply_guard` in place of its sender: the
+/// caller makes it when it sends the call straight to the user actor
+/// (call_host.cpp), with the request's context, and the user plane makes one
+/// for any other request (`user_plane::guard_request`), then adopts it. The
+/// guard is a small actor that stands for the caller: every answer CAF sends
+/// for the request (a handler's return value, a response promise, a delegated
 /// answer) goes to it, and it passes the first one on to the caller and
 /// drops any later one. Other messages sent to it pass through unchanged.
 ///
@@ -19,6 +21,9 @@
 ///  - once its replica is stopping, `unavailable`;
 ///  - otherwise `internal`, "dropped its response promise".
 ///
+/// It also carries the request's context (`request_meta`), which is how the
+/// context reaches the handler without changing the user's message.
+///
 /// Ownership: the guard holds the caller (strong) and a shared flag that
 /// says whether its user actor is exiting; never the user actor itself.
 #pragma once
@@ -29,6 +34,8 @@
 #include <caf/abstract_actor.hpp>
 #include <caf/actor_config.hpp>
 #include <caf/message_id.hpp>
+
+#include "actorserve/messages.hpp"
 
 namespace actorserve::detail {
 
@@ -42,8 +49,21 @@ struct plane_life {
 class reply_guard final : public caf::abstract_actor {
 public:
   reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
-              caf::message_id mid, user_plane* owner,
-              std::shared_ptr<const plane_life> life);
+              caf::message_id mid, request_meta meta);
+
+  /// Makes a guard for the request `mid` of `caller`.
+  static caf::strong_actor_ptr make(caf::abstract_actor* host,
+                                    caf::strong_actor_ptr caller,
+                                    caf::message_id mid, request_meta meta);
+
+  /// The user plane that handles the request takes the guard over, once,
+  /// before the handler runs. Returns false when another plane owns it
+  /// (a request delegated on with CAF's `delegate`).
+  bool adopt(user_plane* owner, std::shared_ptr<const plane_life> life);
+
+  user_plane* owner() const noexcept { return owner_; }
+
+  const request_meta& meta() const noexcept { return meta_; }
 
   ~reply_guard() override;
 
@@ -71,7 +91,8 @@ private:
   std::atomic<bool> answered_{false};
   caf::strong_actor_ptr caller_;
   caf::message_id mid_;
-  user_plane* owner_; // compared, never followed, unless it is running
+  request_meta meta_;
+  user_plane* owner_ = nullptr; // compared, never followed, unless running
   std::shared_ptr<const plane_life> life_;
 };
 

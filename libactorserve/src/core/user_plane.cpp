@@ -11,6 +11,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include "actorserve/handle.hpp"
 #include "call_host.hpp"
 #include "reply_guard.hpp"
 #include "serve_config.hpp"
@@ -323,24 +324,65 @@ void user_plane::mark_exiting() noexcept {
 void user_plane::guard_request(caf::mailbox_element& x) {
   if (!x.mid.is_request() || x.mid.is_answered() || !x.sender)
     return;
-  if (dynamic_cast<reply_guard*>(x.sender->get()) != nullptr) {
-    current_guard_ = x.sender; // a skipped message, handled again
-    return;
+  request_meta meta;
+  if (auto g = dynamic_cast<reply_guard*>(x.sender->get()); g != nullptr) {
+    // Made by the caller, with the request's context (or a skipped
+    // message, handled again).
+    if (g->adopt(this, life_)) {
+      current_guard_ = x.sender;
+      return;
+    }
+    meta = g->meta(); // delegated on by another replica: keep its context
   }
-  caf::actor_config cfg;
-  auto guard = caf::make_actor<reply_guard, caf::strong_actor_ptr>(
-      self_->id(), self_->node(), &self_->home_system(), cfg,
-      std::move(x.sender), x.mid, this,
-      std::shared_ptr<const plane_life>{life_});
+  auto guard =
+      reply_guard::make(self_, std::move(x.sender), x.mid, std::move(meta));
+  static_cast<reply_guard*>(guard->get())->adopt(this, life_);
   x.sender = guard;
   current_guard_ = std::move(guard);
 }
 
+const request_meta* user_plane::current_context() const noexcept {
+  return context_ != nullptr ? &static_cast<reply_guard*>(context_)->meta()
+                             : nullptr;
+}
+
+caf::strong_actor_ptr user_plane::context_token() const {
+  return context_ != nullptr ? caf::strong_actor_ptr{context_->ctrl()}
+                             : caf::strong_actor_ptr{};
+}
+
+const request_meta* current_context(caf::local_actor* self) noexcept {
+  auto up = dynamic_cast<user_plane*>(self);
+  return up != nullptr ? up->current_context() : nullptr;
+}
+
+caf::strong_actor_ptr context_token(caf::local_actor* self) {
+  auto up = dynamic_cast<user_plane*>(self);
+  return up != nullptr ? up->context_token() : caf::strong_actor_ptr{};
+}
+
+restore_context::restore_context(caf::local_actor* self,
+                                 const caf::strong_actor_ptr& token)
+    : up_(dynamic_cast<user_plane*>(self)) {
+  if (up_ != nullptr) {
+    prev_ = up_->context_;
+    up_->context_ = token ? token->get() : nullptr;
+  }
+}
+
+restore_context::~restore_context() {
+  if (up_ != nullptr)
+    up_->context_ = prev_;
+}
+
 user_plane::message_scope::message_scope(user_plane& up,
                                          caf::mailbox_element& x)
-    : up_(up), prev_(running_plane) {
+    : up_(up), prev_(running_plane), prev_context_(up.context_) {
   running_plane = &up;
   up.guard_request(x);
+  // A request's context is its own; a response's is set by the
+  // continuation that handles it (context_scope).
+  up.context_ = up.current_guard_ ? up.current_guard_->get() : nullptr;
 }
 
 void user_plane::message_scope::fail(caf::error err) {
@@ -352,6 +394,7 @@ void user_plane::message_scope::fail(caf::error err) {
 user_plane::message_scope::~message_scope() {
   // Dropping our reference may end the guard (its promise is gone): it then
   // lands in `unanswered_`, as do guards dropped during the message.
+  up_.context_ = prev_context_;
   up_.current_guard_.reset();
   if (!up_.unanswered_.empty()) {
     auto list = std::move(up_.unanswered_);

@@ -279,6 +279,9 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
   msg.request_id = rid;
   request_meta meta;
   meta.request_id = rid;
+  // Ray Serve's header for model multiplexing.
+  meta.multiplexed_model_id =
+      std::string{hdr.get_field_or("serve_multiplexed_model_id", "")};
   if (owner.opts.request_timeout.count() > 0)
     meta.deadline = caf::make_timestamp() + owner.opts.request_timeout;
   // A reference, not a copy: copying the shared_ptr would bump one
