@@ -220,43 +220,18 @@ http_ingress::behavior_type ensemble(http_ingress::pointer self,
     if (delay < 0 || delay > 10'000)
       throw error_exception(errc::bad_request,
                             "field 'delay_ms' must be in [0, 10000]");
-    struct gather {
-      caf::typed_response_promise<http_response> rp;
-      double a = 0;
-      double b = 0;
-      int pending = 2;
-      bool failed = false;
-    };
-    auto g = std::make_shared<gather>();
-    g->rp = self->make_response_promise<http_response>();
-    auto done = [g] {
-      if (--g->pending == 0 && !g->failed)
-        g->rp.deliver(json_response({{"a", number(g->a)},
-                                     {"b", number(g->b)},
-                                     {"result", number((g->a + g->b) / 2)}}));
-    };
-    auto fail = [g](caf::error& err) {
-      if (!g->failed) {
-        g->failed = true;
-        g->rp.deliver(std::move(err));
-      }
-    };
-    // Both calls are in flight at once: the request takes one delay, not two.
-    a.call(self, x, delay)
+    // Both calls are in flight at once: the request takes one delay, not
+    // two. The first error fails the request.
+    auto rp = self->make_response_promise<http_response>();
+    when_all(a.call(self, x, delay), b.call(self, x, delay))
         .then(
-            [g, done](double y) {
-              g->a = y;
-              done();
+            [=](double ya, double yb) mutable {
+              rp.deliver(json_response({{"a", number(ya)},
+                                        {"b", number(yb)},
+                                        {"result", number((ya + yb) / 2)}}));
             },
-            fail);
-    b.call(self, x, delay)
-        .then(
-            [g, done](double y) {
-              g->b = y;
-              done();
-            },
-            fail);
-    return g->rp;
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
   }};
 }
 

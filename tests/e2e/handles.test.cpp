@@ -47,6 +47,27 @@ square_actor::behavior_type squarer(square_actor::pointer self,
   }};
 }
 
+using pair_actor =
+    caf::typed_actor<caf::replies_to<int32_t>::with<std::string>>;
+
+// Sums x + 1 and multiplies x * x in parallel through when_all; x < 0 makes
+// the second call fail.
+pair_actor::behavior_type gatherer(pair_actor::pointer self,
+                                   handle<calc_actor> c) {
+  return {[=](int32_t x) -> caf::result<std::string> {
+    auto rp = self->make_response_promise<std::string>();
+    auto second = x < 0 ? c.call(self, std::string{"throw"})
+                        : c.call(self, std::to_string(x * x));
+    when_all(c.call(self, add_atom::value, x, 1), std::move(second))
+        .then(
+            [=](int32_t sum, std::string& product) mutable {
+              rp.deliver(std::to_string(sum) + "," + product);
+            },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
+  }};
+}
+
 square_actor::behavior_type broken(square_actor::pointer) {
   throw std::runtime_error("cannot load the model file");
 }
@@ -84,6 +105,21 @@ TEST_CASE("a deployment awaits another through a handle", "[handles]") {
   auto r = h->call(7).get(seconds(5));
   REQUIRE(r);
   CHECK(*r == 50);
+}
+
+TEST_CASE("when_all gathers parallel calls and fails on the first error",
+          "[handles]") {
+  serve s{no_http()};
+  auto c = s.deployment("Calc", calc).num_replicas(2).bind();
+  auto h = s.run(s.deployment("Gather", gatherer).bind(c), {"gather", ""});
+  REQUIRE(h);
+  auto ok = h->call(int32_t{6}).get(seconds(5));
+  REQUIRE(ok);
+  CHECK(*ok == "7,36");
+  auto bad = h->call(int32_t{-1}).get(seconds(5));
+  REQUIRE_FALSE(bad);
+  CHECK(code_of(bad.error()) == errc::user_error);
+  CHECK_THAT(message_of(bad.error()), Catch::Contains("asked to throw"));
 }
 
 TEST_CASE("a throwing handler fails the call and the replica lives on",

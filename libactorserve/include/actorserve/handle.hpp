@@ -25,8 +25,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <array>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -121,6 +124,10 @@ public:
         id_, wrap(std::move(on_value), std::move(on_error)));
   }
 
+  caf::message_id id() const noexcept { return id_; }
+
+  Self* self() const noexcept { return self_; }
+
 private:
   template <class F, class G>
   caf::behavior wrap(F on_value, G on_error) const {
@@ -142,6 +149,75 @@ private:
   caf::message_id id_;
   Self* self_;
 };
+
+/// Several calls in flight at once (`when_all`), continued when every one
+/// has answered, or failed on the first error.
+template <class Self, class... Out>
+class all_response {
+public:
+  all_response(Self* self, std::array<caf::message_id, sizeof...(Out)> ids)
+      : self_(self), ids_(ids) {}
+
+  /// `on_values(Out&...)` gets each call's answer, in the order the calls
+  /// were given; `on_error(caf::error&)` the first error, once. The actor
+  /// handles other messages meanwhile.
+  template <class F, class G>
+  void then(F on_values, G on_error) const {
+    static_assert(std::is_invocable<F, Out&...>::value,
+                  "when_all: the continuation must take each call's reply "
+                  "type, in the order of the calls");
+    struct state {
+      std::tuple<std::optional<Out>...> values;
+      size_t pending = sizeof...(Out);
+      bool failed = false;
+      F f;
+      G g;
+      state(F f, G g) : f(std::move(f)), g(std::move(g)) {}
+    };
+    auto st =
+        std::make_shared<state>(std::move(on_values), std::move(on_error));
+    register_all(st, std::index_sequence_for<Out...>{});
+  }
+
+private:
+  template <class State, size_t... Is>
+  void register_all(const std::shared_ptr<State>& st,
+                    std::index_sequence<Is...>) const {
+    (register_one<Is>(st), ...);
+  }
+
+  template <size_t I, class State>
+  void register_one(const std::shared_ptr<State>& st) const {
+    using value_type = std::tuple_element_t<I, std::tuple<Out...>>;
+    response<Self, caf::detail::type_list<value_type>>{ids_[I], self_}.then(
+        [st](value_type& x) {
+          std::get<I>(st->values) = std::move(x);
+          if (--st->pending == 0 && !st->failed)
+            std::apply([&](auto&... v) { st->f(*v...); }, st->values);
+        },
+        [st](caf::error& err) {
+          if (st->failed)
+            return;
+          st->failed = true;
+          st->g(err);
+        });
+  }
+
+  Self* self_;
+  std::array<caf::message_id, sizeof...(Out)> ids_;
+};
+
+/// Gathers calls made from the same actor: `when_all(a.call(self, x),
+/// b.call(self, x)).then(f, on_error)` runs `f(ya, yb)` once both answered,
+/// or `on_error` on the first error. Each call must answer one value.
+template <class Self, class... Out>
+all_response<Self, Out...>
+when_all(response<Self, caf::detail::type_list<Out>>... calls) {
+  static_assert(sizeof...(Out) >= 1, "when_all needs at least one call");
+  Self* self = nullptr;
+  ((self = calls.self()), ...);
+  return {self, {calls.id()...}};
+}
 
 /// The pending answer to a call made from outside any actor.
 template <class T>
