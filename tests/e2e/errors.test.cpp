@@ -37,6 +37,15 @@ TEST_CASE("invalid JSON or a wrong shape gives 400", "[errors]") {
              Catch::Contains("text"));
 }
 
+TEST_CASE("a path served for other methods gives 405 with an Allow header",
+          "[errors]") {
+  test::demo_server s;
+  auto r = test::http(s.port, "POST", "/blocking", "{}");
+  CHECK(r.status == 405);
+  CHECK(r.header("allow") == "GET");
+  check_error_body(r);
+}
+
 TEST_CASE("a body over the limit gives 413", "[errors]") {
   test::demo_server s;
   std::string big(10 * 1024 * 1024 + 1, 'x');

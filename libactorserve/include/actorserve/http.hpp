@@ -104,10 +104,24 @@ private:
 /// not valid JSON.
 nlohmann::json parse_json(const http_request& req);
 
-/// Returns `body[name]` as `T`; throws `error_exception(bad_request)` naming
-/// the field when it is missing or has another type.
+/// Decodes `%XX` escapes (path parameters arrive decoded); a `%` not
+/// followed by two hex digits stays as it is.
+std::string url_decode(const std::string& x);
+
+/// The error `http_routes` answers when the path exists for other methods:
+/// `method_not_allowed` (405), carrying the methods for the `Allow` header.
+caf::error method_not_allowed(std::string message, std::string allowed);
+
+/// The `Allow` header value a 405 error carries ("GET, POST"), or empty.
+std::string allowed_methods(const caf::error& err);
+
+namespace detail {
+
+/// Reads `body[name]` into `out` (ACTORSERVE_JSON); throws
+/// `error_exception(bad_request)` naming the field when it is missing or has
+/// the wrong shape.
 template <class T>
-T json_field(const nlohmann::json& body, const char* name) {
+void read_json_field(const nlohmann::json& body, const char* name, T& out) {
   if (!body.is_object())
     throw error_exception(errc::bad_request, "the body must be a JSON object");
   auto i = body.find(name);
@@ -115,11 +129,41 @@ T json_field(const nlohmann::json& body, const char* name) {
     throw error_exception(errc::bad_request,
                           std::string{"missing field '"} + name + "'");
   try {
-    return i->get<T>();
+    i->get_to(out);
+  } catch (const error_exception& e) {
+    // A nested struct: say where.
+    throw error_exception(errc::bad_request,
+                          std::string{"field '"} + name + "': " + e.what());
   } catch (const nlohmann::json::exception&) {
     throw error_exception(errc::bad_request, std::string{"field '"} + name +
                                                  "' has the wrong type");
   }
+}
+
+} // namespace detail
+
+/// Reads the JSON body as `T`: a struct declared with `ACTORSERVE_JSON` (or
+/// any type nlohmann::json converts). A body that is not JSON, or has the
+/// wrong shape, fails the request with 400 naming the field.
+template <class T>
+T json_body(const http_request& req) {
+  auto body = parse_json(req);
+  try {
+    return body.get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw error_exception(errc::bad_request,
+                          std::string{"the body has the wrong shape: "} +
+                              e.what());
+  }
+}
+
+/// Returns `body[name]` as `T`; throws `error_exception(bad_request)` naming
+/// the field when it is missing or has another type.
+template <class T>
+T json_field(const nlohmann::json& body, const char* name) {
+  T result{};
+  detail::read_json_field(body, name, result);
+  return result;
 }
 
 /// Like `json_field`, but returns `fallback` when the field is absent.
@@ -130,7 +174,29 @@ T json_field(const nlohmann::json& body, const char* name, T fallback) {
   return json_field<T>(body, name);
 }
 
-/// A JSON response.
+/// A JSON response. Takes any value nlohmann::json converts, such as a
+/// struct declared with `ACTORSERVE_JSON`.
 http_response json_response(const nlohmann::json& body, uint16_t status = 200);
 
 } // namespace actorserve
+
+#define ACTORSERVE_JSON_READ_FIELD(field)                                      \
+  ::actorserve::detail::read_json_field(nlohmann_json_j, #field,               \
+                                        nlohmann_json_t.field);
+
+/// Declares JSON conversion for a struct, as
+/// `NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE` does, except that reading names the
+/// field that is missing or of the wrong type (`json_body<T>` then answers 400
+/// with that name). Use it at namespace scope, in the struct's namespace:
+/// `struct query { std::string text; int top_k; }; ACTORSERVE_JSON(query, text,
+/// top_k)`
+#define ACTORSERVE_JSON(Type, ...)                                             \
+  inline void to_json(nlohmann::json& nlohmann_json_j,                         \
+                      const Type& nlohmann_json_t) {                           \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))   \
+  }                                                                            \
+  inline void from_json(const nlohmann::json& nlohmann_json_j,                 \
+                        Type& nlohmann_json_t) {                               \
+    NLOHMANN_JSON_EXPAND(                                                      \
+        NLOHMANN_JSON_PASTE(ACTORSERVE_JSON_READ_FIELD, __VA_ARGS__))          \
+  }

@@ -15,6 +15,16 @@ bool iequals(const std::string& x, const std::string& y) {
          });
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> result;
   size_t pos = 0;
@@ -54,7 +64,7 @@ reply http_routes::dispatch(http_request& req) const {
 
 reply http_routes::dispatch(const state& st, http_request& req) {
   auto segments = split_path(req.path);
-  bool path_matched = false;
+  std::string allowed; // methods the path has, for 405's Allow header
   for (auto& e : st.entries) {
     if (e.segments.size() != segments.size())
       continue;
@@ -63,22 +73,57 @@ reply http_routes::dispatch(const state& st, http_request& req) {
     for (size_t i = 0; ok && i < segments.size(); ++i) {
       auto& pat = e.segments[i];
       if (!pat.empty() && pat[0] == ':')
-        params.emplace_back(pat.substr(1), segments[i]);
+        params.emplace_back(pat.substr(1), url_decode(segments[i]));
       else
         ok = pat == segments[i];
     }
     if (!ok)
       continue;
-    path_matched = true;
-    if (e.method != req.method)
+    if (e.method != req.method) {
+      if (allowed.find(e.method) == std::string::npos)
+        allowed += (allowed.empty() ? "" : ", ") + e.method;
       continue;
+    }
     req.params = std::move(params);
     return e.handler(req);
   }
-  if (path_matched)
-    return make_error(errc::method_not_allowed,
-                      "method " + req.method + " is not allowed here");
+  if (!allowed.empty())
+    return method_not_allowed("method " + req.method +
+                                  " is not allowed here; allowed: " + allowed,
+                              allowed);
   return make_error(errc::not_found, "no route for " + req.full_path);
+}
+
+std::string url_decode(const std::string& x) {
+  std::string result;
+  result.reserve(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '%' && i + 2 < x.size()) {
+      auto hi = hex_value(x[i + 1]);
+      auto lo = hex_value(x[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        result.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    result.push_back(x[i]);
+  }
+  return result;
+}
+
+caf::error method_not_allowed(std::string message, std::string allowed) {
+  return caf::error{static_cast<uint8_t>(errc::method_not_allowed),
+                    error_category,
+                    caf::make_message(std::move(message), std::move(allowed))};
+}
+
+std::string allowed_methods(const caf::error& err) {
+  auto& ctx = err.context();
+  if (code_of(err) == errc::method_not_allowed && ctx.size() == 2 &&
+      ctx.match_element<std::string>(1))
+    return ctx.get_as<std::string>(1);
+  return {};
 }
 
 nlohmann::json parse_json(const http_request& req) {

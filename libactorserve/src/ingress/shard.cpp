@@ -8,6 +8,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/make_message.hpp>
 
+#include "actorserve/http.hpp"
 #include "http_server.hpp"
 
 namespace actorserve::detail {
@@ -105,11 +106,14 @@ void ingress_shard::respond_json(const restinio::request_handle_t& req,
 
 void ingress_shard::respond_error(const restinio::request_handle_t& req,
                                   const std::string& rid, errc code,
-                                  const std::string& message) {
+                                  const std::string& message,
+                                  const std::string& allow) {
   string_pairs extra;
   auto status = http_status_of(code);
   if (status == 503)
     extra.emplace_back("Retry-After", "1");
+  if (status == 405 && !allow.empty())
+    extra.emplace_back("Allow", allow);
   nlohmann::json body{
       {"error", message}, {"code", to_string(code)}, {"request_id", rid}};
   respond(req, rid, status, "application/json", extra, body.dump());
@@ -197,7 +201,8 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
     return; // answered already (timed out)
   if (content.match_elements<caf::error>()) {
     auto& err = content.get_as<caf::error>(0);
-    respond_error(p.req, p.request_id, code_of(err), message_of(err));
+    respond_error(p.req, p.request_id, code_of(err), message_of(err),
+                  allowed_methods(err));
   } else if (p.kind == pending_kind::health_query) {
     respond_json(p.req, p.request_id,
                  {{"status", "ok"}, {"in_flight", owner.in_flight()}});

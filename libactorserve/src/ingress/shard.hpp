@@ -122,9 +122,11 @@ public:
   void respond_json(const restinio::request_handle_t& req,
                     const std::string& rid, const nlohmann::json& body);
 
+  /// An error response with the JSON error body; `allow` fills a 405's
+  /// `Allow` header.
   void respond_error(const restinio::request_handle_t& req,
                      const std::string& rid, errc code,
-                     const std::string& message);
+                     const std::string& message, const std::string& allow = {});
 
   // -- pending requests -----------------------------------------------------
 
