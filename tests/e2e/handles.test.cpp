@@ -95,6 +95,8 @@ TEST_CASE("handles call deployments from main and pick the method by atom",
   auto by_name = s.get_deployment_handle<calc_actor>("calc", "Calc");
   REQUIRE(by_name);
   CHECK(*by_name->call(std::string{"echo"}).get(seconds(5)) == "echo");
+  // A string literal fits an interface that takes std::string.
+  CHECK(*by_name->call("literal").get(seconds(5)) == "literal");
 }
 
 TEST_CASE("a deployment awaits another through a handle", "[handles]") {
@@ -170,4 +172,48 @@ TEST_CASE("a bad config fails run() naming the field", "[handles]") {
   CHECK(code_of(h.error()) == errc::invalid_config);
   CHECK_THAT(message_of(h.error()), Catch::Contains("max_ongoing_requests"));
   CHECK_THAT(message_of(h.error()), Catch::Contains("Calc"));
+}
+
+namespace {
+
+using relay_actor =
+    caf::typed_actor<caf::replies_to<int32_t>::with<std::string>>;
+
+// x = 0: `.then(f)` alone, on a call that fails; x = 1: run_blocking inside
+// the continuation of a call.
+relay_actor::behavior_type relay(relay_actor::pointer self,
+                                 handle<calc_actor> c) {
+  return {[=](int32_t x) -> caf::result<std::string> {
+    auto rp = self->make_response_promise<std::string>();
+    if (x == 0) {
+      c.call(self, "throw").then([=](std::string& s) mutable {
+        rp.deliver(s);
+      });
+    } else {
+      c.call(self, add_atom::value, x, 2).then([=](int32_t sum) {
+        run_blocking(self, [sum] { return std::to_string(sum * 10); });
+      });
+    }
+    return rp;
+  }};
+}
+
+} // namespace
+
+TEST_CASE("a continuation without an error handler forwards errors, and "
+          "run_blocking works inside a continuation",
+          "[handles]") {
+  auto mode = GENERATE(execution::isolated, execution::inline_);
+  serve s{no_http()};
+  auto c = s.deployment("Calc", calc).bind();
+  auto h =
+      s.run(s.deployment("Relay", relay).mode(mode).bind(c), {"relay", ""});
+  REQUIRE(h);
+  auto forwarded = h->call(int32_t{0}).get(seconds(5));
+  REQUIRE_FALSE(forwarded);
+  CHECK(code_of(forwarded.error()) == errc::user_error);
+  CHECK_THAT(message_of(forwarded.error()), Catch::Contains("asked to throw"));
+  auto offloaded = h->call(int32_t{1}).get(seconds(5));
+  REQUIRE(offloaded);
+  CHECK(*offloaded == "30");
 }

@@ -78,6 +78,10 @@ const request_meta* current_context(caf::local_actor* self) noexcept;
 /// Keeps the current context alive for a continuation; null when none.
 caf::strong_actor_ptr context_token(caf::local_actor* self);
 
+/// Answers the request behind `token` with `msg` (a value, or an error)
+/// unless it was answered; nothing when `token` is null.
+void answer_context(const caf::strong_actor_ptr& token, caf::message msg);
+
 /// Makes `token`'s context current in `self` while it lives: a continuation
 /// runs in the context of the request it serves.
 class restore_context {
@@ -114,6 +118,20 @@ public:
         id_, wrap(std::move(on_value), std::move(on_error)));
   }
 
+  /// Continues with `on_value(Out...)`; an error answers the request the
+  /// call was made for, with that error (in a replica's handler or its
+  /// continuations; elsewhere, pass `on_error`).
+  template <class F>
+  void then(F on_value) const {
+    then(std::move(on_value), forward_error());
+  }
+
+  /// Like `then(on_value)`, but the actor handles nothing else meanwhile.
+  template <class F>
+  void await(F on_value) const {
+    await(std::move(on_value), forward_error());
+  }
+
   /// Like `then`, but the actor handles no other message until the answer
   /// arrives (it still holds no thread while it waits).
   template <class F, class G>
@@ -129,6 +147,12 @@ public:
   Self* self() const noexcept { return self_; }
 
 private:
+  auto forward_error() const {
+    return [token = detail::context_token(self_)](caf::error& err) {
+      detail::answer_context(token, caf::make_message(std::move(err)));
+    };
+  }
+
   template <class F, class G>
   caf::behavior wrap(F on_value, G on_error) const {
     auto token = detail::context_token(self_);
@@ -284,6 +308,28 @@ void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
 
 } // namespace detail
 
+namespace detail {
+
+/// The type a handle call sends for an argument of type `T`: string
+/// literals and `char*` go as `std::string`, so `h.call(self, "text")` fits
+/// an interface that takes `std::string`.
+template <class T>
+using friendly_t =
+    std::conditional_t<std::is_same<std::decay_t<T>, const char*>::value ||
+                           std::is_same<std::decay_t<T>, char*>::value,
+                       std::string, std::decay_t<T>>;
+
+template <class T>
+decltype(auto) befriend(T&& x) {
+  if constexpr (std::is_same<friendly_t<T>, std::string>::value &&
+                !std::is_same<std::decay_t<T>, std::string>::value)
+    return std::string{x};
+  else
+    return std::forward<T>(x);
+}
+
+} // namespace detail
+
 /// A typed reference to a deployment.
 template <class Interface>
 class handle {
@@ -294,8 +340,8 @@ public:
   using interface_type = Interface;
 
   template <class... Ts>
-  using reply =
-      caf::response_type<typename Interface::signatures, std::decay_t<Ts>...>;
+  using reply = caf::response_type<typename Interface::signatures,
+                                   detail::friendly_t<Ts>...>;
 
   handle() = default;
 
@@ -331,8 +377,9 @@ public:
     auto mid = self->new_request_id(caf::message_priority::normal);
     if (opts_.timeout.count() != 0)
       self->request_response_timeout(timeout(), mid);
-    detail::route_call(self, ep_, mid, meta(self),
-                       caf::make_message(std::forward<Ts>(xs)...));
+    detail::route_call(
+        self, ep_, mid, meta(self),
+        caf::make_message(detail::befriend(std::forward<Ts>(xs))...));
     return {mid.response_id(), self};
   }
 
@@ -346,8 +393,9 @@ public:
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
-    detail::route_delegate(self, ep_, meta(self),
-                           caf::make_message(std::forward<Ts>(xs)...));
+    detail::route_delegate(
+        self, ep_, meta(self),
+        caf::make_message(detail::befriend(std::forward<Ts>(xs))...));
     return {};
   }
 
@@ -355,7 +403,9 @@ public:
   template <class... Ts,
             class First = caf::detail::tl_head_t<
                 caf::detail::type_list<std::decay_t<Ts>...>>,
-            class = std::enable_if_t<!std::is_pointer<First>::value>>
+            class = std::enable_if_t<
+                !std::is_pointer<First>::value ||
+                std::is_same<detail::friendly_t<First>, std::string>::value>>
   auto call(Ts&&... xs) const -> future<
       typename detail::single_output<typename reply<Ts...>::type>::type> {
     static_assert(reply<Ts...>::valid,
@@ -371,7 +421,7 @@ public:
       st->done = true;
       st->cv.notify_all();
     };
-    auto msg = caf::make_message(std::forward<Ts>(xs)...);
+    auto msg = caf::make_message(detail::befriend(std::forward<Ts>(xs))...);
     auto t = timeout();
     auto m = meta(nullptr);
     auto gateway = ep_->gateway();

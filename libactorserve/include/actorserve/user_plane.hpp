@@ -100,6 +100,10 @@ private:
   std::shared_ptr<state> state_;
 };
 
+// handle.hpp: the current request's context, and answering through it.
+caf::strong_actor_ptr context_token(caf::local_actor* self);
+void answer_context(const caf::strong_actor_ptr& token, caf::message msg);
+
 /// The response promise of a blocking job, where its actor can drop it. A
 /// job left running at shutdown must not keep the promise alive (and with
 /// it the caller): the job holds the slot, the actor holds the promise, and
@@ -112,9 +116,28 @@ struct promise_slot_base {
 
 template <class Promise>
 struct promise_slot : promise_slot_base {
-  explicit promise_slot(Promise p) : rp(std::move(p)) {}
-  void drop() override { rp = Promise{}; }
+  /// `token`: the context of the request to answer when `p` is not a
+  /// pending promise (run_blocking inside a continuation).
+  promise_slot(Promise p, caf::strong_actor_ptr token)
+      : rp(std::move(p)), token(std::move(token)) {}
+
+  void drop() override {
+    rp = Promise{};
+    token = nullptr;
+  }
+
+  template <class T>
+  void deliver(T&& x) {
+    if (rp.pending())
+      rp.deliver(std::forward<T>(x));
+    else if constexpr (std::is_same<std::decay_t<T>, caf::unit_t>::value)
+      answer_context(token, caf::make_message());
+    else
+      answer_context(token, caf::make_message(std::forward<T>(x)));
+  }
+
   Promise rp;
+  caf::strong_actor_ptr token;
 };
 
 /// Answers that blocking jobs hand back to their actor.
@@ -377,7 +400,10 @@ auto run_blocking(Self* self, F f) {
   using value_type = std::decay_t<decltype(f())>;
   auto rp = self->template make_response_promise<value_type>();
   using slot_type = detail::promise_slot<decltype(rp)>;
-  auto slot = std::make_shared<slot_type>(rp);
+  // In a continuation there is no request to make a promise for: the
+  // result answers the request the continuation serves.
+  auto slot = std::make_shared<slot_type>(
+      rp, rp.pending() ? caf::strong_actor_ptr{} : detail::context_token(self));
   // The blocking thread never touches the promise: the completions it
   // returns deliver through the slot, on the actor's thread.
   detail::user_plane_of(self).offload(
@@ -385,22 +411,22 @@ auto run_blocking(Self* self, F f) {
         try {
           if constexpr (std::is_void<value_type>::value) {
             f();
-            return [slot] { slot->rp.deliver(caf::unit); };
+            return [slot] { slot->deliver(caf::unit); };
           } else {
             auto value = f();
             return [slot, value = std::move(value)]() mutable {
-              slot->rp.deliver(std::move(value));
+              slot->deliver(std::move(value));
             };
           }
         } catch (const error_exception& e) {
           auto err = make_error(e.code(), e.what());
-          return [slot, err] { slot->rp.deliver(err); };
+          return [slot, err] { slot->deliver(err); };
         } catch (const std::exception& e) {
           auto err = make_error(errc::user_error, e.what());
-          return [slot, err] { slot->rp.deliver(err); };
+          return [slot, err] { slot->deliver(err); };
         } catch (...) {
           auto err = make_error(errc::user_error, "unknown exception");
-          return [slot, err] { slot->rp.deliver(err); };
+          return [slot, err] { slot->deliver(err); };
         }
       });
   return rp;

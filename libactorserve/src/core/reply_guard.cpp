@@ -80,10 +80,21 @@ void reply_guard::enqueue(caf::mailbox_element_ptr what,
 }
 
 bool reply_guard::answer(caf::error err, caf::execution_unit* host) {
-  if (answered_.exchange(true, std::memory_order_acq_rel))
+  return deliver(caf::make_message(std::move(err)), host);
+}
+
+bool reply_guard::deliver(caf::message msg, caf::execution_unit* host) {
+  if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)
     return false;
-  answer_request(caller_, mid_, std::move(err), host);
+  caller_->get()->enqueue(caf::make_mailbox_element(nullptr, mid_.response_id(),
+                                                    {}, std::move(msg)),
+                          host);
   return true;
+}
+
+void answer_context(const caf::strong_actor_ptr& token, caf::message msg) {
+  if (token)
+    static_cast<reply_guard*>(token->get())->deliver(std::move(msg), nullptr);
 }
 
 void reply_guard::attach(caf::attachable_ptr) {

@@ -75,6 +75,9 @@ public:
   /// Answers `err` unless the request was answered. Returns whether it did.
   bool answer(caf::error err, caf::execution_unit* host);
 
+  /// Answers `msg` (a value or an error) unless the request was answered.
+  bool deliver(caf::message msg, caf::execution_unit* host);
+
   bool answered() const noexcept {
     return answered_.load(std::memory_order_acquire);
   }
