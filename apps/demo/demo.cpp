@@ -108,13 +108,11 @@ classifier_actor::behavior_type classifier(classifier_actor::pointer self,
       [=](http_request& req) -> reply {
         auto text = json_field<std::string>(parse_json(req), "text");
         auto rp = self->make_response_promise<http_response>();
-        tok.call(self, text)
-            .then(
-                [=](std::vector<int32_t>& tokens) mutable {
-                  rp.deliver(json_response({{"label", model().classify(tokens)},
-                                            {"tokens", tokens}}));
-                },
-                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        // An error of the call answers the request by itself.
+        tok.call(self, text).then([=](std::vector<int32_t>& tokens) mutable {
+          rp.deliver(json_response(
+              {{"label", model().classify(tokens)}, {"tokens", tokens}}));
+        });
         return rp;
       },
       [](const std::vector<int32_t>& tokens) {
@@ -167,24 +165,19 @@ http_ingress::behavior_type pipeline(http_ingress::pointer self,
   return {[=](http_request& req) -> reply {
     auto text = json_field<std::string>(parse_json(req), "text");
     auto rp = self->make_response_promise<http_response>();
-    auto fail = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
-    // In sequence: the model runs on the preprocessed text.
+    // In sequence: the model runs on the preprocessed text. Errors of
+    // either call answer the request by themselves.
     pre.call(self, preprocess_atom::value, text)
-        .then(
-            [=](std::string& processed) mutable {
-              mdl.call(self, predict_atom::value, processed)
-                  .then(
-                      [=](std::string& label) mutable {
-                        rp.deliver(json_response(
-                            {{"preprocessed", processed},
-                             {"output",
-                              {{"label", label},
-                               {"words",
-                                model().tokenize(processed).size()}}}}));
-                      },
-                      fail);
-            },
-            fail);
+        .then([=](std::string& processed) mutable {
+          mdl.call(self, predict_atom::value, processed)
+              .then([=](std::string& label) mutable {
+                rp.deliver(json_response(
+                    {{"preprocessed", processed},
+                     {"output",
+                      {{"label", label},
+                       {"words", model().tokenize(processed).size()}}}}));
+              });
+        });
     return rp;
   }};
 }
@@ -224,13 +217,11 @@ http_ingress::behavior_type ensemble(http_ingress::pointer self,
     // two. The first error fails the request.
     auto rp = self->make_response_promise<http_response>();
     when_all(a.call(self, x, delay), b.call(self, x, delay))
-        .then(
-            [=](double ya, double yb) mutable {
-              rp.deliver(json_response({{"a", number(ya)},
-                                        {"b", number(yb)},
-                                        {"result", number((ya + yb) / 2)}}));
-            },
-            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then([=](double ya, double yb) mutable {
+          rp.deliver(json_response({{"a", number(ya)},
+                                    {"b", number(yb)},
+                                    {"result", number((ya + yb) / 2)}}));
+        });
     return rp;
   }};
 }

@@ -58,12 +58,11 @@ pair_actor::behavior_type gatherer(pair_actor::pointer self,
     auto rp = self->make_response_promise<std::string>();
     auto second = x < 0 ? c.call(self, std::string{"throw"})
                         : c.call(self, std::to_string(x * x));
+    // The first error answers the request by itself.
     when_all(c.call(self, add_atom::value, x, 1), std::move(second))
-        .then(
-            [=](int32_t sum, std::string& product) mutable {
-              rp.deliver(std::to_string(sum) + "," + product);
-            },
-            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then([=](int32_t sum, std::string& product) mutable {
+          rp.deliver(std::to_string(sum) + "," + product);
+        });
     return rp;
   }};
 }

@@ -82,6 +82,13 @@ caf::strong_actor_ptr context_token(caf::local_actor* self);
 /// unless it was answered; nothing when `token` is null.
 void answer_context(const caf::strong_actor_ptr& token, caf::message msg);
 
+/// An error continuation that answers the request `self` serves now.
+inline auto error_forwarder(caf::local_actor* self) {
+  return [token = context_token(self)](caf::error& err) {
+    answer_context(token, caf::make_message(std::move(err)));
+  };
+}
+
 /// Makes `token`'s context current in `self` while it lives: a continuation
 /// runs in the context of the request it serves.
 class restore_context {
@@ -147,11 +154,7 @@ public:
   Self* self() const noexcept { return self_; }
 
 private:
-  auto forward_error() const {
-    return [token = detail::context_token(self_)](caf::error& err) {
-      detail::answer_context(token, caf::make_message(std::move(err)));
-    };
-  }
+  auto forward_error() const { return detail::error_forwarder(self_); }
 
   template <class F, class G>
   caf::behavior wrap(F on_value, G on_error) const {
@@ -201,6 +204,13 @@ public:
     auto st =
         std::make_shared<state>(std::move(on_values), std::move(on_error));
     register_all(st, std::index_sequence_for<Out...>{});
+  }
+
+  /// Like `then(on_values, on_error)`; the first error answers the request
+  /// the calls were made for.
+  template <class F>
+  void then(F on_values) const {
+    then(std::move(on_values), detail::error_forwarder(self_));
   }
 
 private:
