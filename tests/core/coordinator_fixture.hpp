@@ -131,7 +131,10 @@ struct fixture {
       dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   std::shared_ptr<call_log> log = std::make_shared<call_log>();
 
-  fixture() { sys.await_actors_before_shutdown(false); }
+  // The actor system waits for every actor when it goes (CAF's default,
+  // kept on purpose): an actor a test leaves behind, or one that never
+  // ends, hangs the test instead of hiding a leak.
+  fixture() { sys.await_actors_before_shutdown(true); }
 
   /// Stops what the test started, so nothing outlives the actor system: the
   /// boxes' held promises (which keep their actors alive) and every actor
