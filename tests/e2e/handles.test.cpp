@@ -216,3 +216,43 @@ TEST_CASE("a continuation without an error handler forwards errors, and "
   REQUIRE(offloaded);
   CHECK(*offloaded == "30");
 }
+
+namespace {
+
+// x = 0: calls a handle from inside run_blocking; x = 1: waits on a future
+// with .get() in the handler (a thread that runs actors).
+square_actor::behavior_type misuser(square_actor::pointer self,
+                                    handle<calc_actor> c) {
+  return {[=](int32_t x) -> caf::result<int32_t> {
+    if (x == 0)
+      return run_blocking(self, [=]() -> int32_t {
+        c.call(self, add_atom::value, 1, 1);
+        return 0;
+      });
+    auto r = c.call(add_atom::value, 1, 1).get(seconds(1));
+    if (!r)
+      return r.error();
+    return *r;
+  }};
+}
+
+} // namespace
+
+TEST_CASE("a handle called from run_blocking, or .get() on an actor's "
+          "thread, fails with a clear error instead of racing or stalling",
+          "[handles]") {
+  auto mode = GENERATE(execution::isolated, execution::inline_);
+  serve s{no_http()};
+  auto c = s.deployment("Calc", calc).bind();
+  auto h = s.run(s.deployment("Misuser", misuser).mode(mode).bind(c),
+                 {"misuser", ""});
+  REQUIRE(h);
+  auto from_blocking = h->call(int32_t{0}).get(seconds(5));
+  REQUIRE_FALSE(from_blocking);
+  CHECK_THAT(message_of(from_blocking.error()),
+             Catch::Contains("from inside run_blocking"));
+  auto waited = h->call(int32_t{1}).get(seconds(5));
+  REQUIRE_FALSE(waited);
+  CHECK(code_of(waited.error()) == errc::internal);
+  CHECK_THAT(message_of(waited.error()), Catch::Contains(".then or .await"));
+}

@@ -82,6 +82,20 @@ caf::strong_actor_ptr context_token(caf::local_actor* self);
 /// unless it was answered; nothing when `token` is null.
 void answer_context(const caf::strong_actor_ptr& token, caf::message msg);
 
+/// What the current thread is to actorserve: a thread that runs actors (a
+/// system-plane worker, a replica's thread), a replica's blocking thread
+/// (`run_blocking`), or any other.
+enum class thread_role : uint8_t { other, actor, blocking };
+
+thread_role current_thread_role() noexcept;
+
+void set_thread_role(thread_role role) noexcept;
+
+/// Throws `std::logic_error` when called on a blocking thread: a handle
+/// call from inside `run_blocking` would touch the actor from a foreign
+/// thread.
+void check_not_blocking_thread(const char* what);
+
 /// An error continuation that answers the request `self` serves now.
 inline auto error_forwarder(caf::local_actor* self) {
   return [token = context_token(self)](caf::error& err) {
@@ -267,9 +281,15 @@ public:
   explicit future(std::shared_ptr<state> st) : st_(std::move(st)) {}
 
   /// Waits up to `timeout` for the answer. Returns the value, the call's
-  /// error, or `deadline_exceeded` when the wait timed out.
+  /// error, or `deadline_exceeded` when the wait timed out. On a thread that
+  /// runs actors it does not wait (that would stall the thread, or
+  /// deadlock): it fails with `internal`; use `.then` or `.await` there.
   template <class Rep, class Period>
   caf::expected<T> get(std::chrono::duration<Rep, Period> timeout) const {
+    if (detail::current_thread_role() == detail::thread_role::actor)
+      return make_error(errc::internal,
+                        "future::get() called on a thread that runs actors; "
+                        "inside an actor use .then or .await");
     std::unique_lock<std::mutex> guard{st_->mtx};
     if (!st_->cv.wait_for(guard, timeout, [&] { return st_->done; }))
       return make_error(errc::deadline_exceeded,
@@ -384,6 +404,7 @@ public:
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
+    detail::check_not_blocking_thread("handle::call");
     auto mid = self->new_request_id(caf::message_priority::normal);
     if (opts_.timeout.count() != 0)
       self->request_response_timeout(timeout(), mid);
@@ -403,6 +424,7 @@ public:
     static_assert(reply<Ts...>::valid,
                   "the deployment's interface accepts no message with these "
                   "argument types");
+    detail::check_not_blocking_thread("handle::delegate");
     detail::route_delegate(
         self, ep_, meta(self),
         caf::make_message(detail::befriend(std::forward<Ts>(xs))...));

@@ -6,6 +6,8 @@
 /// of zero it behaves like `work_sharing`.
 #pragma once
 
+#include "actorserve/handle.hpp" // thread roles
+
 #include <chrono>
 
 #include <caf/actor_system.hpp>
@@ -66,6 +68,7 @@ public:
   /// The queue is never closed: CAF stops workers with a shutdown job.
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
+    set_thread_role(thread_role::actor); // for future::get
     return d(self->parent()).queue.take();
   }
 

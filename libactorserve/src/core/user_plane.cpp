@@ -61,6 +61,7 @@ public:
 
 private:
   void run() {
+    set_thread_role(thread_role::actor);
     system().thread_started();
     auto max = system().scheduler().max_throughput();
     while (auto job = jobs_.take()) {
@@ -135,6 +136,7 @@ size_t blocking_pool::stop() {
 }
 
 void blocking_pool::run(const std::shared_ptr<state>& sp) {
+  set_thread_role(thread_role::blocking);
   auto& st = *sp;
   std::unique_lock<std::mutex> guard{st.mtx};
   for (;;) {
@@ -298,6 +300,30 @@ void user_plane::reply(caf::local_actor* self, caf::mailbox_element& x,
                                               {}, std::move(msg)),
                     self->context());
   x.mid.mark_as_answered();
+}
+
+// -- thread roles -------------------------------------------------------------
+
+namespace {
+
+thread_local thread_role role_of_this_thread = thread_role::other;
+
+} // namespace
+
+thread_role current_thread_role() noexcept {
+  return role_of_this_thread;
+}
+
+void set_thread_role(thread_role role) noexcept {
+  role_of_this_thread = role;
+}
+
+void check_not_blocking_thread(const char* what) {
+  if (role_of_this_thread == thread_role::blocking)
+    throw std::logic_error(
+        std::string{what} +
+        " from inside run_blocking: a blocking thread must not touch the "
+        "actor; make the call in the handler or a continuation");
 }
 
 // -- exactly one answer per request -------------------------------------------

@@ -41,6 +41,8 @@
 
 #include <caf/resumable.hpp>
 
+#include "actorserve/handle.hpp" // thread roles
+
 // Includes caf/scheduler/coordinator.hpp with CAF's per-job logger tag
 // skipped, and spin_queue.hpp (spin_budget).
 #include "spin_scheduler.hpp"
@@ -106,6 +108,8 @@ public:
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
+    // For future::get, which must not block a thread that runs actors.
+    set_thread_role(thread_role::actor);
     auto parent = self->parent();
     auto& cd = d(parent);
     auto& me = *d(self).queue;
