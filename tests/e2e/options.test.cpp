@@ -94,3 +94,27 @@ TEST_CASE("every scheduler runs work whether its workers spin or sleep",
     }
   }
 }
+
+TEST_CASE("an application's own flags pass through to it, in order",
+          "[options]") {
+  std::vector<const char*> args{"prog", "--model", "/m.bin",     "--port",
+                                "9001", "-v",      "--threads=2"};
+  std::vector<std::string> rest;
+  auto opts =
+      parse_options(static_cast<int>(args.size()), args.data(), {}, &rest);
+  REQUIRE(opts);
+  CHECK(opts->http.port == 9001);
+  CHECK(opts->system_threads == 2);
+  CHECK(rest == std::vector<std::string>{"--model", "/m.bin", "-v"});
+  // Without a place for them, they are an error naming the first one.
+  auto strict = parse_options(static_cast<int>(args.size()), args.data());
+  REQUIRE_FALSE(strict);
+  CHECK_THAT(message_of(strict.error()), Catch::Contains("--model"));
+  // --help lists every server flag and the application's usage.
+  serve_options d;
+  d.usage = "  --model PATH   the model file";
+  auto text = usage_text(d);
+  for (auto* flag : {"--host", "--port", "--threads", "--drain-timeout-ms",
+                     "--no-http", "--model PATH"})
+    CHECK_THAT(text, Catch::Contains(flag));
+}

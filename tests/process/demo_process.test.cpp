@@ -145,6 +145,14 @@ TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
   CHECK(demo.wait_exit() == 0);
 }
 
+TEST_CASE("--help lists the flags and exits 0", "[process]") {
+  child demo{{DEMO_BINARY, "--help"}};
+  auto text = demo.read_until("--help");
+  CHECK_THAT(text, Catch::Contains("--port"));
+  CHECK_THAT(text, Catch::Contains("--drain-timeout-ms"));
+  CHECK(demo.wait_exit() == 0);
+}
+
 TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
   child demo{{DEMO_BINARY, "--port", "eighty"}};
   auto text = demo.read_until("\n");

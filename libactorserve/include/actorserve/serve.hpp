@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
@@ -96,15 +97,24 @@ struct serve_options {
   http_options http;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
+  /// Text `--help` prints after the server's flags: the application's own
+  /// flags, for example.
+  std::string usage;
 };
 
 /// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
 /// --idle-spin-us, --spin-threads, --request-timeout-ms, --max-body-bytes,
 /// --drain-timeout-ms, --no-http)
-/// over `defaults`. Unknown flags and bad values give `invalid_config`
-/// naming the flag.
-caf::expected<serve_options> parse_options(int argc, const char* const* argv,
-                                           serve_options defaults = {});
+/// over `defaults`. Bad values give `invalid_config` naming the flag. An
+/// argument that is not one of these goes to `rest`, in order, for the
+/// application to parse; without `rest` it is an error naming it.
+caf::expected<serve_options>
+parse_options(int argc, const char* const* argv, serve_options defaults = {},
+              std::vector<std::string>* rest = nullptr);
+
+/// What `--help` prints: every server flag with its default, then
+/// `opts.usage`.
+std::string usage_text(const serve_options& opts);
 
 /// Checks the options; names the offending field.
 caf::error validate(const serve_options& opts);
@@ -122,9 +132,12 @@ public:
   /// (`invalid_config`) when the options are invalid or the port is taken.
   explicit serve(serve_options opts = {});
 
-  /// Like `serve(parse_options(argc, argv, defaults))`, but prints the
-  /// error and exits with status 2 on bad flags.
-  serve(int argc, char** argv, serve_options defaults = {});
+  /// Like `serve(parse_options(argc, argv, defaults, rest))`, but prints
+  /// the error and exits with status 2 on bad flags, and prints
+  /// `usage_text` and exits 0 on `--help`. With `rest`, the application's
+  /// own arguments land there.
+  serve(int argc, char** argv, serve_options defaults = {},
+        std::vector<std::string>* rest = nullptr);
 
   /// Shuts down (drains) if `shutdown` was not called.
   ~serve();

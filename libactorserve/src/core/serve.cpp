@@ -8,6 +8,7 @@
 #include <iostream>
 #include <pthread.h>
 #include <sched.h>
+#include <sstream>
 #include <thread>
 
 #include <caf/actor_system_config.hpp>
@@ -73,7 +74,8 @@ size_t default_thread_count() noexcept {
 }
 
 caf::expected<serve_options> parse_options(int argc, const char* const* argv,
-                                           serve_options opts) {
+                                           serve_options opts,
+                                           std::vector<std::string>* rest) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     std::string value;
@@ -82,6 +84,15 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
     if (has_inline) {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
+    }
+    bool known = flag == "--no-http" || flag == "--host" || flag == "--port" ||
+                 flag == "--http-threads" || flag == "--threads" ||
+                 flag == "--scheduler" || flag == "--idle-spin-us" ||
+                 flag == "--spin-threads" || flag == "--request-timeout-ms" ||
+                 flag == "--max-body-bytes" || flag == "--drain-timeout-ms";
+    if (!known && rest != nullptr) {
+      rest->emplace_back(argv[i]); // the application's own
+      continue;
     }
     auto next = [&]() -> caf::expected<std::string> {
       if (has_inline)
@@ -95,17 +106,13 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       opts.http.enabled = false;
       continue;
     }
-    auto v = next();
-    if (flag != "--host" && flag != "--port" && flag != "--http-threads" &&
-        flag != "--threads" && flag != "--scheduler" &&
-        flag != "--idle-spin-us" && flag != "--spin-threads" &&
-        flag != "--request-timeout-ms" && flag != "--max-body-bytes" &&
-        flag != "--drain-timeout-ms")
+    if (!known)
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
                               "--idle-spin-us, --spin-threads, "
                               "--request-timeout-ms, --max-body-bytes, "
-                              "--drain-timeout-ms, --no-http)");
+                              "--drain-timeout-ms, --no-http, --help)");
+    auto v = next();
     if (!v)
       return std::move(v.error());
     if (flag == "--host") {
@@ -226,9 +233,45 @@ serve::serve(serve_options opts) {
   }
 }
 
+std::string usage_text(const serve_options& d) {
+  std::ostringstream out;
+  out << "server flags:\n"
+      << "  --host ADDR              listen address (" << d.http.host << ")\n"
+      << "  --port N                 HTTP port, 0 picks one (" << d.http.port
+      << ")\n"
+      << "  --http-threads N         I/O threads (" << d.http.threads << ")\n"
+      << "  --threads N              system-plane workers (" << d.system_threads
+      << ")\n"
+      << "  --scheduler NAME         workers, sharing or stealing ("
+      << d.scheduler_policy << ")\n"
+      << "  --idle-spin-us N         idle polling before a thread sleeps ("
+      << d.idle_spin.count() << ")\n"
+      << "  --spin-threads N         threads that may poll at once, 0 = one "
+         "per "
+         "core ("
+      << d.spin_threads << ")\n"
+      << "  --request-timeout-ms N   408 after N ms, 0 = none ("
+      << d.http.request_timeout.count() << ")\n"
+      << "  --max-body-bytes N       413 above it (" << d.http.max_body_bytes
+      << ")\n"
+      << "  --drain-timeout-ms N     bound on the drain at SIGINT/SIGTERM ("
+      << d.drain_timeout.count() << ")\n"
+      << "  --no-http                no HTTP ingress\n"
+      << "  --help                   this text\n";
+  if (!d.usage.empty())
+    out << d.usage << (d.usage.back() == '\n' ? "" : "\n");
+  return out.str();
+}
+
 static serve_options options_or_exit(int argc, char** argv,
-                                     serve_options defaults) {
-  auto opts = parse_options(argc, argv, std::move(defaults));
+                                     serve_options defaults,
+                                     std::vector<std::string>* rest) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string{argv[i]} == "--help" || std::string{argv[i]} == "-h") {
+      std::cout << "usage: " << argv[0] << " [flags]\n" << usage_text(defaults);
+      std::exit(0);
+    }
+  auto opts = parse_options(argc, argv, std::move(defaults), rest);
   if (!opts) {
     std::cerr << argv[0] << ": " << message_of(opts.error()) << std::endl;
     std::exit(2);
@@ -236,8 +279,9 @@ static serve_options options_or_exit(int argc, char** argv,
   return std::move(*opts);
 }
 
-serve::serve(int argc, char** argv, serve_options defaults) try
-    : serve(options_or_exit(argc, argv, std::move(defaults))) {
+serve::serve(int argc, char** argv, serve_options defaults,
+             std::vector<std::string>* rest) try
+    : serve(options_or_exit(argc, argv, std::move(defaults), rest)) {
 } catch (const error_exception& e) {
   // A command-line program: say what is wrong and stop.
   std::cerr << argv[0] << ": " << e.what() << std::endl;
