@@ -79,6 +79,33 @@ private:
 
 namespace detail {
 
+/// What a `bind` argument of type `T` arrives as in the deployment's
+/// function: a bound deployment (`app_node<I>`) as `handle<I>`.
+template <class T>
+struct bound_as {
+  using type = T;
+};
+
+template <class Interface>
+struct bound_as<app_node<Interface>> {
+  using type = handle<Interface>;
+};
+
+/// Fails to compile, with the function, its actor type and the argument
+/// types in the compiler's instantiation notes, when `F` does not take
+/// `(Impl*, Args&...)`, as its replicas call it.
+template <class F, class Impl, class... Args>
+constexpr bool check_bind_args() {
+  static_assert(
+      std::is_invocable<F, Impl*, Args&...>::value,
+      "bind(): the deployment's function does not take these arguments after "
+      "its self pointer. A bound deployment (app_node<I>) arrives as "
+      "handle<I>: check that each handle parameter names the interface of "
+      "the node bound in its place (the notes below name the function's "
+      "actor type, then the arguments as they arrive)");
+  return true;
+}
+
 template <class T>
 T prepare_arg(deployment_spec&, T x) {
   return x;
@@ -176,6 +203,9 @@ public:
   /// each replica.
   template <class... Ts>
   app_node<interface_type> bind(Ts... xs) const {
+    static_assert(
+        detail::check_bind_args<F, typename caf::infer_handle_from_fun<F>::impl,
+                                typename detail::bound_as<Ts>::type...>());
     auto spec = std::make_shared<detail::deployment_spec>();
     spec->config = cfg_;
     spec->accepts_http = caf::response_type<typename interface_type::signatures,
