@@ -25,7 +25,15 @@ using faulty_actor =
     caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>,
                      caf::replies_to<std::string>::with<int32_t>>;
 
-faulty_actor::behavior_type faulty(faulty_actor::pointer self) {
+using helper_actor =
+    caf::typed_actor<caf::replies_to<std::string>::with<int32_t>>;
+
+helper_actor::behavior_type helper(helper_actor::pointer) {
+  return {[](const std::string&) { return int32_t{0}; }};
+}
+
+faulty_actor::behavior_type faulty(faulty_actor::pointer self,
+                                   handle<helper_actor> h) {
   return {
       [=](int32_t x) -> caf::result<int32_t> {
         switch (x) {
@@ -37,11 +45,9 @@ faulty_actor::behavior_type faulty(faulty_actor::pointer self) {
         }
         case continuation_throws: {
           auto rp = self->make_response_promise<int32_t>();
-          self->request(caf::actor_cast<faulty_actor>(self), caf::infinite,
-                        std::string{"inner"})
-              .then([rp](int32_t) mutable -> void {
-                throw std::runtime_error("the continuation threw");
-              });
+          h.call(self, "inner").then([rp](int32_t) mutable -> void {
+            throw std::runtime_error("the continuation threw");
+          });
           return rp;
         }
         case blocking_throws_non_std:
@@ -74,9 +80,12 @@ TEST_CASE("a handler that goes wrong still answers its request, and the "
   serve s{no_http()};
   // One slot: a request that is never answered would hold it for good, and
   // the last call below would never run.
-  auto h = s.run(
-      s.deployment("Faulty", faulty).max_ongoing_requests(1).mode(mode).bind(),
-      {"faulty", ""});
+  auto helper_node = s.deployment("Helper", helper).bind();
+  auto h = s.run(s.deployment("Faulty", faulty)
+                     .max_ongoing_requests(1)
+                     .mode(mode)
+                     .bind(helper_node),
+                 {"faulty", ""});
   REQUIRE(h);
   for (int i = 0; i < 3; ++i) {
     auto r = h->call(int32_t{kind}).get(seconds(10));

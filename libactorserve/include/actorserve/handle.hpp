@@ -115,6 +115,8 @@ public:
 private:
   user_plane* up_;
   caf::abstract_actor* prev_ = nullptr;
+  const caf::strong_actor_ptr& token_;
+  int uncaught_;
 };
 
 } // namespace detail

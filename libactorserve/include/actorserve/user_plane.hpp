@@ -273,6 +273,8 @@ private:
   /// The reply guard whose context applies now (a handler's request, or
   /// the one a continuation restored).
   caf::abstract_actor* context_ = nullptr;
+  /// The context of a continuation that is throwing.
+  caf::strong_actor_ptr failing_context_;
   /// Requests whose guards were dropped unanswered during this message.
   std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> unanswered_;
   caf::local_actor* self_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <iostream>
 #include <stdexcept>
 
@@ -389,7 +390,8 @@ caf::strong_actor_ptr context_token(caf::local_actor* self) {
 
 restore_context::restore_context(caf::local_actor* self,
                                  const caf::strong_actor_ptr& token)
-    : up_(dynamic_cast<user_plane*>(self)) {
+    : up_(dynamic_cast<user_plane*>(self)), token_(token),
+      uncaught_(std::uncaught_exceptions()) {
   if (up_ != nullptr) {
     prev_ = up_->context_;
     up_->context_ = token ? token->get() : nullptr;
@@ -397,8 +399,13 @@ restore_context::restore_context(caf::local_actor* self,
 }
 
 restore_context::~restore_context() {
-  if (up_ != nullptr)
-    up_->context_ = prev_;
+  if (up_ == nullptr)
+    return;
+  up_->context_ = prev_;
+  // The continuation is throwing: the message's catch answers this
+  // request with the exception (message_scope::fail).
+  if (std::uncaught_exceptions() > uncaught_ && !up_->failing_context_)
+    up_->failing_context_ = token_;
 }
 
 user_plane::message_scope::message_scope(user_plane& up,
@@ -414,6 +421,9 @@ user_plane::message_scope::message_scope(user_plane& up,
 void user_plane::message_scope::fail(caf::error err) {
   if (auto& g = up_.current_guard_)
     static_cast<reply_guard*>(g->get())->answer(err, up_.self_->context());
+  // A continuation threw: it served this request.
+  if (auto& g = up_.failing_context_)
+    static_cast<reply_guard*>(g->get())->answer(err, up_.self_->context());
   err_ = std::move(err);
 }
 
@@ -421,6 +431,7 @@ user_plane::message_scope::~message_scope() {
   // Dropping our reference may end the guard (its promise is gone): it then
   // lands in `unanswered_`, as do guards dropped during the message.
   up_.context_ = prev_context_;
+  up_.failing_context_.reset();
   up_.current_guard_.reset();
   if (!up_.unanswered_.empty()) {
     auto list = std::move(up_.unanswered_);
