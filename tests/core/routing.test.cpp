@@ -51,6 +51,23 @@ void set_replicas(test::fixture& f, const gateway_world& w,
   f.run();
 }
 
+struct two_replicas {
+  replica_ref a;
+  replica_ref b;
+  gateway_world gw;
+};
+
+/// Replicas A and B (one slot each) and a gateway that sends to A only.
+two_replicas two_replicas_one_serving(test::fixture& f, test::box_ptr box,
+                                      bool gated) {
+  auto spec = test::held_spec(std::move(box), 1);
+  two_replicas w{make_replica(f, 1, spec, gated),
+                 make_replica(f, 2, spec, gated), make_gateway(f, 1, -1, 1)};
+  f.run();
+  set_replicas(f, w.gw, {w.a});
+  return w;
+}
+
 } // namespace
 
 TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
@@ -183,12 +200,7 @@ TEST_CASE("a replica-set change loses no queued or running request",
   auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
-  auto spec = test::held_spec(box, 1);
-  auto a = make_replica(f, 1, spec, gated);
-  auto b = make_replica(f, 2, spec, gated);
-  auto gw = make_gateway(f, 1, -1, 1);
-  f.run();
-  set_replicas(f, gw, {a});
+  auto [a, b, gw] = two_replicas_one_serving(f, box, gated);
   for (int i = 0; i < 4; ++i)
     f.call(gw.gw, i);
   f.run();
@@ -258,12 +270,7 @@ TEST_CASE("a call running on a replica that is stopped is answered "
   auto gated = GENERATE(false, true);
   test::fixture f;
   auto box = f.make_box();
-  auto spec = test::held_spec(box, 1);
-  auto a = make_replica(f, 1, spec, gated);
-  auto b = make_replica(f, 2, spec, gated);
-  auto gw = make_gateway(f, 1, -1, 1);
-  f.run();
-  set_replicas(f, gw, {a});
+  auto [a, b, gw] = two_replicas_one_serving(f, box, gated);
   f.call(gw.gw, 7);
   f.run();
   REQUIRE(box->held_by(1) == 1);
