@@ -67,6 +67,26 @@ pair_actor::behavior_type gatherer(pair_actor::pointer self,
   }};
 }
 
+using scale_actor =
+    caf::typed_actor<caf::replies_to<int64_t, double>::with<double>>;
+
+scale_actor::behavior_type scaler(scale_actor::pointer) {
+  return {
+      [](int64_t x, double factor) { return static_cast<double>(x) * factor; }};
+}
+
+// Calls the scaler with an int and a float, which widen on the way.
+square_actor::behavior_type widener(square_actor::pointer self,
+                                    handle<scale_actor> sc) {
+  return {[=](int32_t x) -> caf::result<int32_t> {
+    auto rp = self->make_response_promise<int32_t>();
+    sc.call(self, x, 0.5f).then([=](double y) mutable {
+      rp.deliver(static_cast<int32_t>(y * 4));
+    });
+    return rp;
+  }};
+}
+
 square_actor::behavior_type broken(square_actor::pointer) {
   throw std::runtime_error("cannot load the model file");
 }
@@ -96,6 +116,24 @@ TEST_CASE("handles call deployments from main and pick the method by atom",
   CHECK(*by_name->call(std::string{"echo"}).get(seconds(5)) == "echo");
   // A string literal fits an interface that takes std::string.
   CHECK(*by_name->call("literal").get(seconds(5)) == "literal");
+}
+
+TEST_CASE("arithmetic arguments widen losslessly to the interface's types",
+          "[handles]") {
+  serve s{no_http()};
+  auto sc = s.deployment("Scale", scaler).bind();
+  auto h = s.run(s.deployment("Widen", widener).bind(sc), {"widen", ""});
+  REQUIRE(h);
+  // From a deployment: int32_t to int64_t, float to double.
+  auto inside = h->call(int32_t{6}).get(seconds(5));
+  REQUIRE(inside);
+  CHECK(*inside == 12);
+  // From main: short and int to int64_t and double.
+  auto direct = s.get_deployment_handle<scale_actor>("widen", "Scale");
+  REQUIRE(direct);
+  auto r = direct->call(short{7}, 3).get(seconds(5));
+  REQUIRE(r);
+  CHECK(*r == 21.0);
 }
 
 TEST_CASE("a deployment awaits another through a handle", "[handles]") {

@@ -47,6 +47,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/unit.hpp>
 
+#include "actorserve/call_args.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/messages.hpp"
@@ -340,28 +341,6 @@ void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
 
 } // namespace detail
 
-namespace detail {
-
-/// The type a handle call sends for an argument of type `T`: string
-/// literals and `char*` go as `std::string`, so `h.call(self, "text")` fits
-/// an interface that takes `std::string`.
-template <class T>
-using friendly_t =
-    std::conditional_t<std::is_same<std::decay_t<T>, const char*>::value ||
-                           std::is_same<std::decay_t<T>, char*>::value,
-                       std::string, std::decay_t<T>>;
-
-template <class T>
-decltype(auto) befriend(T&& x) {
-  if constexpr (std::is_same<friendly_t<T>, std::string>::value &&
-                !std::is_same<std::decay_t<T>, std::string>::value)
-    return std::string{x};
-  else
-    return std::forward<T>(x);
-}
-
-} // namespace detail
-
 /// A typed reference to a deployment.
 template <class Interface>
 class handle {
@@ -371,9 +350,13 @@ public:
 
   using interface_type = Interface;
 
+  /// The inputs a call with argument types `Ts` sends (call_args.hpp).
   template <class... Ts>
-  using reply = caf::response_type<typename Interface::signatures,
-                                   detail::friendly_t<Ts>...>;
+  using inputs = detail::call_inputs_t<typename Interface::signatures, Ts...>;
+
+  template <class... Ts>
+  using reply =
+      detail::call_reply<typename Interface::signatures, inputs<Ts...>>;
 
   handle() = default;
 
@@ -412,7 +395,7 @@ public:
       self->request_response_timeout(timeout(), mid);
     detail::route_call(
         self, ep_, mid, meta(self),
-        caf::make_message(detail::befriend(std::forward<Ts>(xs))...));
+        detail::make_call_message(inputs<Ts...>{}, std::forward<Ts>(xs)...));
     return {mid.response_id(), self};
   }
 
@@ -429,7 +412,7 @@ public:
     detail::check_not_blocking_thread("handle::delegate");
     detail::route_delegate(
         self, ep_, meta(self),
-        caf::make_message(detail::befriend(std::forward<Ts>(xs))...));
+        detail::make_call_message(inputs<Ts...>{}, std::forward<Ts>(xs)...));
     return {};
   }
 
@@ -455,7 +438,8 @@ public:
       st->done = true;
       st->cv.notify_all();
     };
-    auto msg = caf::make_message(detail::befriend(std::forward<Ts>(xs))...);
+    auto msg =
+        detail::make_call_message(inputs<Ts...>{}, std::forward<Ts>(xs)...);
     auto t = timeout();
     auto m = meta(nullptr);
     auto gateway = ep_->gateway();
