@@ -66,9 +66,10 @@ deployment_status find_dep(test::fixture& f, const controller_actor& ctrl,
 
 TEST_CASE("the controller reconciles replica counts up and down",
           "[controller]") {
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto spec = test::held_spec(box);
+  auto spec = test::held_spec(box, 5, mode);
   spec->config.num_replicas = 2;
   auto ctrl = f.own(spawn_controller(f.sys));
   auto deployed = request<application_status>(f, ctrl, deploy_atom::value,
@@ -106,11 +107,13 @@ TEST_CASE("the controller reconciles replica counts up and down",
 
 TEST_CASE("deleting an application drains it and removes it from status",
           "[controller]") {
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
   auto ctrl = f.own(spawn_controller(f.sys));
   auto deployed = request<application_status>(
-      f, ctrl, deploy_atom::value, app_spec{"app", "", test::held_spec(box)});
+      f, ctrl, deploy_atom::value,
+      app_spec{"app", "", test::held_spec(box, 5, mode)});
   REQUIRE(deployed.out->engaged());
   auto router = find_dep(f, ctrl, "app", "Held").gateway;
   f.call(router, 1);

@@ -37,9 +37,10 @@ mortal_actor::behavior_type mortal(mortal_actor::pointer self,
   }};
 }
 
-detail::spec_ptr mortal_spec(std::shared_ptr<ctor_box> box, uint32_t n) {
+detail::spec_ptr mortal_spec(std::shared_ptr<ctor_box> box, uint32_t n,
+                             execution mode = execution::inline_) {
   auto b = deployment("M", mortal);
-  b.num_replicas(n).mode(execution::inline_);
+  b.num_replicas(n).mode(mode);
   return b.bind(std::move(box)).spec();
 }
 
@@ -216,9 +217,10 @@ TEST_CASE("no order of messages stops the controller or leaves a request "
       int modes[] = {0, 0, 2, 3, 1};
       box->fail_every = modes[pick(5)];
       auto prefix = pick(2) == 0 ? std::string{} : "/" + app;
-      deploy(f, ctrl, t,
-             app_spec{app, prefix,
-                      mortal_spec(box, static_cast<uint32_t>(1 + pick(3)))});
+      auto n = static_cast<uint32_t>(1 + pick(3));
+      // Isolated replicas run on virtual units under the coordinator.
+      auto mode = pick(2) == 0 ? execution::inline_ : execution::isolated;
+      deploy(f, ctrl, t, app_spec{app, prefix, mortal_spec(box, n, mode)});
       break;
     }
     case 2:

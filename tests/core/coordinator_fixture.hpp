@@ -38,6 +38,8 @@ struct hold_box {
     int32_t x;
     caf::typed_response_promise<int32_t> rp;
     caf::actor owner;
+    /// Whether the call ran on its replica's own unit (isolated replicas).
+    bool own_unit;
   };
   std::vector<call> held;
   /// Calls running per replica now, and the most ever seen at once.
@@ -72,8 +74,9 @@ inline held_actor::behavior_type held(held_actor::pointer self, box_ptr box) {
       [=](int32_t x) -> caf::result<int32_t> {
         auto id = actorserve::replica_context_of(self).replica_id;
         auto rp = self->make_response_promise<int32_t>();
-        box->held.push_back(
-            hold_box::call{id, x, rp, caf::actor_cast<caf::actor>(self)});
+        auto own_unit = actorserve::detail::user_plane_of(self).on_own_unit();
+        box->held.push_back(hold_box::call{
+            id, x, rp, caf::actor_cast<caf::actor>(self), own_unit});
         auto now = ++box->running[id];
         if (now > box->peak[id])
           box->peak[id] = now;
@@ -93,13 +96,14 @@ inline held_actor::behavior_type held(held_actor::pointer self, box_ptr box) {
   };
 }
 
-/// A deployment spec for the held deployment, with inline execution so
-/// everything runs under the test coordinator.
-inline actorserve::detail::spec_ptr held_spec(box_ptr box,
-                                              uint32_t max_ongoing = 5) {
+/// A deployment spec for the held deployment. Both modes run under the test
+/// coordinator: an isolated replica's user unit is virtual there (a job of
+/// the coordinator, user_plane.cpp), so its hand-overs are steps too.
+inline actorserve::detail::spec_ptr
+held_spec(box_ptr box, uint32_t max_ongoing = 5,
+          actorserve::execution mode = actorserve::execution::inline_) {
   auto builder = actorserve::deployment("Held", held);
-  builder.max_ongoing_requests(max_ongoing)
-      .mode(actorserve::execution::inline_);
+  builder.max_ongoing_requests(max_ongoing).mode(mode);
   return builder.bind(box).spec();
 }
 

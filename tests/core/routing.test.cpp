@@ -59,8 +59,8 @@ struct two_replicas {
 
 /// Replicas A and B (one slot each) and a gateway that sends to A only.
 two_replicas two_replicas_one_serving(test::fixture& f, test::box_ptr box,
-                                      bool gated) {
-  auto spec = test::held_spec(std::move(box), 1);
+                                      bool gated, execution mode) {
+  auto spec = test::held_spec(std::move(box), 1, mode);
   two_replicas w{make_replica(f, 1, spec, gated),
                  make_replica(f, 2, spec, gated), make_gateway(f, 1, -1, 1)};
   f.run();
@@ -97,9 +97,10 @@ TEST_CASE("power-of-two-choices picks the less loaded of two candidates",
 TEST_CASE("the gateway sends calls to the replica with the shorter queue",
           "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto spec = test::held_spec(box);
+  auto spec = test::held_spec(box, 5, mode);
   auto a = make_replica(f, 1, spec, gated);
   auto b = make_replica(f, 2, spec, gated);
   auto gw = make_gateway(f, 5, -1, 7);
@@ -129,9 +130,10 @@ TEST_CASE("the gateway sends calls to the replica with the shorter queue",
 TEST_CASE("a replica never runs more than max_ongoing_requests at once",
           "[replica]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto spec = test::held_spec(box, 2);
+  auto spec = test::held_spec(box, 2, mode);
   auto replica = make_replica(f, 1, spec, gated);
   f.run();
   // Straight to the replica: the third and fourth are rejected.
@@ -139,6 +141,10 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
     f.call(replica.handle, i);
   f.run();
   CHECK(box->held_by(1) == 2);
+  // An isolated replica's user code ran on its own unit, never on the
+  // scheduler's (the coordinator's) worker.
+  for (auto& c : box->held)
+    CHECK(c.own_unit == (mode == execution::isolated));
   REQUIRE(f.log->results.size() == 2);
   for (auto& r : f.log->results) {
     REQUIRE(!r);
@@ -170,9 +176,10 @@ TEST_CASE("a replica never runs more than max_ongoing_requests at once",
 
 TEST_CASE("past max_queued_requests calls fail as overloaded", "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
+  auto replica = make_replica(f, 1, test::held_spec(box, 1, mode), gated);
   auto gw = make_gateway(f, 1, 2, 1);
   f.run();
   set_replicas(f, gw, {replica});
@@ -198,9 +205,10 @@ TEST_CASE("past max_queued_requests calls fail as overloaded", "[gateway]") {
 TEST_CASE("a replica-set change loses no queued or running request",
           "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto [a, b, gw] = two_replicas_one_serving(f, box, gated);
+  auto [a, b, gw] = two_replicas_one_serving(f, box, gated, mode);
   for (int i = 0; i < 4; ++i)
     f.call(gw.gw, i);
   f.run();
@@ -220,9 +228,10 @@ TEST_CASE("a replica-set change loses no queued or running request",
 
 TEST_CASE("queued calls are retried when a replica rejects them", "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
+  auto replica = make_replica(f, 1, test::held_spec(box, 1, mode), gated);
   // The gateway believes the replica takes 3; the replica admits only 1.
   auto gw = make_gateway(f, 3, -1, 1);
   f.run();
@@ -244,9 +253,10 @@ TEST_CASE("a gateway that stops answers the calls it holds, in flight or "
           "waiting",
           "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto replica = make_replica(f, 1, test::held_spec(box, 1), gated);
+  auto replica = make_replica(f, 1, test::held_spec(box, 1, mode), gated);
   auto gw = make_gateway(f, 1, -1, 1);
   f.run();
   set_replicas(f, gw, {replica});
@@ -268,9 +278,10 @@ TEST_CASE("a call running on a replica that is stopped is answered "
           "unavailable and never run again",
           "[gateway]") {
   auto gated = GENERATE(false, true);
+  auto mode = GENERATE(execution::inline_, execution::isolated);
   test::fixture f;
   auto box = f.make_box();
-  auto [a, b, gw] = two_replicas_one_serving(f, box, gated);
+  auto [a, b, gw] = two_replicas_one_serving(f, box, gated, mode);
   f.call(gw.gw, 7);
   f.run();
   REQUIRE(box->held_by(1) == 1);

@@ -177,6 +177,10 @@ public:
   void offload(caf::local_actor* self, std::shared_ptr<promise_slot_base> slot,
                std::function<std::function<void()>()> job);
 
+  /// True while the actor runs on its isolated replica's own unit (never
+  /// for an inline replica).
+  bool on_own_unit() const noexcept;
+
   /// The user plane whose actor runs a message on this thread, if any.
   static user_plane* running_here() noexcept;
 

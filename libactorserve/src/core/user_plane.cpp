@@ -10,7 +10,9 @@
 #include <caf/make_actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/ref_counted.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 
 #include "actorserve/handle.hpp"
 #include "call_host.hpp"
@@ -28,21 +30,36 @@ namespace actorserve::detail {
 /// through `user_actor::resume`, which hands it over here, so user code
 /// never runs on a system-plane worker; messages the actor sends go to the
 /// receivers' own schedulers (`exec_later`).
-class user_thread : public caf::execution_unit {
+///
+/// Under CAF's test coordinator there are no threads: the unit is virtual.
+/// A hand-over becomes a job of the coordinator that resumes the actor on
+/// this unit, so deterministic tests run the isolated path (hand-over,
+/// waking unit, sends from the user unit) step by step.
+class user_thread : public caf::execution_unit,
+                    public std::enable_shared_from_this<user_thread> {
 public:
   user_thread(caf::actor_system& sys, std::chrono::nanoseconds spin)
-      : caf::execution_unit(&sys) {
+      : caf::execution_unit(&sys),
+        coordinator_(
+            dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler())) {
     jobs_.set_spin(spin);
   }
 
   /// Starts the thread; it keeps `self` alive until it ends.
   static void start(const std::shared_ptr<user_thread>& self) {
+    if (self->coordinator_)
+      return;
     self->system().inc_detached_threads();
     std::thread{[self] { self->run(); }}.detach();
   }
 
   /// Takes over `job` (the actor), which holds a reference for this thread.
-  void push(caf::resumable* job) { jobs_.push(job); }
+  void push(caf::resumable* job) {
+    if (coordinator_)
+      system().scheduler().enqueue(new virtual_run(this, job));
+    else
+      jobs_.push(job);
+  }
 
   /// Ends the thread once it has no job (the actor is gone).
   void stop() { jobs_.close(); }
@@ -55,12 +72,40 @@ public:
   /// our actor sent to `job`, which runs on its own scheduler.
   void exec_later(caf::resumable* job) override {
     if (job == owner_)
-      jobs_.push(job);
+      push(job);
     else
       system().scheduler().enqueue(job);
   }
 
 private:
+  /// One turn of the actor on the virtual unit, as a coordinator job. It
+  /// keeps the unit alive: the actor may be destroyed while it runs.
+  class virtual_run : public caf::ref_counted, public caf::resumable {
+  public:
+    virtual_run(user_thread* unit, caf::resumable* job)
+        : unit_(unit->shared_from_this()), job_(job) {}
+
+    caf::resumable::subtype_t subtype() const override {
+      return caf::resumable::function_object;
+    }
+
+    caf::resumable::resume_result resume(caf::execution_unit*,
+                                         size_t max) override {
+      auto result = job_->resume(unit_.get(), max);
+      if (result == caf::resumable::resume_later)
+        return result; // the coordinator runs us again
+      job_->intrusive_ptr_release_impl();
+      return caf::resumable::done;
+    }
+
+    void intrusive_ptr_add_ref_impl() override { ref(); }
+    void intrusive_ptr_release_impl() override { deref(); }
+
+  private:
+    std::shared_ptr<user_thread> unit_;
+    caf::resumable* job_;
+  };
+
   void run() {
     set_thread_role(thread_role::actor);
     system().thread_started();
@@ -81,6 +126,7 @@ private:
 
   spin_queue jobs_;
   caf::resumable* owner_ = nullptr; // set before the actor can be woken
+  caf::scheduler::test_coordinator* coordinator_;
 };
 
 // -- blocking_pool ------------------------------------------------------------
@@ -180,6 +226,10 @@ user_plane::~user_plane() {
 caf::execution_unit*
 user_plane::waking_unit(caf::execution_unit* eu) const noexcept {
   return thread_ ? thread_.get() : eu;
+}
+
+bool user_plane::on_own_unit() const noexcept {
+  return thread_ && self_ && self_->context() == thread_.get();
 }
 
 void user_plane::bind_actor(caf::local_actor* self, caf::resumable* job) {
