@@ -59,16 +59,27 @@ http_connection::request(const std::string& method, const std::string& target,
   return raw(req);
 }
 
-http_result http_connection::raw(const std::string& bytes) {
-  auto start = std::chrono::steady_clock::now();
+bool http_connection::send(const std::string& bytes) {
   size_t sent = 0;
   while (fd_ >= 0 && sent < bytes.size()) {
     auto n =
         ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0)
-      break;
+      return false;
     sent += static_cast<size_t>(n);
   }
+  return fd_ >= 0;
+}
+
+void http_connection::close() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+http_result http_connection::raw(const std::string& bytes) {
+  auto start = std::chrono::steady_clock::now();
+  send(bytes);
   auto result = read_response();
   result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);

@@ -38,6 +38,12 @@ public:
                       const std::string& body = {},
                       const std::map<std::string, std::string>& headers = {});
 
+  /// Sends raw bytes and reads nothing. Returns false on failure.
+  bool send(const std::string& bytes);
+
+  /// Closes the connection (a client that goes away).
+  void close();
+
   /// Sends raw bytes and reads one response (or none if the server closes).
   http_result raw(const std::string& bytes);
 

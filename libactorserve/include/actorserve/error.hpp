@@ -60,6 +60,10 @@ enum class errc : uint8_t {
   /// ended without answering (it dropped its response promise). A bug in
   /// the application or the framework; the message says which request.
   internal,
+  /// The caller cancelled the request (an HTTP client disconnected, or a
+  /// caller cancelled its call): it was dropped before it ran, or stopped.
+  /// Nobody is waiting for the answer; HTTP logs it as 499.
+  cancelled,
 };
 
 /// Returns the enumerator's name, e.g. "overloaded".

@@ -35,6 +35,7 @@
 #include <random>
 #include <vector>
 
+#include <caf/actor_control_block.hpp>
 #include <caf/error.hpp>
 #include <caf/message.hpp>
 #include <caf/type_erased_tuple.hpp>
@@ -66,6 +67,13 @@ struct routed_call {
   detail::gate_ptr gate;
   /// Whether the call holds, or held, a queue slot.
   bool waited = false;
+  /// The request this call was made for, when a replica's handler made it
+  /// (its reply guard; compared, never followed): cancelling that request
+  /// cancels this call too.
+  const void* parent = nullptr;
+  /// The reply guard the call went out with, when it went straight to the
+  /// user actor; weak, so the guard still notices a dropped promise.
+  caf::weak_actor_ptr guard;
 };
 
 using call_ptr = std::unique_ptr<routed_call>;
@@ -142,6 +150,23 @@ public:
 
   /// Fails every waiting call with `err`.
   void fail_waiting(const caf::error& err);
+
+  /// Takes the waiting calls for which `pred(call)` holds out of the
+  /// queue (they never ran) and returns them.
+  template <class Pred>
+  std::vector<call_ptr> take_waiting(Pred pred) {
+    std::vector<call_ptr> result;
+    for (auto i = queue_.begin(); i != queue_.end();) {
+      if (pred(**i)) {
+        result.push_back(std::move(*i));
+        i = queue_.erase(i);
+        give_slot();
+      } else {
+        ++i;
+      }
+    }
+    return result;
+  }
 
   size_t waiting() const noexcept { return queue_.size(); }
 

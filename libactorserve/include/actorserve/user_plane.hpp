@@ -33,6 +33,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
@@ -192,6 +193,17 @@ public:
   /// to restore it (null when there is none).
   caf::strong_actor_ptr context_token() const;
 
+  /// Runs `f` on this actor when the current request is cancelled (at once
+  /// if it is already); nothing when there is no current request.
+  void on_cancel(std::function<void()> f);
+
+  /// Whether the current request was cancelled.
+  bool cancelled() const noexcept;
+
+  /// The request whose guard is `guard` was cancelled: cancels the calls
+  /// made for it and runs its hooks.
+  void cancel_request(caf::abstract_actor* guard);
+
   friend class restore_context;
 
   /// A reply guard of a request was dropped unanswered while this plane's
@@ -220,11 +232,16 @@ protected:
     /// The behavior threw: answers the current request with `err`.
     void fail(caf::error err);
 
+    /// The message is a request that must not run (cancelled, or past its
+    /// deadline); it was answered.
+    bool refused() const noexcept { return refused_; }
+
   private:
     user_plane& up_;
     user_plane* prev_;
     caf::abstract_actor* prev_context_;
     caf::error err_;
+    bool refused_ = false;
   };
 
   /// The actor is stopping: requests still unanswered get `unavailable`.
@@ -289,6 +306,12 @@ private:
   std::shared_ptr<completion_box> completions_;
   /// The promises of blocking jobs not yet completed.
   std::vector<std::weak_ptr<promise_slot_base>> blocking_;
+  /// Cancellation hooks per request (by reply guard).
+  struct cancel_entry {
+    caf::weak_actor_ptr guard;
+    std::vector<std::function<void()>> hooks;
+  };
+  std::unordered_map<const caf::abstract_actor*, cancel_entry> cancel_hooks_;
 };
 
 /// Returns the user plane of `self`, or throws `std::logic_error` when `self`
@@ -322,6 +345,8 @@ public:
     if (handle_framework_message(this, x))
       return caf::invoke_message_result::consumed;
     message_scope scope{*this, x};
+    if (scope.refused())
+      return caf::invoke_message_result::consumed;
     try {
       if (x.mid.is_response() && intercept_response(x))
         return caf::invoke_message_result::consumed;
@@ -394,6 +419,46 @@ template <class Self>
 request_context request_context_of(Self* self) {
   auto ctx = detail::user_plane_of(self).current_context();
   return ctx != nullptr ? *ctx : request_context{};
+}
+
+/// Whether the request `self` is handling (in a handler, or a continuation
+/// of a call made for it) was cancelled: its client disconnected or timed
+/// out, or its caller cancelled the call. A cancelled request's answer
+/// reaches no one; stop early. Calls made for it are cancelled already.
+template <class Self>
+bool is_cancelled(Self* self) {
+  return detail::user_plane_of(self).cancelled();
+}
+
+/// Runs `f()` on `self` when the request it is handling is cancelled (at
+/// once if it is already), for handlers that wait on something other than
+/// handle calls (timers, streams of their own). Handle calls made for the
+/// request are cancelled without a hook.
+template <class Self, class F>
+void on_cancel(Self* self, F f) {
+  detail::user_plane_of(self).on_cancel(std::function<void()>{std::move(f)});
+}
+
+/// A request's cancellation as a value blocking code can poll from any
+/// thread (`run_blocking`): `cancellation_of(self)` in the handler, then
+/// `token.cancelled()` in the loop.
+class cancellation_token {
+public:
+  cancellation_token() = default;
+  explicit cancellation_token(caf::weak_actor_ptr guard)
+      : guard_(std::move(guard)) {}
+
+  bool cancelled() const noexcept;
+
+private:
+  caf::weak_actor_ptr guard_;
+};
+
+/// The cancellation of the request `self` is handling.
+template <class Self>
+cancellation_token cancellation_of(Self* self) {
+  return cancellation_token{
+      caf::actor_cast<caf::weak_actor_ptr>(detail::context_token(self))};
 }
 
 /// Runs `f()` on one of the replica's blocking threads and answers the

@@ -29,6 +29,7 @@ public:
       // guard as the sender that carries the request's context.
       host_.watch(replica);
       auto guard = reply_guard::make(self, self->ctrl(), mid, call->meta);
+      call->guard = caf::actor_cast<caf::weak_actor_ptr>(guard);
       call->gate->user()->enqueue(
           caf::make_mailbox_element(std::move(guard), mid, {}, call->args),
           self->context());
@@ -77,7 +78,7 @@ call_host::~call_host() {
 
 void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
                       request_meta meta, caf::message args,
-                      caf::response_promise rp) {
+                      caf::response_promise rp, const void* parent) {
   auto& e = routers_[ep.get()];
   if (!e)
     e = std::make_unique<entry>(*this, ep, seed_ + routers_.size(),
@@ -87,7 +88,52 @@ void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
   call->meta = std::move(meta);
   call->args = std::move(args);
   call->promise = std::move(rp);
+  call->parent = parent;
   e->router.submit(std::move(call));
+}
+
+void call_host::cancel_in_flight(const routed_call& call) {
+  // Calls relayed by a replica actor (no gate) run to completion.
+  auto guard = call.guard.lock();
+  if (!guard || !call.gate)
+    return;
+  static_cast<reply_guard*>(guard->get())->cancel();
+  // The guard as sender names the request; the flag alone drops it if it
+  // has not started yet.
+  call.gate->user()->enqueue(
+      caf::make_mailbox_element(std::move(guard), caf::make_message_id(), {},
+                                caf::make_message(cancel_atom::value)),
+      nullptr);
+}
+
+template <class Pred>
+size_t call_host::cancel_waiting(Pred pred) {
+  size_t n = 0;
+  for (auto& [ep, e] : routers_)
+    for (auto& call : e->router.take_waiting(pred)) {
+      ++n;
+      answer(std::move(call),
+             make_error(errc::cancelled, "cancelled while queued"));
+    }
+  return n;
+}
+
+bool call_host::cancel(caf::message_id mid) {
+  auto i = in_flight_.find(mid.response_id().integer_value());
+  if (i != in_flight_.end()) {
+    cancel_in_flight(*i->second.first);
+    return true;
+  }
+  auto token = mid.integer_value();
+  return cancel_waiting(
+             [token](const routed_call& c) { return c.token == token; }) > 0;
+}
+
+void call_host::cancel_children(const void* parent) {
+  for (auto& kvp : in_flight_)
+    if (kvp.second.first->parent == parent)
+      cancel_in_flight(*kvp.second.first);
+  cancel_waiting([parent](const routed_call& c) { return c.parent == parent; });
 }
 
 void call_host::answer(call_ptr call, caf::error err) {

@@ -46,8 +46,21 @@ public:
 
   /// Routes a call whose request id is `mid`. With a pending `rp`, the
   /// answer goes to `rp`; otherwise it arrives as the response to `mid`.
+  /// `parent`: the request a handler made the call for (its reply guard).
   void route(const endpoint_ptr& ep, caf::message_id mid, request_meta meta,
-             caf::message args, caf::response_promise rp = {});
+             caf::message args, caf::response_promise rp = {},
+             const void* parent = nullptr);
+
+  /// Cancels the call with request id `mid`: a waiting one leaves the
+  /// queue and never runs; one in flight is told so at its replica
+  /// (`cancel_request`), which drops it if it has not started and
+  /// otherwise lets its handler see the cancellation. Either way the
+  /// answer, `cancelled` or whatever the handler still gives, arrives as
+  /// usual. Returns false when no such call is known.
+  bool cancel(caf::message_id mid);
+
+  /// Cancels every call made for the request `parent` (a reply guard).
+  void cancel_children(const void* parent);
 
   /// Called for every response the actor receives. Returns true when the
   /// host consumed it (a rejection it routes again, or an answer it passed
@@ -76,6 +89,13 @@ private:
 
   /// Answers a call that will get no answer from a replica.
   void answer(call_ptr call, caf::error err);
+
+  /// Tells the replica running `call` that it was cancelled.
+  static void cancel_in_flight(const routed_call& call);
+
+  /// Takes the waiting calls that match `pred` and answers them cancelled.
+  template <class Pred>
+  size_t cancel_waiting(Pred pred);
 
   caf::local_actor* self_;
   std::unordered_map<const endpoint*, std::unique_ptr<entry>> routers_;

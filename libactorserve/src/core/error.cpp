@@ -31,6 +31,8 @@ const char* to_string(errc x) noexcept {
     return "rejected";
   case errc::internal:
     return "internal";
+  case errc::cancelled:
+    return "cancelled";
   }
   return "unknown";
 }

@@ -60,7 +60,11 @@ reply_guard::~reply_guard() {
     owner_->defer_unanswered(std::move(caller_), mid_);
     return;
   }
-  if (life_ && life_->exiting.load(std::memory_order_acquire))
+  if (cancelled())
+    answer_request(caller_, mid_,
+                   make_error(errc::cancelled, "the request was cancelled"),
+                   nullptr);
+  else if (life_ && life_->exiting.load(std::memory_order_acquire))
     answer_request(
         caller_, mid_,
         make_error(errc::unavailable, "the replica stopped before answering"),

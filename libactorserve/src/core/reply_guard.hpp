@@ -19,6 +19,7 @@
 ///    until that message is done, so that an exception the message threw
 ///    becomes the answer (`user_error` and its text);
 ///  - once its replica is stopping, `unavailable`;
+///  - once its caller cancelled it, `cancelled`;
 ///  - otherwise `internal`, "dropped its response promise".
 ///
 /// It also carries the request's context (`request_meta`), which is how the
@@ -32,6 +33,7 @@
 #include <memory>
 
 #include <caf/abstract_actor.hpp>
+#include <caf/atom.hpp>
 #include <caf/actor_config.hpp>
 #include <caf/message_id.hpp>
 
@@ -40,6 +42,10 @@
 namespace actorserve::detail {
 
 class user_plane;
+
+/// `(cancel_atom)` with a reply guard as sender, to the guard's user actor:
+/// the caller cancelled that request (the guard's flag is set already).
+using cancel_atom = caf::atom_constant<caf::atom("as_cancel")>;
 
 /// Shared by a user plane and its guards.
 struct plane_life {
@@ -82,6 +88,13 @@ public:
     return answered_.load(std::memory_order_acquire);
   }
 
+  /// The caller cancelled the request; any thread.
+  void cancel() noexcept { cancelled_.store(true, std::memory_order_release); }
+
+  bool cancelled() const noexcept {
+    return cancelled_.load(std::memory_order_acquire);
+  }
+
   // Nothing links to or monitors a guard.
   void attach(caf::attachable_ptr ptr) override;
   size_t detach(const caf::attachable::token& what) override;
@@ -92,6 +105,7 @@ public:
 
 private:
   std::atomic<bool> answered_{false};
+  std::atomic<bool> cancelled_{false};
   caf::strong_actor_ptr caller_;
   caf::message_id mid_;
   request_meta meta_;

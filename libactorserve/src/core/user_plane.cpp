@@ -244,7 +244,72 @@ void user_plane::route(const endpoint_ptr& ep, caf::message_id mid,
   if (!callers_)
     callers_ = std::make_unique<call_host>(self_, ctx_->replica_id * 7919 +
                                                       self_->id());
-  callers_->route(ep, mid, std::move(meta), std::move(args), std::move(rp));
+  callers_->route(ep, mid, std::move(meta), std::move(args), std::move(rp),
+                  context_);
+}
+
+void user_plane::on_cancel(std::function<void()> f) {
+  if (context_ == nullptr)
+    return;
+  auto g = static_cast<reply_guard*>(context_);
+  if (g->cancelled()) {
+    f(); // cancelled already: at once
+    return;
+  }
+  // Forget hooks of requests answered since (never run, never needed).
+  if (cancel_hooks_.size() >= 64)
+    for (auto i = cancel_hooks_.begin(); i != cancel_hooks_.end();) {
+      auto ptr = i->second.guard.lock();
+      if (!ptr || static_cast<reply_guard*>(ptr->get())->answered())
+        i = cancel_hooks_.erase(i);
+      else
+        ++i;
+    }
+  auto& entry = cancel_hooks_[context_];
+  if (!entry.guard)
+    entry.guard = caf::actor_cast<caf::weak_actor_ptr>(context_->ctrl());
+  entry.hooks.push_back(std::move(f));
+}
+
+} // namespace actorserve::detail
+
+namespace actorserve {
+
+bool cancellation_token::cancelled() const noexcept {
+  auto ptr = guard_.lock();
+  return ptr && static_cast<detail::reply_guard*>(ptr->get())->cancelled();
+}
+
+} // namespace actorserve
+
+namespace actorserve::detail {
+
+bool user_plane::cancelled() const noexcept {
+  return context_ != nullptr &&
+         static_cast<reply_guard*>(context_)->cancelled();
+}
+
+void user_plane::cancel_request(caf::abstract_actor* guard) {
+  // The request's own calls first: their replicas stop early too.
+  if (callers_)
+    callers_->cancel_children(guard);
+  auto i = cancel_hooks_.find(guard);
+  if (i == cancel_hooks_.end())
+    return;
+  auto hooks = std::move(i->second.hooks);
+  cancel_hooks_.erase(i);
+  // The hooks run in the request's context: calls they make belong to it.
+  auto prev = context_;
+  context_ = guard;
+  for (auto& f : hooks) {
+    try {
+      f();
+    } catch (...) {
+      // A hook that throws must not stop the others; the request is
+      // answered `cancelled` by its guard.
+    }
+  }
+  context_ = prev;
 }
 
 bool user_plane::intercept_response(caf::mailbox_element& x) {
@@ -321,6 +386,14 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
   if (content.match_elements<replica_gone_atom, uint64_t>()) {
     if (callers_)
       callers_->on_replica_gone(content.get_as<uint64_t>(1));
+    return true;
+  }
+  if (content.match_elements<cancel_atom>()) {
+    // The sender is the request's guard (call_host::cancel_in_flight).
+    if (x.sender)
+      if (auto g = dynamic_cast<reply_guard*>(x.sender->get());
+          g != nullptr && g->owner() == this && !g->answered())
+        cancel_request(g);
     return true;
   }
   if (content.match_elements<ping_atom>()) {
@@ -466,6 +539,22 @@ user_plane::message_scope::message_scope(user_plane& up,
   // A request's context is its own; a response's is set by the
   // continuation that handles it (context_scope).
   up.context_ = up.current_guard_ ? up.current_guard_->get() : nullptr;
+  if (!up.current_guard_)
+    return;
+  // A request cancelled or expired before it started is answered, and
+  // never runs.
+  auto g = static_cast<reply_guard*>(up.current_guard_->get());
+  if (g->cancelled()) {
+    g->answer(make_error(errc::cancelled, "cancelled before it started"),
+              up.self_->context());
+    refused_ = true;
+  } else if (g->meta().deadline.time_since_epoch().count() != 0 &&
+             expired(g->meta(), caf::make_timestamp())) {
+    g->answer(make_error(errc::deadline_exceeded,
+                         "the request's deadline passed before it started"),
+              up.self_->context());
+    refused_ = true;
+  }
 }
 
 void user_plane::message_scope::fail(caf::error err) {

@@ -24,6 +24,8 @@ uint16_t http_status_of(errc code) noexcept {
   case errc::invalid_config:
   case errc::internal:
     return 500;
+  case errc::cancelled:
+    return 499; // nginx's "client closed request"; no client reads it
   }
   return 500;
 }

@@ -149,6 +149,32 @@ bool ingress_shard::take_pending(uint64_t key, pending_request& out) {
   return true;
 }
 
+void connection_listener::state_changed(
+    const restinio::connection_state::notice_t& notice) noexcept {
+  if (std::holds_alternative<restinio::connection_state::closed_t>(
+          notice.cause())) {
+    try {
+      shard_.on_connection_closed(notice.connection_id());
+    } catch (...) {
+      // Out of memory while cancelling: the calls finish unobserved.
+    }
+  }
+}
+
+void ingress_shard::on_connection_closed(restinio::connection_id_t conn) {
+  // A scan, not an index: closes are per connection, requests per message,
+  // and a shard holds only its own requests in flight.
+  std::vector<uint64_t> gone;
+  for (auto& [key, p] : pending)
+    if (p.kind == pending_kind::app_call && p.req->connection_id() == conn)
+      gone.push_back(key);
+  for (auto key : gone) {
+    pending_request p;
+    if (take_pending(key, p))
+      host->cancel(caf::make_message_id(key));
+  }
+}
+
 void ingress_shard::arm_deadline() {
   if (deadline_armed || deadlines.empty())
     return;
@@ -161,11 +187,14 @@ void ingress_shard::arm_deadline() {
     auto now = clock_type::now();
     while (!deadlines.empty() && deadlines.front().second <= now) {
       pending_request p;
-      if (take_pending(deadlines.front().first, p))
+      if (take_pending(deadlines.front().first, p)) {
         respond_error(p.req, p.request_id, errc::deadline_exceeded,
                       "the request did not complete within " +
                           std::to_string(owner.opts.request_timeout.count()) +
                           " ms");
+        // Nobody waits for it now: drop it if queued, stop it if running.
+        host->cancel(caf::make_message_id(deadlines.front().first));
+      }
       deadlines.pop_front();
     }
     arm_deadline();
@@ -367,6 +396,11 @@ void ingress_shard::open(uint16_t port) {
                   .max_field_count(o.max_header_count)
                   .max_body_size(hard))
           .handle_request_timeout(handling)
+          // Read on while a request runs, so that a client that goes away
+          // is noticed (connection_listener) and its request cancelled.
+          .max_pipelined_requests(2)
+          .connection_state_listener(
+              std::make_shared<connection_listener>(*this))
           .read_next_http_message_timelimit(
               std::chrono::duration_cast<clock_type::duration>(
                   o.keep_alive_timeout))

@@ -36,9 +36,25 @@
 
 namespace actorserve::detail {
 
+class ingress_shard;
+
+/// Hears when a connection closes (on the shard's thread), so that the
+/// requests still running for it are cancelled all the way down.
+class connection_listener {
+public:
+  explicit connection_listener(ingress_shard& shard) : shard_(shard) {}
+  void
+  state_changed(const restinio::connection_state::notice_t& notice) noexcept;
+
+private:
+  ingress_shard& shard_;
+};
+
 // Each shard runs on exactly one thread, and every response is written from
 // it: no strand is needed.
-using traits = restinio::default_single_thread_traits_t;
+struct traits : restinio::default_single_thread_traits_t {
+  using connection_state_listener_t = connection_listener;
+};
 using server_type = restinio::http_server_t<traits>;
 using clock_type = std::chrono::steady_clock;
 
@@ -53,8 +69,6 @@ struct pending_request {
   std::string request_id;
   pending_kind kind;
 };
-
-class ingress_shard;
 
 /// State every shard shares; none of it is touched per request except
 /// read-mostly values (the route table's version, the drain flag).
@@ -134,6 +148,10 @@ public:
                               pending_kind kind);
 
   bool take_pending(uint64_t key, pending_request& out);
+
+  /// The client of connection `conn` went away: its requests are cancelled
+  /// (dropped if still queued, told so if running) and never answered.
+  void on_connection_closed(restinio::connection_id_t conn);
 
   /// One timer per shard; deadlines arrive in order (one timeout for all).
   void arm_deadline();
