@@ -328,7 +328,10 @@ caf::error run_all(serve& s) {
                    .max_ongoing_requests(4)
                    .max_queued_requests(4)
                    .bind();
-  return check(s.run(sleep, {"blocking", "/blocking"}));
+  if (auto err = check(s.run(sleep, {"blocking", "/blocking"})))
+    return err;
+  // POST /stream: TokenStreamer -> Generator (2 replicas), SSE.
+  return run_streaming(s);
 }
 
 } // namespace demo

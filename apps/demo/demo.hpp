@@ -22,7 +22,13 @@ namespace demo {
 /// or SlowModel | | GET /blocking  | blocking | Sleeper (sync handler, 1
 /// replica, 4 ongoing, 4 queued) |
 ///
+/// | POST /stream | stream | TokenStreamer (ingress) -> Generator x2, SSE |
+/// | GET /stream/stats | stream | the Generator's counts |
+///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
+
+/// Runs the streaming application alone (part of `run_all`).
+caf::error run_streaming(actorserve::serve& serve);
 
 } // namespace demo

@@ -70,7 +70,10 @@ http_ingress::behavior_type front(http_ingress::pointer self,
     b->update([](board& x) { ++x.front_started; });
     auto rp = self->make_response_promise<http_response>();
     h.call(self, req.body).then([=](std::string& answer) mutable {
-      rp.deliver(http_response{200, "text/plain", {}, answer});
+      http_response r;
+      r.content_type = "text/plain";
+      r.body = answer;
+      rp.deliver(std::move(r));
     });
     return rp;
   });

@@ -107,7 +107,8 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
                                           {"/classify", "classify"},
                                           {"/ensemble", "ensemble"},
                                           {"/pipeline", "pipeline"},
-                                          {"/route", "route"}});
+                                          {"/route", "route"},
+                                          {"/stream", "stream"}});
   auto status = s.get("/-/status");
   REQUIRE(status.status == 200);
   auto apps = body_of(status)["applications"];

@@ -13,4 +13,6 @@
 #include "actorserve/http_types.hpp"
 #include "actorserve/messages.hpp"
 #include "actorserve/serve.hpp"
+#include "actorserve/stream.hpp"
+#include "actorserve/stream_reader.hpp"
 #include "actorserve/user_plane.hpp"

@@ -77,6 +77,10 @@ public:
     }
   }
 
+  /// Takes a slot whatever the count (a stream, which runs on after the
+  /// call that made it was answered); given back with `leave`.
+  void enter() noexcept { word_.fetch_add(1, std::memory_order_acq_rel); }
+
   /// Gives a slot back (the call's answer arrived, or it will never come).
   void leave() noexcept;
 

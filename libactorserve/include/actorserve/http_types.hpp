@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "actorserve/stream_ref.hpp"
+
 namespace actorserve {
 
 /// Ordered name/value pairs (headers, query parameters, path parameters).
@@ -65,6 +67,19 @@ typename Inspector::result_type inspect(Inspector& f, http_request& x) {
            x.request_id);
 }
 
+/// How the ingress writes a response's body.
+enum class body_mode : uint8_t {
+  /// `body`, all at once, with a Content-Length.
+  whole,
+  /// Server-Sent Events from `stream`: each chunk is one `data:` event,
+  /// flushed on its own; the end is `event: done`, an error `event: error`
+  /// with a JSON `data:` line.
+  sse,
+  /// Chunked transfer from `stream`: each chunk is one HTTP chunk, flushed
+  /// on its own.
+  chunked,
+};
+
 /// An HTTP response produced by an application.
 struct http_response {
   uint16_t status = 200;
@@ -72,11 +87,15 @@ struct http_response {
   /// Extra header fields (the ingress adds Content-Type and X-Request-ID).
   string_pairs headers;
   std::string body;
+  /// With `sse` or `chunked`, the body comes from `stream` (chunks of
+  /// `std::string`); see `sse_response` and `chunked_response` (stream.hpp).
+  body_mode mode = body_mode::whole;
+  stream_ref stream;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
-  return f(x.status, x.content_type, x.headers, x.body);
+  return f(x.status, x.content_type, x.headers, x.body, x.mode, x.stream);
 }
 
 } // namespace actorserve

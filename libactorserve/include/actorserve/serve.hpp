@@ -72,6 +72,14 @@ struct http_options {
   std::chrono::milliseconds request_timeout{0};
   /// How long an idle keep-alive connection stays open.
   std::chrono::milliseconds keep_alive_timeout{90'000};
+  /// Streamed responses (SSE, chunked): chunks a producer may send ahead of
+  /// what the client has taken off the socket.
+  uint32_t stream_window = 16;
+  /// Streamed responses end with a `deadline_exceeded` error when the first
+  /// chunk takes longer than this after the response began; 0 = no limit.
+  std::chrono::milliseconds stream_first_chunk_timeout{30'000};
+  /// ... or when two chunks are further apart than this; 0 = no limit.
+  std::chrono::milliseconds stream_idle_timeout{60'000};
 };
 
 /// Options of the runtime.

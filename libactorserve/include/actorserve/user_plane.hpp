@@ -57,6 +57,12 @@
 
 namespace actorserve {
 
+namespace detail {
+class admission_gate;
+class outbound;
+class stream_inbox;
+} // namespace detail
+
 /// What a replica knows about itself; available to user code through
 /// `replica_context_of(self)`.
 struct replica_context {
@@ -66,6 +72,8 @@ struct replica_context {
   /// The deployment's `user_config` as JSON text ("null" when unset).
   std::string user_config;
   uint32_t max_ongoing_requests = 5;
+  /// The replica's admission gate (framework use: streams hold a slot).
+  std::shared_ptr<detail::admission_gate> gate;
 };
 
 namespace detail {
@@ -204,6 +212,19 @@ public:
   /// made for it and runs its hooks.
   void cancel_request(caf::abstract_actor* guard);
 
+  // -- streams (stream.cpp) ---------------------------------------------------
+
+  /// Registers a stream this actor produces; it holds a replica slot.
+  uint64_t add_stream(std::unique_ptr<outbound> st);
+
+  /// Ends stream `id` (stream_core.hpp, `end_stream`).
+  void end_stream(uint64_t id, caf::error err);
+
+  /// The streams this actor consumes.
+  stream_inbox& inbox();
+
+  caf::local_actor* self() const noexcept { return self_; }
+
   friend class restore_context;
 
   /// A reply guard of a request was dropped unanswered while this plane's
@@ -251,6 +272,13 @@ protected:
   /// response handlers: rejections are routed again. Returns true when `x`
   /// was consumed.
   bool intercept_response(caf::mailbox_element& x);
+
+  /// Handles the stream protocol's messages (stream.cpp). Returns true
+  /// when `x` was one.
+  bool handle_stream_message(caf::mailbox_element& x);
+
+  /// Ends every stream this actor produces or consumes (it is exiting).
+  void close_streams();
 
   /// Handles framework messages ahead of the user's behavior. Returns true
   /// when `x` was one.
@@ -312,7 +340,15 @@ private:
     std::vector<std::function<void()>> hooks;
   };
   std::unordered_map<const caf::abstract_actor*, cancel_entry> cancel_hooks_;
+  /// Streams this actor produces, by id, and the streams it consumes.
+  std::unordered_map<uint64_t, std::unique_ptr<outbound>> streams_;
+  uint64_t next_stream_ = 1;
+  std::unique_ptr<stream_inbox> inbox_;
 };
+
+/// The error for an exception user code threw: `user_error` with its
+/// message, or the code of an `error_exception`.
+caf::error error_of(std::exception_ptr eptr);
 
 /// Returns the user plane of `self`, or throws `std::logic_error` when `self`
 /// is not a deployment replica.

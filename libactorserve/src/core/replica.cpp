@@ -100,6 +100,7 @@ caf::behavior replica_actor::make_behavior() {
   ctx->replica_id = st.args.id;
   ctx->user_config = cfg.user_config.empty() ? "null" : cfg.user_config;
   ctx->max_ongoing_requests = cfg.max_ongoing_requests;
+  ctx->gate = st.args.gate;
   try {
     st.user = st.args.spec->spawn(self->home_system(), std::move(ctx),
                                   st.args.children);

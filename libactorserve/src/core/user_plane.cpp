@@ -16,6 +16,7 @@
 
 #include "actorserve/handle.hpp"
 #include "call_host.hpp"
+#include "actorserve/stream_core.hpp"
 #include "reply_guard.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp"
@@ -388,6 +389,8 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       callers_->on_replica_gone(content.get_as<uint64_t>(1));
     return true;
   }
+  if (handle_stream_message(x))
+    return true;
   if (content.match_elements<cancel_atom>()) {
     // The sender is the request's guard (call_host::cancel_in_flight).
     if (x.sender)
@@ -405,6 +408,10 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
 }
 
 caf::error user_plane::exception_to_error(std::exception_ptr& eptr) {
+  return error_of(eptr);
+}
+
+caf::error error_of(std::exception_ptr eptr) {
   try {
     std::rethrow_exception(eptr);
   } catch (const error_exception& e) {
@@ -583,6 +590,7 @@ user_plane::message_scope::~message_scope() {
 }
 
 void user_plane::stop_pool() {
+  close_streams();
   // Promises of jobs that will not complete here: their guards answer now.
   for (auto& w : blocking_)
     if (auto slot = w.lock())

@@ -10,6 +10,7 @@
 
 #include "actorserve/http.hpp"
 #include "http_server.hpp"
+#include "http_stream.hpp"
 
 namespace actorserve::detail {
 
@@ -126,7 +127,7 @@ caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
                   pending_request{std::move(req), std::move(rid), kind});
   if (kind != pending_kind::app_call)
     ++builtin_pending;
-  active.store(pending.size() - builtin_pending, std::memory_order_relaxed);
+  update_active();
   if (owner.opts.request_timeout.count() > 0) {
     deadlines.emplace_back(key_of(mid),
                            clock_type::now() + owner.opts.request_timeout);
@@ -143,10 +144,42 @@ bool ingress_shard::take_pending(uint64_t key, pending_request& out) {
   pending.erase(i);
   if (out.kind != pending_kind::app_call)
     --builtin_pending;
-  active.store(pending.size() - builtin_pending, std::memory_order_relaxed);
-  if (pending.size() == builtin_pending)
-    owner.notify_if_idle();
+  update_active();
   return true;
+}
+
+void ingress_shard::update_active() {
+  auto n = pending.size() - builtin_pending + streams.size();
+  active.store(n, std::memory_order_relaxed);
+  if (n == 0)
+    owner.notify_if_idle();
+}
+
+void ingress_shard::start_stream(pending_request p, http_response& r) {
+  auto resp = p.req->create_response<restinio::chunked_output_t>(
+      restinio::http_status_line_t{restinio::http_status_code_t{r.status},
+                                   reason_phrase(r.status)});
+  resp.append_header(restinio::http_field::content_type, r.content_type);
+  resp.append_header("X-Request-ID", p.request_id);
+  for (auto& kvp : r.headers)
+    resp.append_header(kvp.first, kvp.second);
+  if (owner.draining.load(std::memory_order_relaxed))
+    resp.connection_close();
+  resp.flush(); // the headers go out before the first chunk
+  auto entry = std::make_unique<http_stream>(*this, p.req, p.request_id,
+                                             std::move(resp), r.mode);
+  auto raw = entry.get();
+  auto tag = inbox->open(r.stream, owner.opts.stream_window, std::move(entry));
+  if (tag == 0)
+    return; // failed at once; the entry answered and is gone
+  streams.emplace(tag, raw);
+  update_active();
+  raw->start(tag);
+}
+
+void ingress_shard::stream_ended(uint64_t tag) {
+  if (streams.erase(tag) > 0)
+    update_active();
 }
 
 void connection_listener::state_changed(
@@ -173,6 +206,13 @@ void ingress_shard::on_connection_closed(restinio::connection_id_t conn) {
     if (take_pending(key, p))
       host->cancel(caf::make_message_id(key));
   }
+  // Its streams stop at their producers.
+  std::vector<uint64_t> tags;
+  for (auto& [tag, s] : streams)
+    if (s->connection() == conn)
+      tags.push_back(tag);
+  for (auto tag : tags)
+    inbox->cancel(tag, make_error(errc::cancelled, "the client went away"));
 }
 
 void ingress_shard::arm_deadline() {
@@ -223,6 +263,8 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
     host->on_replica_gone(content.get_as<uint64_t>(1));
     return;
   }
+  if (inbox->handle(content))
+    return;
   if (!x.mid.is_response() || host->on_response(x))
     return;
   pending_request p;
@@ -241,6 +283,10 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
             to_json(content.get_as<serve_status>(0)));
   } else if (content.match_elements<http_response>()) {
     auto& r = content.get_mutable_as<http_response>(0);
+    if (r.mode != body_mode::whole && r.stream) {
+      start_stream(std::move(p), r);
+      return;
+    }
     respond(p.req, p.request_id, r.status, r.content_type, r.headers,
             std::move(r.body));
   } else {
@@ -377,6 +423,7 @@ void ingress_shard::open(uint16_t port) {
   raw->on_enqueue(
       [this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
   host = std::make_unique<call_host>(raw, index + 1, true);
+  inbox = std::make_unique<stream_inbox>(raw);
   auto& o = owner.opts;
   auto hard = o.hard_body_limit != 0 ? o.hard_body_limit : 4 * o.max_body_bytes;
   auto handling = o.request_timeout.count() > 0
@@ -435,6 +482,12 @@ void ingress_shard::stop() {
       auto left = std::move(pending);
       pending.clear();
       builtin_pending = 0;
+      // Streams still running end with an error event, and stop at their
+      // producers.
+      while (!streams.empty())
+        inbox->cancel(streams.begin()->first,
+                      make_error(errc::unavailable,
+                                 "the server stopped before the stream ended"));
       active.store(0, std::memory_order_relaxed);
       for (auto& kvp : left)
         respond_error(kvp.second.req, kvp.second.request_id, errc::unavailable,
@@ -452,6 +505,8 @@ void ingress_shard::stop() {
     anon_send_exit(companion, caf::exit_reason::user_shutdown);
   pending.clear();
   active = 0;
+  streams.clear();
+  inbox.reset();
   host.reset();
   server.reset();
   companion = nullptr;

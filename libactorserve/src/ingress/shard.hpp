@@ -28,6 +28,7 @@
 #include <restinio/all.hpp>
 
 #include "../core/call_host.hpp"
+#include "actorserve/stream_core.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/error.hpp"
@@ -37,6 +38,7 @@
 namespace actorserve::detail {
 
 class ingress_shard;
+class http_stream;
 
 /// Hears when a connection closes (on the shard's thread), so that the
 /// requests still running for it are cancelled all the way down.
@@ -112,6 +114,10 @@ public:
   caf::actor companion;
   caf::strong_actor_ptr companion_ptr;
   std::unique_ptr<call_host> host;
+  /// Streams this shard writes to clients (SSE, chunked), by tag; owned by
+  /// `inbox`.
+  std::unique_ptr<stream_inbox> inbox;
+  std::unordered_map<uint64_t, http_stream*> streams;
   // -- touched only by this shard's thread --
   uint64_t next_id = 1;
   uint64_t next_rid = 1;
@@ -148,6 +154,17 @@ public:
                               pending_kind kind);
 
   bool take_pending(uint64_t key, pending_request& out);
+
+  /// Publishes how many application requests and streams are in flight.
+  void update_active();
+
+  // -- streamed responses (http_stream.hpp) ---------------------------------
+
+  /// Begins writing `r`'s stream as the response to `p`.
+  void start_stream(pending_request p, http_response& r);
+
+  /// The stream `tag` ended (its response is done).
+  void stream_ended(uint64_t tag);
 
   /// The client of connection `conn` went away: its requests are cancelled
   /// (dropped if still queued, told so if running) and never answered.

@@ -1,0 +1,104 @@
+#include "http_stream.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "actorserve/error.hpp"
+#include "shard.hpp"
+
+namespace actorserve::detail {
+
+std::string sse_event(const std::string& data, const char* event) {
+  std::string out;
+  out.reserve(data.size() + 16);
+  if (event != nullptr) {
+    out += "event: ";
+    out += event;
+    out += '\n';
+  }
+  // One `data:` line per line of the chunk: a newline inside a chunk must
+  // not end the event early.
+  size_t start = 0;
+  for (;;) {
+    auto nl = data.find('\n', start);
+    out += "data: ";
+    out.append(data, start, nl == std::string::npos ? nl : nl - start);
+    out += '\n';
+    if (nl == std::string::npos)
+      break;
+    start = nl + 1;
+  }
+  out += '\n';
+  return out;
+}
+
+http_stream::http_stream(ingress_shard& shard, restinio::request_handle_t req,
+                         std::string request_id, chunked_response_t resp,
+                         body_mode mode)
+    : shard_(shard), req_(std::move(req)), request_id_(std::move(request_id)),
+      resp_(std::move(resp)), mode_(mode),
+      conn_(req_->connection_id()), timer_(shard.ioc) {}
+
+void http_stream::start(uint64_t tag) {
+  tag_ = tag;
+  arm(shard_.owner.opts.stream_first_chunk_timeout, "the first chunk");
+}
+
+void http_stream::arm(std::chrono::milliseconds limit, const char* what) {
+  timer_.cancel();
+  if (limit.count() <= 0)
+    return;
+  timer_.expires_after(limit);
+  timer_.async_wait([shard = &shard_, tag = tag_, limit,
+                     what](const asio::error_code& ec) {
+    if (ec)
+      return; // cancelled: a chunk came, or the stream ended
+    shard->inbox->cancel(tag, make_error(errc::deadline_exceeded,
+                                         std::string{"no chunk for "} +
+                                             std::to_string(limit.count()) +
+                                             " ms waiting for " + what));
+  });
+}
+
+uint32_t http_stream::on_batch(caf::type_erased_tuple& msg) {
+  if (!msg.match_element<std::vector<std::string>>(2)) {
+    stop = make_error(errc::internal,
+                      "an HTTP stream's chunks must be std::string");
+    return 0;
+  }
+  auto& chunks = msg.get_as<std::vector<std::string>>(2);
+  for (auto& chunk : chunks)
+    resp_.append_chunk(mode_ == body_mode::sse ? sse_event(chunk) : chunk);
+  auto n = static_cast<uint32_t>(chunks.size());
+  // Credit returns once the client's socket took the chunks.
+  resp_.flush([shard = &shard_, tag = tag_, n](const asio::error_code& ec) {
+    if (ec)
+      shard->inbox->cancel(tag,
+                           make_error(errc::cancelled, "the client went away"));
+    else
+      shard->inbox->ack(tag, n);
+  });
+  arm(shard_.owner.opts.stream_idle_timeout, "the next chunk");
+  return 0;
+}
+
+void http_stream::on_end(const caf::error& err) {
+  timer_.cancel();
+  if (mode_ == body_mode::sse) {
+    if (!err) {
+      resp_.append_chunk(sse_event("{}", "done"));
+    } else if (code_of(err) != errc::cancelled) {
+      nlohmann::json body{{"error", message_of(err)},
+                          {"code", to_string(code_of(err))},
+                          {"request_id", request_id_}};
+      resp_.append_chunk(sse_event(body.dump(), "error"));
+    }
+  } else if (err && code_of(err) != errc::cancelled) {
+    // Chunked transfer has no place for an error: the response ends and
+    // the connection closes, so the client sees no clean keep-alive end.
+    resp_.connection_close();
+  }
+  resp_.done();
+  shard_.stream_ended(tag_);
+}
+
+} // namespace actorserve::detail
