@@ -34,10 +34,10 @@ using stats_ptr = std::shared_ptr<stream_stats>;
 
 /// generate(prompt, n, delay_ms, fail_at) streams n tokens, one every
 /// delay_ms; fail_at >= 0 throws at that chunk.
-using generator_actor = caf::typed_actor<
-    caf::replies_to<std::string, int32_t, int32_t, int32_t>::with<
-        stream<std::string>>,
-    caf::replies_to<stats_atom>::with<std::string>>;
+using generator_actor =
+    caf::typed_actor<caf::replies_to<std::string, int32_t, int32_t,
+                                     int32_t>::with<stream<std::string>>,
+                     caf::replies_to<stats_atom>::with<std::string>>;
 
 std::vector<std::string> words_of(const std::string& text) {
   std::vector<std::string> words;
@@ -58,8 +58,8 @@ generator_actor::behavior_type generator(generator_actor::pointer self,
         // The consumer went away (or stopped): count it once.
         on_cancel(self, [stats] { ++stats->cancelled; });
         return make_stream<std::string>(
-            self, [=, i = int32_t{0},
-                   words = words_of(prompt)](stream_out<std::string>& out) mutable {
+            self, [=, i = int32_t{0}, words = words_of(prompt)](
+                      stream_out<std::string>& out) mutable {
               if (i == fail_at) {
                 ++stats->failed;
                 throw std::runtime_error("the generator failed at chunk " +
@@ -69,10 +69,10 @@ generator_actor::behavior_type generator(generator_actor::pointer self,
                 ++stats->finished;
                 return out.close();
               }
-              out.push(json{{"index", i},
-                            {"token", words[static_cast<size_t>(i) %
-                                            words.size()]}}
-                           .dump());
+              out.push(
+                  json{{"index", i},
+                       {"token", words[static_cast<size_t>(i) % words.size()]}}
+                      .dump());
               ++stats->chunks_produced;
               ++i;
               if (delay_ms > 0)
@@ -115,8 +115,8 @@ http_ingress::behavior_type token_streamer(http_ingress::pointer self,
   routes.get("/stats", [=](http_request&) -> reply {
     auto rp = self->make_response_promise<http_response>();
     gen.call(self, stats_atom::value).then([=](std::string& text) mutable {
-      rp.deliver(http_response{200, "application/json", {}, text,
-                               body_mode::whole, {}});
+      rp.deliver(http_response{
+          200, "application/json", {}, text, body_mode::whole, {}});
     });
     return rp;
   });

@@ -112,23 +112,6 @@ serve_options http_on_free_port(milliseconds request_timeout = seconds(0)) {
   return opts;
 }
 
-/// Waits until every replica of every application runs nothing.
-bool all_idle(serve& s) {
-  for (int i = 0; i < 1000; ++i) {
-    auto st = s.status();
-    REQUIRE(st);
-    bool idle = true;
-    for (auto& app : st->applications)
-      for (auto& dep : app.deployments)
-        for (auto& r : dep.replicas)
-          idle = idle && r.ongoing == 0;
-    if (idle)
-      return true;
-    std::this_thread::yield();
-  }
-  return false;
-}
-
 /// Opens a connection and sends a request without reading the answer.
 std::unique_ptr<test::http_connection>
 send_and_leave_open(uint16_t port, const std::string& path,
@@ -159,7 +142,7 @@ TEST_CASE("a client that disconnects cancels its request down the chain",
   // The ingress cancels the front's request; the front's call to the
   // holder is cancelled with it, and the holder's hook runs.
   REQUIRE(b->wait([](board& x) { return x.cancelled.count("first") == 1; }));
-  CHECK(all_idle(s));
+  CHECK(test::replicas_idle(s));
   // The replicas still serve.
   auto r = test::http(s.http_port(), "POST", "/wait", "now");
   CHECK(r.status == 200);
@@ -181,7 +164,7 @@ TEST_CASE("a cancelled call that is still queued never runs", "[cancel]") {
   REQUIRE(b->wait([](board& x) { return x.cancelled.count("first") == 1; }));
   // Had "second" been sent on when "first" ended, it would hold the
   // holder's slot now, and the count would never return to 0.
-  CHECK(all_idle(s));
+  CHECK(test::replicas_idle(s));
   std::lock_guard<std::mutex> guard{b->mtx};
   CHECK(b->started.count("second") == 0);
 }
@@ -195,7 +178,7 @@ TEST_CASE("a request that times out at the ingress is cancelled downstream",
   auto r = test::http(s.http_port(), "POST", "/wait", "slow");
   CHECK(r.status == 408);
   REQUIRE(b->wait([](board& x) { return x.cancelled.count("slow") == 1; }));
-  CHECK(all_idle(s));
+  CHECK(test::replicas_idle(s));
 }
 
 TEST_CASE("a call whose deadline has passed is not run downstream",

@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <string>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "actorserve/error.hpp"
@@ -43,6 +47,27 @@ struct demo_server {
     return http(port, "GET", target);
   }
 };
+
+/// Waits until no replica (of application `app`, or of any) runs anything
+/// according to `/-/status`'s source; false if that does not happen within
+/// ten seconds.
+inline bool replicas_idle(actorserve::serve& s, const std::string& app = {}) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto st = s.status();
+    REQUIRE(st);
+    bool idle = true;
+    for (auto& a : st->applications)
+      if (app.empty() || a.name == app)
+        for (auto& dep : a.deployments)
+          for (auto& r : dep.replicas)
+            idle = idle && r.ongoing == 0;
+    if (idle)
+      return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
 
 inline nlohmann::json body_of(const http_result& r) {
   return nlohmann::json::parse(r.body, nullptr, false);

@@ -33,6 +33,9 @@ public:
 
   bool connected() const noexcept { return fd_ >= 0; }
 
+  /// The socket, for readers of streamed bodies (sse_client.hpp).
+  int fd() const noexcept { return fd_; }
+
   /// Sends a request and reads the whole response (Content-Length bodies).
   http_result request(const std::string& method, const std::string& target,
                       const std::string& body = {},

@@ -8,7 +8,8 @@
 /// ```cpp
 /// // Asynchronous: called on the replica's actor whenever the consumer has
 /// // room; push, pause, close. Holds no thread while paused.
-/// return make_stream<std::string>(self, [i = 0, n](stream_out<std::string>& out) mutable {
+/// return make_stream<std::string>(self, [i = 0, n](stream_out<std::string>&
+/// out) mutable {
 ///   if (i == n)
 ///     return out.close();
 ///   out.push("token " + std::to_string(i++));
@@ -17,7 +18,8 @@
 /// // Blocking (a sync generator): runs on the replica's blocking threads;
 /// // push() waits while the consumer is a window behind and returns false
 /// // once the stream was cancelled.
-/// return make_blocking_stream<std::string>(self, [n](stream_sink<std::string>& out) {
+/// return make_blocking_stream<std::string>(self, [n](stream_sink<std::string>&
+/// out) {
 ///   for (int i = 0; i < n; ++i)
 ///     if (!out.push(expensive_token(i)))
 ///       return;
@@ -179,8 +181,8 @@ public:
   template <class Rep, class Period>
   void pause(std::chrono::duration<Rep, Period> d) {
     st_.paused = true;
-    detail::stream_wake_after(
-        st_, std::chrono::duration_cast<caf::timespan>(d), ++st_.epoch);
+    detail::stream_wake_after(st_, std::chrono::duration_cast<caf::timespan>(d),
+                              ++st_.epoch);
   }
 
   /// Calls the generator again only once the returned waker is called
@@ -216,8 +218,8 @@ private:
   void pump() {
     // At most one call per chunk of credit per turn; the batch goes out
     // in one message.
-    for (auto rounds = this->credit; rounds > 0 && this->credit > 0 &&
-                                     !this->paused && !this->done;
+    for (auto rounds = this->credit;
+         rounds > 0 && this->credit > 0 && !this->paused && !this->done;
          --rounds) {
       auto before = this->batch.size();
       stream_out<T> out{*this};

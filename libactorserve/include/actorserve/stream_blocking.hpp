@@ -80,7 +80,7 @@ public:
       std::lock_guard<std::mutex> guard{sink_->mtx};
       sink_->credit = credit;
       sink_->consumer = consumer;
-      sink_->producer = self;
+      sink_->producer = self->ctrl();
       sink_->tag = tag;
     }
     credit = 0;
@@ -108,7 +108,8 @@ public:
     // Not started: nothing runs, end now. Started: the job ends at its
     // next push, and its completion ends the stream.
     if (!opened)
-      end_stream(*this, make_error(errc::cancelled, "the stream was cancelled"));
+      end_stream(*this,
+                 make_error(errc::cancelled, "the stream was cancelled"));
   }
 
   void on_exit() override { sink_->cancel(); }

@@ -78,6 +78,10 @@ private:
 template <class T, class Self, class OnChunk, class OnEnd>
 void consume(Self* self, const stream<T>& s, OnChunk on_chunk, OnEnd on_end,
              uint32_t window = detail::default_stream_window) {
+  static_assert(std::is_invocable<OnChunk&, T&>::value,
+                "consume(): on_chunk must take the stream's chunk type, T&");
+  static_assert(std::is_invocable<OnEnd&, const caf::error&>::value,
+                "consume(): on_end must take const caf::error&");
   using entry_type = detail::callback_inbound<T, OnChunk, OnEnd>;
   detail::inbox_of(self).open(
       s.ref(), window,

@@ -14,11 +14,15 @@
 ///
 /// | message | from → to | meaning |
 /// |---|---|---|
-/// | `(stream_open_atom, id, uint32 window, uint64 tag)` | consumer → producer | binds the consumer (the sender) and grants `window` chunks of credit |
-/// | `(stream_credit_atom, id, uint32 n)` | consumer → producer | the consumer is done with `n` chunks: `n` more may be sent |
-/// | `(stream_cancel_atom, id)` | consumer → producer | stop: the producer stops at its next chunk and releases its slot |
-/// | `(stream_batch_atom, tag, std::vector<T>)` | producer → consumer | chunks, in order, never more than the credit |
-/// | `(stream_end_atom, tag, caf::error)` | producer → consumer | the end: no error for a complete stream, else why it failed |
+/// | `(stream_open_atom, id, uint32 window, uint64 tag)` | consumer → producer
+/// | binds the consumer (the sender) and grants `window` chunks of credit | |
+/// `(stream_credit_atom, id, uint32 n)` | consumer → producer | the consumer is
+/// done with `n` chunks: `n` more may be sent | | `(stream_cancel_atom, id)` |
+/// consumer → producer | stop: the producer stops at its next chunk and
+/// releases its slot | | `(stream_batch_atom, tag, std::vector<T>)` | producer
+/// → consumer | chunks, in order, never more than the credit | |
+/// `(stream_end_atom, tag, caf::error)` | producer → consumer | the end: no
+/// error for a complete stream, else why it failed |
 ///
 /// Only one consumer opens a stream: the first to claim its anchor.
 ///

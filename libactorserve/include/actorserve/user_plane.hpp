@@ -340,6 +340,7 @@ private:
     std::vector<std::function<void()>> hooks;
   };
   std::unordered_map<const caf::abstract_actor*, cancel_entry> cancel_hooks_;
+  size_t hooks_scan_at_ = 64;
   /// Streams this actor produces, by id, and the streams it consumes.
   std::unordered_map<uint64_t, std::unique_ptr<outbound>> streams_;
   uint64_t next_stream_ = 1;

@@ -46,11 +46,10 @@ void send_from(caf::abstract_actor* from, const caf::actor& to,
                caf::message msg) {
   if (!to)
     return;
-  to->enqueue(caf::make_mailbox_element(from != nullptr ? from->ctrl()
-                                                        : nullptr,
-                                        caf::make_message_id(), {},
-                                        std::move(msg)),
-              nullptr);
+  to->enqueue(
+      caf::make_mailbox_element(from != nullptr ? from->ctrl() : nullptr,
+                                caf::make_message_id(), {}, std::move(msg)),
+      nullptr);
 }
 
 } // namespace

@@ -32,11 +32,10 @@ void user_plane::end_stream(uint64_t id, caf::error err) {
   streams_.erase(i);
   if (st->consumer) {
     unwatch_actor(st->consumer, st.get());
-    st->consumer->enqueue(
-        caf::make_mailbox_element(self_->ctrl(), caf::make_message_id(), {},
-                                  stream_end_atom::value, st->tag,
-                                  std::move(err)),
-        self_->context());
+    st->consumer->enqueue(caf::make_mailbox_element(
+                              self_->ctrl(), caf::make_message_id(), {},
+                              stream_end_atom::value, st->tag, std::move(err)),
+                          self_->context());
   }
   if (ctx_->gate)
     ctx_->gate->leave();
@@ -144,9 +143,9 @@ stream_inbox::~stream_inbox() {
 uint64_t stream_inbox::open(const stream_ref& ref, uint32_t window,
                             std::unique_ptr<inbound> entry) {
   if (!ref.anchor || !ref.anchor->claim()) {
-    entry->on_end(make_error(errc::bad_request,
-                             ref ? "the stream was opened already"
-                                 : "not a stream of this process"));
+    entry->on_end(
+        make_error(errc::bad_request, ref ? "the stream was opened already"
+                                          : "not a stream of this process"));
     return 0;
   }
   window = std::max<uint32_t>(1, window);
@@ -254,8 +253,9 @@ caf::actor spawn_stream_reader(const stream_ref& ref, uint32_t window,
     uint32_t window;
     std::shared_ptr<std::unique_ptr<inbound>> entry;
   };
-  auto args = start{ref, window,
-                    std::make_shared<std::unique_ptr<inbound>>(std::move(entry))};
+  auto args =
+      start{ref, window,
+            std::make_shared<std::unique_ptr<inbound>>(std::move(entry))};
   return sys.spawn(
       [](caf::stateful_actor<reader_actor_state>* self,
          start a) -> caf::behavior {
@@ -269,8 +269,8 @@ caf::actor spawn_stream_reader(const stream_ref& ref, uint32_t window,
         self->set_default_handler(
             [](caf::scheduled_actor* ptr,
                caf::message_view& x) -> caf::result<caf::message> {
-              auto me = static_cast<caf::stateful_actor<reader_actor_state>*>(
-                  ptr);
+              auto me =
+                  static_cast<caf::stateful_actor<reader_actor_state>*>(ptr);
               me->state.inbox->handle(x.content());
               if (me->state.inbox->size() == 0)
                 me->quit();

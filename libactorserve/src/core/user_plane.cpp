@@ -257,15 +257,19 @@ void user_plane::on_cancel(std::function<void()> f) {
     f(); // cancelled already: at once
     return;
   }
-  // Forget hooks of requests answered since (never run, never needed).
-  if (cancel_hooks_.size() >= 64)
+  // Forget hooks of requests that are over: their guards are gone. (An
+  // answered request is not over while its stream runs: the stream holds
+  // the guard.)
+  // Scans are spaced out as the table grows: amortized O(1) per hook.
+  if (cancel_hooks_.size() >= hooks_scan_at_) {
     for (auto i = cancel_hooks_.begin(); i != cancel_hooks_.end();) {
-      auto ptr = i->second.guard.lock();
-      if (!ptr || static_cast<reply_guard*>(ptr->get())->answered())
+      if (i->second.guard.lock() == nullptr)
         i = cancel_hooks_.erase(i);
       else
         ++i;
     }
+    hooks_scan_at_ = std::max<size_t>(64, 2 * cancel_hooks_.size());
+  }
   auto& entry = cancel_hooks_[context_];
   if (!entry.guard)
     entry.guard = caf::actor_cast<caf::weak_actor_ptr>(context_->ctrl());

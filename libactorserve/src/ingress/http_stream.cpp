@@ -35,8 +35,8 @@ http_stream::http_stream(ingress_shard& shard, restinio::request_handle_t req,
                          std::string request_id, chunked_response_t resp,
                          body_mode mode)
     : shard_(shard), req_(std::move(req)), request_id_(std::move(request_id)),
-      resp_(std::move(resp)), mode_(mode),
-      conn_(req_->connection_id()), timer_(shard.ioc) {}
+      resp_(std::move(resp)), mode_(mode), conn_(req_->connection_id()),
+      timer_(shard.ioc) {}
 
 void http_stream::start(uint64_t tag) {
   tag_ = tag;
@@ -48,15 +48,15 @@ void http_stream::arm(std::chrono::milliseconds limit, const char* what) {
   if (limit.count() <= 0)
     return;
   timer_.expires_after(limit);
-  timer_.async_wait([shard = &shard_, tag = tag_, limit,
-                     what](const asio::error_code& ec) {
-    if (ec)
-      return; // cancelled: a chunk came, or the stream ended
-    shard->inbox->cancel(tag, make_error(errc::deadline_exceeded,
-                                         std::string{"no chunk for "} +
-                                             std::to_string(limit.count()) +
-                                             " ms waiting for " + what));
-  });
+  timer_.async_wait(
+      [shard = &shard_, tag = tag_, limit, what](const asio::error_code& ec) {
+        if (ec)
+          return; // cancelled: a chunk came, or the stream ended
+        shard->inbox->cancel(tag, make_error(errc::deadline_exceeded,
+                                             std::string{"no chunk for "} +
+                                                 std::to_string(limit.count()) +
+                                                 " ms waiting for " + what));
+      });
 }
 
 uint32_t http_stream::on_batch(caf::type_erased_tuple& msg) {

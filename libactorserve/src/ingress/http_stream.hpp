@@ -18,13 +18,13 @@ namespace actorserve::detail {
 
 class ingress_shard;
 
-using chunked_response_t = restinio::response_builder_t<restinio::chunked_output_t>;
+using chunked_response_t =
+    restinio::response_builder_t<restinio::chunked_output_t>;
 
 class http_stream final : public inbound {
 public:
   http_stream(ingress_shard& shard, restinio::request_handle_t req,
-              std::string request_id, chunked_response_t resp,
-              body_mode mode);
+              std::string request_id, chunked_response_t resp, body_mode mode);
 
   uint32_t on_batch(caf::type_erased_tuple& msg) override;
 

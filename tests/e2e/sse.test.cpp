@@ -1,0 +1,157 @@
+// The demo's POST /stream over real sockets: Server-Sent Events in order,
+// errors as events, disconnects that stop the producer, many streams at
+// once, and no ongoing count left behind.
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "demo_server.hpp"
+#include "sse_client.hpp"
+
+using namespace std::chrono;
+using json = nlohmann::json;
+
+namespace {
+
+std::string stream_body(int n, int delay_ms, int fail_at = -1) {
+  return json{{"prompt", "the quick brown fox"},
+              {"n", n},
+              {"delay_ms", delay_ms},
+              {"fail_at", fail_at}}
+      .dump();
+}
+
+json stats(test::demo_server& s) {
+  return test::body_of(s.get("/stream/stats"));
+}
+
+} // namespace
+
+TEST_CASE("an SSE stream arrives in order and complete, its first chunk "
+          "long before its end",
+          "[sse]") {
+  test::demo_server s;
+  auto start = steady_clock::now();
+  test::sse_client c{s.port, "/stream", stream_body(20, 10)};
+  REQUIRE(c.status() == 200);
+  CHECK(c.header("content-type") == "text/event-stream");
+  std::vector<test::sse_event> events;
+  auto first_at = steady_clock::duration{0};
+  while (auto ev = c.next(seconds(10))) {
+    if (events.empty())
+      first_at = steady_clock::now() - start;
+    events.push_back(*ev);
+    if (ev->event != "message")
+      break;
+  }
+  auto total = steady_clock::now() - start;
+  REQUIRE(events.size() == 21);
+  const char* words[] = {"the", "quick", "brown", "fox"};
+  for (int i = 0; i < 20; ++i) {
+    auto& ev = events[static_cast<size_t>(i)];
+    CHECK(ev.event == "message");
+    auto body = json::parse(ev.data);
+    CHECK(body["index"] == i);
+    CHECK(body["token"] == words[i % 4]);
+  }
+  CHECK(events.back().event == "done");
+  CHECK_FALSE(c.next(seconds(10))); // the body ends cleanly
+  CHECK(c.complete());
+  // Nineteen pauses of 10 ms lie between the first chunk and the last.
+  CHECK(total >= milliseconds(190));
+  CHECK(first_at < total / 2);
+}
+
+TEST_CASE("an error mid-stream ends the SSE stream with an error event",
+          "[sse]") {
+  test::demo_server s;
+  test::sse_client c{s.port, "/stream", stream_body(10, 0, 3)};
+  REQUIRE(c.status() == 200);
+  std::vector<test::sse_event> events;
+  while (auto ev = c.next(seconds(10)))
+    events.push_back(*ev);
+  REQUIRE(events.size() == 4);
+  CHECK(events[2].event == "message");
+  CHECK(events[3].event == "error");
+  auto body = json::parse(events[3].data);
+  CHECK(body["code"] == "user_error");
+  CHECK(body["error"] == "the generator failed at chunk 3");
+  CHECK(c.complete());
+  CHECK(test::replicas_idle(s.serve, "stream"));
+}
+
+TEST_CASE("a client that disconnects mid-stream stops the producer and "
+          "leaves no ongoing count",
+          "[sse]") {
+  test::demo_server s;
+  test::sse_client c{s.port, "/stream", stream_body(100'000, 10)};
+  REQUIRE(c.status() == 200);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(c.next(seconds(10)));
+  auto before = stats(s);
+  CHECK(before["cancelled"] == 0);
+  c.close();
+  // The producer hears within a chunk interval; the count returns to 0.
+  CHECK(test::replicas_idle(s.serve, "stream"));
+  auto after = stats(s);
+  CHECK(after["cancelled"] == 1);
+  CHECK(after["finished"] == 0);
+  // It stopped: no more chunks than it had made when it heard.
+  auto produced = after["chunks_produced"].get<int64_t>();
+  CHECK(produced < 3 + 16 + 5);
+  CHECK(stats(s)["chunks_produced"] == produced);
+}
+
+TEST_CASE("500 concurrent SSE streams complete", "[sse][load]") {
+  test::demo_server s;
+  std::vector<std::unique_ptr<test::sse_client>> clients;
+  for (int i = 0; i < 500; ++i)
+    clients.push_back(std::make_unique<test::sse_client>(s.port, "/stream",
+                                                         stream_body(5, 2)));
+  int complete = 0;
+  for (auto& c : clients) {
+    REQUIRE(c->status() == 200);
+    int messages = 0;
+    bool done = false;
+    while (auto ev = c->next(seconds(30))) {
+      if (ev->event == "message")
+        ++messages;
+      done = ev->event == "done";
+    }
+    complete += messages == 5 && done && c->complete() ? 1 : 0;
+  }
+  CHECK(complete == 500);
+  CHECK(test::replicas_idle(s.serve, "stream"));
+  auto st = stats(s);
+  CHECK(st["started"] == 500);
+  CHECK(st["finished"] == 500);
+}
+
+TEST_CASE("10,000 requests whose clients disconnect at random points leak "
+          "no ongoing count",
+          "[sse][load]") {
+  test::demo_server s;
+  constexpr int threads = 4;
+  constexpr int per_thread = 2500;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      std::mt19937 rng{static_cast<uint32_t>(t + 1)};
+      for (int i = 0; i < per_thread; ++i) {
+        // Leave before the head, after some chunks, or at the end.
+        auto leave_after = std::uniform_int_distribution<int>{-1, 8}(rng);
+        test::sse_client c{s.port, "/stream", stream_body(6, 1)};
+        for (int k = 0; k < leave_after; ++k)
+          if (!c.next(seconds(10)))
+            break;
+        c.close();
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  CHECK(test::replicas_idle(s.serve, "stream"));
+  auto st = stats(s);
+  // Every stream that started ended one way or the other.
+  CHECK(st["started"].get<int64_t>() ==
+        st["finished"].get<int64_t>() + st["cancelled"].get<int64_t>());
+}
