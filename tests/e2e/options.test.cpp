@@ -118,3 +118,16 @@ TEST_CASE("an application's own flags pass through to it, in order",
                      "--no-http", "--model PATH"})
     CHECK_THAT(text, Catch::Contains(flag));
 }
+
+TEST_CASE("the stream flags set the ingress's stream window and timeouts",
+          "[options]") {
+  auto set = parse({"--stream-window", "64", "--stream-first-chunk-timeout-ms",
+                    "500", "--stream-idle-timeout-ms=0"});
+  REQUIRE(set);
+  CHECK(set->http.stream_window == 64);
+  CHECK(set->http.stream_first_chunk_timeout == milliseconds{500});
+  CHECK(set->http.stream_idle_timeout == milliseconds{0});
+  auto bad = parse({"--stream-window", "0"});
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(message_of(bad.error()), Catch::Contains("--stream-window"));
+}

@@ -155,3 +155,24 @@ TEST_CASE("10,000 requests whose clients disconnect at random points leak "
   CHECK(st["started"].get<int64_t>() ==
         st["finished"].get<int64_t>() + st["cancelled"].get<int64_t>());
 }
+
+TEST_CASE("a stream whose next chunk is late ends with a deadline_exceeded "
+          "event, and its producer stops",
+          "[sse]") {
+  auto opts = test::demo_options();
+  opts.http.stream_idle_timeout = milliseconds(100);
+  actorserve::serve srv{opts};
+  REQUIRE_FALSE(demo::run_streaming(srv));
+  // One event at once, then a pause of a minute.
+  test::sse_client c{srv.http_port(), "/stream", stream_body(5, 60'000)};
+  REQUIRE(c.status() == 200);
+  auto first = c.next(seconds(10));
+  REQUIRE(first);
+  CHECK(first->event == "message");
+  auto second = c.next(seconds(10));
+  REQUIRE(second);
+  CHECK(second->event == "error");
+  CHECK(json::parse(second->data)["code"] == "deadline_exceeded");
+  CHECK(c.complete());
+  CHECK(test::replicas_idle(srv, "stream"));
+}

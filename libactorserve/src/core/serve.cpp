@@ -49,6 +49,16 @@ caf::error parse_number(const std::string& flag, const std::string& text, T min,
   }
 }
 
+/// A flag of milliseconds in [0, max].
+caf::error parse_ms(const std::string& flag, const std::string& text,
+                    int64_t max, std::chrono::milliseconds& out) {
+  int64_t ms = 0;
+  auto err = parse_number<int64_t>(flag, text, 0, max, ms);
+  if (!err)
+    out = std::chrono::milliseconds{ms};
+  return err;
+}
+
 /// Blocks SIGINT and SIGTERM in the calling thread; threads started later
 /// inherit the mask, so `wait()` can take the signals with sigwait.
 void block_signals() {
@@ -89,7 +99,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                  flag == "--http-threads" || flag == "--threads" ||
                  flag == "--scheduler" || flag == "--idle-spin-us" ||
                  flag == "--spin-threads" || flag == "--request-timeout-ms" ||
-                 flag == "--max-body-bytes" || flag == "--drain-timeout-ms";
+                 flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
+                 flag == "--stream-window" ||
+                 flag == "--stream-first-chunk-timeout-ms" ||
+                 flag == "--stream-idle-timeout-ms";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -111,7 +124,9 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--http-threads, --threads, --scheduler, "
                               "--idle-spin-us, --spin-threads, "
                               "--request-timeout-ms, --max-body-bytes, "
-                              "--drain-timeout-ms, --no-http, --help)");
+                              "--drain-timeout-ms, --stream-window, "
+                              "--stream-first-chunk-timeout-ms, "
+                              "--stream-idle-timeout-ms, --no-http, --help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -132,16 +147,20 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
     } else if (flag == "--spin-threads") {
       err = parse_number<size_t>(flag, *v, 0, 1024, opts.spin_threads);
     } else if (flag == "--request-timeout-ms") {
-      int64_t ms = 0;
-      err = parse_number<int64_t>(flag, *v, 0, 86'400'000, ms);
-      opts.http.request_timeout = std::chrono::milliseconds{ms};
+      err = parse_ms(flag, *v, 86'400'000, opts.http.request_timeout);
+    } else if (flag == "--stream-window") {
+      err = parse_number<uint32_t>(flag, *v, 1, 1u << 20,
+                                   opts.http.stream_window);
+    } else if (flag == "--stream-first-chunk-timeout-ms") {
+      err =
+          parse_ms(flag, *v, 86'400'000, opts.http.stream_first_chunk_timeout);
+    } else if (flag == "--stream-idle-timeout-ms") {
+      err = parse_ms(flag, *v, 86'400'000, opts.http.stream_idle_timeout);
     } else if (flag == "--max-body-bytes") {
       err = parse_number<size_t>(flag, *v, 1, size_t{1} << 32,
                                  opts.http.max_body_bytes);
     } else if (flag == "--drain-timeout-ms") {
-      int64_t ms = 0;
-      err = parse_number<int64_t>(flag, *v, 0, 3'600'000, ms);
-      opts.drain_timeout = std::chrono::milliseconds{ms};
+      err = parse_ms(flag, *v, 3'600'000, opts.drain_timeout);
     }
     if (err)
       return err;
@@ -170,6 +189,12 @@ caf::error validate(const serve_options& opts) {
       return bad("http.threads", "must be >= 1");
     if (opts.http.max_body_bytes < 1)
       return bad("http.max_body_bytes", "must be >= 1");
+    if (opts.http.stream_window < 1)
+      return bad("http.stream_window", "must be >= 1");
+    if (opts.http.stream_first_chunk_timeout.count() < 0)
+      return bad("http.stream_first_chunk_timeout", "must be >= 0");
+    if (opts.http.stream_idle_timeout.count() < 0)
+      return bad("http.stream_idle_timeout", "must be >= 0");
     if (opts.http.hard_body_limit != 0 &&
         opts.http.hard_body_limit < opts.http.max_body_bytes)
       return bad("http.hard_body_limit", "must be >= http.max_body_bytes");
@@ -256,6 +281,14 @@ std::string usage_text(const serve_options& d) {
       << ")\n"
       << "  --drain-timeout-ms N     bound on the drain at SIGINT/SIGTERM ("
       << d.drain_timeout.count() << ")\n"
+      << "  --stream-window N        chunks a stream may run ahead of an "
+         "HTTP client ("
+      << d.http.stream_window << ")\n"
+      << "  --stream-first-chunk-timeout-ms N  end a streamed response "
+         "without a first chunk, 0 = never ("
+      << d.http.stream_first_chunk_timeout.count() << ")\n"
+      << "  --stream-idle-timeout-ms N  ... or with no chunk for N ms ("
+      << d.http.stream_idle_timeout.count() << ")\n"
       << "  --no-http                no HTTP ingress\n"
       << "  --help                   this text\n";
   if (!d.usage.empty())
