@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
 #include "sse_client.hpp"
 
@@ -25,7 +26,57 @@ json stats(test::demo_server& s) {
   return test::body_of(s.get("/stream/stats"));
 }
 
+using words_actor = caf::typed_actor<
+    caf::replies_to<int32_t>::with<actorserve::stream<std::string>>>;
+
+// Streams "word 1\n" ... "word n\n".
+words_actor::behavior_type words(words_actor::pointer self) {
+  return {[=](int32_t n) {
+    return actorserve::make_stream<std::string>(
+        self, [n, i = 0](actorserve::stream_out<std::string>& out) mutable {
+          if (i == n)
+            return out.close();
+          out.push("word " + std::to_string(++i) + "\n");
+        });
+  }};
+}
+
+// GET /?n=N answers the words as a chunked plain-text response.
+actorserve::http_ingress::behavior_type
+plain_streamer(actorserve::http_ingress::pointer self,
+               actorserve::handle<words_actor> w) {
+  actorserve::http_routes routes;
+  routes.get("/", [=](actorserve::http_request& req) -> actorserve::reply {
+    auto rp = self->make_response_promise<actorserve::http_response>();
+    w.call(self, std::stoi(req.query_param("n", "3")))
+        .then([=](actorserve::stream<std::string>& s) mutable {
+          rp.deliver(actorserve::chunked_response(s));
+        });
+    return rp;
+  });
+  return {routes.handler()};
+}
+
 } // namespace
+
+TEST_CASE("a chunked response streams one HTTP chunk per stream chunk",
+          "[sse]") {
+  actorserve::serve srv{test::demo_options()};
+  auto w = srv.deployment("Words", words).bind();
+  REQUIRE(srv.run(srv.deployment("Plain", plain_streamer).bind(w),
+                  {"plain", "/plain"}));
+  test::sse_client c{srv.http_port(), "GET", "/plain?n=50", ""};
+  REQUIRE(c.status() == 200);
+  CHECK(c.header("transfer-encoding") == "chunked");
+  CHECK(c.header("content-type") == "text/plain; charset=utf-8");
+  std::vector<std::string> lines;
+  while (auto l = c.line(seconds(10)))
+    lines.push_back(*l);
+  REQUIRE(lines.size() == 50);
+  for (size_t i = 0; i < lines.size(); ++i)
+    CHECK(lines[i] == "word " + std::to_string(i + 1));
+  CHECK(c.complete());
+}
 
 TEST_CASE("an SSE stream arrives in order and complete, its first chunk "
           "long before its end",

@@ -7,10 +7,10 @@
 
 namespace test {
 
-sse_client::sse_client(uint16_t port, const std::string& target,
-                       const std::string& body)
+sse_client::sse_client(uint16_t port, const std::string& method,
+                       const std::string& target, const std::string& body)
     : conn_(port) {
-  conn_.send("POST " + target +
+  conn_.send(method + " " + target +
              " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\n\r\n" + body);
 }

@@ -22,7 +22,12 @@ struct sse_event {
 class sse_client {
 public:
   /// POSTs `body` to `target`; the response is read on demand.
-  sse_client(uint16_t port, const std::string& target, const std::string& body);
+  sse_client(uint16_t port, const std::string& target, const std::string& body)
+      : sse_client(port, "POST", target, body) {}
+
+  /// Sends `method` to `target` with `body`.
+  sse_client(uint16_t port, const std::string& method,
+             const std::string& target, const std::string& body);
 
   /// The response status (0 when there was none); reads the head.
   int status();
@@ -33,6 +38,14 @@ public:
   /// The next event, or nothing when the body ended, the connection
   /// closed, or no event came within `timeout`.
   std::optional<sse_event> next(std::chrono::milliseconds timeout);
+
+  /// The next line of the decoded body (for chunked responses that are not
+  /// SSE), or nothing at its end.
+  std::optional<std::string> line(std::chrono::milliseconds timeout) {
+    if (!read_head())
+      return std::nullopt;
+    return next_line(timeout);
+  }
 
   /// Whether the chunked body ended with its terminating chunk.
   bool complete() const noexcept { return complete_; }
