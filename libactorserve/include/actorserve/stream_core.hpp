@@ -42,6 +42,7 @@ void unwatch_actor(const caf::actor& watched, const void* key);
 // -- the producer's side ------------------------------------------------------
 
 class user_plane;
+class admission_gate;
 
 /// One stream a user actor produces.
 class outbound {
@@ -70,6 +71,8 @@ public:
   caf::actor consumer;
   /// The consumer's name for the stream, echoed in batches and the end.
   uint64_t tag = 0;
+  /// The replica's gate, where the stream holds a slot until it ends.
+  std::shared_ptr<admission_gate> gate;
   uint32_t credit = 0;
   bool opened = false;
   /// The request that made the stream (its reply guard): the generator

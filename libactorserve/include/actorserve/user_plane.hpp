@@ -73,7 +73,8 @@ struct replica_context {
   std::string user_config;
   uint32_t max_ongoing_requests = 5;
   /// The replica's admission gate (framework use: streams hold a slot).
-  std::shared_ptr<detail::admission_gate> gate;
+  /// Weak: the gate names the user actor, which holds this context.
+  std::weak_ptr<detail::admission_gate> gate;
 };
 
 namespace detail {

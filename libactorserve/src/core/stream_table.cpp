@@ -18,8 +18,9 @@ namespace actorserve::detail {
 uint64_t user_plane::add_stream(std::unique_ptr<outbound> st) {
   auto id = next_stream_++;
   st->id = id;
-  if (ctx_->gate)
-    ctx_->gate->enter();
+  st->gate = ctx_->gate.lock();
+  if (st->gate)
+    st->gate->enter();
   streams_.emplace(id, std::move(st));
   return id;
 }
@@ -37,8 +38,8 @@ void user_plane::end_stream(uint64_t id, caf::error err) {
                               stream_end_atom::value, st->tag, std::move(err)),
                           self_->context());
   }
-  if (ctx_->gate)
-    ctx_->gate->leave();
+  if (st->gate)
+    st->gate->leave();
 }
 
 stream_inbox& user_plane::inbox() {
@@ -124,8 +125,8 @@ void user_plane::close_streams() {
     st->on_exit();
     if (st->consumer)
       unwatch_actor(st->consumer, st.get());
-    if (ctx_->gate)
-      ctx_->gate->leave();
+    if (st->gate)
+      st->gate->leave();
   }
   // Consumers hear through their watch on this actor.
   if (inbox_) {
