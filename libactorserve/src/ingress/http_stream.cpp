@@ -66,8 +66,18 @@ uint32_t http_stream::on_batch(caf::type_erased_tuple& msg) {
     return 0;
   }
   auto& chunks = msg.get_as<std::vector<std::string>>(2);
-  for (auto& chunk : chunks)
-    resp_.append_chunk(mode_ == body_mode::sse ? sse_event(chunk) : chunk);
+  if (mode_ == body_mode::sse) {
+    // The events of one batch go out as one HTTP chunk: an SSE client sees
+    // the same events, and the socket gets one buffer instead of three per
+    // event.
+    std::string events;
+    for (auto& chunk : chunks)
+      events += sse_event(chunk);
+    resp_.append_chunk(std::move(events));
+  } else {
+    for (auto& chunk : chunks)
+      resp_.append_chunk(chunk);
+  }
   auto n = static_cast<uint32_t>(chunks.size());
   // Credit returns once the client's socket took the chunks.
   resp_.flush([shard = &shard_, tag = tag_, n](const asio::error_code& ec) {
