@@ -2,7 +2,7 @@
 """Start a local Ray + Serve, deploy <app> on 127.0.0.1:<port>, print READY,
 stay up until SIGTERM/SIGINT, then shut Serve and Ray down.
 
-usage: serve_run.py {noop|echo_chain|handle} PORT [--ready-timeout S]
+usage: serve_run.py {noop|echo_chain|handle|stream} PORT [--ready-timeout S]
                     [--roundtrip-seconds S]
 Prints (stdout, one per line):
   TIMING ray_init_s=..  serve_start_s=..  deploy_s=..  first_ok_s=..  total_s=..
@@ -97,7 +97,7 @@ def roundtrip(caller, seconds: float, stop: threading.Event) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("app", choices=["noop", "echo_chain", "handle"])
+    ap.add_argument("app", choices=["noop", "echo_chain", "handle", "stream"])
     ap.add_argument("port", type=int)
     ap.add_argument("--ready-timeout", type=float, default=120.0)
     ap.add_argument("--roundtrip-seconds", type=float, default=5.0)
