@@ -195,6 +195,8 @@ void connection_listener::state_changed(
 }
 
 void ingress_shard::on_connection_closed(restinio::connection_id_t conn) {
+  if (!host || !inbox)
+    return; // stopping: connections close as the server goes
   // A scan, not an index: closes are per connection, requests per message,
   // and a shard holds only its own requests in flight.
   std::vector<uint64_t> gone;
