@@ -330,6 +330,9 @@ caf::error run_all(serve& s) {
                    .bind();
   if (auto err = check(s.run(sleep, {"blocking", "/blocking"})))
     return err;
+  // POST /flaky: replicas to make sick or crash; health checks replace them.
+  if (auto err = run_flaky(s))
+    return err;
   // POST /stream: TokenStreamer -> Generator (2 replicas), SSE.
   return run_streaming(s);
 }

@@ -24,9 +24,14 @@ namespace demo {
 ///
 /// | POST /stream | stream | TokenStreamer (ingress) -> Generator x2, SSE |
 /// | GET /stream/stats | stream | the Generator's counts |
+/// | POST /flaky, /flaky/sick, /flaky/crash | flaky | Flaky x2, health checks
+/// every 500 ms |
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
+
+/// Runs the health-check application alone (part of `run_all`).
+caf::error run_flaky(actorserve::serve& serve);
 
 /// Runs the streaming application alone (part of `run_all`).
 caf::error run_streaming(actorserve::serve& serve);

@@ -2,6 +2,9 @@
 #include <future>
 #include <vector>
 
+#include <set>
+#include <thread>
+
 #include "demo_server.hpp"
 
 using namespace std::chrono;
@@ -106,6 +109,7 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
   CHECK(body_of(routes) == nlohmann::json{{"/blocking", "blocking"},
                                           {"/classify", "classify"},
                                           {"/ensemble", "ensemble"},
+                                          {"/flaky", "flaky"},
                                           {"/pipeline", "pipeline"},
                                           {"/route", "route"},
                                           {"/stream", "stream"}});
@@ -114,4 +118,40 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
   auto apps = body_of(status)["applications"];
   CHECK(apps["classify"]["status"] == "RUNNING");
   CHECK(apps["classify"]["deployments"]["Tokenizer"]["replicas"].size() == 2);
+}
+
+TEST_CASE("POST /flaky/sick and /flaky/crash get their replica replaced",
+          "[demo][health]") {
+  test::demo_server s;
+  auto ids = [&] {
+    std::set<uint64_t> out;
+    auto st = s.serve.status();
+    REQUIRE(st);
+    for (auto& app : st->applications)
+      if (app.name == "flaky")
+        for (auto& r : app.deployments.front().replicas)
+          if (r.state == actorserve::replica_state::ready)
+            out.insert(r.id);
+    return out;
+  };
+  auto replaced = [&](uint64_t gone) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto now = ids();
+      if (now.count(gone) == 0 && now.size() == 2)
+        return true;
+      std::this_thread::yield();
+    }
+    return false;
+  };
+  for (auto what : {"/flaky/sick", "/flaky/crash"}) {
+    CAPTURE(what);
+    auto r = s.post(what, nlohmann::json::object());
+    REQUIRE(r.status == 200);
+    auto victim = test::body_of(r)["replica"].get<uint64_t>();
+    CHECK(replaced(victim));
+    auto ok = s.post("/flaky", nlohmann::json::object());
+    CHECK(ok.status == 200);
+    CHECK(test::body_of(ok)["replica"].get<uint64_t>() != victim);
+  }
 }

@@ -87,7 +87,8 @@ block(test::demo_server& s, gate& g, const std::string& path, int n) {
 }
 
 /// Requests to another deployment and controller status probes, each must
-/// stay fast (p99 < 10 ms) while user code is blocked.
+/// stay fast (p99 < 100 ms, against a block that lasts until the test
+/// ends it) while user code is blocked.
 void check_system_plane_is_free(test::demo_server& s, int rounds) {
   std::vector<microseconds> http_lat;
   std::vector<microseconds> probe_lat;
@@ -104,8 +105,12 @@ void check_system_plane_is_free(test::demo_server& s, int rounds) {
   }
   INFO("HTTP p99 " << p99(http_lat).count() << " us, status probe p99 "
                    << p99(probe_lat).count() << " us");
-  CHECK(p99(http_lat) < milliseconds(10));
-  CHECK(p99(probe_lat) < milliseconds(10));
+  // A blocked system plane would not answer at all (the user code blocks
+  // until the test releases it): the bound only needs to tell "answered
+  // promptly" from "waited for the block", with room for sanitizer builds
+  // on a loaded 2-core machine. Latency targets live in bench/.
+  CHECK(p99(http_lat) < milliseconds(100));
+  CHECK(p99(probe_lat) < milliseconds(100));
 }
 
 } // namespace

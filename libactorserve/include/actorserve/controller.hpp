@@ -32,6 +32,11 @@
 ///   drained.
 /// - `(ready_atom, uint64 id, bool ok, string message)` from replicas. No
 ///   reply.
+/// - `(health_tick_atom, string app, string deployment)` from itself, every
+///   `health_check_period` of that deployment: probes each ready replica
+///   with `(health_atom)` (timeout `health_check_timeout`) and feeds the
+///   outcome to `record_probe` (health.hpp); a replica with three failures
+///   in a row leaves the set, drains, and is replaced.
 /// - `(respawn_atom, string app, string deployment)` from itself, when the
 ///   backoff after a failed constructor ends. No reply.
 ///
@@ -71,6 +76,7 @@ struct app_spec {
 };
 
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using health_tick_atom = caf::atom_constant<caf::atom("htick")>;
 
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
@@ -84,7 +90,8 @@ using controller_actor = caf::typed_actor<
     caf::reacts_to<routes_atom, caf::actor>,
     caf::replies_to<shutdown_atom>::with<bool>,
     caf::reacts_to<ready_atom, uint64_t, bool, std::string>,
-    caf::reacts_to<respawn_atom, std::string, std::string>>;
+    caf::reacts_to<respawn_atom, std::string, std::string>,
+    caf::reacts_to<health_tick_atom, std::string, std::string>>;
 
 /// Spawns the controller on the system plane.
 controller_actor spawn_controller(caf::actor_system& sys);

@@ -21,6 +21,10 @@
 /// deadline), `user_error` and any code user code raised, `unavailable`
 /// (user actor gone) |
 /// | `(status_atom)` | the controller, tests | `replica_status` | none |
+/// | `(health_atom)` | the controller, every `health_check_period` | `true`;
+/// with a user health check (`on_health_check`), once that passed on a
+/// blocking thread | `unavailable` (not ready), the check's error, or a
+/// request timeout after `health_check_timeout` |
 /// | `(drain_atom)` | the controller | `true` once nothing is in flight; the
 /// replica then stops its user actor and exits | none |
 /// | `(gate_empty_atom)` | the caller whose answer emptied the closed gate

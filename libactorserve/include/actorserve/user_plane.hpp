@@ -24,6 +24,7 @@
 /// ```
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -72,6 +73,10 @@ struct replica_context {
   /// The deployment's `user_config` as JSON text ("null" when unset).
   std::string user_config;
   uint32_t max_ongoing_requests = 5;
+  /// Set once the user code registered a health check (`on_health_check`);
+  /// until then the replica answers health probes by itself.
+  std::shared_ptr<std::atomic<bool>> user_health_check =
+      std::make_shared<std::atomic<bool>>(false);
   /// The replica's admission gate (framework use: streams hold a slot).
   /// Weak: the gate names the user actor, which holds this context.
   std::weak_ptr<detail::admission_gate> gate;
@@ -84,6 +89,9 @@ namespace detail {
 /// `(ping_atom)` is answered once the user's constructor has run.
 using ping_atom = caf::atom_constant<caf::atom("as_ping")>;
 using completions_atom = caf::atom_constant<caf::atom("as_done")>;
+/// `(check_health_atom)` from the replica: run the user's health check.
+/// Reply: `true`, or the error the check threw.
+using check_health_atom = caf::atom_constant<caf::atom("as_health")>;
 
 /// Threads that run blocking work for one replica. Grows on demand up to a
 /// limit; the threads stay until the replica stops.
@@ -209,6 +217,9 @@ public:
   /// Whether the current request was cancelled.
   bool cancelled() const noexcept;
 
+  /// Registers the user's health check (`on_health_check`).
+  void set_health_check(std::function<void()> check);
+
   /// The request whose guard is `guard` was cancelled: cancels the calls
   /// made for it and runs its hooks.
   void cancel_request(caf::abstract_actor* guard);
@@ -281,6 +292,10 @@ protected:
   /// Ends every stream this actor produces or consumes (it is exiting).
   void close_streams();
 
+  /// Answers the health probe `x` with the user's check (on a blocking
+  /// thread), or at once when there is none.
+  void run_health_check(caf::local_actor* self, caf::mailbox_element& x);
+
   /// Handles framework messages ahead of the user's behavior. Returns true
   /// when `x` was one.
   bool handle_framework_message(caf::local_actor* self,
@@ -344,6 +359,8 @@ private:
   size_t hooks_scan_at_ = 64;
   /// Streams this actor produces, by id, and the streams it consumes.
   std::unordered_map<uint64_t, std::unique_ptr<outbound>> streams_;
+  /// The user's health check; runs on a blocking thread.
+  std::function<void()> health_check_;
   uint64_t next_stream_ = 1;
   std::unique_ptr<stream_inbox> inbox_;
 };
@@ -475,6 +492,18 @@ bool is_cancelled(Self* self) {
 template <class Self, class F>
 void on_cancel(Self* self, F f) {
   detail::user_plane_of(self).on_cancel(std::function<void()>{std::move(f)});
+}
+
+/// Registers the replica's health check (Ray Serve's `check_health`), in the
+/// deployment's constructor: `check()` runs on one of the replica's
+/// blocking threads every `health_check_period`; throwing, or taking longer
+/// than `health_check_timeout`, is a failed check, and three in a row
+/// replace the replica. Without one, the replica's system side answers the
+/// probes, so a replica whose user code is merely busy stays healthy.
+template <class Self, class F>
+void on_health_check(Self* self, F check) {
+  detail::user_plane_of(self).set_health_check(
+      std::function<void()>{std::move(check)});
 }
 
 /// A request's cancellation as a value blocking code can poll from any

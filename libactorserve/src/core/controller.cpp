@@ -102,8 +102,11 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               }
               auto rp = self->make_response_promise<application_status>();
               app.deploy_waiters.push_back(rp);
-              for (auto& name : app.order)
-                reconcile(self, app, name, app.deployments.at(name));
+              for (auto& name : app.order) {
+                auto& dep = app.deployments.at(name);
+                reconcile(self, app, name, dep);
+                arm_health(self, app.name, name, dep);
+              }
               return rp;
             },
             [self](delete_atom, std::string& name) -> caf::result<bool> {
@@ -215,6 +218,19 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               push_replicas(dep);
               answer_scale_waiters(dep, dep_name);
               check_running(self, app);
+            },
+            [self](health_tick_atom, const std::string& app_name,
+                   const std::string& dep_name) {
+              // Ticks end with their deployment (deleted, or the app is
+              // being deleted).
+              auto a = self->state.apps.find(app_name);
+              if (a == self->state.apps.end() || !replaces_replicas(a->second))
+                return;
+              auto d = a->second.deployments.find(dep_name);
+              if (d == a->second.deployments.end())
+                return;
+              probe_replicas(self, app_name, dep_name, d->second);
+              arm_health(self, app_name, dep_name, d->second);
             },
             [self](respawn_atom, const std::string& app_name,
                    const std::string& dep_name) {

@@ -16,7 +16,6 @@ namespace actorserve::detail::ctl {
 // Steps used only here.
 void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep);
-void drain(controller_ptr self, const replica_entry& r);
 void finish_delete(controller_ptr self, const std::string& name);
 void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
                  const std::string& message);
@@ -47,7 +46,7 @@ deployment_status status_of(const std::string& name,
   result.name = name;
   result.state = state_of(dep);
   result.target_replicas = dep.target;
-  result.message = dep.message;
+  result.message = dep.message.empty() ? dep.note : dep.message;
   result.gateway = dep.gateway;
   for (auto& r : dep.replicas)
     result.replicas.push_back(

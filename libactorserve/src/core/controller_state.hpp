@@ -18,6 +18,7 @@
 
 #include "actorserve/admission.hpp"
 #include "actorserve/controller.hpp"
+#include "actorserve/health.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -26,6 +27,7 @@ struct replica_entry {
   caf::actor handle;
   replica_state state;
   detail::gate_ptr gate;
+  health_record health{};
 };
 
 struct scale_waiter {
@@ -44,7 +46,12 @@ struct deployment_entry {
   /// Live replicas (starting or ready); draining ones are gone from here.
   std::vector<replica_entry> replicas;
   std::vector<scale_waiter> scale_waiters;
+  /// Why the deployment failed (DEPLOY_FAILED or UNHEALTHY); empty when not.
   std::string message;
+  /// The last thing that happened to a healthy deployment (a replica
+  /// replaced after failing its health checks); shown when `message` is
+  /// empty, never a failure.
+  std::string note;
   /// Constructor failures in a row, and the wait before the next replica.
   uint32_t ctor_failures = 0;
   std::chrono::milliseconds retry_delay{0};
@@ -105,6 +112,9 @@ void publish_routes(controller_ptr self);
 /// Publishes the ready replicas to every caller and nudges the gateway.
 void push_replicas(deployment_entry& dep);
 
+/// Drains a replica that is already out of the callers' set.
+void drain(controller_ptr self, const replica_entry& r);
+
 /// Makes the number of live replicas match `dep.target`.
 void reconcile(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep);
@@ -117,6 +127,17 @@ bool replaces_replicas(const app_entry& app);
 /// Replaces the deployment's missing replicas after its backoff.
 void arm_respawn(controller_ptr self, const std::string& app,
                  const std::string& dep_name, deployment_entry& dep);
+
+// -- health
+// ---------------------------------------------------------------------
+
+/// Schedules the deployment's next health tick.
+void arm_health(controller_ptr self, const std::string& app,
+                const std::string& dep_name, const deployment_entry& dep);
+
+/// Probes every ready replica of the deployment once.
+void probe_replicas(controller_ptr self, const std::string& app,
+                    const std::string& dep_name, deployment_entry& dep);
 
 /// A replica's constructor failed: back off, or give up past the limit.
 void constructor_failed(controller_ptr self, app_entry& app,

@@ -1,5 +1,6 @@
 #include "actorserve/replica.hpp"
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct replica_data {
   caf::actor user;
   replica_state state = replica_state::starting;
   std::vector<caf::response_promise> drain_waiters;
+  /// Set by the user code when it registers a health check.
+  std::shared_ptr<std::atomic<bool>> user_health_check;
 };
 
 class replica_actor : public detail::relay_actor {
@@ -101,6 +104,7 @@ caf::behavior replica_actor::make_behavior() {
   ctx->user_config = cfg.user_config.empty() ? "null" : cfg.user_config;
   ctx->max_ongoing_requests = cfg.max_ongoing_requests;
   ctx->gate = st.args.gate;
+  st.user_health_check = ctx->user_health_check;
   try {
     st.user = st.args.spec->spawn(self->home_system(), std::move(ctx),
                                   st.args.children);
@@ -172,6 +176,22 @@ caf::behavior replica_actor::make_behavior() {
               // A draining replica hears through gate_empty_atom.
               self->state.args.gate->leave();
             });
+        return rp;
+      },
+      [self](health_atom) -> caf::result<bool> {
+        // The system side answers for itself: a replica whose user code is
+        // busy is still healthy. Only the user's own check sees inside.
+        auto& st = self->state;
+        if (st.state != replica_state::ready || !st.user)
+          return make_error(errc::unavailable, "the replica is not ready");
+        if (!st.user_health_check->load())
+          return true;
+        auto rp = self->make_response_promise<bool>();
+        self->request(st.user, st.args.spec->config.health_check_timeout,
+                      detail::check_health_atom::value)
+            .then(
+                [rp](bool) mutable { rp.deliver(true); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
       [self](status_atom) {

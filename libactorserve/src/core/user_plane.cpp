@@ -289,6 +289,49 @@ bool cancellation_token::cancelled() const noexcept {
 
 namespace actorserve::detail {
 
+void user_plane::set_health_check(std::function<void()> check) {
+  health_check_ = std::move(check);
+  ctx_->user_health_check->store(static_cast<bool>(health_check_));
+}
+
+namespace {
+
+/// A health check answers its probe itself: there is no promise to keep.
+struct probe_slot final : promise_slot_base {
+  void drop() override {}
+};
+
+} // namespace
+
+void user_plane::run_health_check(caf::local_actor* self,
+                                  caf::mailbox_element& x) {
+  auto to = x.sender;
+  auto mid = x.mid.response_id();
+  auto answer = [self, to, mid](caf::message msg) {
+    if (to)
+      to->enqueue(
+          caf::make_mailbox_element(self->ctrl(), mid, {}, std::move(msg)),
+          self->context());
+  };
+  if (!health_check_) {
+    answer(caf::make_message(true));
+    return;
+  }
+  // On a blocking thread: a check may block, and user code never runs on
+  // the system plane.
+  offload(self, std::make_shared<probe_slot>(),
+          [check = health_check_, answer]() -> std::function<void()> {
+            caf::message msg;
+            try {
+              check();
+              msg = caf::make_message(true);
+            } catch (...) {
+              msg = caf::make_message(error_of(std::current_exception()));
+            }
+            return [answer, msg]() mutable { answer(std::move(msg)); };
+          });
+}
+
 bool user_plane::cancelled() const noexcept {
   return context_ != nullptr &&
          static_cast<reply_guard*>(context_)->cancelled();
@@ -401,6 +444,10 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       if (auto g = dynamic_cast<reply_guard*>(x.sender->get());
           g != nullptr && g->owner() == this && !g->answered())
         cancel_request(g);
+    return true;
+  }
+  if (content.match_elements<check_health_atom>()) {
+    run_health_check(self, x);
     return true;
   }
   if (content.match_elements<ping_atom>()) {

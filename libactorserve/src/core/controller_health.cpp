@@ -1,0 +1,87 @@
+// The controller's health checks: a tick per deployment, a probe per ready
+// replica, and the verdict from record_probe (health.hpp).
+#include <algorithm>
+
+#include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
+
+#include "actorserve/error.hpp"
+#include "controller_state.hpp"
+
+namespace actorserve::detail::ctl {
+
+namespace {
+
+/// Finds a deployment by name; null when the app or deployment is gone, or
+/// the app no longer keeps its replicas.
+deployment_entry* live_deployment(controller_ptr self, const std::string& app,
+                                  const std::string& dep_name,
+                                  app_entry** app_out = nullptr) {
+  auto a = self->state.apps.find(app);
+  if (a == self->state.apps.end() || !replaces_replicas(a->second))
+    return nullptr;
+  auto d = a->second.deployments.find(dep_name);
+  if (d == a->second.deployments.end())
+    return nullptr;
+  if (app_out != nullptr)
+    *app_out = &a->second;
+  return &d->second;
+}
+
+probe_result result_of(const caf::error& err) {
+  if (!err)
+    return probe_result::ok;
+  if (err == caf::sec::request_timeout ||
+      code_of(err) == errc::deadline_exceeded)
+    return probe_result::timed_out;
+  return probe_result::failed;
+}
+
+void record(controller_ptr self, const std::string& app_name,
+            const std::string& dep_name, uint64_t id, const caf::error& err) {
+  app_entry* app = nullptr;
+  auto dep = live_deployment(self, app_name, dep_name, &app);
+  if (dep == nullptr)
+    return;
+  auto r = std::find_if(dep->replicas.begin(), dep->replicas.end(),
+                        [id](const replica_entry& e) { return e.id == id; });
+  if (r == dep->replicas.end() || r->state != replica_state::ready)
+    return;
+  if (record_probe(r->health, result_of(err)) != health_verdict::replace)
+    return;
+  dep->note = "replica " + std::to_string(id) + " failed " +
+              std::to_string(health_strike_limit) +
+              " health checks in a row (" + message_of(err) + "); replaced";
+  // Out of the set first, then drained (its running calls finish), then a
+  // new replica takes its place.
+  auto victim = *r;
+  dep->replicas.erase(r);
+  push_replicas(*dep);
+  drain(self, victim);
+  reconcile(self, *app, dep_name, *dep);
+}
+
+} // namespace
+
+void arm_health(controller_ptr self, const std::string& app,
+                const std::string& dep_name, const deployment_entry& dep) {
+  self->delayed_send(self, dep.spec->config.health_check_period,
+                     health_tick_atom::value, app, dep_name);
+}
+
+void probe_replicas(controller_ptr self, const std::string& app,
+                    const std::string& dep_name, deployment_entry& dep) {
+  auto timeout = dep.spec->config.health_check_timeout;
+  for (auto& r : dep.replicas) {
+    if (r.state != replica_state::ready)
+      continue;
+    self->request(r.handle, timeout, health_atom::value)
+        .then([self, app, dep_name, id = r.id](
+                  bool) { record(self, app, dep_name, id, caf::error{}); },
+              [self, app, dep_name, id = r.id](caf::error& err) {
+                record(self, app, dep_name, id, err);
+              });
+  }
+}
+
+} // namespace actorserve::detail::ctl
