@@ -271,8 +271,13 @@ void user_plane::on_cancel(std::function<void()> f) {
     hooks_scan_at_ = std::max<size_t>(64, 2 * cancel_hooks_.size());
   }
   auto& entry = cancel_hooks_[context_];
-  if (!entry.guard)
+  // The key is an address: a guard that is gone may have left an entry
+  // that a new guard at the same address must not inherit (its hooks
+  // would run for the wrong request, or be swept away with the old one).
+  if (entry.guard.lock().get() != context_->ctrl()) {
     entry.guard = caf::actor_cast<caf::weak_actor_ptr>(context_->ctrl());
+    entry.hooks.clear();
+  }
   entry.hooks.push_back(std::move(f));
 }
 
@@ -344,8 +349,13 @@ void user_plane::cancel_request(caf::abstract_actor* guard) {
   auto i = cancel_hooks_.find(guard);
   if (i == cancel_hooks_.end())
     return;
+  // An entry left by an earlier guard at this address is not this
+  // request's.
+  auto own = i->second.guard.lock().get() == guard->ctrl();
   auto hooks = std::move(i->second.hooks);
   cancel_hooks_.erase(i);
+  if (!own)
+    return;
   // The hooks run in the request's context: calls they make belong to it.
   auto prev = context_;
   context_ = guard;
