@@ -138,18 +138,20 @@ double caf_streams(caf::actor_system& sys, int64_t n) {
     }};
   });
   caf::scoped_actor waiter{sys};
-  auto sink = sys.spawn([sink_done, n](caf::event_based_actor* self,
-                                        caf::actor notify) -> caf::behavior {
-    return {[=](caf::stream<int64_t> in) {
-      return caf::attach_stream_sink(
-          self, in, [](int64_t& count) { count = 0; },
-          [](int64_t& count, int64_t) { ++count; },
-          [=](int64_t& count, const caf::error&) {
-            sink_done->store(count);
-            caf::anon_send(notify, caf::atom("done"));
-          });
-    }};
-  }, caf::actor{waiter});
+  auto sink = sys.spawn(
+      [sink_done, n](caf::event_based_actor* self,
+                     caf::actor notify) -> caf::behavior {
+        return {[=](caf::stream<int64_t> in) {
+          return caf::attach_stream_sink(
+              self, in, [](int64_t& count) { count = 0; },
+              [](int64_t& count, int64_t) { ++count; },
+              [=](int64_t& count, const caf::error&) {
+                sink_done->store(count);
+                caf::anon_send(notify, caf::atom("done"));
+              });
+        }};
+      },
+      caf::actor{waiter});
   auto t0 = clock_type::now();
   caf::anon_send(src, sink);
   waiter->receive([](caf::atom_value) {});
@@ -209,7 +211,8 @@ int run_handles(int64_t n, int32_t k, uint32_t window) {
   serve_options opts;
   opts.http.enabled = false;
   serve s{opts};
-  auto prod = s.deployment("Producer", producer).max_ongoing_requests(1000).bind();
+  auto prod =
+      s.deployment("Producer", producer).max_ongoing_requests(1000).bind();
   auto h = s.run(s.deployment("Consumer", consumer).bind(prod), {"bench", ""});
   if (!h) {
     std::cerr << message_of(h.error()) << "\n";
@@ -225,8 +228,8 @@ int run_handles(int64_t n, int32_t k, uint32_t window) {
   };
   auto one = measure(1);
   auto many = measure(k);
-  auto firsts = h->call(first_atom::value, int32_t{1000})
-                    .get(std::chrono::seconds(60));
+  auto firsts =
+      h->call(first_atom::value, int32_t{1000}).get(std::chrono::seconds(60));
   std::vector<double> f = firsts ? *firsts : std::vector<double>{};
   auto caf_rate = caf_streams(s.system(), n);
   auto caf_first = caf_first_chunk(s.system(), 200);
@@ -263,7 +266,8 @@ bool one_stream(uint16_t port, const std::string& path, const std::string& body,
     ::close(fd);
     return false;
   }
-  auto req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+  auto req = "POST " + path +
+             " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
              "application/json\r\nConnection: close\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\n\r\n" + body;
   auto t0 = clock_type::now();
@@ -281,9 +285,9 @@ bool one_stream(uint16_t port, const std::string& path, const std::string& body,
     while ((pos = text.find("data: {\"index\"", pos)) != std::string::npos) {
       if (first) {
         first = false;
-        out.first_us.push_back(std::chrono::duration<double, std::micro>(
-                                   clock_type::now() - t0)
-                                   .count());
+        out.first_us.push_back(
+            std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+                .count());
       }
       ++events;
       pos += 6;
@@ -306,8 +310,9 @@ int run_sse(const std::string& url, int64_t n, int32_t k, double seconds) {
   auto port = static_cast<uint16_t>(
       std::stoi(rest.substr(colon + 1, slash - colon - 1)));
   auto path = rest.substr(slash);
-  auto body = "{\"prompt\": \"the quick brown fox\", \"n\": " +
-              std::to_string(n) + ", \"delay_ms\": 0}";
+  auto body =
+      "{\"prompt\": \"the quick brown fox\", \"n\": " + std::to_string(n) +
+      ", \"delay_ms\": 0}";
   std::vector<sse_result> results(static_cast<size_t>(k));
   auto t0 = clock_type::now();
   auto end = t0 + std::chrono::duration<double>(seconds);
