@@ -1,6 +1,7 @@
 // Health checks with real threads and real time (short periods): a replica
 // that fails its check three times in a row is replaced; a replica whose
 // user code is busy stays healthy unless its own check says otherwise.
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -13,39 +14,80 @@ using namespace actorserve;
 
 namespace {
 
-/// Replicas whose check should fail, by id.
-struct sick_list {
+/// Shared by the test and its replicas: which replicas' checks fail, how
+/// many checks ran, and a gate that holds calls until the test opens it.
+struct board {
   std::mutex mtx;
-  std::set<uint64_t> ids;
+  std::condition_variable cv;
+  std::set<uint64_t> sick;
+  int checks = 0;
+  int inside = 0;
+  bool open = false;
 
   bool has(uint64_t id) {
     std::lock_guard<std::mutex> guard{mtx};
-    return ids.count(id) > 0;
+    return sick.count(id) > 0;
+  }
+
+  void checked() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      ++checks;
+    }
+    cv.notify_all();
+  }
+
+  /// Blocks the calling replica until the test opens the gate.
+  void hold() {
+    std::unique_lock<std::mutex> guard{mtx};
+    ++inside;
+    cv.notify_all();
+    cv.wait(guard, [this] { return open; });
+  }
+
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      open = true;
+    }
+    cv.notify_all();
+  }
+
+  /// Waits for `pred()` under the lock; false after ten seconds.
+  template <class Pred>
+  bool wait(Pred pred) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, seconds(10), pred);
   }
 };
 
-using sick_ptr = std::shared_ptr<sick_list>;
+using sick_ptr = std::shared_ptr<board>;
 
-/// (ms): works `ms` milliseconds on its own thread, then answers its id.
+/// (hold): answers its id; with hold != 0, only once the test opens the
+/// gate (user code that blocks its replica's thread).
 using worker_actor = caf::typed_actor<caf::replies_to<int32_t>::with<uint64_t>>;
 
 worker_actor::behavior_type checked_worker(worker_actor::pointer self,
-                                           sick_ptr sick) {
+                                           sick_ptr b) {
   auto id = replica_context_of(self).replica_id;
-  on_health_check(self, [sick, id] {
-    if (sick->has(id))
+  on_health_check(self, [b, id] {
+    b->checked();
+    if (b->has(id))
       throw std::runtime_error("replica " + std::to_string(id) + " is sick");
   });
-  return {[id](int32_t ms) {
-    std::this_thread::sleep_for(milliseconds(ms)); // the work itself
+  return {[b, id](int32_t hold) {
+    if (hold != 0)
+      b->hold();
     return id;
   }};
 }
 
-worker_actor::behavior_type plain_worker(worker_actor::pointer self) {
+worker_actor::behavior_type plain_worker(worker_actor::pointer self,
+                                         sick_ptr b) {
   auto id = replica_context_of(self).replica_id;
-  return {[id](int32_t ms) {
-    std::this_thread::sleep_for(milliseconds(ms)); // the work itself
+  return {[b, id](int32_t hold) {
+    if (hold != 0)
+      b->hold();
     return id;
   }};
 }
@@ -56,16 +98,17 @@ serve_options no_http() {
   return opts;
 }
 
-/// The ids of the deployment's replicas that are READY.
-std::set<uint64_t> ready_ids(serve& s) {
+/// The ids of the READY replicas of deployment `name`.
+std::set<uint64_t> ready_ids(serve& s, const std::string& name = "Worker") {
   std::set<uint64_t> ids;
   auto st = s.status();
   REQUIRE(st);
   for (auto& app : st->applications)
     for (auto& dep : app.deployments)
-      for (auto& r : dep.replicas)
-        if (r.state == replica_state::ready)
-          ids.insert(r.id);
+      if (dep.name == name)
+        for (auto& r : dep.replicas)
+          if (r.state == replica_state::ready)
+            ids.insert(r.id);
   return ids;
 }
 
@@ -86,7 +129,7 @@ bool wait_for_ids(serve& s, Pred pred) {
 TEST_CASE("a replica that fails its health check three times in a row is "
           "replaced",
           "[health]") {
-  auto sick = std::make_shared<sick_list>();
+  auto sick = std::make_shared<board>();
   serve s{no_http()};
   auto h = s.run(s.deployment("Worker", checked_worker)
                      .num_replicas(2)
@@ -99,7 +142,7 @@ TEST_CASE("a replica that fails its health check three times in a row is "
   auto victim = *before.begin();
   {
     std::lock_guard<std::mutex> guard{sick->mtx};
-    sick->ids.insert(victim);
+    sick->sick.insert(victim);
   }
   // Replaced: the victim is gone, and two replicas are ready again.
   REQUIRE(wait_for_ids(s, [&](const std::set<uint64_t>& ids) {
@@ -123,37 +166,56 @@ TEST_CASE("a replica that fails its health check three times in a row is "
 TEST_CASE("a replica whose user code is busy stays healthy; its own check "
           "sees the block",
           "[health]") {
+  auto b = std::make_shared<board>();
   SECTION("without a check of its own") {
     serve s{no_http()};
     auto h = s.run(s.deployment("Worker", plain_worker)
                        .health_check(milliseconds(50), milliseconds(50))
-                       .bind(),
+                       .bind(b),
                    {"w", ""});
     REQUIRE(h);
+    // A witness with a check of its own, probed by the same controller at
+    // the same period: its checks count the probe rounds.
+    REQUIRE(s.run(s.deployment("Witness", checked_worker)
+                      .health_check(milliseconds(50), milliseconds(50))
+                      .bind(b),
+                  {"witness", ""}));
     auto before = ready_ids(s);
-    // The user thread sleeps through a dozen probes; the system side
-    // answers them.
-    auto r = h->call(int32_t{600}).get(seconds(10));
-    REQUIRE(r);
+    REQUIRE(before.size() == 1);
+    auto pending = h->call(int32_t{1});
+    REQUIRE(b->wait([&] { return b->inside == 1; }));
+    // The worker's thread is blocked through six probe rounds; its system
+    // side answers them, so it stays.
+    int seen = 0;
+    REQUIRE(b->wait([&] {
+      if (seen == 0)
+        seen = b->checks;
+      return b->checks >= seen + 6;
+    }));
     CHECK(ready_ids(s) == before);
+    b->release();
+    auto r = pending.get(seconds(10));
+    REQUIRE(r);
+    CHECK(*r == *before.begin());
   }
   SECTION("with a check of its own") {
-    auto sick = std::make_shared<sick_list>();
     serve s{no_http()};
     auto h = s.run(s.deployment("Worker", checked_worker)
                        .health_check(milliseconds(50), milliseconds(50))
-                       .bind(sick),
+                       .bind(b),
                    {"w", ""});
     REQUIRE(h);
     auto before = ready_ids(s);
     REQUIRE(before.size() == 1);
     // The check must run on the replica's actor, which is blocked: three
     // timeouts, and it is replaced while the call is still running.
-    auto pending = h->call(int32_t{1500});
+    auto pending = h->call(int32_t{1});
+    REQUIRE(b->wait([&] { return b->inside == 1; }));
     REQUIRE(wait_for_ids(s, [&](const std::set<uint64_t>& ids) {
       return ids.size() == 1 && ids != before;
     }));
     // The call that held it finishes where it ran.
+    b->release();
     auto r = pending.get(seconds(10));
     REQUIRE(r);
     CHECK(*r == *before.begin());
