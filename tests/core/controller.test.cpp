@@ -8,61 +8,9 @@
 
 using namespace actorserve;
 
-namespace {
-
-struct ask {
-  std::shared_ptr<caf::expected<caf::message>> out =
-      std::make_shared<caf::expected<caf::message>>(caf::message{});
-  std::shared_ptr<bool> done = std::make_shared<bool>(false);
-};
-
-/// Asks the controller from a client actor and runs the world; the answer
-/// (a `T`, or an error) lands in the returned `ask`.
-template <class T, class... Ts>
-ask request(test::fixture& f, const controller_actor& ctrl, Ts... xs) {
-  ask a;
-  auto out = a.out;
-  auto done = a.done;
-  f.sys.spawn(
-      [=](caf::event_based_actor* self, caf::actor dest) {
-        self->request(dest, caf::infinite, xs...)
-            .then(
-                [=](T& x) {
-                  *out = caf::make_message(std::move(x));
-                  *done = true;
-                },
-                [=](caf::error& err) {
-                  *out = std::move(err);
-                  *done = true;
-                });
-      },
-      caf::actor_cast<caf::actor>(ctrl));
-  f.run();
-  return a;
-}
-
-size_t ready_replicas(const deployment_status& st) {
-  size_t n = 0;
-  for (auto& r : st.replicas)
-    n += r.state == replica_state::ready ? 1 : 0;
-  return n;
-}
-
-deployment_status find_dep(test::fixture& f, const controller_actor& ctrl,
-                           const std::string& app, const std::string& dep) {
-  auto a = request<serve_status>(f, ctrl, status_atom::value);
-  REQUIRE(*a.done);
-  auto st = a.out->value().get_as<serve_status>(0);
-  for (auto& x : st.applications)
-    if (x.name == app)
-      for (auto& d : x.deployments)
-        if (d.name == dep)
-          return d;
-  FAIL("deployment not found");
-  return {};
-}
-
-} // namespace
+using test::find_dep;
+using test::ready_replicas;
+using test::request;
 
 TEST_CASE("the controller reconciles replica counts up and down",
           "[controller]") {

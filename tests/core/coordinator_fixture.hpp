@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -19,6 +21,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actorserve/controller.hpp"
 #include "actorserve/deployment.hpp"
 #include "actorserve/messages.hpp"
 #include "actorserve/user_plane.hpp"
@@ -198,5 +201,60 @@ struct fixture {
         x);
   }
 };
+
+/// A controller's answer, once the world ran.
+struct ask {
+  std::shared_ptr<caf::expected<caf::message>> out =
+      std::make_shared<caf::expected<caf::message>>(caf::message{});
+  std::shared_ptr<bool> done = std::make_shared<bool>(false);
+};
+
+/// Asks the controller from a client actor and runs the world; the answer
+/// (a `T`, or an error) lands in the returned `ask`.
+template <class T, class... Ts>
+ask request(fixture& f, const actorserve::controller_actor& ctrl, Ts... xs) {
+  ask a;
+  auto out = a.out;
+  auto done = a.done;
+  f.sys.spawn(
+      [=](caf::event_based_actor* self, caf::actor dest) {
+        self->request(dest, caf::infinite, xs...)
+            .then(
+                [=](T& x) {
+                  *out = caf::make_message(std::move(x));
+                  *done = true;
+                },
+                [=](caf::error& err) {
+                  *out = std::move(err);
+                  *done = true;
+                });
+      },
+      caf::actor_cast<caf::actor>(ctrl));
+  f.run();
+  return a;
+}
+
+inline size_t ready_replicas(const actorserve::deployment_status& st) {
+  size_t n = 0;
+  for (auto& r : st.replicas)
+    n += r.state == actorserve::replica_state::ready ? 1 : 0;
+  return n;
+}
+
+inline actorserve::deployment_status
+find_dep(fixture& f, const actorserve::controller_actor& ctrl,
+         const std::string& app, const std::string& dep) {
+  auto a = request<actorserve::serve_status>(f, ctrl,
+                                             actorserve::status_atom::value);
+  REQUIRE(*a.done);
+  auto st = a.out->value().get_as<actorserve::serve_status>(0);
+  for (auto& x : st.applications)
+    if (x.name == app)
+      for (auto& d : x.deployments)
+        if (d.name == dep)
+          return d;
+  FAIL("deployment not found");
+  return {};
+}
 
 } // namespace test

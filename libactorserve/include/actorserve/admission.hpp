@@ -69,7 +69,8 @@ public:
     auto cur = word_.load(std::memory_order_relaxed);
     for (;;) {
       running = cur & count_mask;
-      if ((cur & closed_bit) != 0 || running >= max_ongoing_)
+      if ((cur & closed_bit) != 0 ||
+          running >= max_ongoing_.load(std::memory_order_relaxed))
         return false;
       if (word_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
@@ -94,7 +95,15 @@ public:
     return (word_.load(std::memory_order_relaxed) & closed_bit) == 0;
   }
 
-  uint32_t max_ongoing() const noexcept { return max_ongoing_; }
+  uint32_t max_ongoing() const noexcept {
+    return max_ongoing_.load(std::memory_order_relaxed);
+  }
+
+  /// Changes the limit in place (a reconfigure of `max_ongoing_requests`):
+  /// calls running above a lowered limit finish; new ones wait for room.
+  void set_max_ongoing(uint32_t n) noexcept {
+    max_ongoing_.store(n, std::memory_order_relaxed);
+  }
 
   /// The replica's user actor (null until bound).
   const caf::actor& user() const noexcept { return user_; }
@@ -106,7 +115,7 @@ private:
   /// Calls running, plus `closed_bit`. Starts closed: a starting replica
   /// takes no calls.
   std::atomic<uint32_t> word_{closed_bit};
-  uint32_t max_ongoing_;
+  std::atomic<uint32_t> max_ongoing_;
   caf::actor user_;
   caf::weak_actor_ptr replica_;
 };

@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/detail/scope_guard.hpp>
 #include <caf/error.hpp>
+
+#include "actorserve/autoscaling.hpp"
 
 namespace actorserve {
 
@@ -35,8 +38,17 @@ struct deployment_config {
   /// Unique within an application. Must be non-empty and use only
   /// `[A-Za-z0-9_-]`.
   std::string name;
-  /// Number of replicas to run. Must be at least 1.
+  /// Number of replicas to run. Must be at least 1. Ignored when
+  /// `autoscaling` is set.
   uint32_t num_replicas = 1;
+  /// Set: the controller scales the deployment between the bounds by its
+  /// load (autoscaling.hpp).
+  std::optional<autoscaling_config> autoscaling;
+  /// The code's version. Replicas of another version are replaced by a
+  /// rolling update; a redeploy that names the same non-empty version keeps
+  /// the replicas (only config changes apply). Empty: every new `bind`
+  /// counts as new code.
+  std::string version;
   /// Most requests a replica runs at once; the replica rejects more. >= 1.
   uint32_t max_ongoing_requests = 5;
   /// Most requests the deployment's router queues while every replica is
@@ -66,11 +78,45 @@ caf::error validate(const deployment_config& cfg);
 
 /// Serializes the config for CAF (used when configs cross nodes).
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, autoscaling_config& x) {
+  auto initial = static_cast<int64_t>(x.initial_replicas.value_or(0)) -
+                 (x.initial_replicas ? 0 : 1);
+  auto guard = caf::detail::make_scope_guard([&] {
+    if (initial < 0)
+      x.initial_replicas.reset();
+    else
+      x.initial_replicas = static_cast<uint32_t>(initial);
+  });
+  return f(x.min_replicas, initial, x.max_replicas, x.target_ongoing_requests,
+           x.upscale_delay, x.downscale_delay, x.upscaling_factor,
+           x.downscaling_factor, x.look_back_period, x.aggregation_function);
+}
+
+bool operator==(const autoscaling_config& x,
+                const autoscaling_config& y) noexcept;
+
+inline bool operator!=(const autoscaling_config& x,
+                       const autoscaling_config& y) noexcept {
+  return !(x == y);
+}
+
+/// Checks every field of `cfg`, as the field of deployment `name`.
+caf::error validate(const std::string& name, const autoscaling_config& cfg);
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment_config& x) {
-  return f(x.name, x.num_replicas, x.max_ongoing_requests,
-           x.max_queued_requests, x.user_config, x.health_check_period,
-           x.health_check_timeout, x.graceful_shutdown_timeout,
-           x.max_constructor_retry_count, x.mode);
+  bool autoscaled = x.autoscaling.has_value();
+  auto scaling = x.autoscaling.value_or(autoscaling_config{});
+  auto guard = caf::detail::make_scope_guard([&] {
+    if (autoscaled)
+      x.autoscaling = scaling;
+    else
+      x.autoscaling.reset();
+  });
+  return f(x.name, x.num_replicas, autoscaled, scaling, x.version,
+           x.max_ongoing_requests, x.max_queued_requests, x.user_config,
+           x.health_check_period, x.health_check_timeout,
+           x.graceful_shutdown_timeout, x.max_constructor_retry_count, x.mode);
 }
 
 } // namespace actorserve

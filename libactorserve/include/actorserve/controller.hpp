@@ -13,7 +13,15 @@
 ///   `application_status` once every replica is ready. Errors:
 ///   `invalid_config` naming the field; `user_error` when a deployment's
 ///   constructor kept failing past its retry limit (the app is then
-///   DEPLOY_FAILED and torn down).
+///   DEPLOY_FAILED and torn down). For an app that is already running this
+///   is an update: each deployment changes by Ray Serve's classification
+///   (rollout.hpp), new ones start, dropped ones stop once the rest is
+///   healthy, and the app serves throughout.
+/// - `(update_atom, string app, string deployment, deployment_patch, bool
+///   wait)` from `serve::update` and the admin API. Reply: the
+///   deployment's status, at once or (wait) once it is healthy again.
+///   Errors: `not_found`, `invalid_config` naming the field, `unavailable`
+///   (the app is being deleted).
 /// - `(delete_atom, string app)` from `serve::remove`. Reply: `true` once its
 ///   replicas drained and stopped, `false` if there is no such app.
 /// - `(scale_atom, string app, string deployment, uint32 n)` from
@@ -37,6 +45,14 @@
 ///   with `(health_atom)` (timeout `health_check_timeout`) and feeds the
 ///   outcome to `record_probe` (health.hpp); a replica with three failures
 ///   in a row leaves the set, drains, and is replaced.
+/// - `(autoscale_tick_atom, string app, string deployment)` from itself,
+///   every `autoscaling_tick` for an autoscaled deployment: samples the
+///   requests running at its replicas (their gates) and queued at its
+///   callers (the endpoint), and applies `autoscale` (autoscaling.hpp).
+/// - `(push_atom, string app, string deployment)` from itself: publishes
+///   the replica set once for every replica that became ready since the
+///   last push (pushes are coalesced, so n replicas starting cost O(n), not
+///   O(n^2)).
 /// - `(respawn_atom, string app, string deployment)` from itself, when the
 ///   backoff after a failed constructor ends. No reply.
 ///
@@ -54,6 +70,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -75,14 +92,38 @@ struct app_spec {
   detail::spec_ptr ingress;
 };
 
+/// A change to a running deployment (`PATCH` on the admin API,
+/// `serve::update`). Unset fields stay as they are. Applied by Ray Serve's
+/// classification (rollout.hpp): lightweight, in place, or rolling.
+struct deployment_patch {
+  std::optional<uint32_t> num_replicas;
+  /// JSON text.
+  std::optional<std::string> user_config;
+  std::optional<std::string> version;
+  std::optional<uint32_t> max_ongoing_requests;
+  std::optional<int64_t> max_queued_requests;
+  /// The new autoscaling config (replaces the old one whole).
+  std::optional<autoscaling_config> autoscaling;
+  /// Back to a fixed `num_replicas`.
+  bool disable_autoscaling = false;
+};
+
+/// How often the controller samples and decides for autoscaled deployments
+/// (Ray Serve's control loop interval).
+constexpr std::chrono::milliseconds autoscaling_tick{100};
+
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using health_tick_atom = caf::atom_constant<caf::atom("htick")>;
+using autoscale_tick_atom = caf::atom_constant<caf::atom("atick")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
 
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
     caf::replies_to<delete_atom, std::string>::with<bool>,
     caf::replies_to<scale_atom, std::string, std::string,
                     uint32_t>::with<deployment_status>,
+    caf::replies_to<update_atom, std::string, std::string, deployment_patch,
+                    bool>::with<deployment_status>,
     caf::replies_to<status_atom>::with<serve_status>,
     caf::replies_to<health_atom>::with<bool>,
     caf::replies_to<endpoint_atom, std::string,
@@ -91,7 +132,9 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<shutdown_atom>::with<bool>,
     caf::reacts_to<ready_atom, uint64_t, bool, std::string>,
     caf::reacts_to<respawn_atom, std::string, std::string>,
-    caf::reacts_to<health_tick_atom, std::string, std::string>>;
+    caf::reacts_to<health_tick_atom, std::string, std::string>,
+    caf::reacts_to<autoscale_tick_atom, std::string, std::string>,
+    caf::reacts_to<push_atom, std::string, std::string>>;
 
 /// Spawns the controller on the system plane.
 controller_actor spawn_controller(caf::actor_system& sys);
@@ -123,4 +166,5 @@ caf::error validate_route_prefix(const std::string& app,
 } // namespace actorserve
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorserve::app_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorserve::deployment_patch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorserve::endpoint_ptr)

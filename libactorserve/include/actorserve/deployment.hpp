@@ -45,9 +45,10 @@ struct deployment_spec {
   std::vector<std::shared_ptr<deployment_spec>> children;
   /// Whether the interface accepts `http_request` (can be an ingress).
   bool accepts_http = false;
-  /// Spawns one replica's user actor. `children[i]` is published at
-  /// `endpoints[i]`.
-  std::function<caf::actor(caf::actor_system&,
+  /// Spawns one replica's user actor in `mode`. `children[i]` is published
+  /// at `endpoints[i]`. Holds nothing of the spec itself, so that an
+  /// updated copy of the spec spawns the same code.
+  std::function<caf::actor(caf::actor_system&, execution,
                            std::shared_ptr<const replica_context>,
                            const std::vector<endpoint_ptr>& endpoints)>
       spawn;
@@ -150,6 +151,19 @@ public:
     return *this;
   }
 
+  /// Lets the controller scale the deployment by its load (replaces
+  /// `num_replicas`).
+  deployment_builder& autoscaling(autoscaling_config cfg) {
+    cfg_.autoscaling = std::move(cfg);
+    return *this;
+  }
+
+  /// Names the code's version (see `deployment_config::version`).
+  deployment_builder& version(std::string v) {
+    cfg_.version = std::move(v);
+    return *this;
+  }
+
   deployment_builder& max_ongoing_requests(uint32_t n) {
     cfg_.max_ongoing_requests = n;
     return *this;
@@ -216,14 +230,13 @@ public:
     auto prepared = std::tuple<decltype(detail::prepare_arg(*raw, xs))...>{
         detail::prepare_arg(*raw, std::move(xs))...};
     auto fun = fun_;
-    spec->spawn = [fun, prepared,
-                   raw](caf::actor_system& sys,
-                        std::shared_ptr<const replica_context> ctx,
-                        const std::vector<endpoint_ptr>& endpoints) {
+    spec->spawn = [fun, prepared](caf::actor_system& sys, execution mode,
+                                  std::shared_ptr<const replica_context> ctx,
+                                  const std::vector<endpoint_ptr>& endpoints) {
       return std::apply(
           [&](const auto&... ps) {
             return detail::spawn_user_actor(
-                sys, raw->config.mode, std::move(ctx), fun,
+                sys, mode, std::move(ctx), fun,
                 detail::resolve_arg(ps, endpoints)...);
           },
           prepared);

@@ -34,6 +34,10 @@ struct replica_set {
   /// The deployment was deleted: callers fail what they hold with
   /// `unavailable`.
   bool removed = false;
+  /// The deployment may have no replicas for a while (autoscaled with
+  /// `min_replicas` 0): with none, callers queue calls (bounded by their
+  /// deadlines) while the controller starts one, instead of failing them.
+  bool scales_from_zero = false;
 };
 
 namespace detail {
@@ -90,10 +94,25 @@ public:
 
   /// What each replica admits at once; callers send a replica no more
   /// calls than this.
-  uint32_t max_ongoing_requests() const noexcept { return max_ongoing_; }
+  uint32_t max_ongoing_requests() const noexcept {
+    return max_ongoing_.load(std::memory_order_relaxed);
+  }
 
   /// How many calls each caller may hold waiting; -1 means unlimited.
-  int64_t max_queued_requests() const noexcept { return max_queued_; }
+  int64_t max_queued_requests() const noexcept {
+    return max_queued_.load(std::memory_order_relaxed);
+  }
+
+  /// Calls all callers hold waiting for a replica (the autoscaler's
+  /// queued load). Touched only when a call has to wait.
+  int64_t queued() const noexcept {
+    return queued_.load(std::memory_order_relaxed);
+  }
+
+  /// A caller's call started or stopped waiting.
+  void add_queued(int64_t delta) noexcept {
+    queued_.fetch_add(delta, std::memory_order_relaxed);
+  }
 
   /// The waiting calls of this process's HTTP ingress, which counts as one
   /// caller however many threads it runs (as a Ray Serve proxy does).
@@ -104,7 +123,11 @@ public:
   // -- the controller -------------------------------------------------------
 
   /// Replaces the replica set; callers see it at their next request.
-  void publish(std::vector<replica_ref> replicas);
+  void publish(std::vector<replica_ref> replicas,
+               bool scales_from_zero = false);
+
+  /// Changes the limits in place (an update of the deployment's config).
+  void set_limits(uint32_t max_ongoing_requests, int64_t max_queued_requests);
 
   /// Marks the deployment deleted and drops the gateway.
   void remove();
@@ -127,8 +150,9 @@ public:
 private:
   std::string app_;
   std::string deployment_;
-  uint32_t max_ongoing_;
-  int64_t max_queued_;
+  std::atomic<uint32_t> max_ongoing_;
+  std::atomic<int64_t> max_queued_;
+  std::atomic<int64_t> queued_{0};
   std::shared_ptr<std::atomic<int64_t>> ingress_budget_;
   detail::published<replica_set> set_;
   mutable std::mutex mtx_;

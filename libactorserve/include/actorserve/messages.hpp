@@ -39,6 +39,8 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using offload_atom = caf::atom_constant<caf::atom("offload")>;
 using endpoint_atom = caf::atom_constant<caf::atom("endpoint")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using reconfigure_atom = caf::atom_constant<caf::atom("reconf")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
 
 // -- request metadata
 // -----------------------------------------------------------
@@ -105,6 +107,10 @@ enum class deployment_state : uint8_t {
   healthy,
   unhealthy,
   deploy_failed,
+  /// The autoscaler raised the target; replicas are starting.
+  upscaling,
+  /// The autoscaler lowered the target; replicas are stopping.
+  downscaling,
 };
 
 /// An application's status, as in Ray Serve.
@@ -124,18 +130,25 @@ const char* to_string(application_state x) noexcept;
 struct replica_status {
   uint64_t id = 0;
   replica_state state = replica_state::starting;
+  /// Requests running at the replica now (its gate's count).
   uint32_t ongoing = 0;
+  /// The deployment version the replica runs.
+  std::string version;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
-  return f(x.id, x.state, x.ongoing);
+  return f(x.id, x.state, x.ongoing, x.version);
 }
 
 struct deployment_status {
   std::string name;
   deployment_state state = deployment_state::updating;
   uint32_t target_replicas = 0;
+  /// The version new replicas get.
+  std::string version;
+  /// Whether the autoscaler sets `target_replicas`.
+  bool autoscaling = false;
   std::vector<replica_status> replicas;
   std::string message;
   /// The deployment's gateway (gateway.hpp), for callers outside replicas.
@@ -144,8 +157,8 @@ struct deployment_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployment_status& x) {
-  return f(x.name, x.state, x.target_replicas, x.replicas, x.message,
-           x.gateway);
+  return f(x.name, x.state, x.target_replicas, x.version, x.autoscaling,
+           x.replicas, x.message, x.gateway);
 }
 
 struct application_status {

@@ -25,6 +25,10 @@
 /// with a user health check (`on_health_check`), once that passed on a
 /// blocking thread | `unavailable` (not ready), the check's error, or a
 /// request timeout after `health_check_timeout` |
+/// | `(reconfigure_atom, string user_config, uint32 max_ongoing)` | the
+/// controller, when those changed (an in-place update) | `true` once the
+/// user's `on_reconfigure` hook ran on its thread; the gate's limit changes
+/// at once | `unavailable` (no user code), the hook's error |
 /// | `(drain_atom)` | the controller | `true` once nothing is in flight; the
 /// replica then stops its user actor and exits | none |
 /// | `(gate_empty_atom)` | the caller whose answer emptied the closed gate

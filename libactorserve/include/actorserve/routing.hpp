@@ -23,6 +23,8 @@
 ///  - calls wait FIFO while every replica is full, at most
 ///    `max_queued_requests` per caller; past that, `overloaded`;
 ///  - a waiting call whose deadline passes fails with `deadline_exceeded`;
+///  - a deployment that scales from zero and has no replica holds calls
+///    waiting (bounded by their deadlines) until one is ready;
 ///  - replica-set changes lose nothing: waiting calls go to the new set,
 ///    calls in flight finish where they are.
 #pragma once
@@ -198,6 +200,10 @@ private:
   bool take_slot(bool force);
   void give_slot();
   caf::error no_replicas() const;
+  /// The set is empty but the deployment scales from zero: calls wait.
+  bool cold() const noexcept;
+  /// Fails the waiting calls whose deadline passed.
+  void expire_waiting();
 
   endpoint_ptr ep_;
   call_sink& sink_;

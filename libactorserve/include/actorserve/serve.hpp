@@ -160,8 +160,11 @@ public:
   }
 
   /// Deploys `app` and everything bound into it, and returns once every
-  /// replica is ready. Returns a handle to the ingress deployment, or the
-  /// error (a bad config names the field).
+  /// replica is ready. Running an app under the name of a running one
+  /// updates it in place (Ray Serve's redeploy): each deployment changes by
+  /// its classification (see `update`), and the app serves throughout. Returns
+  /// a handle to the ingress deployment, or the error (a bad config names the
+  /// field).
   template <class Interface>
   caf::expected<handle<Interface>> run(const app_node<Interface>& app,
                                        run_options opts = {}) {
@@ -192,6 +195,19 @@ public:
   caf::expected<deployment_status>
   scale(const std::string& app, const std::string& deployment, uint32_t n,
         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  /// Changes a running deployment (`num_replicas`, `user_config`,
+  /// `version`, limits, `autoscaling_config`) by Ray Serve's classification:
+  /// lightweight changes touch no replica, `user_config` and
+  /// `max_ongoing_requests` reconfigure live replicas in place (their ids
+  /// stay), a new `version` rolls new replicas in, 20 % at a time, each
+  /// ready before an old one drains. Waits until the deployment is healthy
+  /// again, or `timeout` (`deadline_exceeded`; the update goes on). A bad
+  /// field gives `invalid_config` naming it.
+  caf::expected<deployment_status>
+  update(const std::string& app, const std::string& deployment,
+         deployment_patch patch,
+         std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   /// The status of every application, deployment and replica.
   caf::expected<serve_status>

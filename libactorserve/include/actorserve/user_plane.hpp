@@ -70,7 +70,9 @@ struct replica_context {
   std::string app;
   std::string deployment;
   uint64_t replica_id = 0;
-  /// The deployment's `user_config` as JSON text ("null" when unset).
+  /// The deployment's `user_config` as JSON text ("null" when unset). A
+  /// reconfigure changes it in place, on the user actor's thread (read it
+  /// there, not from blocking threads).
   std::string user_config;
   uint32_t max_ongoing_requests = 5;
   /// Set once the user code registered a health check (`on_health_check`);
@@ -92,6 +94,10 @@ using completions_atom = caf::atom_constant<caf::atom("as_done")>;
 /// `(check_health_atom)` from the replica: run the user's health check.
 /// Reply: `true`, or the error the check threw.
 using check_health_atom = caf::atom_constant<caf::atom("as_health")>;
+/// `(reconfigure_atom, string user_config)` from the replica: a new
+/// `user_config` for live code. Reply: `true` once the user's hook ran, or
+/// the error it threw.
+using reconfigure_atom = caf::atom_constant<caf::atom("as_reconf")>;
 
 /// Threads that run blocking work for one replica. Grows on demand up to a
 /// limit; the threads stay until the replica stops.
@@ -220,6 +226,10 @@ public:
   /// Registers the user's health check (`on_health_check`).
   void set_health_check(std::function<void()> check);
 
+  /// Registers the user's reconfigure hook (`on_reconfigure`) and runs it
+  /// with the current `user_config` unless that is null.
+  void set_reconfigure(std::function<void(const std::string&)> hook);
+
   /// The request whose guard is `guard` was cancelled: cancels the calls
   /// made for it and runs its hooks.
   void cancel_request(caf::abstract_actor* guard);
@@ -292,6 +302,9 @@ protected:
   /// Ends every stream this actor produces or consumes (it is exiting).
   void close_streams();
 
+  /// Applies a new `user_config` (`reconfigure_atom`) and answers `x`.
+  void reconfigure(caf::local_actor* self, caf::mailbox_element& x);
+
   /// Answers the health probe `x` with the user's check (on a blocking
   /// thread), or at once when there is none.
   void run_health_check(caf::local_actor* self, caf::mailbox_element& x);
@@ -344,7 +357,8 @@ private:
   std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> unanswered_;
   caf::local_actor* self_ = nullptr;
   std::unique_ptr<call_host> callers_; // created at the first call
-  std::shared_ptr<const replica_context> ctx_;
+  /// Mutable for reconfigure only, on the actor's thread.
+  std::shared_ptr<replica_context> ctx_;
   std::unique_ptr<blocking_pool> pool_;
   /// Shared with jobs still running, which may outlive the actor.
   std::shared_ptr<completion_box> completions_;
@@ -361,6 +375,8 @@ private:
   std::unordered_map<uint64_t, std::unique_ptr<outbound>> streams_;
   /// The user's health check; runs on a blocking thread.
   std::function<void()> health_check_;
+  /// The user's reconfigure hook; runs on the actor's thread.
+  std::function<void(const std::string&)> reconfigure_;
   uint64_t next_stream_ = 1;
   std::unique_ptr<stream_inbox> inbox_;
 };
@@ -504,6 +520,20 @@ template <class Self, class F>
 void on_health_check(Self* self, F check) {
   detail::user_plane_of(self).set_health_check(
       std::function<void()>{std::move(check)});
+}
+
+/// Registers the replica's reconfigure hook (Ray Serve's `reconfigure`), in
+/// the deployment's constructor: `hook(user_config_json)` runs now when the
+/// deployment has a `user_config`, and again on the actor's thread whenever
+/// the config changes while the replica lives (an update of `user_config`:
+/// the replica keeps its id and state). A hook that throws fails the
+/// update for that replica, which is then replaced by one built with the
+/// new config. `replica_context_of(self).user_config` always holds the
+/// current config.
+template <class Self, class F>
+void on_reconfigure(Self* self, F hook) {
+  detail::user_plane_of(self).set_reconfigure(
+      std::function<void(const std::string&)>{std::move(hook)});
 }
 
 /// A request's cancellation as a value blocking code can poll from any

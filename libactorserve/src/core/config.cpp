@@ -54,6 +54,58 @@ caf::error validate(const deployment_config& cfg) {
     return field_error(cfg, "graceful_shutdown_timeout_ms", "must be >= 0");
   if (cfg.max_constructor_retry_count < 1)
     return field_error(cfg, "max_constructor_retry_count", "must be >= 1");
+  if (cfg.version.size() > 256)
+    return field_error(cfg, "version", "must be at most 256 characters");
+  if (cfg.autoscaling)
+    return validate(cfg.name, *cfg.autoscaling);
+  return {};
+}
+
+bool operator==(const autoscaling_config& x,
+                const autoscaling_config& y) noexcept {
+  return x.min_replicas == y.min_replicas &&
+         x.initial_replicas == y.initial_replicas &&
+         x.max_replicas == y.max_replicas &&
+         x.target_ongoing_requests == y.target_ongoing_requests &&
+         x.upscale_delay == y.upscale_delay &&
+         x.downscale_delay == y.downscale_delay &&
+         x.upscaling_factor == y.upscaling_factor &&
+         x.downscaling_factor == y.downscaling_factor &&
+         x.look_back_period == y.look_back_period &&
+         x.aggregation_function == y.aggregation_function;
+}
+
+caf::error validate(const std::string& name, const autoscaling_config& cfg) {
+  auto bad = [&](const char* field, const std::string& what) {
+    return make_error(errc::invalid_config, "deployment '" + name +
+                                                "': autoscaling_config." +
+                                                field + " " + what);
+  };
+  auto num = [](auto x) { return " (got " + std::to_string(x) + ")"; };
+  if (cfg.max_replicas < 1)
+    return bad("max_replicas", "must be >= 1" + num(cfg.max_replicas));
+  if (cfg.min_replicas > cfg.max_replicas)
+    return bad("min_replicas",
+               "must be <= max_replicas" + num(cfg.min_replicas));
+  if (cfg.initial_replicas && (*cfg.initial_replicas < cfg.min_replicas ||
+                               *cfg.initial_replicas > cfg.max_replicas))
+    return bad("initial_replicas", "must lie between min_replicas and "
+                                   "max_replicas" +
+                                       num(*cfg.initial_replicas));
+  if (!(cfg.target_ongoing_requests > 0))
+    return bad("target_ongoing_requests",
+               "must be > 0" + num(cfg.target_ongoing_requests));
+  if (cfg.upscale_delay.count() < 0)
+    return bad("upscale_delay_s", "must be >= 0");
+  if (cfg.downscale_delay.count() < 0)
+    return bad("downscale_delay_s", "must be >= 0");
+  if (!(cfg.upscaling_factor > 0))
+    return bad("upscaling_factor", "must be > 0" + num(cfg.upscaling_factor));
+  if (!(cfg.downscaling_factor > 0))
+    return bad("downscaling_factor",
+               "must be > 0" + num(cfg.downscaling_factor));
+  if (cfg.look_back_period.count() <= 0)
+    return bad("look_back_period_s", "must be > 0");
   return {};
 }
 

@@ -79,6 +79,15 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               std::vector<detail::spec_ptr> specs;
               if (auto err = validate_app(st, spec, specs))
                 return err;
+              if (auto i = st.apps.find(spec.name); i != st.apps.end()) {
+                auto& app = i->second;
+                if (auto err = redeploy(self, app, spec, specs))
+                  return err;
+                auto rp = self->make_response_promise<application_status>();
+                app.deploy_waiters.push_back(rp);
+                check_running(self, app);
+                return rp;
+              }
               auto& app = st.apps[spec.name];
               app.name = spec.name;
               app.prefix = spec.route_prefix;
@@ -87,15 +96,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               std::map<const detail::deployment_spec*, endpoint_ptr> eps;
               for (auto& s : specs) {
                 app.order.push_back(s->config.name);
-                auto& dep = app.deployments[s->config.name];
-                dep.spec = s;
-                dep.target = s->config.num_replicas;
-                dep.ep = std::make_shared<endpoint>(
-                    spec.name, s->config.name, s->config.max_ongoing_requests,
-                    s->config.max_queued_requests);
-                dep.gateway = spawn_gateway(self->home_system(), dep.ep,
-                                            st.next_replica_id * 7919);
-                self->link_to(dep.gateway); // gateways end with the controller
+                auto& dep = add_deployment(self, app, s);
                 eps[s.get()] = dep.ep;
                 for (auto& child : s->children)
                   dep.children.push_back(eps.at(child.get()));
@@ -106,6 +107,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
                 auto& dep = app.deployments.at(name);
                 reconcile(self, app, name, dep);
                 arm_health(self, app.name, name, dep);
+                arm_autoscale(self, app.name, name, dep);
               }
               return rp;
             },
@@ -136,7 +138,13 @@ controller_actor spawn_controller(caf::actor_system& sys) {
                                   "application '" + app_name + "' is " +
                                       to_string(a->second.state));
               auto& dep = a->second.deployments.at(dep_name);
+              if (dep.spec->config.autoscaling)
+                return make_error(errc::invalid_config,
+                                  "deployment '" + dep_name +
+                                      "': num_replicas cannot be set while "
+                                      "autoscaling_config is");
               dep.target = n;
+              dep.autoscaled_target = false;
               // An explicit scale tries a failing constructor again.
               if (dep.unhealthy) {
                 dep.unhealthy = false;
@@ -215,9 +223,65 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               }
               r->state = replica_state::ready;
               dep.ctor_failures = 0;
-              push_replicas(dep);
-              answer_scale_waiters(dep, dep_name);
-              check_running(self, app);
+              // A replica that started before a config change catches up.
+              if (r->user_config != dep.spec->config.user_config ||
+                  r->gate->max_ongoing() !=
+                      dep.spec->config.max_ongoing_requests)
+                reconfigure_replica(self, app.name, dep_name, dep, *r);
+              schedule_push(self, app.name, dep_name, dep);
+            },
+            [self](push_atom, const std::string& app_name,
+                   const std::string& dep_name) {
+              app_entry* app = nullptr;
+              auto dep = live_deployment(self, app_name, dep_name, &app);
+              if (dep == nullptr || !dep->push_pending)
+                return;
+              dep->push_pending = false;
+              push_replicas(*dep);
+              // New replicas are ready: old ones of a rolling update may go.
+              if (rolling(*dep))
+                roll(self, *app, dep_name, *dep);
+              answer_scale_waiters(*dep, dep_name);
+              check_running(self, *app);
+            },
+            [self](update_atom, const std::string& app_name,
+                   const std::string& dep_name, deployment_patch& patch,
+                   bool wait) -> caf::result<deployment_status> {
+              auto a = self->state.apps.find(app_name);
+              if (a == self->state.apps.end() ||
+                  a->second.deployments.count(dep_name) == 0 ||
+                  std::find(a->second.order.begin(), a->second.order.end(),
+                            dep_name) == a->second.order.end())
+                return make_error(errc::not_found,
+                                  "no deployment '" + dep_name +
+                                      "' in application '" + app_name + "'");
+              auto& app = a->second;
+              if (!replaces_replicas(app))
+                return make_error(errc::unavailable, "application '" +
+                                                         app_name + "' is " +
+                                                         to_string(app.state));
+              auto& dep = app.deployments.at(dep_name);
+              if (auto err = patch_deployment(self, app, dep_name, dep, patch))
+                return err;
+              auto st = status_of(dep_name, dep);
+              if (!wait || st.state == deployment_state::healthy)
+                return st;
+              auto rp = self->make_response_promise<deployment_status>();
+              dep.scale_waiters.push_back(scale_waiter{rp});
+              return rp;
+            },
+            [self](autoscale_tick_atom, const std::string& app_name,
+                   const std::string& dep_name) {
+              app_entry* app = nullptr;
+              auto dep = live_deployment(self, app_name, dep_name, &app);
+              if (dep == nullptr || !dep->spec->config.autoscaling) {
+                if (dep != nullptr)
+                  dep->autoscale_armed = false;
+                return;
+              }
+              autoscale_step(self, *app, dep_name, *dep);
+              dep->autoscale_armed = false;
+              arm_autoscale(self, app_name, dep_name, *dep);
             },
             [self](health_tick_atom, const std::string& app_name,
                    const std::string& dep_name) {

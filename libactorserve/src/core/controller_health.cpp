@@ -12,22 +12,6 @@ namespace actorserve::detail::ctl {
 
 namespace {
 
-/// Finds a deployment by name; null when the app or deployment is gone, or
-/// the app no longer keeps its replicas.
-deployment_entry* live_deployment(controller_ptr self, const std::string& app,
-                                  const std::string& dep_name,
-                                  app_entry** app_out = nullptr) {
-  auto a = self->state.apps.find(app);
-  if (a == self->state.apps.end() || !replaces_replicas(a->second))
-    return nullptr;
-  auto d = a->second.deployments.find(dep_name);
-  if (d == a->second.deployments.end())
-    return nullptr;
-  if (app_out != nullptr)
-    *app_out = &a->second;
-  return &d->second;
-}
-
 probe_result result_of(const caf::error& err) {
   if (!err)
     return probe_result::ok;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -14,8 +15,6 @@
 namespace actorserve::detail::ctl {
 
 // Steps used only here.
-void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
-               deployment_entry& dep);
 void finish_delete(controller_ptr self, const std::string& name);
 void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
                  const std::string& message);
@@ -27,16 +26,26 @@ caf::error collect(const detail::spec_ptr& spec,
 // ---------------------------------------------------------------------
 
 deployment_state state_of(const deployment_entry& dep) {
-  auto ready = std::count_if(
-      dep.replicas.begin(), dep.replicas.end(),
-      [](const replica_entry& r) { return r.state == replica_state::ready; });
   if (dep.unhealthy)
     return deployment_state::unhealthy;
   if (!dep.message.empty())
     return deployment_state::deploy_failed;
+  auto ready = std::count_if(
+      dep.replicas.begin(), dep.replicas.end(),
+      [](const replica_entry& r) { return r.state == replica_state::ready; });
+  auto behind = std::any_of(dep.replicas.begin(), dep.replicas.end(),
+                            [&](const replica_entry& r) {
+                              return r.code != dep.code || r.reconfiguring;
+                            });
+  if (behind)
+    return deployment_state::updating;
   if (static_cast<uint32_t>(ready) == dep.target &&
       dep.replicas.size() == dep.target)
     return deployment_state::healthy;
+  if (dep.autoscaled_target)
+    return static_cast<uint32_t>(ready) < dep.target
+               ? deployment_state::upscaling
+               : deployment_state::downscaling;
   return deployment_state::updating;
 }
 
@@ -46,11 +55,13 @@ deployment_status status_of(const std::string& name,
   result.name = name;
   result.state = state_of(dep);
   result.target_replicas = dep.target;
+  result.version = dep.spec->config.version;
+  result.autoscaling = dep.spec->config.autoscaling.has_value();
   result.message = dep.message.empty() ? dep.note : dep.message;
   result.gateway = dep.gateway;
   for (auto& r : dep.replicas)
-    result.replicas.push_back(
-        replica_status{r.id, r.state, r.gate ? r.gate->running() : 0});
+    result.replicas.push_back(replica_status{
+        r.id, r.state, r.gate ? r.gate->running() : 0, r.version});
   return result;
 }
 
@@ -71,11 +82,11 @@ application_status status_of(const app_entry& app) {
 
 route_table make_routes(const controller_data& st) {
   route_table result;
-  // An unhealthy app keeps serving with the replicas it has.
+  // An unhealthy app keeps serving with the replicas it has, and an app
+  // that is being updated with the replicas it has so far.
   for (auto& [name, app] : st.apps)
-    if ((app.state == application_state::running ||
-         app.state == application_state::unhealthy) &&
-        !app.prefix.empty())
+    if (app.serving && app.state != application_state::deleting &&
+        app.state != application_state::deploy_failed && !app.prefix.empty())
       result.push_back(
           route_entry{app.prefix, name, app.deployments.at(app.ingress).ep});
   // Longest prefix first: the ingress takes the first match.
@@ -98,11 +109,40 @@ void publish_routes(controller_ptr self) {
 /// their next call) and tells the gateway, which may have calls waiting.
 void push_replicas(deployment_entry& dep) {
   std::vector<replica_ref> refs;
+  refs.reserve(dep.replicas.size());
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
       refs.push_back(replica_ref{r.id, r.handle, r.gate});
-  dep.ep->publish(std::move(refs));
+  auto& scaling = dep.spec->config.autoscaling;
+  dep.ep->publish(std::move(refs), scaling && scaling->min_replicas == 0);
   caf::anon_send(dep.gateway, replicas_atom::value);
+}
+
+void schedule_push(controller_ptr self, const std::string& app,
+                   const std::string& dep_name, deployment_entry& dep) {
+  if (dep.push_pending)
+    return;
+  dep.push_pending = true;
+  self->send(self, push_atom::value, app, dep_name);
+}
+
+uint32_t configured_target(const deployment_config& cfg) {
+  return cfg.autoscaling ? initial_target(*cfg.autoscaling) : cfg.num_replicas;
+}
+
+deployment_entry& add_deployment(controller_ptr self, app_entry& app,
+                                 const detail::spec_ptr& spec) {
+  auto& st = self->state;
+  auto& dep = app.deployments[spec->config.name];
+  dep.spec = spec;
+  dep.target = configured_target(spec->config);
+  dep.ep = std::make_shared<endpoint>(app.name, spec->config.name,
+                                      spec->config.max_ongoing_requests,
+                                      spec->config.max_queued_requests);
+  dep.gateway =
+      spawn_gateway(self->home_system(), dep.ep, st.next_replica_id * 7919);
+  self->link_to(dep.gateway); // gateways end with the controller
+  return dep;
 }
 
 void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
@@ -122,8 +162,10 @@ void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
   // replaces a replica that dies on its own.
   self->link_to(handle);
   self->monitor(handle);
-  dep.replicas.push_back(
-      replica_entry{id, handle, replica_state::starting, std::move(gate)});
+  auto& cfg = dep.spec->config;
+  dep.replicas.push_back(replica_entry{id, handle, replica_state::starting,
+                                       std::move(gate), dep.code, cfg.version,
+                                       cfg.user_config});
   self->state.index.emplace(id, std::make_pair(app.name, name));
 }
 
@@ -147,6 +189,11 @@ void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
 /// Makes the number of live replicas match `dep.target`.
 void reconcile(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep) {
+  if (rolling(dep)) {
+    roll(self, app, name, dep);
+    answer_scale_waiters(dep, name);
+    return;
+  }
   while (dep.replicas.size() < dep.target)
     spawn_one(self, app, name, dep);
   if (dep.replicas.size() > dep.target) {
@@ -211,6 +258,21 @@ void constructor_failed(controller_ptr self, app_entry& app,
   for (auto& w : dep.scale_waiters)
     w.rp.deliver(err);
   dep.scale_waiters.clear();
+}
+
+deployment_entry* live_deployment(controller_ptr self, const std::string& app,
+                                  const std::string& dep_name,
+                                  app_entry** app_out) {
+
+  auto a = self->state.apps.find(app);
+  if (a == self->state.apps.end() || !replaces_replicas(a->second))
+    return nullptr;
+  auto d = a->second.deployments.find(dep_name);
+  if (d == a->second.deployments.end())
+    return nullptr;
+  if (app_out != nullptr)
+    *app_out = &a->second;
+  return &d->second;
 }
 
 // -- applications -------------------------------------------------------------
@@ -297,22 +359,27 @@ void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
 }
 
 void check_running(controller_ptr self, app_entry& app) {
-  if (app.state == application_state::unhealthy) {
-    // Back to health once every deployment is.
-    for (auto& [name, dep] : app.deployments)
-      if (state_of(dep) != deployment_state::healthy)
-        return;
-    app.state = application_state::running;
-    app.message.clear();
+  if (app.state != application_state::unhealthy &&
+      app.state != application_state::deploying)
     return;
-  }
-  if (app.state != application_state::deploying)
-    return;
-  for (auto& [name, dep] : app.deployments)
-    if (state_of(dep) != deployment_state::healthy)
+  for (auto& name : app.order)
+    if (state_of(app.deployments.at(name)) != deployment_state::healthy)
       return;
+  auto was = app.state;
   app.state = application_state::running;
+  app.message.clear();
+  if (was == application_state::unhealthy)
+    return; // back to health
+  // Deployed, or an update finished: its routes, then what it dropped.
+  app.serving = true;
+  if (!app.next_ingress.empty()) {
+    app.prefix = app.next_prefix;
+    app.ingress = app.next_ingress;
+    app.next_ingress.clear();
+  }
   publish_routes(self);
+  for (auto& name : std::exchange(app.retired, {}))
+    retire(self, app, name);
   auto st = status_of(app);
   for (auto& rp : app.deploy_waiters)
     rp.deliver(st);
@@ -342,13 +409,17 @@ caf::error validate_app(const controller_data& st, const app_spec& spec,
                       "application name must not be empty");
   if (auto err = validate_route_prefix(spec.name, spec.route_prefix))
     return err;
-  if (st.apps.count(spec.name) > 0)
-    return make_error(errc::invalid_config,
-                      "application '" + spec.name +
-                          "' is already running; delete it first");
+  // A running app is updated in place; one in any other state is busy.
+  if (auto i = st.apps.find(spec.name);
+      i != st.apps.end() && i->second.state != application_state::running &&
+      i->second.state != application_state::unhealthy)
+    return make_error(errc::unavailable, "application '" + spec.name + "' is " +
+                                             to_string(i->second.state) +
+                                             "; update it once that is over");
   if (!spec.route_prefix.empty())
     for (auto& [name, app] : st.apps)
-      if (app.prefix == spec.route_prefix)
+      if (name != spec.name && (app.prefix == spec.route_prefix ||
+                                app.next_prefix == spec.route_prefix))
         return make_error(errc::invalid_config,
                           "application '" + spec.name + "': route_prefix '" +
                               spec.route_prefix + "' is taken by '" + name +

@@ -17,6 +17,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actorserve/admission.hpp"
+#include "actorserve/autoscaling.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/health.hpp"
 
@@ -27,6 +28,13 @@ struct replica_entry {
   caf::actor handle;
   replica_state state;
   detail::gate_ptr gate;
+  /// The deployment's code generation it runs (`deployment_entry::code`).
+  uint64_t code = 0;
+  /// Its config's version and user_config, as it last applied them.
+  std::string version;
+  std::string user_config;
+  /// A reconfigure is on its way to it.
+  bool reconfiguring = false;
   health_record health{};
 };
 
@@ -35,7 +43,11 @@ struct scale_waiter {
 };
 
 struct deployment_entry {
+  /// The current spec: the code and config new replicas get.
   detail::spec_ptr spec;
+  /// Changes with the code (a heavyweight update): replicas of another
+  /// generation are replaced by a rolling update.
+  uint64_t code = 0;
   /// Desired replica count (the spec's, until scaled).
   uint32_t target = 0;
   /// Where callers find the ready replicas.
@@ -58,6 +70,14 @@ struct deployment_entry {
   bool respawn_armed = false;
   /// Gave up on a failing constructor while the app ran.
   bool unhealthy = false;
+  /// A push of the replica set is scheduled (`push_atom`).
+  bool push_pending = false;
+  /// Autoscaling: samples, the policy's state, whether the tick runs, and
+  /// whether the autoscaler set the current target.
+  load_window window;
+  autoscaling_state scaler;
+  bool autoscale_armed = false;
+  bool autoscaled_target = false;
 };
 
 struct app_entry {
@@ -73,6 +93,14 @@ struct app_entry {
   /// Replicas still draining while the app is being deleted.
   size_t draining = 0;
   std::string message;
+  /// Routes are published for the app (it was running once), also while
+  /// an update deploys.
+  bool serving = false;
+  /// An update's new route prefix and ingress, published once it is done,
+  /// and the deployments it dropped, stopped then.
+  std::string next_prefix;
+  std::string next_ingress;
+  std::vector<std::string> retired;
 };
 
 struct controller_data {
@@ -112,6 +140,22 @@ void publish_routes(controller_ptr self);
 /// Publishes the ready replicas to every caller and nudges the gateway.
 void push_replicas(deployment_entry& dep);
 
+/// Publishes the replica set soon: once for every replica that becomes
+/// ready before the push runs.
+void schedule_push(controller_ptr self, const std::string& app,
+                   const std::string& dep_name, deployment_entry& dep);
+
+/// Creates a deployment's entry: its endpoint and gateway.
+deployment_entry& add_deployment(controller_ptr self, app_entry& app,
+                                 const detail::spec_ptr& spec);
+
+/// The replica count a deployment's config asks for.
+uint32_t configured_target(const deployment_config& cfg);
+
+/// Starts one replica of the deployment's current spec.
+void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep);
+
 /// Drains a replica that is already out of the callers' set.
 void drain(controller_ptr self, const replica_entry& r);
 
@@ -144,6 +188,51 @@ void constructor_failed(controller_ptr self, app_entry& app,
                         const std::string& dep_name, deployment_entry& dep,
                         const std::string& message);
 
+// -- updates (controller_update.cpp) ------------------------------------------
+
+/// Whether the deployment has replicas of an older code generation.
+bool rolling(const deployment_entry& dep);
+
+/// One step of a rolling update (rollout.hpp): starts new replicas, drains
+/// old ones that new ones replaced.
+void roll(controller_ptr self, app_entry& app, const std::string& name,
+          deployment_entry& dep);
+
+/// Applies a changed config by its classification. `code` is a new spec
+/// (new code) for a heavyweight update, else null.
+void apply_config(controller_ptr self, app_entry& app, const std::string& name,
+                  deployment_entry& dep, const deployment_config& cfg,
+                  const detail::spec_ptr& code);
+
+/// Sends a replica whose config is behind the deployment's its new
+/// user_config and limits.
+void reconfigure_replica(controller_ptr self, const std::string& app,
+                         const std::string& dep_name, deployment_entry& dep,
+                         replica_entry& r);
+
+/// Applies a patch; returns the error naming a bad field.
+caf::error patch_deployment(controller_ptr self, app_entry& app,
+                            const std::string& name, deployment_entry& dep,
+                            const deployment_patch& patch);
+
+/// Updates a running app to `spec` (deploy_atom for an app that exists).
+caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
+                    const std::vector<detail::spec_ptr>& specs);
+
+/// Stops a deployment an update dropped: callers lose it, its replicas
+/// drain, its entry goes.
+void retire(controller_ptr self, app_entry& app, const std::string& name);
+
+// -- autoscaling (controller_autoscale.cpp) -----------------------------------
+
+/// Starts the autoscaling tick of an autoscaled deployment.
+void arm_autoscale(controller_ptr self, const std::string& app,
+                   const std::string& dep_name, deployment_entry& dep);
+
+/// One tick: sample, decide, reconcile.
+void autoscale_step(controller_ptr self, app_entry& app,
+                    const std::string& dep_name, deployment_entry& dep);
+
 // -- applications -------------------------------------------------------------
 
 /// Removes the app's routes, empties its replica sets and drains every
@@ -154,9 +243,15 @@ void start_delete(controller_ptr self, app_entry& app);
 /// unhealthy one back to RUNNING).
 void check_running(controller_ptr self, app_entry& app);
 
-/// Checks a new app against the running ones; fills `specs` with its
-/// deployments, children first.
+/// Checks a new app (or an update of a running one) against the running
+/// ones; fills `specs` with its deployments, children first.
 caf::error validate_app(const controller_data& st, const app_spec& spec,
                         std::vector<detail::spec_ptr>& specs);
+
+/// Finds a deployment by name; null when the app or deployment is gone, or
+/// the app no longer keeps its replicas.
+deployment_entry* live_deployment(controller_ptr self, const std::string& app,
+                                  const std::string& dep_name,
+                                  app_entry** app_out = nullptr);
 
 } // namespace actorserve::detail::ctl

@@ -35,6 +35,10 @@ const char* to_string(deployment_state x) noexcept {
     return "UNHEALTHY";
   case deployment_state::deploy_failed:
     return "DEPLOY_FAILED";
+  case deployment_state::upscaling:
+    return "UPSCALING";
+  case deployment_state::downscaling:
+    return "DOWNSCALING";
   }
   return "UNKNOWN";
 }
@@ -66,9 +70,12 @@ std::string to_json(const serve_status& x) {
       for (auto& r : dep.replicas)
         reps.push_back({{"replica_id", r.id},
                         {"state", to_string(r.state)},
+                        {"version", r.version},
                         {"ongoing_requests", r.ongoing}});
       deps[dep.name] = {{"status", to_string(dep.state)},
                         {"target_replicas", dep.target_replicas},
+                        {"version", dep.version},
+                        {"autoscaling", dep.autoscaling},
                         {"replicas", reps},
                         {"message", dep.message}};
     }

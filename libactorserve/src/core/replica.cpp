@@ -106,7 +106,7 @@ caf::behavior replica_actor::make_behavior() {
   ctx->gate = st.args.gate;
   st.user_health_check = ctx->user_health_check;
   try {
-    st.user = st.args.spec->spawn(self->home_system(), std::move(ctx),
+    st.user = st.args.spec->spawn(self->home_system(), cfg.mode, std::move(ctx),
                                   st.args.children);
   } catch (const std::exception& e) {
     st.state = replica_state::failed;
@@ -189,6 +189,21 @@ caf::behavior replica_actor::make_behavior() {
         auto rp = self->make_response_promise<bool>();
         self->request(st.user, st.args.spec->config.health_check_timeout,
                       detail::check_health_atom::value)
+            .then(
+                [rp](bool) mutable { rp.deliver(true); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [self](reconfigure_atom, std::string& user_config,
+             uint32_t max_ongoing) -> caf::result<bool> {
+        // In place: the gate's limit now, the user's hook on its thread.
+        auto& st = self->state;
+        if (!st.user)
+          return make_error(errc::unavailable, "the replica has no user code");
+        st.args.gate->set_max_ongoing(max_ongoing);
+        auto rp = self->make_response_promise<bool>();
+        self->request(st.user, caf::infinite, detail::reconfigure_atom::value,
+                      std::move(user_config))
             .then(
                 [rp](bool) mutable { rp.deliver(true); },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });

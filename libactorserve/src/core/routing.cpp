@@ -17,12 +17,20 @@ endpoint::endpoint(std::string app, std::string deployment,
       ingress_budget_(std::make_shared<std::atomic<int64_t>>(0)),
       set_(std::make_shared<replica_set>()) {}
 
-void endpoint::publish(std::vector<replica_ref> replicas) {
+void endpoint::publish(std::vector<replica_ref> replicas,
+                       bool scales_from_zero) {
   auto next = std::make_shared<replica_set>();
   next->replicas = std::move(replicas);
+  next->scales_from_zero = scales_from_zero;
   std::lock_guard<std::mutex> guard{mtx_};
   if (!removed_)
     set_.set(std::move(next));
+}
+
+void endpoint::set_limits(uint32_t max_ongoing_requests,
+                          int64_t max_queued_requests) {
+  max_ongoing_.store(max_ongoing_requests, std::memory_order_relaxed);
+  max_queued_.store(max_queued_requests, std::memory_order_relaxed);
 }
 
 void endpoint::remove() {
@@ -185,11 +193,36 @@ bool caller_router::try_dispatch(call_ptr& call) {
 }
 
 bool caller_router::take_slot(bool force) {
-  return detail::take_queue_slot(*budget_, ep_->max_queued_requests(), force);
+  if (!detail::take_queue_slot(*budget_, ep_->max_queued_requests(), force))
+    return false;
+  ep_->add_queued(1);
+  return true;
 }
 
 void caller_router::give_slot() {
   budget_->fetch_sub(1, std::memory_order_relaxed);
+  ep_->add_queued(-1);
+}
+
+bool caller_router::cold() const noexcept {
+  return set_ && set_->scales_from_zero && !set_->removed;
+}
+
+void caller_router::expire_waiting() {
+  auto now = caf::make_timestamp();
+  for (auto i = queue_.begin(); i != queue_.end();) {
+    if (!expired((*i)->meta, now)) {
+      ++i;
+      continue;
+    }
+    auto call = std::move(*i);
+    i = queue_.erase(i);
+    give_slot();
+    sink_.fail(std::move(call),
+               make_error(errc::deadline_exceeded,
+                          "the request expired while queued for " +
+                              ep_->deployment()));
+  }
 }
 
 void caller_router::wait(call_ptr call, bool front) {
@@ -215,7 +248,11 @@ void caller_router::wait(call_ptr call, bool front) {
 
 void caller_router::submit(call_ptr call) {
   if (!refresh()) {
-    sink_.fail(std::move(call), no_replicas());
+    // Scaling from zero: wait for the replica the controller starts.
+    if (cold())
+      wait(std::move(call), false);
+    else
+      sink_.fail(std::move(call), no_replicas());
     return;
   }
   // FIFO: a new call never overtakes waiting ones.
@@ -250,6 +287,10 @@ void caller_router::rejected(call_ptr call, uint32_t reported) {
   // A call in flight holds no queue slot (pump gave it back when it sent
   // the call); wait() takes one if the call has to wait again.
   if (!refresh()) {
+    if (cold()) {
+      wait(std::move(call), true);
+      return;
+    }
     sink_.fail(std::move(call), no_replicas());
     fail_waiting(no_replicas());
     return;
@@ -284,22 +325,18 @@ void caller_router::fail_waiting(const caf::error& err) {
 
 void caller_router::pump() {
   if (!refresh()) {
-    fail_waiting(no_replicas());
+    if (!cold()) {
+      fail_waiting(no_replicas());
+      return;
+    }
+    // No replica yet: only deadlines move.
+    expire_waiting();
+    arm();
     return;
   }
-  auto now = caf::make_timestamp();
+  expire_waiting();
   while (!queue_.empty()) {
     auto& front = queue_.front();
-    if (expired(front->meta, now)) {
-      auto call = std::move(front);
-      queue_.pop_front();
-      give_slot();
-      sink_.fail(std::move(call),
-                 make_error(errc::deadline_exceeded,
-                            "the request expired while queued for " +
-                                ep_->deployment()));
-      continue;
-    }
     // Release the slot before dispatching: a rejection takes it again.
     give_slot();
     if (!try_dispatch(front)) {

@@ -371,6 +371,18 @@ serve::scale(const std::string& app, const std::string& deployment, uint32_t n,
   return result;
 }
 
+caf::expected<deployment_status>
+serve::update(const std::string& app, const std::string& deployment,
+              deployment_patch patch, std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<deployment_status> result{deployment_status{}};
+  self->request(impl_->controller, timeout, update_atom::value, app, deployment,
+                std::move(patch), true)
+      .receive([&](deployment_status& st) { result = std::move(st); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
 caf::expected<serve_status> serve::status(std::chrono::milliseconds timeout) {
   caf::scoped_actor self{*impl_->sys};
   caf::expected<serve_status> result{serve_status{}};

@@ -209,7 +209,10 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
 user_plane::user_plane(caf::actor_system& sys,
                        std::shared_ptr<const replica_context> ctx,
                        bool isolated)
-    : life_(std::make_shared<plane_life>()), ctx_(std::move(ctx)),
+    // Replicas make their contexts mutable (replica.cpp); a reconfigure
+    // changes `user_config` in place.
+    : life_(std::make_shared<plane_life>()),
+      ctx_(std::const_pointer_cast<replica_context>(std::move(ctx))),
       pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)),
       completions_(std::make_shared<completion_box>()) {
   if (isolated) {
@@ -293,6 +296,26 @@ bool cancellation_token::cancelled() const noexcept {
 } // namespace actorserve
 
 namespace actorserve::detail {
+
+void user_plane::set_reconfigure(std::function<void(const std::string&)> hook) {
+  reconfigure_ = std::move(hook);
+  if (reconfigure_ && ctx_->user_config != "null")
+    reconfigure_(ctx_->user_config);
+}
+
+void user_plane::reconfigure(caf::local_actor* self, caf::mailbox_element& x) {
+  auto& content = x.content();
+  ctx_->user_config = content.get_as<std::string>(1);
+  caf::message answer;
+  try {
+    if (reconfigure_)
+      reconfigure_(ctx_->user_config);
+    answer = caf::make_message(true);
+  } catch (...) {
+    answer = caf::make_message(error_of(std::current_exception()));
+  }
+  reply(self, x, std::move(answer));
+}
 
 void user_plane::set_health_check(std::function<void()> check) {
   health_check_ = std::move(check);
@@ -454,6 +477,10 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       if (auto g = dynamic_cast<reply_guard*>(x.sender->get());
           g != nullptr && g->owner() == this && !g->answered())
         cancel_request(g);
+    return true;
+  }
+  if (content.match_elements<reconfigure_atom, std::string>()) {
+    reconfigure(self, x);
     return true;
   }
   if (content.match_elements<check_health_atom>()) {
