@@ -89,6 +89,7 @@ bench_flags parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   auto flags = parse(argc, argv);
   serve_options defaults;
+  defaults.admin.enabled = false; // Ray's dashboard may hold 8265
   defaults.http.port = 8101;
   serve s{static_cast<int>(flags.rest.size()), flags.rest.data(), defaults};
   caf::expected<handle<http_ingress>> h{caf::error{}};

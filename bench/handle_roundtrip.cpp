@@ -131,6 +131,7 @@ void run_batches(benchmark::State& state, Ask ask) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv); // takes its own flags out of argv
   serve_options defaults;
+  defaults.admin.enabled = false; // Ray's dashboard may hold 8265
   defaults.http.enabled = false;
   serve s{argc, argv, defaults};
   struct variant {

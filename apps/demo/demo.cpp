@@ -265,17 +265,7 @@ http_ingress::behavior_type dispatcher(http_ingress::pointer self,
 http_ingress::behavior_type sleeper(http_ingress::pointer self) {
   http_routes routes;
   routes.get("/", [=](http_request& req) -> reply {
-    auto text = req.query_param("ms", "0");
-    int64_t ms = 0;
-    try {
-      ms = std::stoll(text);
-    } catch (const std::exception&) {
-      throw error_exception(errc::bad_request, "query parameter 'ms' must be "
-                                               "a number");
-    }
-    if (ms < 0 || ms > 60'000)
-      throw error_exception(errc::bad_request,
-                            "query parameter 'ms' must be in [0, 60000]");
+    auto ms = sleep_ms_of(req);
     return run_blocking(self, [ms] {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       return json_response({{"slept_ms", ms}});
@@ -290,6 +280,21 @@ http_ingress::behavior_type sleeper(http_ingress::pointer self) {
 }
 
 } // namespace
+
+int64_t sleep_ms_of(const http_request& req) {
+  auto text = req.query_param("ms", "0");
+  int64_t ms = 0;
+  try {
+    ms = std::stoll(text);
+  } catch (const std::exception&) {
+    throw error_exception(errc::bad_request, "query parameter 'ms' must be "
+                                             "a number");
+  }
+  if (ms < 0 || ms > 60'000)
+    throw error_exception(errc::bad_request,
+                          "query parameter 'ms' must be in [0, 60000]");
+  return ms;
+}
 
 caf::error run_all(serve& s) {
   auto check = [](auto&& result) -> caf::error {
@@ -332,6 +337,9 @@ caf::error run_all(serve& s) {
     return err;
   // POST /flaky: replicas to make sick or crash; health checks replace them.
   if (auto err = run_flaky(s))
+    return err;
+  // GET /autoscale?ms=N: Worker, autoscaled between 1 and 4 replicas.
+  if (auto err = run_autoscale(s))
     return err;
   // POST /stream: TokenStreamer -> Generator (2 replicas), SSE.
   return run_streaming(s);

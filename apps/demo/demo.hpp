@@ -3,7 +3,11 @@
 /// deployments. `tools/demo` serves it; the end-to-end tests run it too.
 #pragma once
 
+#include <cstdint>
+
 #include <caf/error.hpp>
+
+#include "actorserve/http_types.hpp"
 
 namespace actorserve {
 class serve;
@@ -25,13 +29,20 @@ namespace demo {
 /// | POST /stream | stream | TokenStreamer (ingress) -> Generator x2, SSE |
 /// | GET /stream/stats | stream | the Generator's counts |
 /// | POST /flaky, /flaky/sick, /flaky/crash | flaky | Flaky x2, health checks
-/// every 500 ms |
+/// every 500 ms, version "1" |
+/// | GET /autoscale?ms=N | autoscale | Worker, autoscaled 1..4 (target 2) |
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
 
 /// Runs the health-check application alone (part of `run_all`).
 caf::error run_flaky(actorserve::serve& serve);
+
+/// Runs the autoscaling application alone (part of `run_all`).
+caf::error run_autoscale(actorserve::serve& serve);
+
+/// The `ms` query parameter of a sleeping route, checked: 0..60000.
+int64_t sleep_ms_of(const actorserve::http_request& req);
 
 /// Runs the streaming application alone (part of `run_all`).
 caf::error run_streaming(actorserve::serve& serve);

@@ -14,5 +14,9 @@ int main(int argc, char** argv) {
   std::cout << "actorserve demo: serving on http://"
             << serve.options().http.host << ":" << serve.http_port()
             << std::endl;
+  if (serve.admin_port() != 0)
+    std::cout << "actorserve demo: admin API on http://"
+              << serve.options().admin.host << ":" << serve.admin_port()
+              << "/api/serve/applications/" << std::endl;
   return serve.wait();
 }

@@ -112,6 +112,7 @@ late_actor::behavior_type late(late_actor::pointer self, handle<holder_actor> h,
 
 serve_options http_on_free_port(milliseconds request_timeout = seconds(0)) {
   serve_options opts;
+  opts.admin.port = 0; // a free port: tests run side by side
   opts.http.port = 0;
   opts.http.threads = 1;
   opts.http.request_timeout = request_timeout;

@@ -104,6 +104,7 @@ http_ingress::behavior_type front(http_ingress::pointer self,
 
 serve_options options(size_t http_threads) {
   serve_options opts;
+  opts.admin.port = 0; // a free port: tests run side by side
   opts.http.port = 0;
   opts.http.threads = http_threads;
   opts.system_threads = 2;

@@ -67,6 +67,7 @@ TEST_CASE("the request context reaches every deployment a request passes "
           "[context]") {
   auto mode = GENERATE(execution::isolated, execution::inline_);
   serve_options opts;
+  opts.admin.port = 0; // a free port: tests run side by side
   opts.http.port = 0;
   opts.http.request_timeout = seconds(5);
   serve s{opts};

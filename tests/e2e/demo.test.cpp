@@ -106,7 +106,8 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
   CHECK(health.status == 200);
   auto routes = s.get("/-/routes");
   REQUIRE(routes.status == 200);
-  CHECK(body_of(routes) == nlohmann::json{{"/blocking", "blocking"},
+  CHECK(body_of(routes) == nlohmann::json{{"/autoscale", "autoscale"},
+                                          {"/blocking", "blocking"},
                                           {"/classify", "classify"},
                                           {"/ensemble", "ensemble"},
                                           {"/flaky", "flaky"},
@@ -123,26 +124,11 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
 TEST_CASE("POST /flaky/sick and /flaky/crash get their replica replaced",
           "[demo][health]") {
   test::demo_server s;
-  auto ids = [&] {
-    std::set<uint64_t> out;
-    auto st = s.serve.status();
-    REQUIRE(st);
-    for (auto& app : st->applications)
-      if (app.name == "flaky")
-        for (auto& r : app.deployments.front().replicas)
-          if (r.state == actorserve::replica_state::ready)
-            out.insert(r.id);
-    return out;
-  };
   auto replaced = [&](uint64_t gone) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto now = ids();
-      if (now.count(gone) == 0 && now.size() == 2)
-        return true;
-      std::this_thread::yield();
-    }
-    return false;
+    return test::wait_until([&] {
+      auto now = test::ready_ids(s.serve, "flaky", "Flaky");
+      return now.count(gone) == 0 && now.size() == 2;
+    });
   };
   for (auto what : {"/flaky/sick", "/flaky/crash"}) {
     CAPTURE(what);

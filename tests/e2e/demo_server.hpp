@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -19,7 +20,8 @@ namespace test {
 
 inline actorserve::serve_options demo_options() {
   actorserve::serve_options opts;
-  opts.http.port = 0; // any free port
+  opts.admin.port = 0; // a free port: tests run side by side
+  opts.http.port = 0;  // any free port
   // Two I/O threads, each routing for itself, whatever the machine.
   opts.http.threads = 2;
   opts.system_threads = 2;
@@ -67,6 +69,46 @@ inline bool replicas_idle(actorserve::serve& s, const std::string& app = {}) {
     std::this_thread::yield();
   }
   return false;
+}
+
+/// Waits until `pred()` holds, asking again as soon as it is answered;
+/// false once `limit` passed.
+template <class Pred>
+bool wait_until(Pred pred,
+                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::yield();
+  }
+  return pred();
+}
+
+/// The status of deployment `dep` of application `app` (empty name when
+/// there is none).
+inline actorserve::deployment_status deployment_of(actorserve::serve& s,
+                                                   const std::string& app,
+                                                   const std::string& dep) {
+  auto st = s.status();
+  REQUIRE(st);
+  for (auto& a : st->applications)
+    if (a.name == app)
+      for (auto& d : a.deployments)
+        if (d.name == dep)
+          return d;
+  return {};
+}
+
+/// The ids of the ready replicas of deployment `dep` of `app`.
+inline std::set<uint64_t> ready_ids(actorserve::serve& s,
+                                    const std::string& app,
+                                    const std::string& dep) {
+  std::set<uint64_t> out;
+  for (auto& r : deployment_of(s, app, dep).replicas)
+    if (r.state == actorserve::replica_state::ready)
+      out.insert(r.id);
+  return out;
 }
 
 inline nlohmann::json body_of(const http_result& r) {

@@ -93,6 +93,7 @@ square_actor::behavior_type broken(square_actor::pointer) {
 
 serve_options no_http() {
   serve_options opts;
+  opts.admin.port = 0; // a free port: tests run side by side
   opts.http.enabled = false;
   return opts;
 }

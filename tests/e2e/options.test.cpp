@@ -77,6 +77,7 @@ TEST_CASE("every scheduler runs work whether its workers spin or sleep",
     for (auto mode : {execution::inline_, execution::isolated}) {
       for (auto policy : {"workers", "sharing", "stealing"}) {
         serve_options opts;
+        opts.admin.port = 0; // a free port: tests run side by side
         opts.http.enabled = false;
         opts.system_threads = 2;
         opts.idle_spin = spin;

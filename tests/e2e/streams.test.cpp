@@ -106,6 +106,7 @@ summer_actor::behavior_type summer(summer_actor::pointer self,
 
 serve_options no_http() {
   serve_options opts;
+  opts.admin.port = 0; // a free port: tests run side by side
   opts.http.enabled = false;
   return opts;
 }

@@ -91,7 +91,8 @@ std::future<test::http_result> start_blocking_request(uint16_t port, int ms) {
 
 TEST_CASE("SIGTERM drains in-flight requests and exits 0", "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--port", std::to_string(port)}};
+  child demo{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   auto banner = demo.read_until("serving on");
   REQUIRE_THAT(banner, Catch::Contains("serving on http://127.0.0.1:"));
   auto slow = start_blocking_request(port, 1500);
@@ -106,8 +107,8 @@ TEST_CASE("SIGTERM with a request stuck in user code stops within the drain "
           "timeout, answers the request 503 and says what it left behind",
           "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--port", std::to_string(port), "--drain-timeout-ms",
-              "500", "--request-timeout-ms", "0"}};
+  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
+              "--drain-timeout-ms", "500", "--request-timeout-ms", "0"}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   auto stuck = start_blocking_request(port, 60000);
   auto t0 = std::chrono::steady_clock::now();
@@ -123,8 +124,8 @@ TEST_CASE("SIGTERM with a request stuck in user code stops within the drain "
 
 TEST_CASE("a second signal stops the server at once", "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--port", std::to_string(port), "--drain-timeout-ms",
-              "60000", "--request-timeout-ms", "0"}};
+  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
+              "--drain-timeout-ms", "60000", "--request-timeout-ms", "0"}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   auto stuck = start_blocking_request(port, 60000);
   auto t0 = std::chrono::steady_clock::now();
@@ -139,7 +140,8 @@ TEST_CASE("a second signal stops the server at once", "[process]") {
 
 TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--port", std::to_string(port)}};
+  child demo{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   REQUIRE(::kill(demo.pid, SIGINT) == 0);
   CHECK(demo.wait_exit() == 0);
@@ -154,7 +156,7 @@ TEST_CASE("--help lists the flags and exits 0", "[process]") {
 }
 
 TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
-  child demo{{DEMO_BINARY, "--port", "eighty"}};
+  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", "eighty"}};
   auto text = demo.read_until("\n");
   CHECK_THAT(text, Catch::Contains("--port"));
   CHECK(demo.wait_exit() == 2);
@@ -166,9 +168,11 @@ TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
 TEST_CASE("a port that is taken fails at start-up with a clear message",
           "[process]") {
   auto port = test::free_port();
-  child first{{DEMO_BINARY, "--port", std::to_string(port)}};
+  child first{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   REQUIRE_THAT(first.read_until("serving on"), Catch::Contains("serving on"));
-  child second{{DEMO_BINARY, "--port", std::to_string(port)}};
+  child second{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   CHECK_THAT(second.read_until("\n"), Catch::Contains("cannot listen"));
   CHECK(second.wait_exit() == 1);
 }

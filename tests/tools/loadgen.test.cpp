@@ -122,6 +122,7 @@ http_ingress::behavior_type echo_length(http_ingress::pointer,
 struct server {
   serve s{[] {
     serve_options opts;
+    opts.admin.port = 0; // a free port: tests run side by side
     opts.http.port = 0;
     opts.http.request_timeout = seconds(3);
     return opts;

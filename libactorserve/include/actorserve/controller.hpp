@@ -108,6 +108,14 @@ struct deployment_patch {
   bool disable_autoscaling = false;
 };
 
+/// Reads a patch from a JSON object (the admin API's `PATCH` body): any of
+/// `num_replicas`, `user_config` (any JSON), `version`,
+/// `max_ongoing_requests`, `max_queued_requests` and `autoscaling_config`
+/// (an object with Ray's field names and seconds, e.g. `upscale_delay_s`;
+/// null turns autoscaling off). An unknown field, a wrong type or a value
+/// out of range gives `bad_request` naming the field.
+caf::expected<deployment_patch> patch_from_json(const std::string& text);
+
 /// How often the controller samples and decides for autoscaled deployments
 /// (Ray Serve's control loop interval).
 constexpr std::chrono::milliseconds autoscaling_tick{100};

@@ -186,8 +186,12 @@ typename Inspector::result_type inspect(Inspector& f, serve_status& x) {
   return f(x.applications);
 }
 
-/// Renders a status as JSON text (what `GET /-/status` returns).
+/// Renders a status as JSON text (what `GET /-/status` and the admin API
+/// return).
 std::string to_json(const serve_status& x);
+
+/// Renders one deployment's status as JSON text.
+std::string to_json(const deployment_status& x);
 
 /// Registers every actorserve message type with `cfg`. `serve` calls this;
 /// tests that build their own actor system call it too.

@@ -82,6 +82,16 @@ struct http_options {
   std::chrono::milliseconds stream_idle_timeout{60'000};
 };
 
+/// Options of the admin API (admin_server: status and updates over HTTP,
+/// as Ray's dashboard port serves them).
+struct admin_options {
+  bool enabled = true;
+  /// Loopback unless you mean to expose it: it changes deployments.
+  std::string host = "127.0.0.1";
+  /// 0 picks a free port (see `serve::admin_port`).
+  uint16_t port = 8265;
+};
+
 /// Options of the runtime.
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
@@ -103,6 +113,7 @@ struct serve_options {
   /// there are cores (an isolated replica calling another on 2 cores).
   size_t spin_threads = 0;
   http_options http;
+  admin_options admin;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
   /// Text `--help` prints after the server's flags: the application's own
@@ -112,7 +123,8 @@ struct serve_options {
 
 /// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
 /// --idle-spin-us, --spin-threads, --request-timeout-ms, --max-body-bytes,
-/// --drain-timeout-ms, --no-http)
+/// --drain-timeout-ms, the --stream-* flags, --no-http, --admin-host,
+/// --admin-port, --no-admin)
 /// over `defaults`. Bad values give `invalid_config` naming the flag. An
 /// argument that is not one of these goes to `rest`, in order, for the
 /// application to parse; without `rest` it is an error naming it.
@@ -215,6 +227,9 @@ public:
 
   /// The port the ingress listens on (0 when HTTP is disabled).
   uint16_t http_port() const noexcept;
+
+  /// The port the admin API listens on (0 when it is disabled).
+  uint16_t admin_port() const noexcept;
 
   const serve_options& options() const noexcept;
 

@@ -70,6 +70,8 @@ struct replica_context {
   std::string app;
   std::string deployment;
   uint64_t replica_id = 0;
+  /// The deployment version this replica runs (`deployment_config::version`).
+  std::string version;
   /// The deployment's `user_config` as JSON text ("null" when unset). A
   /// reconfigure changes it in place, on the user actor's thread (read it
   /// there, not from blocking threads).

@@ -61,24 +61,37 @@ const char* to_string(application_state x) noexcept {
   return "UNKNOWN";
 }
 
+namespace {
+
+nlohmann::json json_of(const deployment_status& dep) {
+  auto reps = nlohmann::json::array();
+  for (auto& r : dep.replicas)
+    reps.push_back({{"replica_id", r.id},
+                    {"state", to_string(r.state)},
+                    {"version", r.version},
+                    {"ongoing_requests", r.ongoing}});
+  return {{"status", to_string(dep.state)},
+          {"target_replicas", dep.target_replicas},
+          {"version", dep.version},
+          {"autoscaling", dep.autoscaling},
+          {"replicas", reps},
+          {"message", dep.message}};
+}
+
+} // namespace
+
+std::string to_json(const deployment_status& x) {
+  auto out = json_of(x);
+  out["name"] = x.name;
+  return out.dump();
+}
+
 std::string to_json(const serve_status& x) {
   auto apps = nlohmann::json::object();
   for (auto& app : x.applications) {
     auto deps = nlohmann::json::object();
-    for (auto& dep : app.deployments) {
-      auto reps = nlohmann::json::array();
-      for (auto& r : dep.replicas)
-        reps.push_back({{"replica_id", r.id},
-                        {"state", to_string(r.state)},
-                        {"version", r.version},
-                        {"ongoing_requests", r.ongoing}});
-      deps[dep.name] = {{"status", to_string(dep.state)},
-                        {"target_replicas", dep.target_replicas},
-                        {"version", dep.version},
-                        {"autoscaling", dep.autoscaling},
-                        {"replicas", reps},
-                        {"message", dep.message}};
-    }
+    for (auto& dep : app.deployments)
+      deps[dep.name] = json_of(dep);
     apps[app.name] = {{"status", to_string(app.state)},
                       {"route_prefix", app.route_prefix},
                       {"ingress", app.ingress},

@@ -101,6 +101,7 @@ caf::behavior replica_actor::make_behavior() {
   ctx->app = st.args.app;
   ctx->deployment = cfg.name;
   ctx->replica_id = st.args.id;
+  ctx->version = cfg.version;
   ctx->user_config = cfg.user_config.empty() ? "null" : cfg.user_config;
   ctx->max_ongoing_requests = cfg.max_ongoing_requests;
   ctx->gate = st.args.gate;
@@ -211,7 +212,8 @@ caf::behavior replica_actor::make_behavior() {
       },
       [self](status_atom) {
         auto& st = self->state;
-        return replica_status{st.args.id, st.state, st.args.gate->running()};
+        return replica_status{st.args.id, st.state, st.args.gate->running(),
+                              st.args.spec->config.version};
       },
       [self](detail::gate_empty_atom) {
         auto& st = self->state;

@@ -30,4 +30,27 @@ uint16_t http_status_of(errc code) noexcept {
   return 500;
 }
 
+const char* reason_phrase(uint16_t status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Payload Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return status < 400 ? "OK" : "Error";
+  }
+}
+
 } // namespace actorserve::detail

@@ -29,6 +29,9 @@ namespace actorserve::detail {
 /// The one mapping from error codes to HTTP status codes.
 uint16_t http_status_of(errc code) noexcept;
 
+/// The reason phrase of an HTTP status line.
+const char* reason_phrase(uint16_t status);
+
 class http_server {
 public:
   http_server(caf::actor_system& sys, http_options opts,

@@ -19,29 +19,6 @@ namespace {
 using reuse_port =
     asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-const char* reason_phrase(uint16_t status) {
-  switch (status) {
-  case 200:
-    return "OK";
-  case 400:
-    return "Bad Request";
-  case 404:
-    return "Not Found";
-  case 405:
-    return "Method Not Allowed";
-  case 408:
-    return "Request Timeout";
-  case 413:
-    return "Payload Too Large";
-  case 500:
-    return "Internal Server Error";
-  case 503:
-    return "Service Unavailable";
-  default:
-    return status < 400 ? "OK" : "Error";
-  }
-}
-
 bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
   if (prefix == "/")
     return true;

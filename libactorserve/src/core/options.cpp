@@ -1,0 +1,242 @@
+// Server flags and options: parsing, validation and the --help text.
+#include <algorithm>
+#include <sched.h>
+#include <sstream>
+#include <thread>
+
+#include "actorserve/error.hpp"
+#include "actorserve/serve.hpp"
+
+namespace actorserve {
+
+namespace {
+
+caf::error flag_error(const std::string& flag, const std::string& what) {
+  return make_error(errc::invalid_config, "flag " + flag + ": " + what);
+}
+
+template <class T>
+caf::error parse_number(const std::string& flag, const std::string& text, T min,
+                        T max, T& out) {
+  try {
+    size_t pos = 0;
+    auto value = std::stoll(text, &pos);
+    if (pos != text.size())
+      return flag_error(flag, "'" + text + "' is not a number");
+    if (value < static_cast<long long>(min) ||
+        value > static_cast<long long>(max))
+      return flag_error(flag, "must be between " + std::to_string(min) +
+                                  " and " + std::to_string(max) + " (got " +
+                                  text + ")");
+    out = static_cast<T>(value);
+    return {};
+  } catch (const std::exception&) {
+    return flag_error(flag, "'" + text + "' is not a number");
+  }
+}
+
+/// A flag of milliseconds in [0, max].
+caf::error parse_ms(const std::string& flag, const std::string& text,
+                    int64_t max, std::chrono::milliseconds& out) {
+  int64_t ms = 0;
+  auto err = parse_number<int64_t>(flag, text, 0, max, ms);
+  if (!err)
+    out = std::chrono::milliseconds{ms};
+  return err;
+}
+
+} // namespace
+
+size_t available_cores() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+size_t default_thread_count() noexcept {
+  return std::max<size_t>(1, available_cores() / 4);
+}
+
+caf::expected<serve_options> parse_options(int argc, const char* const* argv,
+                                           serve_options opts,
+                                           std::vector<std::string>* rest) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::string value;
+    auto eq = flag.find('=');
+    bool has_inline = eq != std::string::npos;
+    if (has_inline) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    bool known = flag == "--no-http" || flag == "--no-admin" ||
+                 flag == "--admin-host" || flag == "--admin-port" ||
+                 flag == "--host" || flag == "--port" ||
+                 flag == "--http-threads" || flag == "--threads" ||
+                 flag == "--scheduler" || flag == "--idle-spin-us" ||
+                 flag == "--spin-threads" || flag == "--request-timeout-ms" ||
+                 flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
+                 flag == "--stream-window" ||
+                 flag == "--stream-first-chunk-timeout-ms" ||
+                 flag == "--stream-idle-timeout-ms";
+    if (!known && rest != nullptr) {
+      rest->emplace_back(argv[i]); // the application's own
+      continue;
+    }
+    auto next = [&]() -> caf::expected<std::string> {
+      if (has_inline)
+        return value;
+      if (i + 1 >= argc)
+        return flag_error(flag, "needs a value");
+      return std::string{argv[++i]};
+    };
+    caf::error err;
+    if (flag == "--no-http") {
+      opts.http.enabled = false;
+      continue;
+    }
+    if (flag == "--no-admin") {
+      opts.admin.enabled = false;
+      continue;
+    }
+    if (!known)
+      return flag_error(flag, "unknown flag (known: --host, --port, "
+                              "--http-threads, --threads, --scheduler, "
+                              "--idle-spin-us, --spin-threads, "
+                              "--request-timeout-ms, --max-body-bytes, "
+                              "--drain-timeout-ms, --stream-window, "
+                              "--stream-first-chunk-timeout-ms, "
+                              "--stream-idle-timeout-ms, --no-http, "
+                              "--admin-host, --admin-port, --no-admin, "
+                              "--help)");
+    auto v = next();
+    if (!v)
+      return std::move(v.error());
+    if (flag == "--host") {
+      opts.http.host = *v;
+    } else if (flag == "--port") {
+      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.http.port);
+    } else if (flag == "--admin-host") {
+      opts.admin.host = *v;
+    } else if (flag == "--admin-port") {
+      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.admin.port);
+    } else if (flag == "--http-threads") {
+      err = parse_number<size_t>(flag, *v, 1, 256, opts.http.threads);
+    } else if (flag == "--threads") {
+      err = parse_number<size_t>(flag, *v, 1, 256, opts.system_threads);
+    } else if (flag == "--scheduler") {
+      opts.scheduler_policy = *v;
+    } else if (flag == "--idle-spin-us") {
+      int64_t us = 0;
+      err = parse_number<int64_t>(flag, *v, 0, 1'000'000, us);
+      opts.idle_spin = std::chrono::microseconds{us};
+    } else if (flag == "--spin-threads") {
+      err = parse_number<size_t>(flag, *v, 0, 1024, opts.spin_threads);
+    } else if (flag == "--request-timeout-ms") {
+      err = parse_ms(flag, *v, 86'400'000, opts.http.request_timeout);
+    } else if (flag == "--stream-window") {
+      err = parse_number<uint32_t>(flag, *v, 1, 1u << 20,
+                                   opts.http.stream_window);
+    } else if (flag == "--stream-first-chunk-timeout-ms") {
+      err =
+          parse_ms(flag, *v, 86'400'000, opts.http.stream_first_chunk_timeout);
+    } else if (flag == "--stream-idle-timeout-ms") {
+      err = parse_ms(flag, *v, 86'400'000, opts.http.stream_idle_timeout);
+    } else if (flag == "--max-body-bytes") {
+      err = parse_number<size_t>(flag, *v, 1, size_t{1} << 32,
+                                 opts.http.max_body_bytes);
+    } else if (flag == "--drain-timeout-ms") {
+      err = parse_ms(flag, *v, 3'600'000, opts.drain_timeout);
+    }
+    if (err)
+      return err;
+  }
+  if (auto err = validate(opts))
+    return err;
+  return opts;
+}
+
+caf::error validate(const serve_options& opts) {
+  auto bad = [](const char* field, const std::string& what) {
+    return make_error(errc::invalid_config,
+                      std::string{"serve option "} + field + " " + what);
+  };
+  if (opts.system_threads < 1)
+    return bad("system_threads", "must be >= 1");
+  if (opts.scheduler_policy != "workers" &&
+      opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
+    return bad("scheduler_policy", "must be 'workers', 'sharing' or "
+                                   "'stealing' (got '" +
+                                       opts.scheduler_policy + "')");
+  if (opts.http.enabled) {
+    if (opts.http.host.empty())
+      return bad("http.host", "must not be empty");
+    if (opts.http.threads < 1)
+      return bad("http.threads", "must be >= 1");
+    if (opts.http.max_body_bytes < 1)
+      return bad("http.max_body_bytes", "must be >= 1");
+    if (opts.http.stream_window < 1)
+      return bad("http.stream_window", "must be >= 1");
+    if (opts.http.stream_first_chunk_timeout.count() < 0)
+      return bad("http.stream_first_chunk_timeout", "must be >= 0");
+    if (opts.http.stream_idle_timeout.count() < 0)
+      return bad("http.stream_idle_timeout", "must be >= 0");
+    if (opts.http.hard_body_limit != 0 &&
+        opts.http.hard_body_limit < opts.http.max_body_bytes)
+      return bad("http.hard_body_limit", "must be >= http.max_body_bytes");
+    if (opts.http.request_timeout.count() < 0)
+      return bad("http.request_timeout", "must be >= 0");
+  }
+  if (opts.admin.enabled && opts.admin.host.empty())
+    return bad("admin.host", "must not be empty");
+  if (opts.drain_timeout.count() < 0)
+    return bad("drain_timeout", "must be >= 0");
+  return {};
+}
+
+std::string usage_text(const serve_options& d) {
+  std::ostringstream out;
+  out << "server flags:\n"
+      << "  --host ADDR              listen address (" << d.http.host << ")\n"
+      << "  --port N                 HTTP port, 0 picks one (" << d.http.port
+      << ")\n"
+      << "  --http-threads N         I/O threads (" << d.http.threads << ")\n"
+      << "  --threads N              system-plane workers (" << d.system_threads
+      << ")\n"
+      << "  --scheduler NAME         workers, sharing or stealing ("
+      << d.scheduler_policy << ")\n"
+      << "  --idle-spin-us N         idle polling before a thread sleeps ("
+      << d.idle_spin.count() << ")\n"
+      << "  --spin-threads N         threads that may poll at once, 0 = one "
+         "per "
+         "core ("
+      << d.spin_threads << ")\n"
+      << "  --request-timeout-ms N   408 after N ms, 0 = none ("
+      << d.http.request_timeout.count() << ")\n"
+      << "  --max-body-bytes N       413 above it (" << d.http.max_body_bytes
+      << ")\n"
+      << "  --drain-timeout-ms N     bound on the drain at SIGINT/SIGTERM ("
+      << d.drain_timeout.count() << ")\n"
+      << "  --stream-window N        chunks a stream may run ahead of an "
+         "HTTP client ("
+      << d.http.stream_window << ")\n"
+      << "  --stream-first-chunk-timeout-ms N  end a streamed response "
+         "without a first chunk, 0 = never ("
+      << d.http.stream_first_chunk_timeout.count() << ")\n"
+      << "  --stream-idle-timeout-ms N  ... or with no chunk for N ms ("
+      << d.http.stream_idle_timeout.count() << ")\n"
+      << "  --no-http                no HTTP ingress\n"
+      << "  --admin-host ADDR        admin API address (" << d.admin.host
+      << ")\n"
+      << "  --admin-port N           admin API port, 0 picks one ("
+      << d.admin.port << ")\n"
+      << "  --no-admin               no admin API\n"
+      << "  --help                   this text\n";
+  if (!d.usage.empty())
+    out << d.usage << (d.usage.back() == '\n' ? "" : "\n");
+  return out.str();
+}
+
+} // namespace actorserve

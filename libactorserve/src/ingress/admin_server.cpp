@@ -1,0 +1,232 @@
+#include "admin_server.hpp"
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <restinio/all.hpp>
+
+#include "http_server.hpp"
+
+namespace actorserve::detail {
+
+namespace {
+
+struct traits : restinio::default_single_thread_traits_t {};
+
+using server_type = restinio::http_server_t<traits>;
+
+/// How long the admin API waits for the controller.
+constexpr auto controller_timeout = std::chrono::seconds(10);
+
+constexpr std::string_view apps_path = "/api/serve/applications";
+
+} // namespace
+
+struct admin_server::impl : std::enable_shared_from_this<impl> {
+  impl(caf::actor_system& sys, admin_options opts, controller_actor ctrl)
+      : sys(sys), opts(std::move(opts)), controller(std::move(ctrl)) {}
+
+  caf::actor_system& sys;
+  admin_options opts;
+  controller_actor controller;
+  asio::io_context ioc;
+  std::unique_ptr<server_type> server;
+  std::thread thread;
+  std::atomic<uint16_t> port{0};
+  bool stopped = false;
+
+  /// On the server's thread.
+  static void respond(const restinio::request_handle_t& req, uint16_t status,
+                      std::string body) {
+    req
+        ->create_response(restinio::http_status_line_t{
+            restinio::http_status_code_t{status}, reason_phrase(status)})
+        .append_header(restinio::http_field::content_type, "application/json")
+        .set_body(std::move(body))
+        .done();
+  }
+
+  static std::string error_body(errc code, const std::string& message) {
+    return nlohmann::json{{"error", message}, {"code", to_string(code)}}.dump();
+  }
+
+  static void respond_error(const restinio::request_handle_t& req, errc code,
+                            const std::string& message) {
+    respond(req, http_status_of(code), error_body(code, message));
+  }
+
+  /// From any thread: the response is written on the server's.
+  void answer(restinio::request_handle_t req, uint16_t status,
+              std::string body) {
+    asio::post(
+        ioc, [req = std::move(req), status, body = std::move(body)]() mutable {
+          respond(req, status, std::move(body));
+        });
+  }
+
+  void answer_error(restinio::request_handle_t req, const caf::error& err) {
+    auto code = code_of(err);
+    answer(std::move(req), http_status_of(code),
+           error_body(code, message_of(err)));
+  }
+
+  /// Asks the controller `xs...` from a short-lived actor; `f` renders the
+  /// `T` it answers.
+  template <class T, class F, class... Ts>
+  void ask(restinio::request_handle_t req, F f, Ts... xs) {
+    auto self_ptr = shared_from_this();
+    // The controller is a spawn argument: CAF 0.17 spawns functors without
+    // arguments through a null pointer.
+    sys.spawn(
+        [self_ptr, req, f, xs...](caf::event_based_actor* self,
+                                  controller_actor ctrl) {
+          self->request(ctrl, controller_timeout, xs...)
+              .then([self_ptr, req,
+                     f](T& x) { self_ptr->answer(req, 200, f(x)); },
+                    [self_ptr, req](caf::error& err) {
+                      self_ptr->answer_error(req, err);
+                    });
+        },
+        controller);
+  }
+
+  restinio::request_handling_status_t
+  handle(const restinio::request_handle_t& req) {
+    auto& hdr = req->header();
+    std::string path{hdr.path()};
+    while (path.size() > 1 && path.back() == '/')
+      path.pop_back();
+    auto method = hdr.method();
+    if (path == apps_path) {
+      if (method != restinio::http_method_get())
+        respond_error(req, errc::method_not_allowed,
+                      "use GET on " + std::string{apps_path} + "/");
+      else
+        ask<serve_status>(
+            req, [](const serve_status& st) { return to_json(st); },
+            status_atom::value);
+      return restinio::request_accepted();
+    }
+    if (path == "/-/healthz") {
+      ask<bool>(
+          req, [](bool) { return std::string{R"({"status":"ok"})"}; },
+          health_atom::value);
+      return restinio::request_accepted();
+    }
+    // /api/serve/applications/{app}/deployments/{deployment}
+    auto prefix = std::string{apps_path} + "/";
+    auto mid = path.find("/deployments/");
+    if (path.rfind(prefix, 0) == 0 && mid != std::string::npos &&
+        mid > prefix.size()) {
+      auto app = path.substr(prefix.size(), mid - prefix.size());
+      auto dep = path.substr(mid + std::string_view{"/deployments/"}.size());
+      if (app.find('/') != std::string::npos || dep.empty() ||
+          dep.find('/') != std::string::npos) {
+        respond_error(req, errc::not_found, "no such admin route: " + path);
+        return restinio::request_accepted();
+      }
+      if (method != restinio::http_method_patch()) {
+        respond_error(req, errc::method_not_allowed,
+                      "use PATCH to change a deployment");
+        return restinio::request_accepted();
+      }
+      auto patch = patch_from_json(req->body());
+      if (!patch) {
+        respond_error(req, errc::bad_request, message_of(patch.error()));
+        return restinio::request_accepted();
+      }
+      update(req, std::move(app), std::move(dep), std::move(*patch));
+      return restinio::request_accepted();
+    }
+    respond_error(req, errc::not_found, "no such admin route: " + path);
+    return restinio::request_accepted();
+  }
+
+  void update(restinio::request_handle_t req, std::string app, std::string dep,
+              deployment_patch patch) {
+    auto self_ptr = shared_from_this();
+    sys.spawn(
+        [self_ptr, req, app, dep, patch](caf::event_based_actor* self,
+                                         controller_actor ctrl) {
+          self->request(ctrl, controller_timeout, update_atom::value, app, dep,
+                        patch, false)
+              .then(
+                  [self_ptr, req](deployment_status& st) {
+                    self_ptr->answer(req, 200, to_json(st));
+                  },
+                  [self_ptr, req](caf::error& err) {
+                    // A value the controller refused came from the body.
+                    if (code_of(err) == errc::invalid_config)
+                      err = make_error(errc::bad_request, message_of(err));
+                    self_ptr->answer_error(req, err);
+                  });
+        },
+        controller);
+  }
+};
+
+admin_server::admin_server(caf::actor_system& sys, admin_options opts,
+                           controller_actor controller)
+    : impl_(std::make_shared<impl>(sys, std::move(opts),
+                                   std::move(controller))) {}
+
+admin_server::~admin_server() {
+  stop();
+}
+
+caf::error admin_server::start() {
+  auto& d = *impl_;
+  auto weak = std::weak_ptr<impl>{impl_};
+  auto settings =
+      restinio::server_settings_t<traits>{}
+          .address(d.opts.host)
+          .port(d.opts.port)
+          .request_handler([weak](auto req) {
+            if (auto d = weak.lock())
+              return d->handle(req);
+            return restinio::request_rejected();
+          })
+          .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                        .max_url_size(8 * 1024)
+                                        .max_field_value_size(16 * 1024)
+                                        .max_field_count(100)
+                                        .max_body_size(1024 * 1024))
+          .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
+            d.port = acceptor.local_endpoint().port();
+          });
+  try {
+    d.server = std::make_unique<server_type>(
+        restinio::external_io_context(d.ioc), std::move(settings));
+    d.server->open_sync();
+  } catch (const std::exception& e) {
+    d.server.reset();
+    return make_error(errc::invalid_config,
+                      "admin: cannot listen on " + d.opts.host + ":" +
+                          std::to_string(d.opts.port) + ": " + e.what());
+  }
+  d.thread = std::thread{[&d] { d.ioc.run(); }};
+  return {};
+}
+
+uint16_t admin_server::port() const noexcept {
+  return impl_->port.load();
+}
+
+void admin_server::stop() {
+  auto& d = *impl_;
+  if (d.stopped || !d.server)
+    return;
+  d.stopped = true;
+  asio::post(d.ioc, [&d] {
+    d.server->close_sync();
+    d.ioc.stop();
+  });
+  if (d.thread.joinable())
+    d.thread.join();
+}
+
+} // namespace actorserve::detail
