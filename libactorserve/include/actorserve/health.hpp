@@ -6,6 +6,7 @@
 /// plain values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 namespace actorserve {
@@ -50,6 +51,38 @@ constexpr health_verdict record_probe(health_record& r,
   ++r.strikes;
   return r.strikes >= health_strike_limit ? health_verdict::replace
                                           : health_verdict::suspect;
+}
+
+/// Most probes one health tick sends: a deployment with more replicas is
+/// probed in slices spread over its period, so that no tick of the
+/// controller grows with the replica count.
+constexpr uint32_t health_probes_per_tick = 256;
+
+/// How a deployment's probes are spread over one `health_check_period`.
+struct health_schedule {
+  /// Ticks per period.
+  uint32_t slices = 1;
+  /// The time between two ticks.
+  std::chrono::milliseconds interval{0};
+};
+
+/// Spreads the probes of `replicas` replicas over `period`: one tick per
+/// period up to `health_probes_per_tick` replicas, more (each probing a
+/// slice, every replica once per period) above. Never shorter than 1 ms.
+constexpr health_schedule
+schedule_probes(uint32_t replicas, std::chrono::milliseconds period) noexcept {
+  health_schedule s;
+  s.slices =
+      replicas <= health_probes_per_tick
+          ? 1
+          : (replicas + health_probes_per_tick - 1) / health_probes_per_tick;
+  auto interval = period / s.slices;
+  if (interval < std::chrono::milliseconds{1}) {
+    interval = std::chrono::milliseconds{1};
+    s.slices = static_cast<uint32_t>(period.count() > 0 ? period.count() : 1);
+  }
+  s.interval = interval;
+  return s;
 }
 
 } // namespace actorserve

@@ -49,14 +49,24 @@ void record(controller_ptr self, const std::string& app_name,
 
 void arm_health(controller_ptr self, const std::string& app,
                 const std::string& dep_name, const deployment_entry& dep) {
-  self->delayed_send(self, dep.spec->config.health_check_period,
-                     health_tick_atom::value, app, dep_name);
+  auto sched = schedule_probes(static_cast<uint32_t>(dep.replicas.size()),
+                               dep.spec->config.health_check_period);
+  self->delayed_send(self, sched.interval, health_tick_atom::value, app,
+                     dep_name);
 }
 
 void probe_replicas(controller_ptr self, const std::string& app,
                     const std::string& dep_name, deployment_entry& dep) {
+  auto n = dep.replicas.size();
+  if (n == 0)
+    return;
+  auto sched = schedule_probes(static_cast<uint32_t>(n),
+                               dep.spec->config.health_check_period);
+  // Each tick takes the next slice: every replica once per period.
+  auto count = (n + sched.slices - 1) / sched.slices;
   auto timeout = dep.spec->config.health_check_timeout;
-  for (auto& r : dep.replicas) {
+  for (size_t k = 0; k < count && k < n; ++k) {
+    auto& r = dep.replicas[(dep.probe_cursor + k) % n];
     if (r.state != replica_state::ready)
       continue;
     self->request(r.handle, timeout, health_atom::value)
@@ -66,6 +76,7 @@ void probe_replicas(controller_ptr self, const std::string& app,
                 record(self, app, dep_name, id, err);
               });
   }
+  dep.probe_cursor = (dep.probe_cursor + count) % n;
 }
 
 } // namespace actorserve::detail::ctl

@@ -78,6 +78,8 @@ struct deployment_entry {
   autoscaling_state scaler;
   bool autoscale_armed = false;
   bool autoscaled_target = false;
+  /// Where the next health tick's slice of probes starts.
+  size_t probe_cursor = 0;
 };
 
 struct app_entry {
@@ -179,7 +181,8 @@ void arm_respawn(controller_ptr self, const std::string& app,
 void arm_health(controller_ptr self, const std::string& app,
                 const std::string& dep_name, const deployment_entry& dep);
 
-/// Probes every ready replica of the deployment once.
+/// Probes the next slice of the deployment's ready replicas (all of them
+/// when there are few; see `schedule_probes`).
 void probe_replicas(controller_ptr self, const std::string& app,
                     const std::string& dep_name, deployment_entry& dep);
 
