@@ -3,6 +3,7 @@
 // in-place reconfigure, and constructor retries ending in DEPLOY_FAILED.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 
 #include <caf/detail/test_actor_clock.hpp>
@@ -315,4 +316,105 @@ TEST_CASE("a constructor that keeps failing ends in DEPLOY_FAILED",
   CHECK(code_of(a.out->error()) == errc::user_error);
   CHECK_THAT(message_of(a.out->error()), Catch::Contains("no model file"));
   CHECK_THAT(message_of(a.out->error()), Catch::Contains("4 attempts"));
+}
+
+TEST_CASE("running an app again updates it by Ray Serve's classification",
+          "[rollout]") {
+  auto mode = GENERATE(execution::inline_, execution::isolated);
+  test::fixture f;
+  auto box = std::make_shared<conf_box>();
+  auto build = [&](const char* version, const char* cfg) {
+    auto b = deployment("Conf", configured);
+    b.num_replicas(2).mode(mode).version(version).user_config(cfg);
+    return b.bind(box).spec();
+  };
+  auto ctrl = f.own(spawn_controller(f.sys));
+  auto first = build("1", R"({"x":1})");
+  deploy(f, ctrl, first);
+  auto ids = ids_of(find_dep(f, ctrl, "app", "Conf"));
+  // The same graph again: nothing to do.
+  auto app = deploy(f, ctrl, first);
+  CHECK(app.state == application_state::running);
+  CHECK(ids_of(find_dep(f, ctrl, "app", "Conf")) == ids);
+  // New bind, same version, new user_config: in place.
+  box->seen.clear();
+  deploy(f, ctrl, build("1", R"({"x":2})"));
+  CHECK(ids_of(find_dep(f, ctrl, "app", "Conf")) == ids);
+  CHECK(box->seen.size() == 2);
+  // A new version: new replicas.
+  deploy(f, ctrl, build("2", R"({"x":2})"));
+  auto st = find_dep(f, ctrl, "app", "Conf");
+  CHECK(st.version == "2");
+  REQUIRE(st.replicas.size() == 2);
+  for (auto& r : st.replicas) {
+    CHECK(ids.count(r.id) == 0);
+    CHECK(r.version == "2");
+  }
+}
+
+namespace {
+
+using probed_actor = caf::typed_actor<caf::replies_to<int32_t>::with<uint64_t>>;
+
+/// Which replicas' checks fail, and how often each replica was checked.
+struct check_box {
+  std::set<uint64_t> sick;
+  std::map<uint64_t, int> checks;
+};
+
+probed_actor::behavior_type checked(probed_actor::pointer self,
+                                    std::shared_ptr<check_box> box) {
+  auto id = replica_context_of(self).replica_id;
+  on_health_check(self, [box, id] {
+    ++box->checks[id];
+    if (box->sick.count(id) > 0)
+      throw std::runtime_error("replica " + std::to_string(id) + " is sick");
+  });
+  return {[id](int32_t) { return id; }};
+}
+
+} // namespace
+
+TEST_CASE("three failed health checks in a row replace a replica", "[health]") {
+  auto mode = GENERATE(execution::inline_, execution::isolated);
+  test::fixture f;
+  auto box = std::make_shared<check_box>();
+  auto b = deployment("Checked", checked);
+  b.num_replicas(2).mode(mode).health_check(1s, 500ms);
+  auto ctrl = f.own(spawn_controller(f.sys));
+  deploy(f, ctrl, b.bind(box).spec());
+  auto ids = ids_of(find_dep(f, ctrl, "app", "Checked"));
+  REQUIRE(ids.size() == 2);
+  auto victim = *ids.begin();
+  box->sick.insert(victim);
+  pass_time(f, 2s); // two strikes: still there
+  CHECK(box->checks[victim] == 2);
+  CHECK(ids_of(find_dep(f, ctrl, "app", "Checked")).count(victim) == 1);
+  pass_time(f, 1s); // the third
+  auto st = find_dep(f, ctrl, "app", "Checked");
+  CHECK(ids_of(st).count(victim) == 0);
+  CHECK(st.replicas.size() == 2);
+  CHECK(st.state == deployment_state::healthy);
+  CHECK_THAT(st.message, Catch::Contains("failed 3 health checks in a row"));
+  // A passing check clears the strikes: the other replica is still there.
+  CHECK(ids_of(st).count(*ids.rbegin()) == 1);
+}
+
+TEST_CASE("a large deployment's probes are spread over the period, each "
+          "replica once",
+          "[health]") {
+  test::fixture f;
+  auto box = std::make_shared<check_box>();
+  auto b = deployment("Checked", checked);
+  b.num_replicas(600).health_check(1s, 500ms); // three slices of 200
+  auto ctrl = f.own(spawn_controller(f.sys));
+  deploy(f, ctrl, b.bind(box).spec());
+  // Ticks every 333 ms (each re-armed when the last ran, in 100 ms steps
+  // here: at 400, 800 and 1200 ms).
+  pass_time(f, 400ms);
+  CHECK(box->checks.size() == 200); // the first slice
+  pass_time(f, 1100ms);
+  REQUIRE(box->checks.size() == 600);
+  for (auto& [id, n] : box->checks)
+    CHECK(n == 1);
 }

@@ -40,12 +40,15 @@
 ///   drained.
 /// - `(ready_atom, uint64 id, bool ok, string message)` from replicas. No
 ///   reply.
-/// - `(health_tick_atom, string app, string deployment)` from itself, every
+/// - `(health_tick_atom, string app, string deployment, uint64 chain)` from
+///   itself (a tick of another chain, from a deployment entry since
+///   replaced, is ignored), every
 ///   `health_check_period` of that deployment: probes each ready replica
 ///   with `(health_atom)` (timeout `health_check_timeout`) and feeds the
 ///   outcome to `record_probe` (health.hpp); a replica with three failures
 ///   in a row leaves the set, drains, and is replaced.
-/// - `(autoscale_tick_atom, string app, string deployment)` from itself,
+/// - `(autoscale_tick_atom, string app, string deployment, uint64 chain)`
+///   from itself (stale chains ignored, as for health ticks),
 ///   every `autoscaling_tick` for an autoscaled deployment: samples the
 ///   requests running at its replicas (their gates) and queued at its
 ///   callers (the endpoint), and applies `autoscale` (autoscaling.hpp).
@@ -140,8 +143,8 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<shutdown_atom>::with<bool>,
     caf::reacts_to<ready_atom, uint64_t, bool, std::string>,
     caf::reacts_to<respawn_atom, std::string, std::string>,
-    caf::reacts_to<health_tick_atom, std::string, std::string>,
-    caf::reacts_to<autoscale_tick_atom, std::string, std::string>,
+    caf::reacts_to<health_tick_atom, std::string, std::string, uint64_t>,
+    caf::reacts_to<autoscale_tick_atom, std::string, std::string, uint64_t>,
     caf::reacts_to<push_atom, std::string, std::string>>;
 
 /// Spawns the controller on the system plane.

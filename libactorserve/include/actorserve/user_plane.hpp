@@ -105,7 +105,10 @@ using reconfigure_atom = caf::atom_constant<caf::atom("as_reconf")>;
 /// limit; the threads stay until the replica stops.
 class blocking_pool {
 public:
-  explicit blocking_pool(size_t max_threads);
+  /// Under CAF's test coordinator (`sys` uses one) the pool has no threads:
+  /// each job becomes a coordinator job, so deterministic tests run blocking
+  /// work (and user health checks) step by step.
+  blocking_pool(size_t max_threads, caf::actor_system& sys);
   ~blocking_pool();
   blocking_pool(const blocking_pool&) = delete;
   blocking_pool& operator=(const blocking_pool&) = delete;
@@ -124,6 +127,8 @@ private:
 
   size_t max_threads_;
   std::shared_ptr<state> state_;
+  /// The test coordinator, when `sys` runs one; null otherwise.
+  caf::scheduler::abstract_coordinator* virtual_ = nullptr;
 };
 
 // handle.hpp: the current request's context, and answering through it.

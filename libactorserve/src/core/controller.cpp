@@ -271,30 +271,27 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               return rp;
             },
             [self](autoscale_tick_atom, const std::string& app_name,
-                   const std::string& dep_name) {
+                   const std::string& dep_name, uint64_t chain) {
               app_entry* app = nullptr;
               auto dep = live_deployment(self, app_name, dep_name, &app);
-              if (dep == nullptr || !dep->spec->config.autoscaling) {
-                if (dep != nullptr)
-                  dep->autoscale_armed = false;
+              if (dep == nullptr || dep->autoscale_chain != chain)
+                return; // gone, or a chain since replaced
+              if (!dep->spec->config.autoscaling) {
+                dep->autoscale_armed = false; // the chain ends
                 return;
               }
               autoscale_step(self, *app, dep_name, *dep);
-              dep->autoscale_armed = false;
-              arm_autoscale(self, app_name, dep_name, *dep);
+              next_autoscale(self, app_name, dep_name, *dep);
             },
             [self](health_tick_atom, const std::string& app_name,
-                   const std::string& dep_name) {
+                   const std::string& dep_name, uint64_t chain) {
               // Ticks end with their deployment (deleted, or the app is
               // being deleted).
-              auto a = self->state.apps.find(app_name);
-              if (a == self->state.apps.end() || !replaces_replicas(a->second))
+              auto dep = live_deployment(self, app_name, dep_name);
+              if (dep == nullptr || dep->health_chain != chain)
                 return;
-              auto d = a->second.deployments.find(dep_name);
-              if (d == a->second.deployments.end())
-                return;
-              probe_replicas(self, app_name, dep_name, d->second);
-              arm_health(self, app_name, dep_name, d->second);
+              probe_replicas(self, app_name, dep_name, *dep);
+              arm_health(self, app_name, dep_name, *dep);
             },
             [self](respawn_atom, const std::string& app_name,
                    const std::string& dep_name) {

@@ -12,8 +12,14 @@ void arm_autoscale(controller_ptr self, const std::string& app,
   if (!dep.spec->config.autoscaling || dep.autoscale_armed)
     return;
   dep.autoscale_armed = true;
+  dep.autoscale_chain = self->state.next_chain++;
+  next_autoscale(self, app, dep_name, dep);
+}
+
+void next_autoscale(controller_ptr self, const std::string& app,
+                    const std::string& dep_name, const deployment_entry& dep) {
   self->delayed_send(self, autoscaling_tick, autoscale_tick_atom::value, app,
-                     dep_name);
+                     dep_name, dep.autoscale_chain);
 }
 
 void autoscale_step(controller_ptr self, app_entry& app,

@@ -48,11 +48,13 @@ void record(controller_ptr self, const std::string& app_name,
 } // namespace
 
 void arm_health(controller_ptr self, const std::string& app,
-                const std::string& dep_name, const deployment_entry& dep) {
+                const std::string& dep_name, deployment_entry& dep) {
+  if (dep.health_chain == 0)
+    dep.health_chain = self->state.next_chain++;
   auto sched = schedule_probes(static_cast<uint32_t>(dep.replicas.size()),
                                dep.spec->config.health_check_period);
   self->delayed_send(self, sched.interval, health_tick_atom::value, app,
-                     dep_name);
+                     dep_name, dep.health_chain);
 }
 
 void probe_replicas(controller_ptr self, const std::string& app,

@@ -80,6 +80,10 @@ struct deployment_entry {
   bool autoscaled_target = false;
   /// Where the next health tick's slice of probes starts.
   size_t probe_cursor = 0;
+  /// The timer chains that belong to this entry: a tick of another chain
+  /// (an entry since replaced, autoscaling turned off and on) is stale.
+  uint64_t health_chain = 0;
+  uint64_t autoscale_chain = 0;
 };
 
 struct app_entry {
@@ -109,6 +113,8 @@ struct controller_data {
   std::map<std::string, app_entry> apps;
   std::vector<caf::actor> route_subscribers;
   uint64_t next_replica_id = 1;
+  /// Names timer chains (deployment_entry::health_chain).
+  uint64_t next_chain = 1;
   /// Replica id -> (app, deployment).
   std::unordered_map<uint64_t, std::pair<std::string, std::string>> index;
   std::vector<caf::typed_response_promise<bool>> shutdown_waiters;
@@ -177,9 +183,10 @@ void arm_respawn(controller_ptr self, const std::string& app,
 // -- health
 // ---------------------------------------------------------------------
 
-/// Schedules the deployment's next health tick.
+/// Schedules the deployment's next health tick (starting its chain when it
+/// has none).
 void arm_health(controller_ptr self, const std::string& app,
-                const std::string& dep_name, const deployment_entry& dep);
+                const std::string& dep_name, deployment_entry& dep);
 
 /// Probes the next slice of the deployment's ready replicas (all of them
 /// when there are few; see `schedule_probes`).
@@ -201,11 +208,12 @@ bool rolling(const deployment_entry& dep);
 void roll(controller_ptr self, app_entry& app, const std::string& name,
           deployment_entry& dep);
 
-/// Applies a changed config by its classification. `code` is a new spec
-/// (new code) for a heavyweight update, else null.
+/// Applies a changed config by its classification. `code` is the spec of a
+/// redeploy (new code unless the version matches), else null; `rebuild`
+/// forces a rolling update (the deployment's children changed).
 void apply_config(controller_ptr self, app_entry& app, const std::string& name,
                   deployment_entry& dep, const deployment_config& cfg,
-                  const detail::spec_ptr& code);
+                  const detail::spec_ptr& code, bool rebuild);
 
 /// Sends a replica whose config is behind the deployment's its new
 /// user_config and limits.
@@ -228,9 +236,14 @@ void retire(controller_ptr self, app_entry& app, const std::string& name);
 
 // -- autoscaling (controller_autoscale.cpp) -----------------------------------
 
-/// Starts the autoscaling tick of an autoscaled deployment.
+/// Starts the autoscaling ticks of an autoscaled deployment, unless they
+/// run.
 void arm_autoscale(controller_ptr self, const std::string& app,
                    const std::string& dep_name, deployment_entry& dep);
+
+/// Schedules the next tick of the running chain.
+void next_autoscale(controller_ptr self, const std::string& app,
+                    const std::string& dep_name, const deployment_entry& dep);
 
 /// One tick: sample, decide, reconcile.
 void autoscale_step(controller_ptr self, app_entry& app,

@@ -126,9 +126,11 @@ void reconfigure_replica(controller_ptr self, const std::string& app,
 
 void apply_config(controller_ptr self, app_entry& app, const std::string& name,
                   deployment_entry& dep, const deployment_config& cfg,
-                  const detail::spec_ptr& code) {
+                  const detail::spec_ptr& code, bool rebuild) {
   auto old = dep.spec->config;
-  auto kind = classify_update(old, cfg, code != nullptr && code != dep.spec);
+  auto kind =
+      rebuild ? update_kind::heavyweight
+              : classify_update(old, cfg, code != nullptr && code != dep.spec);
   if (kind == update_kind::none)
     return;
   if (kind == update_kind::heavyweight && code) {
@@ -203,7 +205,7 @@ caf::error patch_deployment(controller_ptr self, app_entry& app,
     dep.message.clear();
     dep.ctor_failures = 0;
   }
-  apply_config(self, app, name, dep, cfg, nullptr);
+  apply_config(self, app, name, dep, cfg, nullptr, false);
   return {};
 }
 
@@ -228,18 +230,10 @@ caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
     }
     auto& dep = d->second;
     eps[s.get()] = dep.ep;
-    auto cfg = s->config;
     // Other children: the replicas must be built anew whatever the version.
-    if (children != dep.children) {
-      dep.children = std::move(children);
-      if (cfg.version == dep.spec->config.version)
-        cfg.version += "+";
-      auto next = std::make_shared<deployment_spec>(*s);
-      next->config = cfg;
-      apply_config(self, app, name, dep, cfg, next);
-    } else {
-      apply_config(self, app, name, dep, cfg, s);
-    }
+    auto rebuild = children != dep.children;
+    dep.children = std::move(children);
+    apply_config(self, app, name, dep, s->config, s, rebuild);
   }
   for (auto& name : app.order)
     if (std::find(order.begin(), order.end(), name) == order.end())

@@ -142,14 +142,57 @@ struct blocking_pool::state {
   bool stopping = false;
 };
 
-blocking_pool::blocking_pool(size_t max_threads)
-    : max_threads_(max_threads), state_(std::make_shared<state>()) {}
+namespace {
+
+/// A blocking job as a test coordinator's job (no threads there).
+class virtual_job : public caf::ref_counted, public caf::resumable {
+public:
+  virtual_job(std::shared_ptr<void> pool, const bool* stopping,
+              std::function<void()> job)
+      : pool_(std::move(pool)), stopping_(stopping), job_(std::move(job)) {}
+
+  caf::resumable::subtype_t subtype() const override {
+    return caf::resumable::function_object;
+  }
+
+  caf::resumable::resume_result resume(caf::execution_unit*, size_t) override {
+    // A pool stopped meanwhile drops its jobs (their guards answer).
+    if (!*stopping_) {
+      auto job = std::move(job_);
+      job();
+    }
+    return caf::resumable::done;
+  }
+
+  void intrusive_ptr_add_ref_impl() override { ref(); }
+  void intrusive_ptr_release_impl() override { deref(); }
+
+private:
+  std::shared_ptr<void> pool_; // keeps `stopping_` alive
+  const bool* stopping_;
+  std::function<void()> job_;
+};
+
+} // namespace
+
+blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys)
+    : max_threads_(max_threads), state_(std::make_shared<state>()) {
+  if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler()))
+    virtual_ = &sys.scheduler();
+}
 
 blocking_pool::~blocking_pool() {
   stop();
 }
 
 void blocking_pool::submit(std::function<void()> job) {
+  if (virtual_ != nullptr) {
+    // One thread only (the test's): nothing else touches `stopping`.
+    if (!state_->stopping)
+      virtual_->enqueue(
+          new virtual_job(state_, &state_->stopping, std::move(job)));
+    return;
+  }
   auto& st = *state_;
   std::lock_guard<std::mutex> guard{st.mtx};
   if (st.stopping)
@@ -213,7 +256,7 @@ user_plane::user_plane(caf::actor_system& sys,
     // changes `user_config` in place.
     : life_(std::make_shared<plane_life>()),
       ctx_(std::const_pointer_cast<replica_context>(std::move(ctx))),
-      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests)),
+      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests, sys)),
       completions_(std::make_shared<completion_box>()) {
   if (isolated) {
     thread_ = std::make_shared<user_thread>(sys, idle_spin_of(sys));
