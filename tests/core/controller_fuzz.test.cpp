@@ -5,6 +5,7 @@
 // and the controller still deploys and serves.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 
 #include <caf/detail/test_actor_clock.hpp>
@@ -52,6 +53,16 @@ detail::spec_ptr mortal_spec(std::shared_ptr<ctor_box> box, uint32_t n,
 struct tally {
   int sent = 0;
   int answered = 0;
+  /// The requests still unanswered, by number, as text.
+  std::map<int, std::string> open;
+
+  /// Names what is still unanswered (for a failing check).
+  std::string pending() const {
+    std::string out;
+    for (auto& [n, what] : open)
+      out += "#" + std::to_string(n) + " " + what + "\n";
+    return out;
+  }
 };
 
 /// Sends `xs...` to the controller from a fresh client; counts the answer
@@ -59,12 +70,20 @@ struct tally {
 template <class T, class... Ts>
 void fire(test::fixture& f, const controller_actor& ctrl,
           std::shared_ptr<tally> t, Ts... xs) {
-  ++t->sent;
+  auto n = ++t->sent;
+  t->open[n] = caf::deep_to_string(caf::make_message(xs...));
   f.sys.spawn(
       [=](caf::event_based_actor* self, caf::actor dest) {
         self->request(dest, caf::infinite, xs...)
-            .then([t](T&) { ++t->answered; },
-                  [t](caf::error&) { ++t->answered; });
+            .then(
+                [t, n](T&) {
+                  ++t->answered;
+                  t->open.erase(n);
+                },
+                [t, n](caf::error&) {
+                  ++t->answered;
+                  t->open.erase(n);
+                });
       },
       caf::actor_cast<caf::actor>(ctrl));
 }
@@ -221,7 +240,7 @@ TEST_CASE("no order of messages stops the controller or leaves a request "
   bool shut = false;
   for (int step = 0; step < 120; ++step) {
     std::string app = names[pick(3)];
-    switch (pick(9)) {
+    switch (pick(10)) {
     case 0:
     case 1: {
       auto box = std::make_shared<ctor_box>();
@@ -250,6 +269,29 @@ TEST_CASE("no order of messages stops the controller or leaves a request "
         shut = true;
       }
       break;
+    case 8: {
+      // A change while it serves (no autoscaling here: its ticks never
+      // settle).
+      deployment_patch p;
+      switch (pick(4)) {
+      case 0:
+        p.version = std::to_string(pick(3));
+        break;
+      case 1:
+        p.user_config = "{\"x\": " + std::to_string(pick(3)) + "}";
+        break;
+      case 2:
+        p.num_replicas = static_cast<uint32_t>(pick(4)); // 0 is refused
+        break;
+      default:
+        p.max_ongoing_requests = static_cast<uint32_t>(1 + pick(3));
+        p.max_queued_requests = pick(2) == 0 ? -1 : 4;
+        break;
+      }
+      fire<deployment_status>(f, ctrl, t, update_atom::value, app,
+                              std::string{"M"}, p, pick(2) == 0);
+      break;
+    }
     case 6:
     case 7:
       if (auto gw = gateway_of(f, ctrl, app))
@@ -264,6 +306,7 @@ TEST_CASE("no order of messages stops the controller or leaves a request "
       f.run();
   }
   settle(f);
+  INFO(t->pending());
   CHECK(t->answered == t->sent);
   for (auto& app : status(f, ctrl).applications)
     CHECK(app.state != application_state::deploying);

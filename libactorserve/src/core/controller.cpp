@@ -66,6 +66,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               arm_respawn(self, app_name, dep_name, dep);
             else
               reconcile(self, app, dep_name, dep);
+            check_running(self, app);
             return;
           }
         });
@@ -146,14 +147,11 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               dep.target = n;
               dep.autoscaled_target = false;
               // An explicit scale tries a failing constructor again.
-              if (dep.unhealthy) {
-                dep.unhealthy = false;
-                dep.message.clear();
-                dep.ctor_failures = 0;
-              }
+              retry_constructor(dep);
               auto rp = self->make_response_promise<deployment_status>();
               dep.scale_waiters.push_back(scale_waiter{rp});
               reconcile(self, a->second, dep_name, dep);
+              check_running(self, a->second);
               return rp;
             },
             [](health_atom) { return true; },
@@ -263,6 +261,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               auto& dep = app.deployments.at(dep_name);
               if (auto err = patch_deployment(self, app, dep_name, dep, patch))
                 return err;
+              check_running(self, app);
               auto st = status_of(dep_name, dep);
               if (!wait || st.state == deployment_state::healthy)
                 return st;
@@ -302,8 +301,10 @@ controller_actor spawn_controller(caf::actor_system& sys) {
               if (d == a->second.deployments.end())
                 return;
               d->second.respawn_armed = false;
-              if (replaces_replicas(a->second) && !d->second.unhealthy)
+              if (replaces_replicas(a->second) && !d->second.unhealthy) {
                 reconcile(self, a->second, dep_name, d->second);
+                check_running(self, a->second);
+              }
             },
         };
       },

@@ -149,6 +149,14 @@ void arm_respawn(controller_ptr self, const std::string& app,
 void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
                  const std::string& message);
 
+void retry_constructor(deployment_entry& dep) {
+  if (!dep.unhealthy)
+    return;
+  dep.unhealthy = false;
+  dep.message.clear();
+  dep.ctor_failures = 0;
+}
+
 /// A replica's constructor failed: back off, or give up past the limit.
 void constructor_failed(controller_ptr self, app_entry& app,
                         const std::string& dep_name, deployment_entry& dep,
@@ -162,10 +170,12 @@ void constructor_failed(controller_ptr self, app_entry& app,
     return;
   auto why = message + " (" + std::to_string(dep.ctor_failures) +
              " attempts in a row)";
-  if (app.state == application_state::deploying) {
+  if (app.state == application_state::deploying && !app.serving) {
     fail_deploy(self, app, dep_name, why);
     return;
   }
+  // A running app (or one being updated) keeps serving with the replicas
+  // it has.
   dep.unhealthy = true;
   dep.message = "the constructor keeps failing: " + why;
   app.state = application_state::unhealthy;
@@ -174,6 +184,9 @@ void constructor_failed(controller_ptr self, app_entry& app,
   for (auto& w : dep.scale_waiters)
     w.rp.deliver(err);
   dep.scale_waiters.clear();
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(err);
+  app.deploy_waiters.clear();
 }
 
 deployment_entry* live_deployment(controller_ptr self, const std::string& app,

@@ -193,6 +193,10 @@ void arm_health(controller_ptr self, const std::string& app,
 void probe_replicas(controller_ptr self, const std::string& app,
                     const std::string& dep_name, deployment_entry& dep);
 
+/// An explicit change (scale, patch, redeploy) tries a constructor that
+/// was given up on again.
+void retry_constructor(deployment_entry& dep);
+
 /// A replica's constructor failed: back off, or give up past the limit.
 void constructor_failed(controller_ptr self, app_entry& app,
                         const std::string& dep_name, deployment_entry& dep,

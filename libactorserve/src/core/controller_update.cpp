@@ -200,12 +200,9 @@ caf::error patch_deployment(controller_ptr self, app_entry& app,
   if (auto err = validate(cfg))
     return err;
   // An explicit change tries a failing constructor again.
-  if (dep.unhealthy) {
-    dep.unhealthy = false;
-    dep.message.clear();
-    dep.ctor_failures = 0;
-  }
+  retry_constructor(dep);
   apply_config(self, app, name, dep, cfg, nullptr, false);
+  reconcile(self, app, name, dep);
   return {};
 }
 
@@ -233,7 +230,10 @@ caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
     // Other children: the replicas must be built anew whatever the version.
     auto rebuild = children != dep.children;
     dep.children = std::move(children);
+    // A redeploy tries a failing constructor again.
+    retry_constructor(dep);
     apply_config(self, app, name, dep, s->config, s, rebuild);
+    reconcile(self, app, name, dep);
   }
   for (auto& name : app.order)
     if (std::find(order.begin(), order.end(), name) == order.end())
