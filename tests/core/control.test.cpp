@@ -418,3 +418,48 @@ TEST_CASE("a large deployment's probes are spread over the period, each "
   for (auto& [id, n] : box->checks)
     CHECK(n == 1);
 }
+
+namespace {
+
+using crash_actor = caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>>;
+
+/// Answers, or dies when asked for -1 (a fatal error in user code).
+crash_actor::behavior_type crasher(crash_actor::pointer self) {
+  return {[self](int32_t x) -> int32_t {
+    if (x < 0)
+      self->quit(make_error(errc::user_error, "crash requested"));
+    return x;
+  }};
+}
+
+} // namespace
+
+TEST_CASE("replicas that keep dying are replaced after a growing backoff",
+          "[health]") {
+  using detail::after_replica_death;
+  CHECK(after_replica_death(1) == 0ms); // the first: at once
+  CHECK(after_replica_death(2) == 100ms);
+  CHECK(after_replica_death(3) == 200ms);
+  CHECK(after_replica_death(30) == 10s);
+  test::fixture f;
+  auto b = deployment("Crasher", crasher);
+  b.num_replicas(2);
+  auto ctrl = f.own(spawn_controller(f.sys));
+  deploy(f, ctrl, b.bind().spec());
+  auto gw = find_dep(f, ctrl, "app", "Crasher").gateway;
+  f.call(gw, -1);
+  f.run();
+  // The first death: replaced at once.
+  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
+  f.call(gw, -1);
+  f.run();
+  // The second, soon after: the replacement waits 100 ms.
+  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 1);
+  pass_time(f, 100ms);
+  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
+  // Long after (past the crash window), a death starts a new streak.
+  pass_time(f, 11s);
+  f.call(gw, -1);
+  f.run();
+  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
+}

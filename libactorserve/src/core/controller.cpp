@@ -36,39 +36,19 @@ controller_actor spawn_controller(caf::actor_system& sys) {
         });
         self->set_down_handler([self](caf::down_msg& dm) {
           // A replica died outside of a drain: replace it, at once, or
-          // after the backoff when its constructor failed.
-          auto& st = self->state;
-          for (auto i = st.index.begin(); i != st.index.end(); ++i) {
-            auto [app_name, dep_name] = i->second;
-            auto a = st.apps.find(app_name);
-            if (a == st.apps.end())
-              continue;
-            auto d = a->second.deployments.find(dep_name);
-            if (d == a->second.deployments.end())
-              continue;
-            auto& dep = d->second;
-            auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
-                                  [&](const replica_entry& e) {
-                                    return e.handle.address() == dm.source;
-                                  });
-            if (r == dep.replicas.end())
-              continue;
-            auto failed = r->state == replica_state::failed;
-            // By the dead replica's id: `i` may be another replica's entry
-            // of the same deployment.
-            st.index.erase(r->id);
-            dep.replicas.erase(r);
-            push_replicas(dep);
-            auto& app = a->second;
-            if (!replaces_replicas(app) || dep.unhealthy)
+          // after a backoff when its constructor failed or replicas keep
+          // dying (one pass over the replicas: O(n) per death).
+          for (auto& [app_name, app] : self->state.apps)
+            for (auto& [dep_name, dep] : app.deployments) {
+              auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
+                                    [&](const replica_entry& e) {
+                                      return e.handle.address() == dm.source;
+                                    });
+              if (r == dep.replicas.end())
+                continue;
+              replica_died(self, app, dep_name, dep, r);
               return;
-            if (failed)
-              arm_respawn(self, app_name, dep_name, dep);
-            else
-              reconcile(self, app, dep_name, dep);
-            check_running(self, app);
-            return;
-          }
+            }
         });
         return {
             [self](deploy_atom,
@@ -220,6 +200,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
                 return;
               }
               r->state = replica_state::ready;
+              r->ready_at = self->clock().now();
               dep.ctor_failures = 0;
               // A replica that started before a config change catches up.
               if (r->user_config != dep.spec->config.user_config ||

@@ -149,6 +149,35 @@ void arm_respawn(controller_ptr self, const std::string& app,
 void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
                  const std::string& message);
 
+void replica_died(controller_ptr self, app_entry& app,
+                  const std::string& dep_name, deployment_entry& dep,
+                  std::vector<replica_entry>::iterator r) {
+  auto failed = r->state == replica_state::failed;
+  // Died while starting, or soon after it became ready: a crash loop in
+  // the making.
+  auto now = self->clock().now();
+  auto quick = r->state != replica_state::ready ||
+               now - r->ready_at < detail::crash_window;
+  self->state.index.erase(r->id);
+  dep.replicas.erase(r);
+  push_replicas(dep);
+  if (!replaces_replicas(app) || dep.unhealthy)
+    return;
+  if (failed) {
+    arm_respawn(self, app.name, dep_name, dep);
+  } else {
+    dep.crash_streak = quick ? dep.crash_streak + 1 : 1;
+    auto delay = detail::after_replica_death(dep.crash_streak);
+    if (delay.count() == 0) {
+      reconcile(self, app, dep_name, dep);
+    } else {
+      dep.retry_delay = delay;
+      arm_respawn(self, app.name, dep_name, dep);
+    }
+  }
+  check_running(self, app);
+}
+
 void retry_constructor(deployment_entry& dep) {
   if (!dep.unhealthy)
     return;
@@ -333,6 +362,14 @@ constructor_retry after_constructor_failure(uint32_t failures,
   result.delay = std::min(std::chrono::milliseconds{100} * (1 << shift),
                           std::chrono::milliseconds{10'000});
   return result;
+}
+
+std::chrono::milliseconds after_replica_death(uint32_t streak) noexcept {
+  if (streak <= 1)
+    return std::chrono::milliseconds{0};
+  auto shift = std::min<uint32_t>(streak - 2, 7);
+  return std::min(std::chrono::milliseconds{100} * (1 << shift),
+                  std::chrono::milliseconds{10'000});
 }
 
 } // namespace detail

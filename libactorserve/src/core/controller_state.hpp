@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -35,6 +36,8 @@ struct replica_entry {
   std::string user_config;
   /// A reconfigure is on its way to it.
   bool reconfiguring = false;
+  /// When it became ready (for the crash backoff).
+  caf::actor_clock::time_point ready_at{};
   health_record health{};
 };
 
@@ -68,6 +71,8 @@ struct deployment_entry {
   uint32_t ctor_failures = 0;
   std::chrono::milliseconds retry_delay{0};
   bool respawn_armed = false;
+  /// Replicas in a row that died soon after they became ready.
+  uint32_t crash_streak = 0;
   /// Gave up on a failing constructor while the app ran.
   bool unhealthy = false;
   /// A push of the replica set is scheduled (`push_atom`).
@@ -196,6 +201,12 @@ void probe_replicas(controller_ptr self, const std::string& app,
 /// An explicit change (scale, patch, redeploy) tries a constructor that
 /// was given up on again.
 void retry_constructor(deployment_entry& dep);
+
+/// Replica `r` of `dep` died outside of a drain: it leaves the set and is
+/// replaced, at once or after a backoff.
+void replica_died(controller_ptr self, app_entry& app,
+                  const std::string& dep_name, deployment_entry& dep,
+                  std::vector<replica_entry>::iterator r);
 
 /// A replica's constructor failed: back off, or give up past the limit.
 void constructor_failed(controller_ptr self, app_entry& app,
