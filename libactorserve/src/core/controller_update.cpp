@@ -80,7 +80,10 @@ void roll(controller_ptr self, app_entry& app, const std::string& name,
   stop_replicas(self, dep, std::move(victims));
   for (uint32_t i = 0; i < step.start_new; ++i)
     spawn_one(self, app, name, dep);
-  if (!rolling(dep) && dep.replicas.size() > dep.target) {
+  if (rolling(dep))
+    return;
+  dep.note = "rolled out version '" + dep.spec->config.version + "'";
+  if (dep.replicas.size() > dep.target) {
     // Done, with more new replicas than the target (it fell meanwhile).
     reconcile(self, app, name, dep);
   }
