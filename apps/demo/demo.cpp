@@ -341,6 +341,9 @@ caf::error run_all(serve& s) {
   // GET /autoscale?ms=N: Worker, autoscaled between 1 and 4 replicas.
   if (auto err = run_autoscale(s))
     return err;
+  // POST /batch: calls answered in batches by a blocking model.
+  if (auto err = run_batching(s))
+    return err;
   // POST /stream: TokenStreamer -> Generator (2 replicas), SSE.
   return run_streaming(s);
 }

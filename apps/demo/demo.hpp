@@ -31,12 +31,16 @@ namespace demo {
 /// | POST /flaky, /flaky/sick, /flaky/crash | flaky | Flaky x2, health checks
 /// every 500 ms, version "1" |
 /// | GET /autoscale?ms=N | autoscale | Worker, autoscaled 1..4 (target 2) |
+/// | POST /batch | batch | Batcher: batches of up to 10, a blocking model |
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
 
 /// Runs the health-check application alone (part of `run_all`).
 caf::error run_flaky(actorserve::serve& serve);
+
+/// Runs the batching application alone (part of `run_all`).
+caf::error run_batching(actorserve::serve& serve);
 
 /// Runs the autoscaling application alone (part of `run_all`).
 caf::error run_autoscale(actorserve::serve& serve);

@@ -1,4 +1,5 @@
 // Every route of the demo application, over real sockets.
+#include <atomic>
 #include <future>
 #include <vector>
 
@@ -107,6 +108,7 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
   auto routes = s.get("/-/routes");
   REQUIRE(routes.status == 200);
   CHECK(body_of(routes) == nlohmann::json{{"/autoscale", "autoscale"},
+                                          {"/batch", "batch"},
                                           {"/blocking", "blocking"},
                                           {"/classify", "classify"},
                                           {"/ensemble", "ensemble"},
@@ -140,4 +142,42 @@ TEST_CASE("POST /flaky/sick and /flaky/crash get their replica replaced",
     CHECK(ok.status == 200);
     CHECK(test::body_of(ok)["replica"].get<uint64_t>() != victim);
   }
+}
+
+TEST_CASE("POST /batch answers in batches under concurrency",
+          "[demo][batching]") {
+  test::demo_server s;
+  auto one = s.post("/batch", {{"x", 21}});
+  REQUIRE(one.status == 200);
+  CHECK(test::body_of(one)["y"] == 42);
+  CHECK(test::body_of(one)["batch_size"] == 1); // alone: the timeout sent it
+  CHECK(s.post("/batch", {{"y", 1}}).status == 400);
+  // 64 clients at once: batches of more than one.
+  std::atomic<size_t> biggest{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 64; ++c)
+    clients.emplace_back([&, c] {
+      test::http_connection conn{s.port};
+      for (int i = 0; i < 5; ++i) {
+        auto r =
+            conn.request("POST", "/batch", nlohmann::json{{"x", c}}.dump());
+        if (r.status != 200) {
+          ++failed;
+          continue;
+        }
+        auto body = test::body_of(r);
+        if (body["y"] != 2 * c)
+          ++failed;
+        size_t k = body["batch_size"];
+        auto seen = biggest.load();
+        while (k > seen && !biggest.compare_exchange_weak(seen, k)) {
+        }
+      }
+    });
+  for (auto& t : clients)
+    t.join();
+  CHECK(failed == 0);
+  CHECK(biggest > 1);
+  CHECK(biggest <= 10); // max_batch_size
 }

@@ -3,6 +3,7 @@
 /// include the headers they use.
 #pragma once
 
+#include "actorserve/batching.hpp"
 #include "actorserve/config.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/deployment.hpp"

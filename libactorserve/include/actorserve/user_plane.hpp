@@ -62,6 +62,7 @@ namespace detail {
 class admission_gate;
 class outbound;
 class stream_inbox;
+class batcher_base;
 } // namespace detail
 
 /// What a replica knows about itself; available to user code through
@@ -233,6 +234,12 @@ public:
   /// Registers the user's health check (`on_health_check`).
   void set_health_check(std::function<void()> check);
 
+  /// Registers a batcher (batching.hpp); returns its id for its timer.
+  uint64_t add_batcher(std::weak_ptr<batcher_base> b);
+
+  /// A batcher's timer fired.
+  void batch_tick(uint64_t id);
+
   /// Registers the user's reconfigure hook (`on_reconfigure`) and runs it
   /// with the current `user_config` unless that is null.
   void set_reconfigure(std::function<void(const std::string&)> hook);
@@ -384,6 +391,9 @@ private:
   std::function<void()> health_check_;
   /// The user's reconfigure hook; runs on the actor's thread.
   std::function<void(const std::string&)> reconfigure_;
+  /// Batched methods, by timer id (batching.hpp).
+  std::unordered_map<uint64_t, std::weak_ptr<batcher_base>> batchers_;
+  uint64_t next_batcher_ = 1;
   uint64_t next_stream_ = 1;
   std::unique_ptr<stream_inbox> inbox_;
 };

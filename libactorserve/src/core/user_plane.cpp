@@ -1,5 +1,7 @@
 #include "actorserve/user_plane.hpp"
 
+#include "actorserve/batching.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -520,6 +522,10 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
       if (auto g = dynamic_cast<reply_guard*>(x.sender->get());
           g != nullptr && g->owner() == this && !g->answered())
         cancel_request(g);
+    return true;
+  }
+  if (content.match_elements<batch_tick_atom, uint64_t>()) {
+    batch_tick(content.get_as<uint64_t>(1));
     return true;
   }
   if (content.match_elements<reconfigure_atom, std::string>()) {

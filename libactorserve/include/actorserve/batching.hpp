@@ -1,0 +1,456 @@
+/// @file
+/// Dynamic batching, the analogue of Ray Serve's `@serve.batch`: calls that
+/// arrive one at a time are answered by a handler that takes a vector of
+/// inputs and returns a vector of outputs.
+///
+/// ```cpp
+/// model_actor::behavior_type model(model_actor::pointer self) {
+///   batch_options opts;                         // 10 items, 10 ms, 1 batch
+///   auto infer = make_blocking_batch<double, double>(
+///       self, opts, [](std::vector<double> xs) {  // on a user thread
+///         return run_model(xs);                   // one output per input
+///       });
+///   return {[infer](double x) { return infer(x); }};
+/// }
+/// ```
+///
+/// A batch goes when `max_batch_size` calls wait, or `batch_wait_timeout`
+/// after the oldest waiting call arrived, whichever comes first, and only
+/// while fewer than `max_concurrent_batches` batches run. Beyond Ray (from
+/// Triton's dynamic batcher): a call may carry a priority (higher ones are
+/// batched first) and a queue timeout (a call that waited longer is
+/// rejected with `overloaded`, never run late). A call whose request was
+/// cancelled, or whose deadline passed, leaves the queue unanswered by the
+/// handler. When to batch is a pure function of plain data (`plan_batch`),
+/// tested without actors.
+///
+/// Three flavours of handler:
+/// - `make_batch`: `std::vector<Out> f(std::vector<In>)` on the actor's own
+///   thread (it must not block);
+/// - `make_blocking_batch`: the same on one of the replica's blocking
+///   threads (a model's forward pass);
+/// - `make_async_batch`: `void f(std::vector<In>, batch_done<Out>)`, which
+///   answers later through `done(results)` (after calls of its own).
+///
+/// A handler may return `std::vector<caf::expected<Out>>` instead: an error
+/// fails only its item. Returning a vector of another length fails every
+/// call of the batch with `internal`, naming both lengths; throwing fails
+/// every call of the batch with `user_error` and the message.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/expected.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actorserve/error.hpp"
+#include "actorserve/handle.hpp"
+#include "actorserve/user_plane.hpp"
+
+namespace actorserve {
+
+/// A batched method's parameters (Ray's defaults); change them while
+/// serving with `set_options` (from an `on_reconfigure` hook, say).
+struct batch_options {
+  /// Most calls in one batch. >= 1.
+  uint32_t max_batch_size = 10;
+  /// How long the oldest waiting call waits for the batch to fill.
+  std::chrono::milliseconds batch_wait_timeout{10};
+  /// Most batches running at once. >= 1.
+  uint32_t max_concurrent_batches = 1;
+  /// A call that waited longer than this is rejected (`overloaded`); 0
+  /// means no limit. A call may set its own.
+  std::chrono::milliseconds queue_timeout{0};
+};
+
+/// Checks the options; `invalid_config` naming the field.
+caf::error validate(const batch_options& opts);
+
+/// Per-call choices.
+struct batch_call_options {
+  /// Higher goes first; equal priorities keep their order.
+  int priority = 0;
+  /// Overrides `batch_options::queue_timeout` when > 0.
+  std::chrono::milliseconds queue_timeout{0};
+};
+
+using batch_clock = caf::actor_clock::clock_type;
+
+/// A waiting call, as `plan_batch` sees it.
+struct waiting_call {
+  int priority = 0;
+  batch_clock::time_point arrived;
+  /// When the call stops being worth running (its queue timeout or its
+  /// deadline); `time_point::max()` when never.
+  batch_clock::time_point expires = batch_clock::time_point::max();
+  /// Its request was cancelled.
+  bool cancelled = false;
+};
+
+/// What to do with the waiting calls now.
+struct batch_plan {
+  /// Indices of calls to drop: cancelled (no answer needed).
+  std::vector<size_t> cancelled;
+  /// Indices of calls to reject: they expired waiting.
+  std::vector<size_t> expired;
+  /// Indices of calls to run now as one batch, in batch order (empty:
+  /// none).
+  std::vector<size_t> batch;
+  /// When to look again if nothing changes (unset: no need).
+  std::optional<batch_clock::time_point> wake_at;
+};
+
+/// Decides one batch: drops cancelled calls, rejects expired ones, and
+/// forms a batch of the highest-priority calls (oldest first among equals)
+/// when `max_batch_size` of them wait or the oldest has waited
+/// `batch_wait_timeout`, and fewer than `max_concurrent_batches` run.
+batch_plan plan_batch(const std::vector<waiting_call>& queue,
+                      const batch_options& opts, uint32_t running,
+                      batch_clock::time_point now);
+
+namespace detail {
+
+/// `(batch_tick_atom, uint64 batcher)` from a user actor to itself: a
+/// batcher's wait ended.
+using batch_tick_atom = caf::atom_constant<caf::atom("as_batch")>;
+
+/// The part of a batcher the user plane knows: it calls `tick` when the
+/// batcher's timer fires.
+class batcher_base {
+public:
+  virtual ~batcher_base();
+  virtual void tick() = 0;
+};
+
+/// Registers a batcher with `self`'s user plane; returns its id for
+/// `batch_tick_atom`. The plane holds it weakly.
+uint64_t add_batcher(caf::local_actor* self, std::weak_ptr<batcher_base> b);
+
+/// The error of a batch whose handler returned `outputs` results for
+/// `inputs` calls.
+caf::error batch_length_error(size_t inputs, size_t outputs);
+
+/// A blocking batch's hold on its answer: the job holds the slot, and the
+/// actor drops the answer (with the calls' promises) when it stops first.
+struct batch_slot final : promise_slot_base {
+  std::function<void()> answer;
+  void drop() override { answer = nullptr; }
+};
+
+template <class T>
+struct is_expected : std::false_type {};
+
+template <class T>
+struct is_expected<caf::expected<T>> : std::true_type {};
+
+/// The batching machinery of one batched method.
+template <class In, class Out>
+class batcher : public batcher_base,
+                public std::enable_shared_from_this<batcher<In, Out>> {
+public:
+  using promise_type = caf::typed_response_promise<Out>;
+  using results = std::vector<caf::expected<Out>>;
+  /// Runs a batch; calls `done` once with one result per input.
+  using runner =
+      std::function<void(std::vector<In>, std::function<void(results)>)>;
+
+  batcher(caf::local_actor* self, batch_options opts, runner run)
+      : self_(self), opts_(opts), run_(std::move(run)) {}
+
+  void start() { id_ = add_batcher(self_, this->weak_from_this()); }
+
+  /// Queues `x`; the returned promise is answered once its batch ran.
+  promise_type enqueue(In x, batch_call_options o) {
+    auto rp = self_->make_response_promise<Out>();
+    item it;
+    it.input = std::move(x);
+    it.slot = std::make_shared<slot_type>(
+        rp, rp.pending() ? caf::strong_actor_ptr{} : context_token(self_));
+    it.info.priority = o.priority;
+    auto now = self_->clock().now();
+    it.info.arrived = now;
+    auto limit =
+        o.queue_timeout.count() > 0 ? o.queue_timeout : opts_.queue_timeout;
+    if (limit.count() > 0)
+      it.info.expires = now + limit;
+    if (auto ctx = request_context_of(self_);
+        ctx.deadline.time_since_epoch().count() != 0) {
+      auto left = std::chrono::duration_cast<batch_clock::duration>(
+          ctx.deadline - caf::make_timestamp());
+      if (now + left < it.info.expires) {
+        it.info.expires = now + left;
+        it.by_deadline = true;
+      }
+    }
+    it.cancel = cancellation_of(self_);
+    queue_.push_back(std::move(it));
+    pump();
+    return rp;
+  }
+
+  const batch_options& options() const noexcept { return opts_; }
+
+  /// New parameters; they apply to the next batch.
+  void set_options(batch_options opts) {
+    opts_ = opts;
+    pump();
+  }
+
+  /// Calls waiting now.
+  size_t waiting() const noexcept { return queue_.size(); }
+
+  /// Batches running now.
+  uint32_t running() const noexcept { return running_; }
+
+  void tick() override {
+    armed_.reset();
+    pump();
+  }
+
+private:
+  using slot_type = promise_slot<promise_type>;
+
+  struct item {
+    In input;
+    std::shared_ptr<slot_type> slot;
+    waiting_call info;
+    cancellation_token cancel;
+    /// It expires by its request's deadline, not the queue timeout.
+    bool by_deadline = false;
+  };
+
+  void pump() {
+    for (;;) {
+      std::vector<waiting_call> infos;
+      infos.reserve(queue_.size());
+      for (auto& it : queue_) {
+        it.info.cancelled = it.cancel.cancelled();
+        infos.push_back(it.info);
+      }
+      auto plan = plan_batch(infos, opts_, running_, self_->clock().now());
+      auto limit = [&](const item& it) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            it.info.expires - it.info.arrived);
+        return std::to_string(ms.count());
+      };
+      std::vector<bool> gone(queue_.size(), false);
+      for (auto i : plan.cancelled) {
+        queue_[i].slot->deliver(
+            make_error(errc::cancelled, "the request was cancelled"));
+        gone[i] = true;
+      }
+      for (auto i : plan.expired) {
+        if (queue_[i].by_deadline)
+          queue_[i].slot->deliver(
+              make_error(errc::deadline_exceeded,
+                         "the request expired in the batch queue"));
+        else
+          queue_[i].slot->deliver(make_error(
+              errc::overloaded, "the call waited " + limit(queue_[i]) +
+                                    " ms (its queue timeout) in the batch "
+                                    "queue without a batch"));
+        gone[i] = true;
+      }
+      std::vector<In> inputs;
+      std::vector<std::shared_ptr<slot_type>> slots;
+      for (auto i : plan.batch) {
+        inputs.push_back(std::move(queue_[i].input));
+        slots.push_back(queue_[i].slot);
+        gone[i] = true;
+      }
+      size_t k = 0;
+      queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                  [&](const item&) { return gone[k++]; }),
+                   queue_.end());
+      if (!slots.empty()) {
+        run_batch(std::move(inputs), std::move(slots));
+        continue; // maybe another batch
+      }
+      arm(plan.wake_at);
+      return;
+    }
+  }
+
+  void run_batch(std::vector<In> inputs,
+                 std::vector<std::shared_ptr<slot_type>> slots) {
+    ++running_;
+    auto weak = this->weak_from_this();
+    auto n = inputs.size();
+    auto done = [weak, slots = std::move(slots), n](results out) mutable {
+      if (out.size() != n) {
+        auto err = batch_length_error(n, out.size());
+        for (auto& s : slots)
+          s->deliver(err);
+      } else {
+        for (size_t i = 0; i < n; ++i) {
+          if (out[i])
+            slots[i]->deliver(std::move(*out[i]));
+          else
+            slots[i]->deliver(std::move(out[i].error()));
+        }
+      }
+      if (auto self = weak.lock()) {
+        --self->running_;
+        self->pump();
+      }
+    };
+    run_(std::move(inputs), std::move(done));
+  }
+
+  void arm(std::optional<batch_clock::time_point> at) {
+    if (!at || (armed_ && *armed_ <= *at))
+      return;
+    armed_ = at;
+    auto delay = *at - self_->clock().now();
+    if (delay < batch_clock::duration::zero())
+      delay = batch_clock::duration::zero();
+    caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_), delay,
+                           batch_tick_atom::value, id_);
+  }
+
+  caf::local_actor* self_;
+  batch_options opts_;
+  runner run_;
+  uint64_t id_ = 0;
+  std::vector<item> queue_;
+  uint32_t running_ = 0;
+  std::optional<batch_clock::time_point> armed_;
+};
+
+/// Turns what a handler returned into one result per input.
+template <class Out, class R>
+std::vector<caf::expected<Out>> to_results(R&& r) {
+  using value = typename std::decay_t<R>::value_type;
+  std::vector<caf::expected<Out>> out;
+  out.reserve(r.size());
+  for (auto& x : r) {
+    if constexpr (is_expected<value>::value)
+      out.emplace_back(std::move(x));
+    else
+      out.emplace_back(Out(std::move(x)));
+  }
+  return out;
+}
+
+/// Every input fails with the error `eptr` holds.
+template <class Out>
+std::vector<caf::expected<Out>> all_failed(size_t n, std::exception_ptr eptr) {
+  auto err = error_of(std::move(eptr));
+  return std::vector<caf::expected<Out>>(n, caf::expected<Out>{err});
+}
+
+} // namespace detail
+
+/// A batched method: call it with one input from a handler; it returns the
+/// response promise that its batch answers.
+template <class In, class Out>
+class batch_handle {
+public:
+  explicit batch_handle(std::shared_ptr<detail::batcher<In, Out>> b)
+      : b_(std::move(b)) {}
+
+  caf::typed_response_promise<Out> operator()(In x,
+                                              batch_call_options o = {}) const {
+    return b_->enqueue(std::move(x), o);
+  }
+
+  /// Changes the parameters while serving (the next batch uses them).
+  /// Invalid options throw `error_exception` (`invalid_config`).
+  void set_options(batch_options opts) const {
+    if (auto err = validate(opts))
+      throw error_exception(code_of(err), message_of(err));
+    b_->set_options(opts);
+  }
+
+  const batch_options& options() const noexcept { return b_->options(); }
+
+  size_t waiting() const noexcept { return b_->waiting(); }
+
+  uint32_t running() const noexcept { return b_->running(); }
+
+private:
+  std::shared_ptr<detail::batcher<In, Out>> b_;
+};
+
+/// Answers an async batch: call once with one result per input.
+template <class Out>
+using batch_done = std::function<void(std::vector<caf::expected<Out>>)>;
+
+/// A batched method whose handler answers later through `done` (on the
+/// actor's thread, e.g. from a continuation). Up to
+/// `max_concurrent_batches` run at once. Bad options throw
+/// `error_exception` (`invalid_config`), failing the constructor.
+template <class In, class Out, class Self, class F>
+batch_handle<In, Out> make_async_batch(Self* self, batch_options opts, F f) {
+  if (auto err = validate(opts))
+    throw error_exception(code_of(err), message_of(err));
+  auto b = std::make_shared<detail::batcher<In, Out>>(
+      self, opts,
+      [f = std::move(f)](std::vector<In> xs, batch_done<Out> done) mutable {
+        auto n = xs.size();
+        try {
+          f(std::move(xs), done);
+        } catch (...) {
+          done(detail::all_failed<Out>(n, std::current_exception()));
+        }
+      });
+  b->start();
+  return batch_handle<In, Out>{std::move(b)};
+}
+
+/// A batched method whose handler runs on the actor's own thread and
+/// returns at once: `std::vector<Out> f(std::vector<In>)` (or a vector of
+/// `caf::expected<Out>`).
+template <class In, class Out, class Self, class F>
+batch_handle<In, Out> make_batch(Self* self, batch_options opts, F f) {
+  return make_async_batch<In, Out>(
+      self, opts,
+      [f = std::move(f)](std::vector<In> xs, batch_done<Out> done) mutable {
+        done(detail::to_results<Out>(f(std::move(xs))));
+      });
+}
+
+/// A batched method whose handler blocks (a model's forward pass): it runs
+/// on one of the replica's blocking threads, never on the actor's, and up
+/// to `max_concurrent_batches` batches run at once.
+template <class In, class Out, class Self, class F>
+batch_handle<In, Out> make_blocking_batch(Self* self, batch_options opts, F f) {
+  auto fn = std::make_shared<F>(std::move(f));
+  return make_async_batch<In, Out>(
+      self, opts, [self, fn](std::vector<In> xs, batch_done<Out> done) {
+        using results = std::vector<caf::expected<Out>>;
+        auto n = xs.size();
+        // The job computes; the answer (holding the calls' promises) stays
+        // in the slot, which the actor empties if it stops first.
+        auto slot = std::make_shared<detail::batch_slot>();
+        auto out = std::make_shared<results>();
+        slot->answer = [done, out] { done(std::move(*out)); };
+        detail::user_plane_of(self).offload(
+            self, slot,
+            [fn, xs = std::move(xs), slot, out,
+             n]() mutable -> std::function<void()> {
+              try {
+                *out = detail::to_results<Out>((*fn)(std::move(xs)));
+              } catch (...) {
+                *out = detail::all_failed<Out>(n, std::current_exception());
+              }
+              return [slot] {
+                if (auto answer = std::move(slot->answer))
+                  answer();
+              };
+            });
+      });
+}
+
+} // namespace actorserve

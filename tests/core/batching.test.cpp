@@ -1,0 +1,339 @@
+// Dynamic batching: when to batch as a pure function, and batch formation
+// in a replica on CAF's test coordinator with virtual time.
+#include <catch2/catch.hpp>
+
+#include <caf/detail/test_actor_clock.hpp>
+
+#include "actorserve/batching.hpp"
+#include "actorserve/controller.hpp"
+#include "coordinator_fixture.hpp"
+
+using namespace actorserve;
+using namespace std::chrono_literals;
+
+namespace {
+
+batch_clock::time_point t0() {
+  return batch_clock::time_point{} + 1000s;
+}
+
+waiting_call at(batch_clock::duration d, int priority = 0) {
+  waiting_call c;
+  c.arrived = t0() + d;
+  c.priority = priority;
+  return c;
+}
+
+batch_options four() {
+  batch_options o;
+  o.max_batch_size = 4;
+  o.batch_wait_timeout = 10ms;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("batch options have Ray Serve's defaults and are checked",
+          "[batching]") {
+  batch_options o;
+  CHECK(o.max_batch_size == 10);
+  CHECK(o.batch_wait_timeout == 10ms);
+  CHECK(o.max_concurrent_batches == 1);
+  CHECK_FALSE(validate(o));
+  o.max_batch_size = 0;
+  CHECK_THAT(message_of(validate(o)), Catch::Contains("max_batch_size"));
+  o = {};
+  o.max_concurrent_batches = 0;
+  CHECK_THAT(message_of(validate(o)),
+             Catch::Contains("max_concurrent_batches"));
+}
+
+TEST_CASE("plan_batch: a full batch goes at once, a partial one at the "
+          "timeout",
+          "[batching]") {
+  std::vector<waiting_call> q{at(0ms), at(1ms), at(2ms)};
+  auto p = plan_batch(q, four(), 0, t0() + 2ms);
+  CHECK(p.batch.empty());
+  REQUIRE(p.wake_at);
+  CHECK(*p.wake_at == t0() + 10ms); // the oldest's wait ends
+  q.push_back(at(3ms));
+  p = plan_batch(q, four(), 0, t0() + 3ms);
+  CHECK(p.batch == std::vector<size_t>{0, 1, 2, 3});
+  q.pop_back();
+  p = plan_batch(q, four(), 0, t0() + 10ms);
+  CHECK(p.batch == std::vector<size_t>{0, 1, 2});
+  // More than fit: the first four.
+  std::vector<waiting_call> many(6, at(0ms));
+  CHECK(plan_batch(many, four(), 0, t0()).batch.size() == 4);
+}
+
+TEST_CASE("plan_batch: concurrency, priorities, expiry and cancellation",
+          "[batching]") {
+  std::vector<waiting_call> q{at(0ms), at(1ms), at(2ms), at(3ms)};
+  // One batch runs and one may: nothing until it ends.
+  auto p = plan_batch(q, four(), 1, t0() + 20ms);
+  CHECK(p.batch.empty());
+  CHECK_FALSE(p.wake_at); // nothing expires: the batch's end wakes us
+  auto two = four();
+  two.max_concurrent_batches = 2;
+  CHECK(plan_batch(q, two, 1, t0() + 20ms).batch.size() == 4);
+  // Higher priorities first, then the oldest.
+  std::vector<waiting_call> pr{at(0ms, 0), at(1ms, 5), at(2ms, 0), at(3ms, 5),
+                               at(4ms, 1)};
+  auto o = four();
+  o.max_batch_size = 3;
+  p = plan_batch(pr, o, 0, t0() + 5ms);
+  CHECK(p.batch == std::vector<size_t>{1, 3, 4});
+  // Expired calls are rejected, cancelled ones dropped.
+  q[1].expires = t0() + 5ms;
+  q[2].cancelled = true;
+  p = plan_batch(q, four(), 1, t0() + 6ms);
+  CHECK(p.expired == std::vector<size_t>{1});
+  CHECK(p.cancelled == std::vector<size_t>{2});
+  q[3].expires = t0() + 50ms;
+  p = plan_batch(q, four(), 1, t0() + 4ms);
+  CHECK(p.expired.empty());
+  REQUIRE(p.wake_at);
+  CHECK(*p.wake_at == t0() + 5ms); // the first expiry, to reject in time
+}
+
+// -- in a replica
+// --------------------------------------------------------------
+
+namespace {
+
+/// (x, priority): answers x * 10 from a batch.
+using batched_actor =
+    caf::typed_actor<caf::replies_to<int32_t, int32_t>::with<int32_t>>;
+
+struct batch_box {
+  /// The inputs of every batch that started.
+  std::vector<std::vector<int32_t>> batches;
+  /// Answers of batches still running (async flavour).
+  std::vector<std::pair<std::vector<int32_t>, batch_done<int32_t>>> running;
+  batch_options opts;
+};
+
+batched_actor::behavior_type async_batched(batched_actor::pointer self,
+                                           std::shared_ptr<batch_box> box) {
+  auto batch = make_async_batch<int32_t, int32_t>(
+      self, box->opts,
+      [box](std::vector<int32_t> xs, batch_done<int32_t> done) {
+        box->batches.push_back(xs);
+        box->running.emplace_back(std::move(xs), std::move(done));
+      });
+  return {[batch](int32_t x, int32_t priority) {
+    return batch(x, batch_call_options{priority, {}});
+  }};
+}
+
+/// Inline: -1 fails its item; 99 makes the handler return one result too
+/// few.
+batched_actor::behavior_type inline_batched(batched_actor::pointer self,
+                                            std::shared_ptr<batch_box> box) {
+  auto batch = make_batch<int32_t, int32_t>(
+      self, box->opts, [box](std::vector<int32_t> xs) {
+        box->batches.push_back(xs);
+        std::vector<caf::expected<int32_t>> out;
+        for (auto x : xs)
+          if (x < 0)
+            out.emplace_back(make_error(errc::bad_request, "negative input"));
+          else
+            out.emplace_back(x * 10);
+        if (std::find(xs.begin(), xs.end(), 99) != xs.end())
+          out.pop_back();
+        return out;
+      });
+  return {[batch](int32_t x, int32_t priority) {
+    return batch(x, batch_call_options{priority, {}});
+  }};
+}
+
+struct batch_world : test::fixture {
+  std::shared_ptr<batch_box> box = std::make_shared<batch_box>();
+  caf::actor gw;
+
+  template <class F>
+  void deploy(F fun) {
+    auto b = deployment("Batched", fun);
+    b.max_ongoing_requests(100);
+    auto ctrl = own(spawn_controller(sys));
+    auto a = test::request<application_status>(
+        *this, ctrl, deploy_atom::value,
+        app_spec{"app", "", b.bind(box).spec()});
+    REQUIRE(*a.done);
+    REQUIRE(a.out->engaged());
+    gw = test::find_dep(*this, ctrl, "app", "Batched").gateway;
+  }
+
+  /// Sends (x, priority) through the gateway; the answer lands in `log`.
+  void send(int32_t x, int32_t priority = 0) {
+    auto lg = log;
+    auto dest = gw;
+    sys.spawn(
+        [=](caf::event_based_actor* self, int32_t arg, int32_t prio) {
+          self->request(dest, caf::infinite, call_atom::value, request_meta{},
+                        caf::make_message(arg, prio))
+              .then([lg](int32_t y) { lg->results.emplace_back(y); },
+                    [lg](caf::error& err) { lg->results.emplace_back(err); });
+        },
+        x, priority);
+  }
+
+  void pass(std::chrono::milliseconds d) {
+    auto& clock = dynamic_cast<caf::detail::test_actor_clock&>(sys.clock());
+    for (auto t = 0ms; t < d; t += 1ms) {
+      clock.advance_time(1ms);
+      run();
+    }
+  }
+
+  /// Answers the oldest running async batch.
+  void finish_one() {
+    auto [xs, done] = std::move(box->running.front());
+    box->running.erase(box->running.begin());
+    std::vector<caf::expected<int32_t>> out;
+    for (auto x : xs)
+      out.emplace_back(x * 10);
+    done(std::move(out));
+    run();
+  }
+};
+
+} // namespace
+
+TEST_CASE("a full batch runs at once, a partial one at its timeout",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(async_batched);
+  for (int32_t i = 1; i <= 4; ++i)
+    w.send(i);
+  w.run();
+  REQUIRE(w.box->batches.size() == 1);
+  CHECK(w.box->batches[0] == std::vector<int32_t>{1, 2, 3, 4});
+  w.finish_one();
+  CHECK(w.log->ok() == 4);
+  w.send(5);
+  w.send(6);
+  w.run();
+  w.pass(9ms);
+  CHECK(w.box->batches.size() == 1);
+  w.pass(1ms);
+  REQUIRE(w.box->batches.size() == 2);
+  CHECK(w.box->batches[1] == std::vector<int32_t>{5, 6});
+  w.finish_one();
+  CHECK(w.log->ok() == 6);
+  CHECK(w.log->results.back() == 60);
+}
+
+TEST_CASE("max_concurrent_batches holds further batches, and priorities go "
+          "first",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(async_batched);
+  for (int32_t i = 1; i <= 4; ++i)
+    w.send(i);
+  w.run();
+  REQUIRE(w.box->running.size() == 1);
+  // While one batch runs, two low and two high priority calls wait.
+  w.send(10, 0);
+  w.send(11, 0);
+  w.send(20, 7);
+  w.send(21, 7);
+  w.send(12, 0);
+  w.run();
+  w.pass(50ms);
+  CHECK(w.box->running.size() == 1); // the limit holds
+  w.finish_one();
+  REQUIRE(w.box->batches.size() == 2);
+  CHECK(w.box->batches[1] == std::vector<int32_t>{20, 21, 10, 11});
+  w.finish_one();
+  w.pass(10ms);
+  REQUIRE(w.box->batches.size() == 3);
+  CHECK(w.box->batches[2] == std::vector<int32_t>{12});
+  w.finish_one();
+  CHECK(w.log->ok() == 9);
+}
+
+TEST_CASE("a call past its queue timeout is rejected, not run late",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.box->opts.queue_timeout = 30ms;
+  w.deploy(async_batched);
+  for (int32_t i = 1; i <= 4; ++i)
+    w.send(i);
+  w.run();
+  w.send(5);
+  w.run();
+  w.pass(29ms);
+  CHECK(w.log->results.empty());
+  w.pass(1ms);
+  REQUIRE(w.log->results.size() == 1);
+  REQUIRE_FALSE(w.log->results[0]);
+  CHECK(code_of(w.log->results[0].error()) == errc::overloaded);
+  CHECK_THAT(message_of(w.log->results[0].error()),
+             Catch::Contains("queue timeout"));
+  w.finish_one();
+  CHECK(w.box->batches.size() == 1); // 5 never ran
+}
+
+TEST_CASE("a per-item error fails its item; a length mismatch fails the "
+          "batch",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(inline_batched);
+  w.send(1);
+  w.send(-1);
+  w.send(3);
+  w.send(4);
+  w.run();
+  REQUIRE(w.log->results.size() == 4);
+  CHECK(w.log->ok() == 3);
+  for (auto& r : w.log->results)
+    if (!r)
+      CHECK(code_of(r.error()) == errc::bad_request);
+  w.log->results.clear();
+  w.send(1);
+  w.send(99);
+  w.run();
+  w.pass(10ms);
+  REQUIRE(w.log->results.size() == 2);
+  for (auto& r : w.log->results) {
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == errc::internal);
+    CHECK_THAT(message_of(r.error()),
+               Catch::Contains("returned 1 results for 2 inputs"));
+  }
+}
+
+TEST_CASE("a call whose deadline passes in the queue leaves it unrun",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(async_batched);
+  for (int32_t i = 1; i <= 4; ++i)
+    w.send(i);
+  w.run();
+  // A fifth call, due in 20 ms, waits behind the running batch.
+  auto lg = w.log;
+  auto dest = w.gw;
+  w.sys.spawn([=](caf::event_based_actor* self) {
+    request_meta meta;
+    meta.deadline = caf::make_timestamp() + std::chrono::milliseconds(20);
+    self->request(dest, caf::infinite, call_atom::value, meta,
+                  caf::make_message(int32_t{5}, int32_t{0}))
+        .then([lg](int32_t y) { lg->results.emplace_back(y); },
+              [lg](caf::error& err) { lg->results.emplace_back(err); });
+  });
+  w.run();
+  w.pass(25ms);
+  REQUIRE(w.log->results.size() == 1);
+  REQUIRE_FALSE(w.log->results[0]);
+  CHECK(code_of(w.log->results[0].error()) == errc::deadline_exceeded);
+  w.finish_one();
+  CHECK(w.box->batches.size() == 1);
+}
