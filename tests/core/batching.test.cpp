@@ -167,12 +167,12 @@ struct batch_world : test::fixture {
   }
 
   /// Sends (x, priority) through the gateway; the answer lands in `log`.
-  void send(int32_t x, int32_t priority = 0) {
+  void send(int32_t x, int32_t priority = 0, request_meta meta = {}) {
     auto lg = log;
     auto dest = gw;
     sys.spawn(
         [=](caf::event_based_actor* self, int32_t arg, int32_t prio) {
-          self->request(dest, caf::infinite, call_atom::value, request_meta{},
+          self->request(dest, caf::infinite, call_atom::value, meta,
                         caf::make_message(arg, prio))
               .then([lg](int32_t y) { lg->results.emplace_back(y); },
                     [lg](caf::error& err) { lg->results.emplace_back(err); });
@@ -319,16 +319,9 @@ TEST_CASE("a call whose deadline passes in the queue leaves it unrun",
     w.send(i);
   w.run();
   // A fifth call, due in 20 ms, waits behind the running batch.
-  auto lg = w.log;
-  auto dest = w.gw;
-  w.sys.spawn([=](caf::event_based_actor* self) {
-    request_meta meta;
-    meta.deadline = caf::make_timestamp() + std::chrono::milliseconds(20);
-    self->request(dest, caf::infinite, call_atom::value, meta,
-                  caf::make_message(int32_t{5}, int32_t{0}))
-        .then([lg](int32_t y) { lg->results.emplace_back(y); },
-              [lg](caf::error& err) { lg->results.emplace_back(err); });
-  });
+  request_meta meta;
+  meta.deadline = caf::make_timestamp() + std::chrono::milliseconds(20);
+  w.send(5, 0, meta);
   w.run();
   w.pass(25ms);
   REQUIRE(w.log->results.size() == 1);
