@@ -13,6 +13,7 @@
 #include "actorserve/http.hpp"
 #include "actorserve/http_types.hpp"
 #include "actorserve/messages.hpp"
+#include "actorserve/multiplexing.hpp"
 #include "actorserve/serve.hpp"
 #include "actorserve/stream.hpp"
 #include "actorserve/stream_reader.hpp"

@@ -26,6 +26,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
@@ -108,6 +110,22 @@ public:
   /// The replica's user actor (null until bound).
   const caf::actor& user() const noexcept { return user_; }
 
+  // -- multiplexed models -----------------------------------------------------
+
+  /// The model ids the replica holds now (its model cache publishes them
+  /// on every load and eviction); callers prefer holders of a request's
+  /// model.
+  void set_models(std::vector<std::string> ids) {
+    std::atomic_store(
+        &models_,
+        std::make_shared<const std::vector<std::string>>(std::move(ids)));
+  }
+
+  /// The model ids the replica holds (never null).
+  std::shared_ptr<const std::vector<std::string>> models() const {
+    return std::atomic_load(&models_);
+  }
+
 private:
   static constexpr uint32_t closed_bit = 1u << 31;
   static constexpr uint32_t count_mask = closed_bit - 1;
@@ -118,6 +136,8 @@ private:
   std::atomic<uint32_t> max_ongoing_;
   caf::actor user_;
   caf::weak_actor_ptr replica_;
+  std::shared_ptr<const std::vector<std::string>> models_ =
+      std::make_shared<const std::vector<std::string>>();
 };
 
 using gate_ptr = std::shared_ptr<admission_gate>;

@@ -25,16 +25,22 @@
 ///  - a waiting call whose deadline passes fails with `deadline_exceeded`;
 ///  - a deployment that scales from zero and has no replica holds calls
 ///    waiting (bounded by their deadlines) until one is ready;
+///  - a call for a multiplexed model goes to a replica that holds it, else
+///    to one holding the fewest models (`prefer_model`), else anywhere;
 ///  - replica-set changes lose nothing: waiting calls go to the new set,
 ///    calls in flight finish where they are.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <caf/actor_control_block.hpp>
@@ -192,6 +198,10 @@ private:
   bool refresh();
   slot* find(uint64_t id) noexcept;
   bool try_dispatch(call_ptr& call);
+  /// Sends `call` to the less loaded of two random `candidates` that
+  /// admits it; false when none does.
+  bool dispatch_among(call_ptr& call, std::vector<size_t>& candidates,
+                      std::vector<uint32_t>& loads);
   /// Puts `call` in line (at the front when it was first in line), or fails
   /// it as overloaded.
   void wait(call_ptr call, bool front);
@@ -232,6 +242,48 @@ size_t pick_two(const std::vector<uint32_t>& loads, Draw&& draw) {
   if (b >= a)
     ++b;
   return loads[b] < loads[a] ? b : a;
+}
+
+/// Model-aware routing (Ray's multiplex rule), as a pure function: splits
+/// `candidates` (with their `loads`) into the preferred ones, left in
+/// `candidates`, and the rest, moved to `rest`. Preferred: those whose
+/// model ids (`models_of(candidate)`, null when unknown) include `model`;
+/// if none does, those holding the fewest models.
+template <class ModelsOf>
+void prefer_model(const std::string& model, std::vector<size_t>& candidates,
+                  std::vector<uint32_t>& loads, std::vector<size_t>& rest,
+                  std::vector<uint32_t>& rest_loads, ModelsOf&& models_of) {
+  rest.clear();
+  rest_loads.clear();
+  thread_local std::vector<size_t> counts;
+  thread_local std::vector<bool> holds;
+  counts.clear();
+  holds.clear();
+  bool any = false;
+  size_t fewest = SIZE_MAX;
+  for (auto c : candidates) {
+    auto ids = models_of(c);
+    auto n = ids ? ids->size() : 0;
+    auto h = ids && std::find(ids->begin(), ids->end(), model) != ids->end();
+    counts.push_back(n);
+    holds.push_back(h);
+    any = any || h;
+    fewest = std::min(fewest, n);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto preferred = any ? holds[i] : counts[i] == fewest;
+    if (preferred) {
+      candidates[kept] = candidates[i];
+      loads[kept] = loads[i];
+      ++kept;
+    } else {
+      rest.push_back(candidates[i]);
+      rest_loads.push_back(loads[i]);
+    }
+  }
+  candidates.resize(kept);
+  loads.resize(kept);
 }
 
 /// Takes one slot of `budget` if fewer than `limit` are taken (or `force`,

@@ -167,6 +167,30 @@ bool caller_router::try_dispatch(call_ptr& call) {
       loads.push_back(load);
     }
   }
+  // A multiplexed call tries the replicas that hold its model first, else
+  // those holding the fewest models (so a model spreads when its holders
+  // are full), then the rest.
+  auto& model = call->meta.multiplexed_model_id;
+  if (!model.empty() && candidates.size() > 1) {
+    thread_local std::vector<size_t> rest;
+    thread_local std::vector<uint32_t> rest_loads;
+    detail::prefer_model(
+        model, candidates, loads, rest, rest_loads,
+        [this](size_t i) -> std::shared_ptr<const std::vector<std::string>> {
+          auto& gate = slots_[i].ref.gate;
+          return gate ? gate->models() : nullptr;
+        });
+    if (dispatch_among(call, candidates, loads))
+      return true;
+    candidates.swap(rest);
+    loads.swap(rest_loads);
+  }
+  return dispatch_among(call, candidates, loads);
+}
+
+bool caller_router::dispatch_among(call_ptr& call,
+                                   std::vector<size_t>& candidates,
+                                   std::vector<uint32_t>& loads) {
   auto draw = [this](size_t n) {
     return std::uniform_int_distribution<size_t>{0, n - 1}(rng_);
   };
