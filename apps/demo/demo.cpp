@@ -344,6 +344,9 @@ caf::error run_all(serve& s) {
   // POST /batch: calls answered in batches by a blocking model.
   if (auto err = run_batching(s))
     return err;
+  // POST /multi and /models/{id}/predict: multiplexed models.
+  if (auto err = run_multiplexing(s))
+    return err;
   // POST /stream: TokenStreamer -> Generator (2 replicas), SSE.
   return run_streaming(s);
 }

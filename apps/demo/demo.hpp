@@ -32,12 +32,17 @@ namespace demo {
 /// every 500 ms, version "1" |
 /// | GET /autoscale?ms=N | autoscale | Worker, autoscaled 1..4 (target 2) |
 /// | POST /batch | batch | Batcher: batches of up to 10, a blocking model |
+/// | POST /multi | multi | MultiModel x2, 2 models each, by header |
+/// | POST /models/{id}/predict | models | ModelIngress -> ModelRouter x2 |
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
 
 /// Runs the health-check application alone (part of `run_all`).
 caf::error run_flaky(actorserve::serve& serve);
+
+/// Runs the two multiplexing applications alone (part of `run_all`).
+caf::error run_multiplexing(actorserve::serve& serve);
 
 /// Runs the batching application alone (part of `run_all`).
 caf::error run_batching(actorserve::serve& serve);

@@ -114,14 +114,18 @@ struct multi_world : test::fixture {
     auto dest = gw;
     request_meta meta;
     meta.multiplexed_model_id = model;
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(dest, caf::infinite, call_atom::value, meta,
-                    caf::make_message(int32_t{0}))
-          .then([out](std::string& s) { out->push_back(s); },
-                [out](caf::error& err) {
-                  out->push_back("error: " + message_of(err));
-                });
-    });
+    // The meta is a spawn argument: CAF 0.17 spawns functors without
+    // arguments through a null pointer (undefined behavior under UBSan).
+    sys.spawn(
+        [=](caf::event_based_actor* self, request_meta m) {
+          self->request(dest, caf::infinite, call_atom::value, m,
+                        caf::make_message(int32_t{0}))
+              .then([out](std::string& s) { out->push_back(s); },
+                    [out](caf::error& err) {
+                      out->push_back("error: " + message_of(err));
+                    });
+        },
+        meta);
   }
 
   /// The replica that answered answer `i`.

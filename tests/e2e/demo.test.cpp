@@ -113,6 +113,8 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
                                           {"/classify", "classify"},
                                           {"/ensemble", "ensemble"},
                                           {"/flaky", "flaky"},
+                                          {"/models", "models"},
+                                          {"/multi", "multi"},
                                           {"/pipeline", "pipeline"},
                                           {"/route", "route"},
                                           {"/stream", "stream"}});
@@ -180,4 +182,37 @@ TEST_CASE("POST /batch answers in batches under concurrency",
   CHECK(failed == 0);
   CHECK(biggest > 1);
   CHECK(biggest <= 10); // max_batch_size
+}
+
+TEST_CASE("POST /multi and /models/{id}/predict load each model once per "
+          "replica and route to holders",
+          "[demo][multiplexing]") {
+  test::demo_server s;
+  auto multi = [&](const std::string& model) {
+    return test::http(s.port, "POST", "/multi", "{}",
+                      {{"serve_multiplexed_model_id", model}});
+  };
+  auto first = multi("m1");
+  REQUIRE(first.status == 200);
+  auto b = test::body_of(first);
+  CHECK(b["model_id"] == "m1");
+  CHECK(b["loaded"] == true);
+  auto holder = b["replica"];
+  for (int i = 0; i < 5; ++i) {
+    auto again = test::body_of(multi("m1"));
+    CHECK(again["loaded"] == false); // held: routed to its holder
+    CHECK(again["replica"] == holder);
+  }
+  CHECK(multi("").status == 400);
+  auto p = s.post("/models/alpha/predict", {{"x", 2}});
+  REQUIRE(p.status == 200);
+  auto pb = test::body_of(p);
+  CHECK(pb["model_id"] == "alpha");
+  CHECK(pb["loaded"] == true);
+  CHECK(pb["prediction"].get<double>() > 0);
+  auto p2 = test::body_of(s.post("/models/alpha/predict", {{"x", 2}}));
+  CHECK(p2["loaded"] == false);
+  CHECK(p2["replica"] == pb["replica"]);
+  CHECK(p2["prediction"] == pb["prediction"]);
+  CHECK(s.post("/models/alpha/predict", {{"y", 2}}).status == 400);
 }
