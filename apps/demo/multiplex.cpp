@@ -1,6 +1,7 @@
 // Model multiplexing: POST /multi (the header picks the model) and
 // POST /models/{model_id}/predict (an ingress routes to a ModelRouter
-// deployment through a handle option).
+// deployment through a handle option; the ModelRouter loads its models
+// asynchronously from a WeightStore deployment).
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -44,15 +45,36 @@ http_ingress::behavior_type multi_model(http_ingress::pointer self) {
   return {routes.handler()};
 }
 
-/// The ModelRouter: predicts x with the model the call names.
+/// The WeightStore: reads a model's weights (50 ms of blocking I/O).
+using weight_store_actor =
+    caf::typed_actor<caf::replies_to<std::string>::with<double>>;
+
+weight_store_actor::behavior_type
+weight_store(weight_store_actor::pointer self) {
+  return {[=](const std::string& id) {
+    return run_blocking(self, [id] { return load_toy(id)->weight; });
+  }};
+}
+
+/// The ModelRouter: predicts x with the model the call names. Its loader is
+/// async: it asks the WeightStore and delivers the model when the answer
+/// comes, leaving the replica free meanwhile.
 using model_router_actor =
     caf::typed_actor<caf::replies_to<double>::with<std::string>>;
 
 model_router_actor::behavior_type
-model_router(model_router_actor::pointer self) {
+model_router(model_router_actor::pointer self,
+             handle<weight_store_actor> store) {
   auto replica = replica_context_of(self).replica_id;
   auto models = make_multiplexed<toy_model>(
-      self, multiplex_options{}, load_toy,
+      self, multiplex_options{},
+      [self, store](const std::string& id, model_promise<toy_model> p) {
+        store.call(self, id).then(
+            [p, id](double weight) {
+              p.deliver(std::make_shared<toy_model>(toy_model{id, weight}));
+            },
+            [p](caf::error& err) { p.deliver(std::move(err)); });
+      },
       [](const std::string&, std::shared_ptr<toy_model>) {});
   return {[=](double x) {
     return models.with<std::string>(multiplexed_model_id(self),
@@ -98,8 +120,9 @@ caf::error run_multiplexing(serve& s) {
   auto multi = s.deployment("MultiModel", multi_model).num_replicas(2).bind();
   if (auto h = s.run(multi, {"multi", "/multi"}); !h)
     return std::move(h.error());
+  auto store = s.deployment("WeightStore", weight_store).bind();
   auto router =
-      s.deployment("ModelRouter", model_router).num_replicas(2).bind();
+      s.deployment("ModelRouter", model_router).num_replicas(2).bind(store);
   auto ingress = s.deployment("ModelIngress", model_ingress).bind(router);
   auto h = s.run(ingress, {"models", "/models"});
   return h ? caf::error{} : std::move(h.error());

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <thread>
 
 #include "actorserve/controller.hpp"
 #include "actorserve/multiplexing.hpp"
@@ -97,16 +98,19 @@ struct multi_world : test::fixture {
   std::shared_ptr<std::vector<std::string>> answers =
       std::make_shared<std::vector<std::string>>();
 
-  void deploy(uint32_t replicas) {
-    auto b = deployment("Multi", multi);
+  void deploy(uint32_t replicas) { deploy_as("Multi", multi, box, replicas); }
+
+  template <class F, class Arg>
+  void deploy_as(const std::string& name, F f, Arg arg, uint32_t replicas) {
+    auto b = deployment(name, f);
     b.num_replicas(replicas);
     auto ctrl = own(spawn_controller(sys));
     auto a = test::request<application_status>(
         *this, ctrl, deploy_atom::value,
-        app_spec{"app", "", b.bind(box).spec()});
+        app_spec{"app", "", b.bind(std::move(arg)).spec()});
     REQUIRE(*a.done);
     REQUIRE(a.out->engaged());
-    gw = test::find_dep(*this, ctrl, "app", "Multi").gateway;
+    gw = test::find_dep(*this, ctrl, "app", name).gateway;
   }
 
   void send(const std::string& model) {
@@ -193,4 +197,89 @@ TEST_CASE("requests for a model go to the replica that holds it",
   w.run();
   CHECK(w.replica_of(w.answers->size() - 1) != holder);
   CHECK(w.box->loads.size() == 2);
+}
+
+namespace {
+
+/// The loads an async loader started, waiting for the test to deliver.
+struct pending_loads {
+  std::vector<model_promise<model>> promises;
+};
+
+/// Like `multi`, with an async loader that parks its promise.
+multi_actor::behavior_type async_multi(multi_actor::pointer self,
+                                       std::shared_ptr<pending_loads> box) {
+  auto id = replica_context_of(self).replica_id;
+  auto models = make_multiplexed<model>(
+      self, multiplex_options{2},
+      [box](const std::string&, model_promise<model> p) {
+        box->promises.push_back(std::move(p));
+      },
+      [](const std::string&, std::shared_ptr<model>) {});
+  return {[self, models, id](int32_t) {
+    return models.with<std::string>(
+        multiplexed_model_id(self), [id](model& m, bool loaded_now) {
+          return std::to_string(id) + "/" + m.id + "/" +
+                 (loaded_now ? "loaded" : "held");
+        });
+  }};
+}
+
+struct async_world : multi_world {
+  std::shared_ptr<pending_loads> loads = std::make_shared<pending_loads>();
+
+  void deploy_async(uint32_t replicas) {
+    deploy_as("AsyncMulti", async_multi, loads, replicas);
+  }
+};
+
+} // namespace
+
+TEST_CASE("an async loader loads once, and its loading model draws the "
+          "model's requests",
+          "[multiplexing]") {
+  async_world w;
+  w.deploy_async(2);
+  w.send("m");
+  w.run();
+  REQUIRE(w.loads->promises.size() == 1);
+  CHECK(w.answers->empty());
+  // The replica loading m advertises it: these wait for that one load
+  // instead of loading m on the idle replica.
+  w.send("m");
+  w.send("m");
+  w.run();
+  CHECK(w.loads->promises.size() == 1);
+  CHECK(w.answers->empty());
+  // Delivered from a thread of the user's.
+  auto p = w.loads->promises.front();
+  std::thread{[p] { p.deliver(std::make_shared<model>(model{"m"})); }}.join();
+  w.run();
+  REQUIRE(w.answers->size() == 3);
+  CHECK(w.replica_of(0) == w.replica_of(1));
+  CHECK(w.replica_of(1) == w.replica_of(2));
+  auto loaded = std::count_if(w.answers->begin(), w.answers->end(),
+                              [](const std::string& s) {
+                                return s.find("/m/loaded") != std::string::npos;
+                              });
+  CHECK(loaded == 1);
+  // A second delivery is ignored.
+  p.deliver(make_error(errc::user_error, "late"));
+  w.run();
+  CHECK(w.answers->size() == 3);
+  // A failed load fails its waiters; a dropped promise fails with internal.
+  w.send("x");
+  w.run();
+  REQUIRE(w.loads->promises.size() == 2);
+  w.loads->promises.back().deliver(make_error(errc::user_error, "no x"));
+  w.run();
+  REQUIRE(w.answers->size() == 4);
+  CHECK_THAT(w.answers->back(), Catch::Contains("no x"));
+  w.send("y");
+  w.run();
+  REQUIRE(w.loads->promises.size() == 3);
+  w.loads->promises.pop_back();
+  w.run();
+  REQUIRE(w.answers->size() == 5);
+  CHECK_THAT(w.answers->back(), Catch::Contains("dropped its promise"));
 }

@@ -22,12 +22,15 @@
 /// `serve_multiplexed_model_id`, or `call_options::multiplexed_model_id` on
 /// a handle. Loads and unloads run on the replica's blocking threads;
 /// concurrent requests for a model that is still loading wait for that one
-/// load. The replica publishes the ids it holds at its admission gate, and
-/// callers' routers prefer replicas that hold a request's model, else those
-/// holding the fewest (routing.hpp, `prefer_model`).
+/// load. The replica publishes the ids it holds or is loading at its
+/// admission gate, and callers' routers prefer replicas that hold a
+/// request's model, else those holding the fewest (routing.hpp,
+/// `prefer_model`).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <type_traits>
 #include <functional>
 #include <list>
 #include <memory>
@@ -67,6 +70,59 @@ std::string multiplexed_model_id(Self* self) {
 std::vector<std::string>
 models_to_evict(const std::vector<std::string>& recent_first, int32_t capacity);
 
+/// Completes one load of an async model loader (`make_multiplexed` with a
+/// loader taking `(id, model_promise<Model>)`): deliver the model, or an
+/// error, once, from any thread. Copies share the one load; a load whose
+/// every copy is dropped undelivered fails with `internal`.
+template <class Model>
+class model_promise {
+public:
+  using model_ptr = std::shared_ptr<Model>;
+
+  /// The load succeeded (a null model fails it with `user_error`).
+  void deliver(model_ptr m) const { st_->finish(std::move(m)); }
+
+  /// The load failed with `err`.
+  void deliver(caf::error err) const { st_->finish(std::move(err)); }
+
+  /// Whether this load was delivered already.
+  bool delivered() const noexcept { return st_->done.load(); }
+
+  /// The model id being loaded.
+  const std::string& id() const noexcept { return st_->id; }
+
+  struct state {
+    std::string id;
+    detail::completion_poster back;
+    /// Runs on the owning actor's thread with the outcome.
+    std::function<void(caf::expected<model_ptr>)> on_done;
+    std::atomic<bool> done{false};
+
+    void finish(caf::expected<model_ptr> m) {
+      if (done.exchange(true))
+        return; // delivered already: a second answer is ignored
+      if (m && !*m)
+        m = make_error(errc::user_error,
+                       "the loader returned no model for '" + id + "'");
+      back.post([f = std::move(on_done), m = std::move(m)]() mutable {
+        f(std::move(m));
+      });
+    }
+
+    ~state() {
+      if (!done.load())
+        finish(make_error(errc::internal, "the async loader for '" + id +
+                                              "' dropped its promise "
+                                              "without delivering"));
+    }
+  };
+
+  explicit model_promise(std::shared_ptr<state> st) : st_(std::move(st)) {}
+
+private:
+  std::shared_ptr<state> st_;
+};
+
 namespace detail {
 
 /// One replica's models (lives in its user actor; touched on its thread).
@@ -76,12 +132,21 @@ public:
   using model_ptr = std::shared_ptr<Model>;
   /// Gets the model (or the load's error) and whether this call loaded it.
   using waiter = std::function<void(caf::expected<model_ptr>, bool)>;
+  /// Blocking: runs on one of the replica's blocking threads.
   using loader = std::function<model_ptr(const std::string&)>;
+  /// Async: runs on the actor's thread and delivers the promise later.
+  using async_loader =
+      std::function<void(const std::string&, model_promise<Model>)>;
   using unloader = std::function<void(const std::string&, model_ptr)>;
 
   model_cache(caf::local_actor* self, multiplex_options opts, loader load,
               unloader unload)
       : self_(self), opts_(opts), load_(std::move(load)),
+        unload_(std::move(unload)) {}
+
+  model_cache(caf::local_actor* self, multiplex_options opts, async_loader load,
+              unloader unload)
+      : self_(self), opts_(opts), async_load_(std::move(load)),
         unload_(std::move(unload)) {}
 
   void get(const std::string& id, waiter w) {
@@ -99,6 +164,49 @@ public:
     auto& e = entries_[id];
     e.waiters.push_back(std::move(w));
     ++loads_;
+    // Routers see a loading model as held, so that its next requests wait
+    // here for this load rather than start another elsewhere.
+    publish();
+    if (async_load_)
+      start_async(id);
+    else
+      start_blocking(id);
+  }
+
+  /// Loaded ids, most recently used first.
+  std::vector<std::string> loaded() const {
+    return {recent_.begin(), recent_.end()};
+  }
+
+  uint64_t loads() const noexcept { return loads_; }
+  uint64_t unloads() const noexcept { return unloads_; }
+
+private:
+  struct entry {
+    model_ptr model;
+    std::vector<waiter> waiters;
+  };
+
+  void start_async(const std::string& id) {
+    using state = typename model_promise<Model>::state;
+    auto st = std::make_shared<state>();
+    st->id = id;
+    st->back = user_plane_of(self_).poster(self_);
+    st->on_done = [weak = this->weak_from_this(),
+                   id](caf::expected<model_ptr> m) {
+      if (auto cache = weak.lock())
+        cache->loaded(id, std::move(m));
+    };
+    model_promise<Model> promise{st};
+    st.reset(); // the promise's copies own the load from here
+    try {
+      async_load_(id, promise);
+    } catch (...) {
+      promise.deliver(error_of(std::current_exception()));
+    }
+  }
+
+  void start_blocking(const std::string& id) {
     auto weak = this->weak_from_this();
     auto slot = std::make_shared<batch_slot>();
     auto out = std::make_shared<caf::expected<model_ptr>>(caf::error{});
@@ -127,20 +235,6 @@ public:
         });
   }
 
-  /// Loaded ids, most recently used first.
-  std::vector<std::string> loaded() const {
-    return {recent_.begin(), recent_.end()};
-  }
-
-  uint64_t loads() const noexcept { return loads_; }
-  uint64_t unloads() const noexcept { return unloads_; }
-
-private:
-  struct entry {
-    model_ptr model;
-    std::vector<waiter> waiters;
-  };
-
   void loaded(const std::string& id, caf::expected<model_ptr> m) {
     auto i = entries_.find(id);
     if (i == entries_.end())
@@ -148,6 +242,7 @@ private:
     auto waiters = std::move(i->second.waiters);
     if (!m) {
       entries_.erase(i);
+      publish();
       for (auto& w : waiters)
         w(m.error(), false);
       return;
@@ -187,14 +282,22 @@ private:
         });
   }
 
+  /// Publishes the models held and being loaded at the replica's gate.
   void publish() {
-    if (auto gate = replica_context_of(self_).gate.lock())
-      gate->set_models(loaded());
+    auto gate = replica_context_of(self_).gate.lock();
+    if (!gate)
+      return;
+    auto ids = loaded();
+    for (auto& [id, e] : entries_)
+      if (!e.model)
+        ids.push_back(id);
+    gate->set_models(std::move(ids));
   }
 
   caf::local_actor* self_;
   multiplex_options opts_;
   loader load_;
+  async_loader async_load_;
   unloader unload_;
   std::unordered_map<std::string, entry> entries_;
   std::list<std::string> recent_;
@@ -256,17 +359,32 @@ private:
   caf::local_actor* self_;
 };
 
-/// Declares the replica's model cache, in the deployment's constructor:
-/// `load(id)` returns a `std::shared_ptr<Model>` (on a blocking thread);
-/// `unload(id, model)` runs on one when the model is evicted. Bad options
-/// throw `error_exception` (`invalid_config`).
+/// Declares the replica's model cache, in the deployment's constructor.
+/// The loader is either blocking, `load(id)` returning a
+/// `std::shared_ptr<Model>` on one of the replica's blocking threads, or
+/// async, `load(id, model_promise<Model> p)` running on the actor's thread
+/// and delivering `p` later from anywhere (a handle's continuation, an I/O
+/// thread of the user's). `unload(id, model)` runs on a blocking thread
+/// when the model is evicted. Bad options throw `error_exception`
+/// (`invalid_config`).
 template <class Model, class Self, class Load, class Unload>
 multiplexed<Model> make_multiplexed(Self* self, multiplex_options opts,
                                     Load load, Unload unload) {
   if (auto err = validate(opts))
     throw error_exception(code_of(err), message_of(err));
-  auto cache = std::make_shared<detail::model_cache<Model>>(
-      self, opts, std::move(load), std::move(unload));
+  using cache_type = detail::model_cache<Model>;
+  constexpr bool async =
+      std::is_invocable<Load&, const std::string&, model_promise<Model>>::value;
+  static_assert(async || std::is_invocable_r<std::shared_ptr<Model>, Load&,
+                                             const std::string&>::value,
+                "the loader takes (id) and returns std::shared_ptr<Model>, "
+                "or takes (id, model_promise<Model>)");
+  using loader_type =
+      std::conditional_t<async, typename cache_type::async_loader,
+                         typename cache_type::loader>;
+  auto cache = std::make_shared<cache_type>(
+      self, opts, loader_type{std::move(load)},
+      typename cache_type::unloader{std::move(unload)});
   return multiplexed<Model>{std::move(cache), self};
 }
 

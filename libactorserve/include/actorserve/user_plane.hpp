@@ -178,6 +178,25 @@ struct completion_box {
   std::vector<std::function<void()>> done;
 };
 
+/// Runs closures inside a user actor, posted from any thread: the way back
+/// from blocking jobs and from async work the user completes elsewhere.
+/// Holds only a weak reference to the actor.
+class completion_poster {
+public:
+  completion_poster() = default;
+  completion_poster(caf::weak_actor_ptr addr,
+                    std::shared_ptr<completion_box> box)
+      : addr_(std::move(addr)), box_(std::move(box)) {}
+
+  /// Queues `f` to run on the actor's thread; false (and `f` dropped, not
+  /// run) when the actor is gone.
+  bool post(std::function<void()> f) const;
+
+private:
+  caf::weak_actor_ptr addr_;
+  std::shared_ptr<completion_box> box_;
+};
+
 /// The thread of an isolated replica (user_plane.cpp): runs the user actor
 /// and nothing else, spinning briefly before it parks.
 class user_thread;
@@ -208,6 +227,9 @@ public:
   /// when it stops before the job ends.
   void offload(caf::local_actor* self, std::shared_ptr<promise_slot_base> slot,
                std::function<std::function<void()>()> job);
+
+  /// Posts closures into `self` (this plane's actor) from any thread.
+  completion_poster poster(caf::local_actor* self) const;
 
   /// True while the actor runs on its isolated replica's own unit (never
   /// for an inline replica).

@@ -464,11 +464,10 @@ void user_plane::offload(caf::local_actor* self,
                     blocking_.end());
   blocking_.push_back(slot);
   slot.reset();
-  auto addr = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
   // The job may outlive this actor (a thread left running at shutdown):
   // it holds what it needs, never `this`, and only a weak reference to the
   // actor.
-  pool_->submit([box = completions_, addr, job = std::move(job)] {
+  pool_->submit([back = poster(self), job = std::move(job)] {
     std::function<void()> completion;
     try {
       completion = job();
@@ -477,18 +476,28 @@ void user_plane::offload(caf::local_actor* self,
       // promise is gone, and its reply guard answers for it.
       return;
     }
-    auto owner = addr.lock();
-    if (!owner)
-      return; // the actor is gone; the completion's guard answers
-    {
-      std::lock_guard<std::mutex> guard{box->mtx};
-      box->done.push_back(std::move(completion));
-    }
-    // The owning actor runs on its own thread, and delivers the promise
-    // there (never from this foreign thread).
-    owner->get()->enqueue(nullptr, caf::make_message_id(),
-                          caf::make_message(completions_atom::value), nullptr);
+    // If the actor is gone, the completion's guard answers.
+    back.post(std::move(completion));
   });
+}
+
+completion_poster user_plane::poster(caf::local_actor* self) const {
+  return {caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()), completions_};
+}
+
+bool completion_poster::post(std::function<void()> f) const {
+  auto owner = addr_.lock();
+  if (!owner || !box_)
+    return false;
+  {
+    std::lock_guard<std::mutex> guard{box_->mtx};
+    box_->done.push_back(std::move(f));
+  }
+  // The owning actor runs on its own thread, and delivers promises there
+  // (never from this foreign thread).
+  owner->get()->enqueue(nullptr, caf::make_message_id(),
+                        caf::make_message(completions_atom::value), nullptr);
+  return true;
 }
 
 bool user_plane::handle_framework_message(caf::local_actor* self,
