@@ -1,16 +1,25 @@
 // The actorserve side of the HTTP benchmark scenarios.
-//   bench_server [--app noop|echo] [--mode isolated|inline] [--replicas N]
-//                [actorserve flags: --port, --threads, ...]
+//   bench_server [--app noop|echo|multiplex] [--mode isolated|inline]
+//                [--replicas N] [actorserve flags: --port, --threads, ...]
 //
 // noop: one deployment answering "ok" (the HTTP I/O thread routes for
 //       itself -> replica -> user actor and back).
 // echo: the two-deployment chain of Ray Serve's published benchmark: an
 //       ingress deployment reads the body and passes it through a handle to
 //       an Echo deployment, then returns the echoed bytes.
+// multiplex: model multiplexing; N replicas (default 2), each holding at
+//       most 3 models that take 50 ms to load. The model comes from the
+//       header serve_multiplexed_model_id, which routing sees, or from
+//       x-model-id, which it does not (the model-unaware baseline). Answers
+//       {"hit": bool}: whether the replica held the model when the request
+//       arrived.
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actorserve/actorserve.hpp"
@@ -52,10 +61,37 @@ http_ingress::behavior_type echo_ingress(http_ingress::pointer self,
   }};
 }
 
+struct bench_model {
+  std::string id;
+};
+
+http_ingress::behavior_type multiplex(http_ingress::pointer self) {
+  auto models = make_multiplexed<bench_model>(
+      self, multiplex_options{3},
+      [](const std::string& id) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return std::make_shared<bench_model>(bench_model{id});
+      },
+      [](const std::string&, std::shared_ptr<bench_model>) {});
+  return {[=](http_request& req) -> reply {
+    auto id = multiplexed_model_id(self);
+    if (id.empty())
+      id = req.header("x-model-id");
+    auto held = models.loaded();
+    bool hit = std::find(held.begin(), held.end(), id) != held.end();
+    return models.with<http_response>(id, [hit](bench_model&, bool) {
+      http_response res;
+      res.content_type = "application/json";
+      res.body = hit ? "{\"hit\":true}" : "{\"hit\":false}";
+      return res;
+    });
+  }};
+}
+
 struct bench_flags {
   std::string app = "noop";
   execution mode = execution::isolated;
-  uint32_t replicas = 1;
+  uint32_t replicas = 0;   // 0: the app's default
   std::vector<char*> rest; // left for actorserve's own flags
 };
 
@@ -77,8 +113,8 @@ bench_flags parse(int argc, char** argv) {
       f.rest.push_back(argv[i]);
     }
   }
-  if (f.app != "noop" && f.app != "echo") {
-    std::cerr << "bench_server: --app must be noop or echo\n";
+  if (f.app != "noop" && f.app != "echo" && f.app != "multiplex") {
+    std::cerr << "bench_server: --app must be noop, echo or multiplex\n";
     std::exit(2);
   }
   return f;
@@ -93,16 +129,26 @@ int main(int argc, char** argv) {
   defaults.http.port = 8101;
   serve s{static_cast<int>(flags.rest.size()), flags.rest.data(), defaults};
   caf::expected<handle<http_ingress>> h{caf::error{}};
+  auto replicas = [&](uint32_t fallback) {
+    return flags.replicas > 0 ? flags.replicas : fallback;
+  };
   if (flags.app == "noop") {
     h = s.run(s.deployment("Noop", noop)
-                  .num_replicas(flags.replicas)
+                  .num_replicas(replicas(1))
                   .max_ongoing_requests(1000)
                   .mode(flags.mode)
                   .bind(),
               {"noop", "/"});
+  } else if (flags.app == "multiplex") {
+    h = s.run(s.deployment("Models", multiplex)
+                  .num_replicas(replicas(2))
+                  .max_ongoing_requests(100)
+                  .mode(flags.mode)
+                  .bind(),
+              {"multiplex", "/"});
   } else {
     auto target = s.deployment("Echo", echo)
-                      .num_replicas(flags.replicas)
+                      .num_replicas(replicas(1))
                       .max_ongoing_requests(1000)
                       .mode(flags.mode)
                       .bind();
