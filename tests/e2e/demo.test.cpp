@@ -204,6 +204,15 @@ TEST_CASE("POST /multi and /models/{id}/predict load each model once per "
     CHECK(again["replica"] == holder);
   }
   CHECK(multi("").status == 400);
+  // Status (HTTP) reports each replica's models: m1 on its holder only.
+  auto reps =
+      test::body_of(s.get("/-/status"))["applications"]["multi"]["deployments"]
+                                       ["MultiModel"]["replicas"];
+  REQUIRE(reps.size() == 2);
+  for (auto& r : reps)
+    CHECK(r["multiplexed_model_ids"] == (r["replica_id"] == holder
+                                             ? nlohmann::json::array({"m1"})
+                                             : nlohmann::json::array()));
   auto p = s.post("/models/alpha/predict", {{"x", 2}});
   REQUIRE(p.status == 200);
   auto pb = test::body_of(p);

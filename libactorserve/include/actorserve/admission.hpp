@@ -112,9 +112,9 @@ public:
 
   // -- multiplexed models -----------------------------------------------------
 
-  /// The model ids the replica holds now (its model cache publishes them
-  /// on every load and eviction); callers prefer holders of a request's
-  /// model.
+  /// The model ids the replica holds or is loading now (its model cache
+  /// publishes them as loads start and end and on every eviction); callers
+  /// prefer holders of a request's model.
   void set_models(std::vector<std::string> ids) {
     std::atomic_store(
         &models_,
@@ -125,6 +125,9 @@ public:
   std::shared_ptr<const std::vector<std::string>> models() const {
     return std::atomic_load(&models_);
   }
+
+  /// A copy of `models()`, for status.
+  std::vector<std::string> model_ids() const { return *models(); }
 
 private:
   static constexpr uint32_t closed_bit = 1u << 31;

@@ -134,11 +134,13 @@ struct replica_status {
   uint32_t ongoing = 0;
   /// The deployment version the replica runs.
   std::string version;
+  /// The multiplexed models it holds or is loading (multiplexing.hpp).
+  std::vector<std::string> multiplexed_model_ids;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
-  return f(x.id, x.state, x.ongoing, x.version);
+  return f(x.id, x.state, x.ongoing, x.version, x.multiplexed_model_ids);
 }
 
 struct deployment_status {

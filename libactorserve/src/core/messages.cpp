@@ -69,7 +69,8 @@ nlohmann::json json_of(const deployment_status& dep) {
     reps.push_back({{"replica_id", r.id},
                     {"state", to_string(r.state)},
                     {"version", r.version},
-                    {"ongoing_requests", r.ongoing}});
+                    {"ongoing_requests", r.ongoing},
+                    {"multiplexed_model_ids", r.multiplexed_model_ids}});
   return {{"status", to_string(dep.state)},
           {"target_replicas", dep.target_replicas},
           {"version", dep.version},

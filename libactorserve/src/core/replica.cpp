@@ -213,7 +213,8 @@ caf::behavior replica_actor::make_behavior() {
       [self](status_atom) {
         auto& st = self->state;
         return replica_status{st.args.id, st.state, st.args.gate->running(),
-                              st.args.spec->config.version};
+                              st.args.spec->config.version,
+                              st.args.gate->model_ids()};
       },
       [self](detail::gate_empty_atom) {
         auto& st = self->state;
