@@ -335,3 +335,43 @@ TEST_CASE("a waiting call that is rejected after it was sent keeps the queue "
   r.rejected(std::move(again), 1);
   CHECK(*budget == 0);
 }
+
+TEST_CASE("calls for a model go to its holders, and spread when the holders "
+          "are full",
+          "[caller_router][multiplexing]") {
+  auto for_model = [](uint64_t token, const std::string& model) {
+    auto call = make_call(token);
+    call->meta.multiplexed_model_id = model;
+    return call;
+  };
+  // Whatever the router's random draws (one seed each), the tiers decide.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    CAPTURE(seed);
+    auto ep = std::make_shared<endpoint>("app", "D", 2, -1);
+    std::vector<detail::gate_ptr> gates;
+    for (int i = 0; i < 5; ++i)
+      gates.push_back(std::make_shared<detail::admission_gate>(2));
+    gates[0]->set_models({"hot"});
+    gates[1]->set_models({"x", "y"});
+    gates[2]->set_models({"z"}); // replica 3 holds the fewest
+    gates[3]->set_models({"u", "v"});
+    gates[4]->set_models({"w", "t"});
+    ep->publish(gated(gates));
+    recording_sink sink;
+    caller_router r{ep, sink, seed};
+    // Both of replica 1's slots go to "hot" while it holds it...
+    r.submit(for_model(1, "hot"));
+    r.submit(for_model(2, "hot"));
+    CHECK(sink.sent_to(1) == 2);
+    // ...then "hot" spreads to the replica holding the fewest models.
+    r.submit(for_model(3, "hot"));
+    CHECK(sink.sent_to(3) == 1);
+    // A model nobody holds starts there too, while it has room.
+    r.submit(for_model(4, "new"));
+    CHECK(sink.sent_to(3) == 2);
+    r.submit(for_model(5, "new"));
+    CHECK(sink.sent_to(3) == 2);
+    CHECK(sink.sent.size() == 5);
+    CHECK(r.waiting() == 0);
+  }
+}
