@@ -130,3 +130,101 @@ TEST_CASE("deployment configs are validated field by field", "[config]") {
              }),
              Catch::Contains("health_check_timeout"));
 }
+
+namespace {
+
+/// A `Held` spec renamed, reserving `needs` per replica.
+detail::spec_ptr reserving(test::box_ptr box, const std::string& name,
+                           uint32_t replicas, double cpus,
+                           std::map<std::string, double> custom = {}) {
+  auto spec = test::held_spec(box);
+  spec->config.name = name;
+  spec->config.num_replicas = replicas;
+  spec->config.num_cpus = cpus;
+  spec->config.resources = std::move(custom);
+  return spec;
+}
+
+} // namespace
+
+TEST_CASE("replicas that do not fit the node's resources wait, pending with "
+          "the reason, until resources are released",
+          "[controller][placement]") {
+  test::fixture f;
+  auto box = f.make_box();
+  auto ctrl = f.own(spawn_controller(f.sys, resource_set{2, {{"accel", 1}}}));
+  // The only accelerator goes to "hog".
+  auto hog = request<application_status>(
+      f, ctrl, deploy_atom::value,
+      app_spec{"hog", "", reserving(box, "Hog", 1, 0, {{"accel", 1}})});
+  REQUIRE(*hog.done);
+  REQUIRE(hog.out->engaged());
+  // Two replicas needing it: neither fits, and the deploy waits.
+  auto gpu = request<application_status>(
+      f, ctrl, deploy_atom::value,
+      app_spec{"gpu", "", reserving(box, "Gpu", 2, 0.5, {{"accel", 0.5}})});
+  CHECK_FALSE(*gpu.done);
+  auto st = find_dep(f, ctrl, "gpu", "Gpu");
+  CHECK(st.state == deployment_state::updating);
+  CHECK(st.replicas.empty());
+  CHECK(st.message == "2 replicas pending: no node has the resources free "
+                      "(each replica needs num_cpus=0.5, accel=0.5)");
+  // CPU-only replicas still fit beside it: 2 CPUs, one each.
+  auto cpu = request<application_status>(
+      f, ctrl, deploy_atom::value,
+      app_spec{"cpu", "", reserving(box, "Cpu", 2, 0.5)});
+  REQUIRE(*cpu.done);
+  CHECK(cpu.out->engaged());
+  // Deleting "hog" releases the accelerator: both Gpu replicas start, and
+  // the deploy is answered.
+  auto del = request<bool>(f, ctrl, delete_atom::value, std::string{"hog"});
+  f.run();
+  CHECK(*del.done);
+  CHECK(*gpu.done);
+  st = find_dep(f, ctrl, "gpu", "Gpu");
+  CHECK(ready_replicas(st) == 2);
+  CHECK(st.message.empty());
+  CHECK(st.state == deployment_state::healthy);
+}
+
+TEST_CASE("max_replicas_per_node caps a deployment on one node",
+          "[controller][placement]") {
+  test::fixture f;
+  auto box = f.make_box();
+  auto ctrl = f.own(spawn_controller(f.sys));
+  auto spec = reserving(box, "Capped", 3, 0);
+  spec->config.max_replicas_per_node = 2;
+  auto a = request<application_status>(f, ctrl, deploy_atom::value,
+                                       app_spec{"capped", "", spec});
+  CHECK_FALSE(*a.done);
+  auto st = find_dep(f, ctrl, "capped", "Capped");
+  CHECK(ready_replicas(st) == 2);
+  CHECK(st.message == "1 replica pending: every node already runs "
+                      "max_replicas_per_node=2 replicas of 'Capped'");
+  // Scaled down to what fits, it is healthy and the deploy is answered.
+  auto down = request<deployment_status>(
+      f, ctrl, scale_atom::value, std::string{"capped"},
+      std::string{"Capped"}, uint32_t{2});
+  f.run();
+  CHECK(*down.done);
+  CHECK(*a.done);
+  CHECK(find_dep(f, ctrl, "capped", "Capped").message.empty());
+}
+
+TEST_CASE("resource fields are validated, naming the field", "[config]") {
+  deployment_config cfg;
+  cfg.name = "D";
+  cfg.num_cpus = -1;
+  CHECK(message_of(validate(cfg)) ==
+        "deployment 'D': num_cpus must be a number >= 0");
+  cfg.num_cpus = 1;
+  cfg.resources = {{"accel", -2}};
+  CHECK_THAT(message_of(validate(cfg)),
+             Catch::Contains("resources must map names to numbers >= 0"));
+  cfg.resources = {{"accel", 2}};
+  cfg.max_replicas_per_node = 101;
+  CHECK_THAT(message_of(validate(cfg)),
+             Catch::Contains("max_replicas_per_node must be 1..100"));
+  cfg.max_replicas_per_node = 100;
+  CHECK_FALSE(validate(cfg));
+}

@@ -132,3 +132,25 @@ TEST_CASE("the stream flags set the ingress's stream window and timeouts",
   REQUIRE_FALSE(bad);
   CHECK_THAT(message_of(bad.error()), Catch::Contains("--stream-window"));
 }
+
+TEST_CASE("the node's resources come from --num-cpus and --resources",
+          "[options][placement]") {
+  auto defaults = parse({});
+  REQUIRE(defaults);
+  CHECK(defaults->node.num_cpus == static_cast<double>(available_cores()));
+  CHECK(defaults->node.resources.empty());
+  auto set = parse({"--num-cpus", "2.5", "--resources", R"({"accel": 2})"});
+  REQUIRE(set);
+  CHECK(set->node.num_cpus == 2.5);
+  CHECK(set->node.resources == std::map<std::string, double>{{"accel", 2}});
+  for (auto bad : {"-1", "many", "nan"}) {
+    auto r = parse({"--num-cpus", bad});
+    REQUIRE_FALSE(r);
+    CHECK_THAT(message_of(r.error()), Catch::Contains("--num-cpus"));
+  }
+  for (auto bad : {"accel=1", R"({"accel": -1})", "[]"}) {
+    auto r = parse({"--resources", bad});
+    REQUIRE_FALSE(r);
+    CHECK_THAT(message_of(r.error()), Catch::Contains("--resources"));
+  }
+}

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <caf/detail/scope_guard.hpp>
@@ -69,6 +70,14 @@ struct deployment_config {
   uint32_t max_constructor_retry_count = 20;
   /// Where user code runs.
   execution mode = execution::isolated;
+  /// CPUs and custom resources each replica reserves on its node (Ray's
+  /// `ray_actor_options` `num_cpus` and `resources`). A replica is an
+  /// actor, not a process, so by default it reserves nothing; placement
+  /// never exceeds a node's resources (placement.hpp). >= 0 each.
+  double num_cpus = 0;
+  std::map<std::string, double> resources;
+  /// Most replicas of this deployment on one node, 1..100; 0: no cap.
+  uint32_t max_replicas_per_node = 0;
 };
 
 /// Checks every field. Returns `errc::invalid_config` with a message naming
@@ -116,7 +125,8 @@ typename Inspector::result_type inspect(Inspector& f, deployment_config& x) {
   return f(x.name, x.num_replicas, autoscaled, scaling, x.version,
            x.max_ongoing_requests, x.max_queued_requests, x.user_config,
            x.health_check_period, x.health_check_timeout,
-           x.graceful_shutdown_timeout, x.max_constructor_retry_count, x.mode);
+           x.graceful_shutdown_timeout, x.max_constructor_retry_count, x.mode,
+           x.num_cpus, x.resources, x.max_replicas_per_node);
 }
 
 } // namespace actorserve

@@ -86,6 +86,7 @@
 #include "actorserve/deployment.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
+#include "actorserve/placement.hpp"
 
 namespace actorserve {
 
@@ -129,6 +130,7 @@ using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using health_tick_atom = caf::atom_constant<caf::atom("htick")>;
 using autoscale_tick_atom = caf::atom_constant<caf::atom("atick")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
+using place_atom = caf::atom_constant<caf::atom("place")>;
 
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
@@ -147,10 +149,14 @@ using controller_actor = caf::typed_actor<
     caf::reacts_to<respawn_atom, std::string, std::string>,
     caf::reacts_to<health_tick_atom, std::string, std::string, uint64_t>,
     caf::reacts_to<autoscale_tick_atom, std::string, std::string, uint64_t>,
-    caf::reacts_to<push_atom, std::string, std::string>>;
+    caf::reacts_to<push_atom, std::string, std::string>,
+    caf::reacts_to<place_atom>>;
 
-/// Spawns the controller on the system plane.
-controller_actor spawn_controller(caf::actor_system& sys);
+/// Spawns the controller on the system plane. `local` is what this node
+/// offers replicas' reservations (placement.hpp); unbounded CPUs unless
+/// given.
+controller_actor spawn_controller(caf::actor_system& sys,
+                                  resource_set local = unbounded_cpus());
 
 namespace detail {
 

@@ -169,6 +169,24 @@ public:
     return *this;
   }
 
+  /// CPUs each replica reserves on its node (default 0).
+  deployment_builder& num_cpus(double n) {
+    cfg_.num_cpus = n;
+    return *this;
+  }
+
+  /// Custom resources each replica reserves, e.g. {{"accel", 1}}.
+  deployment_builder& resources(std::map<std::string, double> r) {
+    cfg_.resources = std::move(r);
+    return *this;
+  }
+
+  /// Most replicas of this deployment on one node (1..100).
+  deployment_builder& max_replicas_per_node(uint32_t n) {
+    cfg_.max_replicas_per_node = n;
+    return *this;
+  }
+
   deployment_builder& max_constructor_retry_count(uint32_t n) {
     cfg_.max_constructor_retry_count = n;
     return *this;

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,16 @@ struct admin_options {
   uint16_t port = 8265;
 };
 
+/// What this node offers the replicas placed on it (placement.hpp): each
+/// replica reserves its deployment's `num_cpus` and `resources`, and a
+/// replica that fits nowhere stays pending.
+struct node_options {
+  /// CPUs to hand out; the machine's cores by default.
+  double num_cpus = static_cast<double>(available_cores());
+  /// Custom resources, e.g. {"accel": 2}.
+  std::map<std::string, double> resources;
+};
+
 /// Options of the runtime.
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
@@ -114,6 +125,7 @@ struct serve_options {
   size_t spin_threads = 0;
   http_options http;
   admin_options admin;
+  node_options node;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
   /// Text `--help` prints after the server's flags: the application's own
@@ -124,7 +136,7 @@ struct serve_options {
 /// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
 /// --idle-spin-us, --spin-threads, --request-timeout-ms, --max-body-bytes,
 /// --drain-timeout-ms, the --stream-* flags, --no-http, --admin-host,
-/// --admin-port, --no-admin)
+/// --admin-port, --no-admin, --num-cpus, --resources)
 /// over `defaults`. Bad values give `invalid_config` naming the flag. An
 /// argument that is not one of these goes to `rest`, in order, for the
 /// application to parse; without `rest` it is an error naming it.

@@ -1,5 +1,7 @@
 #include "actorserve/config.hpp"
 
+#include <cmath>
+
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +56,17 @@ caf::error validate(const deployment_config& cfg) {
     return field_error(cfg, "graceful_shutdown_timeout_ms", "must be >= 0");
   if (cfg.max_constructor_retry_count < 1)
     return field_error(cfg, "max_constructor_retry_count", "must be >= 1");
+  if (!(cfg.num_cpus >= 0) || !std::isfinite(cfg.num_cpus))
+    return field_error(cfg, "num_cpus", "must be a number >= 0");
+  for (auto& [resource, amount] : cfg.resources)
+    if (resource.empty() || !(amount >= 0) || !std::isfinite(amount))
+      return field_error(cfg, "resources",
+                         "must map names to numbers >= 0 (got '" + resource +
+                             "')");
+  if (cfg.max_replicas_per_node > 100)
+    return field_error(cfg, "max_replicas_per_node",
+                       "must be 1..100, or 0 for no cap (got " +
+                           std::to_string(cfg.max_replicas_per_node) + ")");
   if (cfg.version.size() > 256)
     return field_error(cfg, "version", "must be at most 256 characters");
   if (cfg.autoscaling)

@@ -17,15 +17,16 @@ namespace actorserve {
 
 using namespace detail::ctl;
 
-controller_actor spawn_controller(caf::actor_system& sys) {
+controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
   // `node` names this process in status output (and, later, among nodes). It
   // is also a spawn argument: CAF 0.17 spawns functors without arguments
   // through a null pointer (undefined behavior under UBSan).
   std::string node = "local";
   return sys.spawn(
-      [](controller_ptr self,
-         std::string node) -> controller_actor::behavior_type {
+      [](controller_ptr self, std::string node,
+         resource_set local) -> controller_actor::behavior_type {
         self->state.node = std::move(node);
+        self->state.local = std::move(local);
         // Children (routers, replicas) are linked so that they end with the
         // controller; their own exits are handled by the down handler. An exit
         // sent to the controller itself (`anon_send_exit` names the receiver as
@@ -209,6 +210,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
                 reconfigure_replica(self, app.name, dep_name, dep, *r);
               schedule_push(self, app.name, dep_name, dep);
             },
+            [self](place_atom) { place_pending(self); },
             [self](push_atom, const std::string& app_name,
                    const std::string& dep_name) {
               app_entry* app = nullptr;
@@ -289,7 +291,7 @@ controller_actor spawn_controller(caf::actor_system& sys) {
             },
         };
       },
-      std::move(node));
+      std::move(node), std::move(local));
 }
 
 } // namespace actorserve

@@ -61,8 +61,10 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
   return dep;
 }
 
-void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep) {
+  if (!placeable(self, dep))
+    return false;
   auto id = self->state.next_replica_id++;
   replica_args args;
   args.id = id;
@@ -83,10 +85,13 @@ void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                                        std::move(gate), dep.code, cfg.version,
                                        cfg.user_config});
   self->state.index.emplace(id, std::make_pair(app.name, name));
+  return true;
 }
 
 /// Drains a replica that is already out of the router's set.
 void drain(controller_ptr self, const replica_entry& r) {
+  // Its reservation is released now: a pending replica may take it.
+  schedule_place(self);
   self->state.index.erase(r.id);
   self->demonitor(r.handle);
   self->request(r.handle, caf::infinite, drain_atom::value)
@@ -111,7 +116,10 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
     return;
   }
   while (dep.replicas.size() < dep.target)
-    spawn_one(self, app, name, dep);
+    if (!spawn_one(self, app, name, dep))
+      break; // pending: retried when resources are released
+  if (dep.replicas.size() >= dep.target)
+    dep.pending.clear();
   if (dep.replicas.size() > dep.target) {
     // Stop starting replicas first, then the newest ready ones.
     std::stable_sort(dep.replicas.begin(), dep.replicas.end(),
@@ -239,6 +247,7 @@ void finish_delete(controller_ptr self, const std::string& name) {
   auto i = self->state.apps.find(name);
   if (i == self->state.apps.end())
     return;
+  schedule_place(self); // its reservations are released
   auto& app = i->second;
   for (auto& [dname, dep] : app.deployments) {
     dep.ep->remove();

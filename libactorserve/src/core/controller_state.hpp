@@ -67,6 +67,9 @@ struct deployment_entry {
   /// replaced after failing its health checks); shown when `message` is
   /// empty, never a failure.
   std::string note;
+  /// Why replicas the target asks for cannot be placed (placement.hpp);
+  /// empty when none wait.
+  std::string pending;
   /// Constructor failures in a row, and the wait before the next replica.
   uint32_t ctor_failures = 0;
   std::chrono::milliseconds retry_delay{0};
@@ -126,6 +129,10 @@ struct controller_data {
   /// After `shutdown_atom`: new apps are refused.
   bool shutting_down = false;
   std::string node;
+  /// What this node offers replicas' reservations.
+  resource_set local;
+  /// A retry of pending placements is scheduled (`place_atom`).
+  bool place_armed = false;
   static inline const char* name = "actorserve.controller";
 };
 
@@ -165,9 +172,20 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
 /// The replica count a deployment's config asks for.
 uint32_t configured_target(const deployment_config& cfg);
 
-/// Starts one replica of the deployment's current spec.
-void spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+/// Starts one replica of the deployment's current spec, where placement
+/// finds room; false (and `dep.pending` saying why) when there is none.
+bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep);
+
+/// Whether one more replica of `dep` fits (placement.hpp); sets or clears
+/// `dep.pending`.
+bool placeable(controller_ptr self, deployment_entry& dep);
+
+/// Resources were released: retries pending placements (coalesced).
+void schedule_place(controller_ptr self);
+
+/// Retries the pending placements of every deployment.
+void place_pending(controller_ptr self);
 
 /// Drains a replica that is already out of the callers' set.
 void drain(controller_ptr self, const replica_entry& r);

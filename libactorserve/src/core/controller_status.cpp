@@ -65,6 +65,12 @@ deployment_status status_of(const std::string& name,
   result.version = dep.spec->config.version;
   result.autoscaling = dep.spec->config.autoscaling.has_value();
   result.message = dep.message.empty() ? dep.note : dep.message;
+  if (dep.message.empty() && !dep.pending.empty() &&
+      dep.replicas.size() < dep.target) {
+    auto n = dep.target - dep.replicas.size();
+    result.message = std::to_string(n) + (n == 1 ? " replica" : " replicas") +
+                     " pending: " + dep.pending;
+  }
   result.gateway = dep.gateway;
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{

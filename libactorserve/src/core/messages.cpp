@@ -6,6 +6,7 @@
 #include "actorserve/config.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/http_types.hpp"
+#include "actorserve/placement.hpp"
 
 namespace actorserve {
 
@@ -114,6 +115,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<http_request>("actorserve::http_request");
   cfg.add_message_type<http_response>("actorserve::http_response");
   cfg.add_message_type<deployment_config>("actorserve::deployment_config");
+  cfg.add_message_type<resource_set>("actorserve::resource_set");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto err = caf::error{code, error_category, ctx};

@@ -1,10 +1,12 @@
 // Server flags and options: parsing, validation and the --help text.
 #include <algorithm>
+#include <cmath>
 #include <sched.h>
 #include <sstream>
 #include <thread>
 
 #include "actorserve/error.hpp"
+#include "actorserve/placement.hpp"
 #include "actorserve/serve.hpp"
 
 namespace actorserve {
@@ -45,6 +47,22 @@ caf::error parse_ms(const std::string& flag, const std::string& text,
   return err;
 }
 
+/// A non-negative number of CPUs (fractions allowed).
+caf::error parse_cpus(const std::string& flag, const std::string& text,
+                      double& out) {
+  try {
+    size_t pos = 0;
+    auto value = std::stod(text, &pos);
+    if (pos == text.size() && value >= 0 && std::isfinite(value)) {
+      out = value;
+      return {};
+    }
+  } catch (const std::exception&) {
+    // reported below
+  }
+  return flag_error(flag, "must be a number >= 0 (got '" + text + "')");
+}
+
 } // namespace
 
 size_t available_cores() noexcept {
@@ -80,7 +98,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                  flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
                  flag == "--stream-window" ||
                  flag == "--stream-first-chunk-timeout-ms" ||
-                 flag == "--stream-idle-timeout-ms";
+                 flag == "--stream-idle-timeout-ms" || flag == "--num-cpus" ||
+                 flag == "--resources";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -110,7 +129,7 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--stream-first-chunk-timeout-ms, "
                               "--stream-idle-timeout-ms, --no-http, "
                               "--admin-host, --admin-port, --no-admin, "
-                              "--help)");
+                              "--num-cpus, --resources, --help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -149,6 +168,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                                  opts.http.max_body_bytes);
     } else if (flag == "--drain-timeout-ms") {
       err = parse_ms(flag, *v, 3'600'000, opts.drain_timeout);
+    } else if (flag == "--num-cpus") {
+      err = parse_cpus(flag, *v, opts.node.num_cpus);
+    } else if (flag == "--resources") {
+      err = parse_resources(*v, "flag --resources", opts.node.resources);
     }
     if (err)
       return err;
@@ -193,6 +216,11 @@ caf::error validate(const serve_options& opts) {
     return bad("admin.host", "must not be empty");
   if (opts.drain_timeout.count() < 0)
     return bad("drain_timeout", "must be >= 0");
+  if (!(opts.node.num_cpus >= 0) || !std::isfinite(opts.node.num_cpus))
+    return bad("node.num_cpus", "must be a number >= 0");
+  for (auto& [name, amount] : opts.node.resources)
+    if (name.empty() || !(amount >= 0) || !std::isfinite(amount))
+      return bad("node.resources", "must map names to numbers >= 0");
   return {};
 }
 
@@ -233,6 +261,11 @@ std::string usage_text(const serve_options& d) {
       << "  --admin-port N           admin API port, 0 picks one ("
       << d.admin.port << ")\n"
       << "  --no-admin               no admin API\n"
+      << "  --num-cpus N             CPUs replicas may reserve here ("
+      << d.node.num_cpus << ")\n"
+      << "  --resources JSON         custom resources offered here, e.g. "
+         "'{\"accel\": 2}' ("
+      << to_string(resource_set{0, d.node.resources}) << ")\n"
       << "  --help                   this text\n";
   if (!d.usage.empty())
     out << d.usage << (d.usage.back() == '\n' ? "" : "\n");

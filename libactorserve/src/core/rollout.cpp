@@ -24,8 +24,12 @@ update_kind classify_update(const deployment_config& old_cfg,
                             bool new_code) noexcept {
   auto same_version =
       !new_cfg.version.empty() && new_cfg.version == old_cfg.version;
+  // Like Ray's ray_actor_options and max_replicas_per_node: where a
+  // replica may run changes only with new replicas.
   if (new_cfg.version != old_cfg.version || (new_code && !same_version) ||
-      new_cfg.mode != old_cfg.mode)
+      new_cfg.mode != old_cfg.mode || new_cfg.num_cpus != old_cfg.num_cpus ||
+      new_cfg.resources != old_cfg.resources ||
+      new_cfg.max_replicas_per_node != old_cfg.max_replicas_per_node)
     return update_kind::heavyweight;
   if (new_cfg.user_config != old_cfg.user_config ||
       new_cfg.max_ongoing_requests != old_cfg.max_ongoing_requests ||

@@ -80,7 +80,9 @@ serve::serve(serve_options opts) {
   block_signals();
   impl_ = std::make_unique<impl>(std::move(opts));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
-  impl_->controller = spawn_controller(*impl_->sys);
+  impl_->controller =
+      spawn_controller(*impl_->sys, resource_set{impl_->opts.node.num_cpus,
+                                                 impl_->opts.node.resources});
   if (impl_->opts.http.enabled) {
     impl_->http = std::make_unique<detail::http_server>(
         *impl_->sys, impl_->opts.http, impl_->controller);
