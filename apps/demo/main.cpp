@@ -11,6 +11,13 @@ int main(int argc, char** argv) {
   actorserve::serve serve{argc, argv, defaults};
   if (auto err = demo::run_all(serve))
     return serve.fail(err);
+  if (serve.node_id() != 0) {
+    // A worker node: the head places replicas here and serves HTTP.
+    std::cout << "actorserve demo: worker node " << serve.node_id()
+              << " of the head at " << serve.options().cluster.join
+              << std::endl;
+    return serve.wait();
+  }
   std::cout << "actorserve demo: serving on http://"
             << serve.options().http.host << ":" << serve.http_port()
             << std::endl;

@@ -85,6 +85,7 @@
 
 #include "actorserve/deployment.hpp"
 #include "actorserve/endpoint.hpp"
+#include "actorserve/cluster.hpp"
 #include "actorserve/messages.hpp"
 #include "actorserve/placement.hpp"
 
@@ -150,7 +151,11 @@ using controller_actor = caf::typed_actor<
     caf::reacts_to<health_tick_atom, std::string, std::string, uint64_t>,
     caf::reacts_to<autoscale_tick_atom, std::string, std::string, uint64_t>,
     caf::reacts_to<push_atom, std::string, std::string>,
-    caf::reacts_to<place_atom>>;
+    caf::reacts_to<place_atom>,
+    caf::replies_to<node_join_atom, node_hello, std::string>::with<uint64_t>,
+    caf::replies_to<node_deployments_atom, uint64_t,
+                    std::vector<std::string>>::with<bool>,
+    caf::reacts_to<cluster_address_atom, std::string>>;
 
 /// Spawns the controller on the system plane. `local` is what this node
 /// offers replicas' reservations (placement.hpp); unbounded CPUs unless

@@ -64,6 +64,10 @@ enum class errc : uint8_t {
   /// caller cancelled its call): it was dropped before it ran, or stopped.
   /// Nobody is waiting for the answer; HTTP logs it as 499.
   cancelled,
+  /// The peer did not present valid credentials (a node joining with a
+  /// wrong or missing cluster token). Fix the credentials; retrying as is
+  /// fails again.
+  unauthenticated,
 };
 
 /// Returns the enumerator's name, e.g. "overloaded".

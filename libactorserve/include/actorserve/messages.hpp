@@ -18,6 +18,8 @@
 #include <caf/fwd.hpp>
 #include <caf/timestamp.hpp>
 
+#include "actorserve/cluster.hpp"
+
 namespace actorserve {
 
 namespace detail {
@@ -136,11 +138,14 @@ struct replica_status {
   std::string version;
   /// The multiplexed models it holds or is loading (multiplexing.hpp).
   std::vector<std::string> multiplexed_model_ids;
+  /// The node it runs on (`node_status::id`).
+  uint64_t node_id = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
-  return f(x.id, x.state, x.ongoing, x.version, x.multiplexed_model_ids);
+  return f(x.id, x.state, x.ongoing, x.version, x.multiplexed_model_ids,
+           x.node_id);
 }
 
 struct deployment_status {
@@ -181,11 +186,13 @@ typename Inspector::result_type inspect(Inspector& f, application_status& x) {
 /// Everything the controller knows, as `serve::status()` returns it.
 struct serve_status {
   std::vector<application_status> applications;
+  /// The head first, then the worker nodes that joined (cluster.hpp).
+  std::vector<node_status> nodes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, serve_status& x) {
-  return f(x.applications);
+  return f(x.applications, x.nodes);
 }
 
 /// Renders a status as JSON text (what `GET /-/status` and the admin API

@@ -30,6 +30,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
+#include "actorserve/cluster.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/deployment.hpp"
 #include "actorserve/handle.hpp"
@@ -126,6 +127,8 @@ struct serve_options {
   http_options http;
   admin_options admin;
   node_options node;
+  /// The cluster: the head's port for nodes, or the head this worker joins.
+  cluster_options cluster;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
   /// Text `--help` prints after the server's flags: the application's own
@@ -136,7 +139,8 @@ struct serve_options {
 /// Parses flags (--host, --port, --http-threads, --threads, --scheduler,
 /// --idle-spin-us, --spin-threads, --request-timeout-ms, --max-body-bytes,
 /// --drain-timeout-ms, the --stream-* flags, --no-http, --admin-host,
-/// --admin-port, --no-admin, --num-cpus, --resources)
+/// --admin-port, --no-admin, --num-cpus, --resources, --cluster-port,
+/// --cluster-host, --join, --cluster-token-file)
 /// over `defaults`. Bad values give `invalid_config` naming the flag. An
 /// argument that is not one of these goes to `rest`, in order, for the
 /// application to parse; without `rest` it is an error naming it.
@@ -243,6 +247,12 @@ public:
   /// The port the admin API listens on (0 when it is disabled).
   uint16_t admin_port() const noexcept;
 
+  /// The port the head takes nodes on (0 when it does not).
+  uint16_t cluster_port() const noexcept;
+
+  /// This worker's node id (0 on the head).
+  uint64_t node_id() const noexcept;
+
   const serve_options& options() const noexcept;
 
   caf::actor_system& system() noexcept;
@@ -260,6 +270,10 @@ public:
   int fail(const caf::error& err);
 
 private:
+  /// The head: publishes the cluster gate on the cluster port.
+  void open_cluster_port();
+  /// A worker: joins the head (throws `error_exception` when refused).
+  void start_worker();
   caf::expected<endpoint_ptr> run_impl(app_spec spec);
   caf::expected<endpoint_ptr> find_endpoint(const std::string& app,
                                             const std::string& deployment);

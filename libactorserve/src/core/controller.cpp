@@ -36,6 +36,8 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
             self->quit(std::move(msg.reason));
         });
         self->set_down_handler([self](caf::down_msg& dm) {
+          if (node_went_down(self, dm.source))
+            return;
           // A replica died outside of a drain: replace it, at once, or
           // after a backoff when its constructor failed or replicas keep
           // dying (one pass over the replicas: O(n) per death).
@@ -140,7 +142,20 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
               serve_status result;
               for (auto& [name, app] : self->state.apps)
                 result.applications.push_back(status_of(app));
+              result.nodes = nodes_status(self);
               return result;
+            },
+            [self](node_join_atom, node_hello& hello, const std::string& peer) {
+              return node_joined(self, std::move(hello), peer);
+            },
+            [self](node_deployments_atom, uint64_t node,
+                   std::vector<std::string>& names) -> caf::result<bool> {
+              if (auto err = set_node_deployments(self, node, std::move(names)))
+                return err;
+              return true;
+            },
+            [self](cluster_address_atom, std::string& address) {
+              self->state.address = std::move(address);
             },
             [self](endpoint_atom, const std::string& app,
                    const std::string& dep) -> caf::result<endpoint_ptr> {

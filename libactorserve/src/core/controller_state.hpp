@@ -24,6 +24,16 @@
 
 namespace actorserve::detail::ctl {
 
+/// The head's node id; worker nodes count up from the next.
+constexpr uint64_t head_node_id = 1;
+
+/// A worker node that joined.
+struct node_entry {
+  node_status status;
+  /// Its agent, monitored: the node is dead when it goes.
+  caf::actor agent;
+};
+
 struct replica_entry {
   uint64_t id;
   caf::actor handle;
@@ -39,6 +49,8 @@ struct replica_entry {
   /// When it became ready (for the crash backoff).
   caf::actor_clock::time_point ready_at{};
   health_record health{};
+  /// The node it runs on.
+  uint64_t node = head_node_id;
 };
 
 struct scale_waiter {
@@ -133,6 +145,10 @@ struct controller_data {
   resource_set local;
   /// A retry of pending placements is scheduled (`place_atom`).
   bool place_armed = false;
+  /// The head's cluster address ("local" without a cluster port).
+  std::string address = "local";
+  std::vector<node_entry> nodes;
+  uint64_t next_node_id = head_node_id + 1;
   static inline const char* name = "actorserve.controller";
 };
 
@@ -180,6 +196,23 @@ bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
 /// Whether one more replica of `dep` fits (placement.hpp); sets or clears
 /// `dep.pending`.
 bool placeable(controller_ptr self, deployment_entry& dep);
+
+// -- nodes (controller_nodes.cpp) -------------------------------------------
+
+/// Records an authenticated node (from the cluster gate) and watches its
+/// agent; returns its id.
+uint64_t node_joined(controller_ptr self, node_hello hello,
+                     const std::string& peer);
+
+/// The actor that went down was a node's agent: the node is dead.
+bool node_went_down(controller_ptr self, const caf::actor_addr& agent);
+
+/// Sets what a node's binary registers; `not_found` for an unknown node.
+caf::error set_node_deployments(controller_ptr self, uint64_t node,
+                                std::vector<std::string> names);
+
+/// The head, then every worker node.
+std::vector<node_status> nodes_status(controller_ptr self);
 
 /// Resources were released: retries pending placements (coalesced).
 void schedule_place(controller_ptr self);

@@ -75,7 +75,7 @@ deployment_status status_of(const std::string& name,
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{
         r.id, r.state, r.gate ? r.gate->running() : 0, r.version,
-        r.gate ? r.gate->model_ids() : std::vector<std::string>{}});
+        r.gate ? r.gate->model_ids() : std::vector<std::string>{}, r.node});
   return result;
 }
 

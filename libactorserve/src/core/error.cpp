@@ -33,6 +33,8 @@ const char* to_string(errc x) noexcept {
     return "internal";
   case errc::cancelled:
     return "cancelled";
+  case errc::unauthenticated:
+    return "unauthenticated";
   }
   return "unknown";
 }

@@ -71,7 +71,8 @@ nlohmann::json json_of(const deployment_status& dep) {
                     {"state", to_string(r.state)},
                     {"version", r.version},
                     {"ongoing_requests", r.ongoing},
-                    {"multiplexed_model_ids", r.multiplexed_model_ids}});
+                    {"multiplexed_model_ids", r.multiplexed_model_ids},
+                    {"node_id", r.node_id}});
   return {{"status", to_string(dep.state)},
           {"target_replicas", dep.target_replicas},
           {"version", dep.version},
@@ -100,7 +101,21 @@ std::string to_json(const serve_status& x) {
                       {"deployments", deps},
                       {"message", app.message}};
   }
-  return nlohmann::json{{"applications", apps}}.dump();
+  auto nodes = nlohmann::json::array();
+  for (auto& n : x.nodes) {
+    auto res = nlohmann::json{{"num_cpus", n.resources.num_cpus}};
+    for (auto& [name, amount] : n.resources.custom)
+      res[name] = amount;
+    nodes.push_back({{"node_id", n.id},
+                     {"role", n.role},
+                     {"address", n.address},
+                     {"pid", n.pid},
+                     {"resources", res},
+                     {"state", to_string(n.state)},
+                     {"deployments", n.deployments},
+                     {"replicas", n.replicas}});
+  }
+  return nlohmann::json{{"applications", apps}, {"nodes", nodes}}.dump();
 }
 
 void register_types(caf::actor_system_config& cfg) {
@@ -116,6 +131,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<http_response>("actorserve::http_response");
   cfg.add_message_type<deployment_config>("actorserve::deployment_config");
   cfg.add_message_type<resource_set>("actorserve::resource_set");
+  cfg.add_message_type<node_hello>("actorserve::node_hello");
+  cfg.add_message_type<node_status>("actorserve::node_status");
+  cfg.add_message_type<std::vector<std::string>>("std::vector<std::string>");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto err = caf::error{code, error_category, ctx};

@@ -1,6 +1,7 @@
 // Server flags and options: parsing, validation and the --help text.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sched.h>
 #include <sstream>
 #include <thread>
@@ -99,7 +100,9 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                  flag == "--stream-window" ||
                  flag == "--stream-first-chunk-timeout-ms" ||
                  flag == "--stream-idle-timeout-ms" || flag == "--num-cpus" ||
-                 flag == "--resources";
+                 flag == "--resources" || flag == "--cluster-port" ||
+                 flag == "--cluster-host" || flag == "--join" ||
+                 flag == "--cluster-token-file";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -129,7 +132,9 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--stream-first-chunk-timeout-ms, "
                               "--stream-idle-timeout-ms, --no-http, "
                               "--admin-host, --admin-port, --no-admin, "
-                              "--num-cpus, --resources, --help)");
+                              "--num-cpus, --resources, --cluster-port, "
+                              "--cluster-host, --join, --cluster-token-file, "
+                              "--help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -172,10 +177,23 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       err = parse_cpus(flag, *v, opts.node.num_cpus);
     } else if (flag == "--resources") {
       err = parse_resources(*v, "flag --resources", opts.node.resources);
+    } else if (flag == "--cluster-port") {
+      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.cluster.port);
+      opts.cluster.listen = true;
+    } else if (flag == "--cluster-host") {
+      opts.cluster.host = *v;
+    } else if (flag == "--join") {
+      opts.cluster.join = *v;
+    } else if (flag == "--cluster-token-file") {
+      err = read_token_file(*v, flag, opts.cluster.token);
     }
     if (err)
       return err;
   }
+  auto& cl = opts.cluster;
+  if ((cl.listen || !cl.join.empty()) && cl.token.empty())
+    if (auto env = std::getenv("ACTORSERVE_CLUSTER_TOKEN"))
+      cl.token = env;
   if (auto err = validate(opts))
     return err;
   return opts;
@@ -216,6 +234,8 @@ caf::error validate(const serve_options& opts) {
     return bad("admin.host", "must not be empty");
   if (opts.drain_timeout.count() < 0)
     return bad("drain_timeout", "must be >= 0");
+  if (auto err = validate(opts.cluster))
+    return err;
   if (!(opts.node.num_cpus >= 0) || !std::isfinite(opts.node.num_cpus))
     return bad("node.num_cpus", "must be a number >= 0");
   for (auto& [name, amount] : opts.node.resources)
@@ -266,6 +286,13 @@ std::string usage_text(const serve_options& d) {
       << "  --resources JSON         custom resources offered here, e.g. "
          "'{\"accel\": 2}' ("
       << to_string(resource_set{0, d.node.resources}) << ")\n"
+      << "  --cluster-port N         take worker nodes on this port, 0 picks "
+         "one (needs a token)\n"
+      << "  --cluster-host ADDR      cluster port address (" << d.cluster.host
+      << ")\n"
+      << "  --join HOST:PORT         run as a worker node of that head\n"
+      << "  --cluster-token-file F   the cluster token (else "
+         "ACTORSERVE_CLUSTER_TOKEN)\n"
       << "  --help                   this text\n";
   if (!d.usage.empty())
     out << d.usage << (d.usage.back() == '\n' ? "" : "\n");

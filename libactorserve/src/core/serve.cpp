@@ -7,15 +7,19 @@
 #include <cstdlib>
 #include <iostream>
 #include <pthread.h>
+#include <set>
+#include <unistd.h>
 #include <sched.h>
 #include <sstream>
 #include <thread>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "../ingress/admin_server.hpp"
+#include "../cluster/cluster_impl.hpp"
 #include "../ingress/http_server.hpp"
 #include "serve_config.hpp"
 #include "spin_scheduler.hpp"
@@ -63,6 +67,8 @@ struct serve::impl {
     }
     cfg.set("logger.console-verbosity", caf::atom("quiet"));
     register_types(cfg);
+    if (opts.cluster.listen || !opts.cluster.join.empty())
+      cfg.load<caf::io::middleman>();
   }
 
   serve_options opts;
@@ -71,8 +77,44 @@ struct serve::impl {
   controller_actor controller;
   std::unique_ptr<detail::http_server> http;
   std::unique_ptr<detail::admin_server> admin;
+  /// The head: its published gate and port. A worker: its link.
+  cluster_gate_actor gate;
+  uint16_t cluster_port = 0;
+  detail::cluster_link link;
+  /// A worker: the deployments its binary registers (`run`).
+  std::set<std::string> registered;
   bool stopped = false;
+
+  bool worker() const noexcept { return !opts.cluster.join.empty(); }
+
+  /// What the controller's requests get on a worker node.
+  caf::error no_controller() const {
+    return make_error(errc::unavailable,
+                      "this process is a worker node of the head at " +
+                          opts.cluster.join +
+                          "; ask the head (its status and admin API)");
+  }
 };
+
+namespace {
+
+/// Names every deployment of the graph below `spec` as "app/deployment".
+void collect_names(const std::string& app, const detail::spec_ptr& spec,
+                   std::set<std::string>& out) {
+  if (!spec || !out.insert(app + "/" + spec->config.name).second)
+    return;
+  for (auto& child : spec->children)
+    collect_names(app, child, out);
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return "unknown";
+  return buf;
+}
+
+} // namespace
 
 serve::serve(serve_options opts) {
   if (auto err = validate(opts))
@@ -80,6 +122,10 @@ serve::serve(serve_options opts) {
   block_signals();
   impl_ = std::make_unique<impl>(std::move(opts));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
+  if (impl_->worker()) {
+    start_worker();
+    return;
+  }
   impl_->controller =
       spawn_controller(*impl_->sys, resource_set{impl_->opts.node.num_cpus,
                                                  impl_->opts.node.resources});
@@ -99,6 +145,47 @@ serve::serve(serve_options opts) {
       throw error_exception(code_of(err), message_of(err));
     }
   }
+  if (impl_->opts.cluster.listen)
+    open_cluster_port();
+}
+
+void serve::open_cluster_port() {
+  auto& d = *impl_;
+  auto& cl = d.opts.cluster;
+  d.gate = detail::spawn_cluster_gate(*d.sys, cl.token, d.controller);
+  auto port = d.sys->middleman().publish(d.gate, cl.port, cl.host.c_str());
+  if (!port) {
+    auto why = d.sys->render(port.error());
+    shutdown();
+    throw error_exception(errc::invalid_config,
+                          "flag --cluster-port: cannot listen on " + cl.host +
+                              ":" + std::to_string(cl.port) + ": " + why);
+  }
+  d.cluster_port = *port;
+  auto address = cl.host + ":" + std::to_string(*port);
+  caf::anon_send(d.controller, cluster_address_atom::value, address);
+  std::cerr << "actorserve: taking worker nodes on " << address << std::endl;
+}
+
+void serve::start_worker() {
+  auto& d = *impl_;
+  // A worker serves no HTTP and no admin API: the head does.
+  d.opts.http.enabled = false;
+  d.opts.admin.enabled = false;
+  node_hello hello;
+  hello.token = d.opts.cluster.token;
+  hello.host = host_name();
+  hello.pid = static_cast<int64_t>(::getpid());
+  hello.resources = resource_set{d.opts.node.num_cpus, d.opts.node.resources};
+  auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello));
+  if (!link) {
+    auto err = std::move(link.error());
+    shutdown();
+    throw error_exception(code_of(err), message_of(err));
+  }
+  d.link = std::move(*link);
+  std::cerr << "actorserve: joined the head at " << d.opts.cluster.join
+            << " as node " << d.link.node_id << std::endl;
 }
 
 static serve_options options_or_exit(int argc, char** argv,
@@ -131,6 +218,19 @@ serve::~serve() {
 }
 
 caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
+  if (impl_->worker()) {
+    // The same main() runs here: its deployments are registered by name,
+    // for the head to place (it decides where replicas run).
+    auto& d = *impl_;
+    collect_names(spec.name, spec.ingress, d.registered);
+    if (auto err = detail::announce_deployments(
+            *d.sys, d.link, d.opts.cluster.token,
+            {d.registered.begin(), d.registered.end()}))
+      return err;
+    auto& cfg = spec.ingress->config;
+    return std::make_shared<endpoint>(
+        spec.name, cfg.name, cfg.max_ongoing_requests, cfg.max_queued_requests);
+  }
   caf::scoped_actor self{*impl_->sys};
   caf::error failed;
   auto app = spec.name;
@@ -146,6 +246,8 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
 
 caf::expected<endpoint_ptr>
 serve::find_endpoint(const std::string& app, const std::string& deployment) {
+  if (!impl_->controller)
+    return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<endpoint_ptr> result{endpoint_ptr{}};
   self->request(impl_->controller, caf::infinite, endpoint_atom::value, app,
@@ -156,6 +258,8 @@ serve::find_endpoint(const std::string& app, const std::string& deployment) {
 }
 
 caf::expected<bool> serve::remove(const std::string& app) {
+  if (!impl_->controller)
+    return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<bool> result{false};
   self->request(impl_->controller, caf::infinite, delete_atom::value, app)
@@ -167,6 +271,8 @@ caf::expected<bool> serve::remove(const std::string& app) {
 caf::expected<deployment_status>
 serve::scale(const std::string& app, const std::string& deployment, uint32_t n,
              std::chrono::milliseconds timeout) {
+  if (!impl_->controller)
+    return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
   self->request(impl_->controller, timeout, scale_atom::value, app, deployment,
@@ -179,6 +285,8 @@ serve::scale(const std::string& app, const std::string& deployment, uint32_t n,
 caf::expected<deployment_status>
 serve::update(const std::string& app, const std::string& deployment,
               deployment_patch patch, std::chrono::milliseconds timeout) {
+  if (!impl_->controller)
+    return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
   self->request(impl_->controller, timeout, update_atom::value, app, deployment,
@@ -189,6 +297,8 @@ serve::update(const std::string& app, const std::string& deployment,
 }
 
 caf::expected<serve_status> serve::status(std::chrono::milliseconds timeout) {
+  if (!impl_->controller)
+    return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<serve_status> result{serve_status{}};
   self->request(impl_->controller, timeout, status_atom::value)
@@ -203,6 +313,14 @@ uint16_t serve::http_port() const noexcept {
 
 uint16_t serve::admin_port() const noexcept {
   return impl_->admin ? impl_->admin->port() : 0;
+}
+
+uint16_t serve::cluster_port() const noexcept {
+  return impl_->cluster_port;
+}
+
+uint64_t serve::node_id() const noexcept {
+  return impl_->link.node_id;
 }
 
 const serve_options& serve::options() const noexcept {
@@ -240,7 +358,7 @@ void serve::shutdown() {
   }
   // 2. Drain and stop every replica (each within its
   //    graceful_shutdown_timeout), for what is left of the drain timeout.
-  {
+  if (d.controller) {
     caf::scoped_actor self{*d.sys};
     self->request(d.controller, left() + std::chrono::milliseconds(100),
                   shutdown_atom::value)
@@ -251,8 +369,15 @@ void serve::shutdown() {
   //    joins.
   if (d.http)
     d.http->stop();
-  caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
+  if (d.controller)
+    caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
+  if (d.gate)
+    caf::anon_send_exit(d.gate, caf::exit_reason::user_shutdown);
+  if (d.link.agent)
+    caf::anon_send_exit(d.link.agent, caf::exit_reason::user_shutdown);
   d.controller = nullptr;
+  d.gate = nullptr;
+  d.link = {};
   d.sys.reset();
 }
 

@@ -26,6 +26,8 @@ uint16_t http_status_of(errc code) noexcept {
     return 500;
   case errc::cancelled:
     return 499; // nginx's "client closed request"; no client reads it
+  case errc::unauthenticated:
+    return 401;
   }
   return 500;
 }
@@ -36,6 +38,8 @@ const char* reason_phrase(uint16_t status) {
     return "OK";
   case 400:
     return "Bad Request";
+  case 401:
+    return "Unauthorized";
   case 404:
     return "Not Found";
   case 405:

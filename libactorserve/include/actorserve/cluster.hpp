@@ -1,0 +1,127 @@
+/// @file
+/// Nodes: the head (the process that runs the controller and the HTTP
+/// ingress) and the worker nodes that join it over CAF's io middleman.
+///
+/// The head publishes one actor on its cluster port, the **cluster gate**
+/// (`cluster_gate_actor`), and nothing else: a peer that reaches the port
+/// can talk to the gate only, and the gate answers only messages that carry
+/// the cluster token. A worker (`--join HOST:PORT`) connects to the gate,
+/// sends `(join_atom, node_hello)` with the token, its resources and the
+/// deployments its binary registers, and gets its node id back; a wrong or
+/// missing token gets `unauthenticated`, and both sides log it. The gate
+/// hands a joined node to the controller (`node_join_atom`), which lists it
+/// in status and watches its agent actor: when the connection drops, the
+/// node is `DEAD`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actorserve/placement.hpp"
+
+namespace actorserve {
+
+/// Cluster flags (serve_options::cluster).
+struct cluster_options {
+  /// The head listens for nodes (`--cluster-port`; 0 picks a port).
+  bool listen = false;
+  uint16_t port = 0;
+  /// Where the head listens for nodes: loopback unless told.
+  std::string host = "127.0.0.1";
+  /// "HOST:PORT" of a head: this process is a worker node (`--join`).
+  std::string join;
+  /// The shared secret every node presents (`--cluster-token-file`, or the
+  /// environment variable ACTORSERVE_CLUSTER_TOKEN).
+  std::string token;
+  /// How long a worker keeps trying to reach the head at start.
+  std::chrono::milliseconds join_timeout{10'000};
+};
+
+/// Checks the options; `invalid_config` naming the flag. A cluster port
+/// needs a token, and so does joining.
+caf::error validate(const cluster_options& opts);
+
+/// Reads a token file: its text without surrounding whitespace; an error
+/// naming `flag` when it cannot be read or is empty.
+caf::error read_token_file(const std::string& path, const std::string& flag,
+                           std::string& out);
+
+/// Compares tokens in time independent of where they differ.
+bool same_token(const std::string& x, const std::string& y) noexcept;
+
+/// What a joining node says about itself.
+struct node_hello {
+  std::string token;
+  /// The node's host name and process id, for status.
+  std::string host;
+  int64_t pid = 0;
+  /// What it offers replicas (`--num-cpus`, `--resources`).
+  resource_set resources;
+  /// The deployments its binary registers, by name.
+  std::vector<std::string> deployments;
+  /// The node's agent: the head watches it, and will ask it to start
+  /// replicas.
+  caf::actor agent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
+  return f(x.token, x.host, x.pid, x.resources, x.deployments, x.agent);
+}
+
+enum class node_state : uint8_t { alive, dead };
+
+const char* to_string(node_state x) noexcept;
+
+/// One node, as status lists it.
+struct node_status {
+  uint64_t id = 0;
+  /// "head" or "worker".
+  std::string role;
+  /// host:port of the head's cluster port; the worker's host name and its
+  /// CAF node id otherwise.
+  std::string address;
+  int64_t pid = 0;
+  resource_set resources;
+  node_state state = node_state::alive;
+  /// The deployments its binary registers (a worker's), by name.
+  std::vector<std::string> deployments;
+  /// The replicas running there.
+  std::vector<uint64_t> replicas;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(x.id, x.role, x.address, x.pid, x.resources, x.state, x.deployments,
+           x.replicas);
+}
+
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using node_deployments_atom = caf::atom_constant<caf::atom("nodedeps")>;
+/// The gate hands an authenticated node to the controller.
+using node_join_atom = caf::atom_constant<caf::atom("nodejoin")>;
+/// The head asks a node's agent whether it is there.
+using node_ping_atom = caf::atom_constant<caf::atom("nodeping")>;
+/// The head's cluster address, for status.
+using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
+
+/// The head's published actor.
+///
+/// - `(join_atom, node_hello)` from a worker: its node id, or
+///   `unauthenticated` (wrong or missing token).
+/// - `(node_deployments_atom, token, node id, names)` from a joined worker:
+///   the deployments its binary registers now; `unauthenticated` or
+///   `not_found` otherwise.
+using cluster_gate_actor = caf::typed_actor<
+    caf::replies_to<join_atom, node_hello>::with<uint64_t>,
+    caf::replies_to<node_deployments_atom, std::string, uint64_t,
+                    std::vector<std::string>>::with<bool>>;
+
+} // namespace actorserve

@@ -1,0 +1,167 @@
+// Cluster options, tokens and the head's cluster gate.
+#include "actorserve/cluster.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actorserve/controller.hpp"
+#include "actorserve/error.hpp"
+#include "cluster_impl.hpp"
+
+namespace actorserve {
+
+namespace {
+
+bool loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" ||
+         host.rfind("127.", 0) == 0;
+}
+
+caf::error flag_error(const std::string& flag, const std::string& what) {
+  return make_error(errc::invalid_config, "flag " + flag + ": " + what);
+}
+
+} // namespace
+
+caf::error validate(const cluster_options& opts) {
+  if (opts.listen && !opts.join.empty())
+    return flag_error("--join", "a worker node opens no cluster port "
+                                "(drop --cluster-port)");
+  if (opts.listen && opts.token.empty())
+    return flag_error("--cluster-port",
+                      std::string{"needs a cluster token (--cluster-token-file "
+                                  "PATH or ACTORSERVE_CLUSTER_TOKEN)"} +
+                          (loopback(opts.host)
+                               ? ""
+                               : "; the head never opens a cluster port "
+                                 "beyond loopback without one"));
+  if (opts.listen && opts.host.empty())
+    return flag_error("--cluster-host", "must not be empty");
+  if (!opts.join.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (auto err = split_host_port(opts.join, host, port))
+      return err;
+  }
+  return {};
+}
+
+caf::error split_host_port(const std::string& text, std::string& host,
+                           uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return flag_error("--join", "expected HOST:PORT (got '" + text + "')");
+  try {
+    size_t pos = 0;
+    auto n = std::stoul(text.substr(colon + 1), &pos);
+    if (pos != text.size() - colon - 1 || n == 0 || n > 65535)
+      throw std::out_of_range{"port"};
+    port = static_cast<uint16_t>(n);
+  } catch (const std::exception&) {
+    return flag_error("--join", "expected HOST:PORT with a port 1..65535 "
+                                "(got '" +
+                                    text + "')");
+  }
+  host = text.substr(0, colon);
+  return {};
+}
+
+caf::error read_token_file(const std::string& path, const std::string& flag,
+                           std::string& out) {
+  std::ifstream in{path};
+  if (!in)
+    return flag_error(flag, "cannot read '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = text.str();
+  auto first = s.find_first_not_of(" \t\r\n");
+  auto last = s.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return flag_error(flag, "'" + path + "' is empty");
+  out = s.substr(first, last - first + 1);
+  return {};
+}
+
+bool same_token(const std::string& x, const std::string& y) noexcept {
+  // Every byte of the longer one is looked at, whatever differs.
+  auto n = std::max(x.size(), y.size());
+  unsigned char diff = x.size() == y.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    auto a = i < x.size() ? static_cast<unsigned char>(x[i]) : 0;
+    auto b = i < y.size() ? static_cast<unsigned char>(y[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (a ^ b));
+  }
+  return diff == 0;
+}
+
+const char* to_string(node_state x) noexcept {
+  return x == node_state::alive ? "ALIVE" : "DEAD";
+}
+
+namespace detail {
+
+cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
+                                      controller_actor controller) {
+  using gate_ptr = cluster_gate_actor::pointer;
+  return sys.spawn(
+      [](gate_ptr self, std::string token,
+         controller_actor ctrl) -> cluster_gate_actor::behavior_type {
+        // Why a message is refused, or an empty string.
+        auto refusal = [token](const std::string& presented) -> std::string {
+          if (presented.empty())
+            return "missing cluster token";
+          if (!same_token(presented, token))
+            return "wrong cluster token";
+          return {};
+        };
+        auto peer = [self] {
+          auto& src = self->current_sender();
+          return src ? caf::to_string(src->node()) : std::string{"unknown"};
+        };
+        return {
+            [=](join_atom, node_hello& hello) -> caf::result<uint64_t> {
+              if (auto why = refusal(hello.token); !why.empty()) {
+                std::cerr << "actorserve: refused a node joining from "
+                          << peer() << " (" << hello.host << ", pid "
+                          << hello.pid << "): " << why << std::endl;
+                return make_error(errc::unauthenticated,
+                                  "the head refused this node: " + why);
+              }
+              hello.token.clear(); // the secret goes no further
+              auto host = hello.host;
+              auto pid = hello.pid;
+              auto rp = self->make_response_promise<uint64_t>();
+              self->request(ctrl, caf::infinite, node_join_atom::value,
+                            std::move(hello), peer())
+                  .then(
+                      [=](uint64_t id) mutable {
+                        std::cerr << "actorserve: node " << id
+                                  << " joined from " << host << " (pid " << pid
+                                  << ")" << std::endl;
+                        rp.deliver(id);
+                      },
+                      [=](caf::error& err) mutable {
+                        rp.deliver(std::move(err));
+                      });
+              return rp;
+            },
+            [=](node_deployments_atom, const std::string& presented,
+                uint64_t node,
+                std::vector<std::string>& names) -> caf::result<bool> {
+              if (auto why = refusal(presented); !why.empty())
+                return make_error(errc::unauthenticated, why);
+              return self->delegate(ctrl, node_deployments_atom::value, node,
+                                    std::move(names));
+            },
+        };
+      },
+      std::move(token), std::move(controller));
+}
+
+} // namespace detail
+
+} // namespace actorserve

@@ -1,0 +1,82 @@
+// A worker node joining its head over CAF's io middleman.
+#include <chrono>
+#include <thread>
+
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actorserve/error.hpp"
+#include "cluster_impl.hpp"
+
+namespace actorserve::detail {
+
+namespace {
+
+using agent_actor =
+    caf::typed_actor<caf::replies_to<node_ping_atom>::with<bool>>;
+
+/// The node's agent: the head monitors it (its proxy goes down with the
+/// connection) and pings it.
+agent_actor::behavior_type node_agent(agent_actor::pointer, uint64_t) {
+  return {[](node_ping_atom) { return true; }};
+}
+
+} // namespace
+
+caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
+                                         const cluster_options& opts,
+                                         node_hello hello) {
+  std::string host;
+  uint16_t port = 0;
+  if (auto err = split_host_port(opts.join, host, port))
+    return err;
+  // The head may still be starting: keep trying until the timeout.
+  using clock = std::chrono::steady_clock;
+  auto give_up = clock::now() + opts.join_timeout;
+  caf::expected<cluster_gate_actor> gate{caf::error{}};
+  for (;;) {
+    gate = sys.middleman().remote_actor<cluster_gate_actor>(host, port);
+    if (gate || clock::now() >= give_up)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!gate)
+    return make_error(errc::unavailable, "cannot reach the head at " +
+                                             opts.join + ": " +
+                                             sys.render(gate.error()));
+  cluster_link link;
+  link.gate = *gate;
+  link.agent = caf::actor_cast<caf::actor>(sys.spawn(node_agent, uint64_t{0}));
+  hello.agent = link.agent;
+  caf::scoped_actor self{sys};
+  caf::error failed;
+  self->request(link.gate, opts.join_timeout, join_atom::value,
+                std::move(hello))
+      .receive([&](uint64_t id) { link.node_id = id; },
+               [&](caf::error& err) { failed = std::move(err); });
+  if (failed) {
+    caf::anon_send_exit(link.agent, caf::exit_reason::user_shutdown);
+    if (code_of(failed) == errc::unauthenticated)
+      return failed;
+    return make_error(errc::unavailable,
+                      "the head at " + opts.join +
+                          " did not admit this node: " + sys.render(failed));
+  }
+  return link;
+}
+
+caf::error announce_deployments(caf::actor_system& sys,
+                                const cluster_link& link,
+                                const std::string& token,
+                                std::vector<std::string> names) {
+  caf::scoped_actor self{sys};
+  caf::error failed;
+  self->request(link.gate, std::chrono::seconds(10),
+                node_deployments_atom::value, token, link.node_id,
+                std::move(names))
+      .receive([](bool) {}, [&](caf::error& err) { failed = std::move(err); });
+  return failed;
+}
+
+} // namespace actorserve::detail
