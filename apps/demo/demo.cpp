@@ -302,8 +302,11 @@ caf::error run_all(serve& s) {
       return std::move(result.error());
     return {};
   };
-  // POST /classify: Classifier -> Tokenizer (2 replicas).
-  auto tok = s.deployment("Tokenizer", tokenizer).num_replicas(2).bind();
+  // POST /classify: Classifier -> Tokenizer (2 replicas; one per node in a
+  // cluster that waits for its nodes, so they spread over all of them).
+  auto tokenizers = std::max<uint32_t>(2, 1 + s.options().cluster.expect_nodes);
+  auto tok =
+      s.deployment("Tokenizer", tokenizer).num_replicas(tokenizers).bind();
   auto cls = s.deployment("Classifier", classifier).bind(tok);
   if (auto err = check(s.run(cls, {"classify", "/classify"})))
     return err;

@@ -107,3 +107,20 @@ TEST_CASE("resources parse from JSON, naming the field when bad",
   CHECK(combine(resource_set{2, {{"a", 1}}}, resource_set{1, {{"a", 1}}}, -1) ==
         resource_set{1, {{"a", 0}}});
 }
+
+TEST_CASE("a node with room whose binary lacks the deployment is named in "
+          "the reason",
+          "[placement]") {
+  std::vector<node_view> nodes{node(1, 4), node(2, 4, {{"accel", 1}}),
+                               node(3, 4, {{"accel", 1}})};
+  nodes[1].has_deployment = false;
+  nodes[2].has_deployment = false;
+  placement_request req{"app/Model", {0, {{"accel", 1}}}, std::nullopt};
+  auto p = place(req, nodes);
+  CHECK_FALSE(p.node);
+  CHECK(p.reason == "no node has the resources free (each replica needs "
+                    "accel=1); node(s) 2, 3 have room, but their binaries do "
+                    "not register 'app/Model'");
+  nodes[2].has_deployment = true; // that binary is redeployed with it
+  CHECK(place(req, nodes).node == 3u);
+}

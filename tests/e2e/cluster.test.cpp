@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <future>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -60,6 +61,30 @@ struct peer_system {
     return result;
   }
 };
+
+using where_actor =
+    caf::typed_actor<caf::replies_to<http_request>::with<http_response>>;
+
+where_actor::behavior_type accel_model(where_actor::pointer) {
+  return {[](const http_request& req) {
+    return json_response({{"served", true}, {"body", req.body}});
+  }};
+}
+
+/// An application whose one replica needs an accelerator.
+caf::error deploy_accel(serve& s) {
+  auto h =
+      s.run(s.deployment("Accel", accel_model).resources({{"accel", 1}}).bind(),
+            {"accel", "/accel"});
+  return h ? caf::error{} : h.error();
+}
+
+serve_options worker_options(uint16_t head_port) {
+  auto opts = test::demo_options();
+  opts.cluster.join = "127.0.0.1:" + std::to_string(head_port);
+  opts.cluster.token = token;
+  return opts;
+}
 
 const node_status* find_node(const serve_status& st, uint64_t id) {
   auto i = std::find_if(st.nodes.begin(), st.nodes.end(),
@@ -229,4 +254,61 @@ TEST_CASE("cluster options: a port needs a token, a worker opens none, and "
   CHECK_FALSE(same_token("abc", "abd"));
   CHECK_FALSE(same_token("abc", "abcd"));
   CHECK_FALSE(same_token("", "a"));
+}
+
+TEST_CASE("a replica that needs what only a worker offers waits pending, "
+          "names a worker whose binary lacks it, and serves through the head "
+          "once a worker that has both joins",
+          "[cluster]") {
+  serve head{head_options()};
+  // serve.run waits for the replica, which fits nowhere yet.
+  auto deployed =
+      std::async(std::launch::async, [&] { return deploy_accel(head); });
+  // Should a check fail, the head stops first, which ends the waiting run.
+  struct stop_first {
+    serve& s;
+    ~stop_first() { s.shutdown(); }
+  } stop{head};
+  auto reason = [&] {
+    return test::deployment_of(head, "accel", "Accel").message;
+  };
+  REQUIRE(test::wait_until(
+      [&] { return reason().find("pending") != std::string::npos; }));
+  CHECK_THAT(reason(), Catch::Contains("needs accel=1"));
+  // A worker with the accelerator whose binary has other applications only.
+  auto lacking_opts = worker_options(head.cluster_port());
+  lacking_opts.node.resources = {{"accel", 1}};
+  serve lacking{lacking_opts};
+  REQUIRE_FALSE(demo::run_all(lacking));
+  REQUIRE(test::wait_until([&] {
+    return reason().find("do not register 'Accel'") != std::string::npos;
+  }));
+  CHECK_THAT(reason(), Catch::Contains("node(s) 2 have room"));
+  CHECK(deployed.wait_for(std::chrono::milliseconds(0)) !=
+        std::future_status::ready);
+  // A worker that has both takes the replica.
+  auto opts = worker_options(head.cluster_port());
+  opts.node.resources = {{"accel", 1}};
+  serve worker{opts};
+  REQUIRE(worker.node_id() == 3);
+  REQUIRE_FALSE(deploy_accel(worker));
+  REQUIRE(deployed.wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  auto err = deployed.get();
+  INFO(message_of(err));
+  REQUIRE_FALSE(err);
+  auto dep = test::deployment_of(head, "accel", "Accel");
+  REQUIRE(dep.replicas.size() == 1);
+  CHECK(dep.replicas[0].node_id == 3);
+  CHECK(dep.message.empty());
+  // The head's ingress reaches it over the cluster connection.
+  auto r = test::http(head.http_port(), "POST", "/accel", "ping");
+  CHECK(r.status == 200);
+  CHECK(test::body_of(r) ==
+        nlohmann::json({{"served", true}, {"body", "ping"}}));
+  auto st = head.status();
+  REQUIRE(st);
+  auto node = find_node(*st, 3);
+  REQUIRE(node != nullptr);
+  CHECK(node->replicas == std::vector<uint64_t>{dep.replicas[0].id});
 }

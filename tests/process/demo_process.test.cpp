@@ -9,65 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.hpp"
 #include "http_client.hpp"
-
-namespace {
-
-/// A child process whose stdout and stderr we read.
-struct child {
-  pid_t pid = -1;
-  FILE* out = nullptr;
-
-  explicit child(std::vector<std::string> args) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::dup2(fds[1], STDERR_FILENO);
-      ::close(fds[0]);
-      std::vector<char*> argv;
-      for (auto& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out = ::fdopen(fds[0], "r");
-  }
-
-  ~child() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    if (out != nullptr)
-      ::fclose(out);
-  }
-
-  /// Reads output lines until one contains `what` (or the child closes it).
-  std::string read_until(const std::string& what) {
-    std::string all;
-    char line[4096];
-    while (::fgets(line, sizeof(line), out) != nullptr) {
-      all += line;
-      if (all.find(what) != std::string::npos)
-        break;
-    }
-    return all;
-  }
-
-  int wait_exit() {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-};
-
-} // namespace
 
 namespace {
 
@@ -91,7 +34,7 @@ std::future<test::http_result> start_blocking_request(uint16_t port, int ms) {
 
 TEST_CASE("SIGTERM drains in-flight requests and exits 0", "[process]") {
   auto port = test::free_port();
-  child demo{
+  test::child demo{
       {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   auto banner = demo.read_until("serving on");
   REQUIRE_THAT(banner, Catch::Contains("serving on http://127.0.0.1:"));
@@ -107,8 +50,9 @@ TEST_CASE("SIGTERM with a request stuck in user code stops within the drain "
           "timeout, answers the request 503 and says what it left behind",
           "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
-              "--drain-timeout-ms", "500", "--request-timeout-ms", "0"}};
+  test::child demo{{DEMO_BINARY, "--admin-port", "0", "--port",
+                    std::to_string(port), "--drain-timeout-ms", "500",
+                    "--request-timeout-ms", "0"}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   auto stuck = start_blocking_request(port, 60000);
   auto t0 = std::chrono::steady_clock::now();
@@ -124,8 +68,9 @@ TEST_CASE("SIGTERM with a request stuck in user code stops within the drain "
 
 TEST_CASE("a second signal stops the server at once", "[process]") {
   auto port = test::free_port();
-  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
-              "--drain-timeout-ms", "60000", "--request-timeout-ms", "0"}};
+  test::child demo{{DEMO_BINARY, "--admin-port", "0", "--port",
+                    std::to_string(port), "--drain-timeout-ms", "60000",
+                    "--request-timeout-ms", "0"}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   auto stuck = start_blocking_request(port, 60000);
   auto t0 = std::chrono::steady_clock::now();
@@ -140,7 +85,7 @@ TEST_CASE("a second signal stops the server at once", "[process]") {
 
 TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
   auto port = test::free_port();
-  child demo{
+  test::child demo{
       {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
   REQUIRE(::kill(demo.pid, SIGINT) == 0);
@@ -148,7 +93,7 @@ TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
 }
 
 TEST_CASE("--help lists the flags and exits 0", "[process]") {
-  child demo{{DEMO_BINARY, "--help"}};
+  test::child demo{{DEMO_BINARY, "--help"}};
   auto text = demo.read_until("--help");
   CHECK_THAT(text, Catch::Contains("--port"));
   CHECK_THAT(text, Catch::Contains("--drain-timeout-ms"));
@@ -156,11 +101,11 @@ TEST_CASE("--help lists the flags and exits 0", "[process]") {
 }
 
 TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
-  child demo{{DEMO_BINARY, "--admin-port", "0", "--port", "eighty"}};
+  test::child demo{{DEMO_BINARY, "--admin-port", "0", "--port", "eighty"}};
   auto text = demo.read_until("\n");
   CHECK_THAT(text, Catch::Contains("--port"));
   CHECK(demo.wait_exit() == 2);
-  child other{{DEMO_BINARY, "--frobnicate", "1"}};
+  test::child other{{DEMO_BINARY, "--frobnicate", "1"}};
   CHECK_THAT(other.read_until("\n"), Catch::Contains("unknown flag"));
   CHECK(other.wait_exit() == 2);
 }
@@ -168,10 +113,10 @@ TEST_CASE("a bad flag fails at start-up naming the flag", "[process]") {
 TEST_CASE("a port that is taken fails at start-up with a clear message",
           "[process]") {
   auto port = test::free_port();
-  child first{
+  test::child first{
       {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   REQUIRE_THAT(first.read_until("serving on"), Catch::Contains("serving on"));
-  child second{
+  test::child second{
       {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
   CHECK_THAT(second.read_until("\n"), Catch::Contains("cannot listen"));
   CHECK(second.wait_exit() == 1);

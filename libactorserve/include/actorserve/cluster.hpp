@@ -28,6 +28,14 @@
 
 namespace actorserve {
 
+/// How the head watches its worker nodes: it pings each every `period`; a
+/// node that does not answer within `timeout` is DEAD, and its replicas are
+/// placed elsewhere.
+struct heartbeat_options {
+  std::chrono::milliseconds period{1000};
+  std::chrono::milliseconds timeout{3000};
+};
+
 /// Cluster flags (serve_options::cluster).
 struct cluster_options {
   /// The head listens for nodes (`--cluster-port`; 0 picks a port).
@@ -42,6 +50,12 @@ struct cluster_options {
   std::string token;
   /// How long a worker keeps trying to reach the head at start.
   std::chrono::milliseconds join_timeout{10'000};
+  /// `--heartbeat-period-ms`, `--heartbeat-timeout-ms` (the head's).
+  heartbeat_options heartbeat;
+  /// `--expect-nodes N`: the head deploys its first application once N
+  /// worker nodes joined (within `join_timeout`), so replicas spread over
+  /// them from the start.
+  uint32_t expect_nodes = 0;
 };
 
 /// Checks the options; `invalid_config` naming the flag. A cluster port

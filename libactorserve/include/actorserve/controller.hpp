@@ -132,6 +132,8 @@ using health_tick_atom = caf::atom_constant<caf::atom("htick")>;
 using autoscale_tick_atom = caf::atom_constant<caf::atom("atick")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using wait_nodes_atom = caf::atom_constant<caf::atom("waitnodes")>;
 
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
@@ -155,13 +157,16 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<node_join_atom, node_hello, std::string>::with<uint64_t>,
     caf::replies_to<node_deployments_atom, uint64_t,
                     std::vector<std::string>>::with<bool>,
-    caf::reacts_to<cluster_address_atom, std::string>>;
+    caf::reacts_to<cluster_address_atom, std::string>,
+    caf::reacts_to<heartbeat_atom>,
+    caf::replies_to<wait_nodes_atom, uint32_t>::with<bool>>;
 
 /// Spawns the controller on the system plane. `local` is what this node
 /// offers replicas' reservations (placement.hpp); unbounded CPUs unless
 /// given.
 controller_actor spawn_controller(caf::actor_system& sys,
-                                  resource_set local = unbounded_cpus());
+                                  resource_set local = unbounded_cpus(),
+                                  heartbeat_options heartbeat = {});
 
 namespace detail {
 

@@ -27,6 +27,8 @@
 ///    waiting (bounded by their deadlines) until one is ready;
 ///  - a call for a multiplexed model goes to a replica that holds it, else
 ///    to one holding the fewest models (`prefer_model`), else anywhere;
+///  - among those, replicas in this process first while they have room,
+///    then replicas on other nodes (locality-aware routing);
 ///  - replica-set changes lose nothing: waiting calls go to the new set,
 ///    calls in flight finish where they are.
 #pragma once
@@ -73,6 +75,8 @@ struct routed_call {
   /// The slot the call holds at that replica's gate, when it went straight
   /// to the user actor; the host gives it back when the answer arrives.
   detail::gate_ptr gate;
+  /// It went to a replica on another node (its host watches that replica).
+  bool remote = false;
   /// Whether the call holds, or held, a queue slot.
   bool waited = false;
   /// The request this call was made for, when a replica's handler made it
@@ -200,6 +204,10 @@ private:
   bool try_dispatch(call_ptr& call);
   /// Sends `call` to the less loaded of two random `candidates` that
   /// admits it; false when none does.
+  /// Dispatches to a replica in this process if one has room, else to one
+  /// on another node.
+  bool dispatch_nearest(call_ptr& call, std::vector<size_t>& candidates,
+                        std::vector<uint32_t>& loads);
   bool dispatch_among(call_ptr& call, std::vector<size_t>& candidates,
                       std::vector<uint32_t>& loads);
   /// Puts `call` in line (at the front when it was first in line), or fails

@@ -22,12 +22,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
 #include "actorserve/cluster.hpp"
@@ -129,6 +131,18 @@ struct serve_options {
   node_options node;
   /// The cluster: the head's port for nodes, or the head this worker joins.
   cluster_options cluster;
+  /// Registers the application's own message types with the actor system,
+  /// so that calls carrying them can cross nodes (`add_message_type`).
+  std::vector<std::function<void(caf::actor_system_config&)>> message_types;
+  /// Makes `T` (inspectable) sendable between nodes under `name`, the
+  /// same on every node. Types actorserve knows (strings, numbers, vectors
+  /// of them, `http_request`, `http_response`) need nothing.
+  template <class T>
+  void add_message_type(std::string name) {
+    message_types.push_back([name](caf::actor_system_config& cfg) {
+      cfg.add_message_type<T>(name);
+    });
+  }
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
   /// Text `--help` prints after the server's flags: the application's own
@@ -275,6 +289,8 @@ private:
   /// A worker: joins the head (throws `error_exception` when refused).
   void start_worker();
   caf::expected<endpoint_ptr> run_impl(app_spec spec);
+  /// The head with `--expect-nodes N`: waits until N workers joined.
+  caf::error wait_for_nodes();
   caf::expected<endpoint_ptr> find_endpoint(const std::string& app,
                                             const std::string& deployment);
 

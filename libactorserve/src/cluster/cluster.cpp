@@ -41,6 +41,13 @@ caf::error validate(const cluster_options& opts) {
                                  "beyond loopback without one"));
   if (opts.listen && opts.host.empty())
     return flag_error("--cluster-host", "must not be empty");
+  if (opts.heartbeat.period.count() <= 0)
+    return flag_error("--heartbeat-period-ms", "must be > 0");
+  if (opts.heartbeat.timeout.count() <= 0)
+    return flag_error("--heartbeat-timeout-ms", "must be > 0");
+  if (opts.expect_nodes > 0 && !opts.listen)
+    return flag_error("--expect-nodes", "needs --cluster-port (only a head "
+                                        "takes nodes)");
   if (!opts.join.empty()) {
     std::string host;
     uint16_t port = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,13 @@ struct cluster_link {
 /// `opts.join_timeout`, since the head may still be starting) and joins
 /// with `hello`. `unauthenticated` when the head refuses the token,
 /// `unavailable` when it cannot be reached.
+/// Makes the node's agent once the head's gate is known.
+using agent_factory = std::function<caf::actor(const cluster_gate_actor&)>;
+
 caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
                                          const cluster_options& opts,
-                                         node_hello hello);
+                                         node_hello hello,
+                                         const agent_factory& make_agent);
 
 /// Tells the head which deployments this worker's binary registers.
 caf::error announce_deployments(caf::actor_system& sys,

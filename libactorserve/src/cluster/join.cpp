@@ -11,22 +11,10 @@
 
 namespace actorserve::detail {
 
-namespace {
-
-using agent_actor =
-    caf::typed_actor<caf::replies_to<node_ping_atom>::with<bool>>;
-
-/// The node's agent: the head monitors it (its proxy goes down with the
-/// connection) and pings it.
-agent_actor::behavior_type node_agent(agent_actor::pointer, uint64_t) {
-  return {[](node_ping_atom) { return true; }};
-}
-
-} // namespace
-
 caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
                                          const cluster_options& opts,
-                                         node_hello hello) {
+                                         node_hello hello,
+                                         const agent_factory& make_agent) {
   std::string host;
   uint16_t port = 0;
   if (auto err = split_host_port(opts.join, host, port))
@@ -47,7 +35,7 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
                                              sys.render(gate.error()));
   cluster_link link;
   link.gate = *gate;
-  link.agent = caf::actor_cast<caf::actor>(sys.spawn(node_agent, uint64_t{0}));
+  link.agent = make_agent(link.gate);
   hello.agent = link.agent;
   caf::scoped_actor self{sys};
   caf::error failed;

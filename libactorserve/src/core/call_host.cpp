@@ -34,6 +34,12 @@ public:
           caf::make_mailbox_element(std::move(guard), mid, {}, call->args),
           self->context());
     } else {
+      // A replica on another node cannot answer for itself when its node
+      // is lost: watch it, so calls there fail at once instead of hanging.
+      if (replica.handle->node() != self->node()) {
+        call->remote = true;
+        host_.watch(replica);
+      }
       replica.handle->enqueue(
           caf::make_mailbox_element(
               self->ctrl(), mid, {},
@@ -164,7 +170,8 @@ void call_host::on_replica_gone(uint64_t replica) {
   watched_.erase(replica);
   std::vector<std::pair<call_ptr, entry*>> lost;
   for (auto i = in_flight_.begin(); i != in_flight_.end();) {
-    if (i->second.first->replica == replica && i->second.first->gate) {
+    auto& call = *i->second.first;
+    if (call.replica == replica && (call.gate || call.remote)) {
       lost.push_back(std::move(i->second));
       i = in_flight_.erase(i);
     } else {
@@ -172,8 +179,10 @@ void call_host::on_replica_gone(uint64_t replica) {
     }
   }
   for (auto& [call, e] : lost) {
-    call->gate->leave();
-    call->gate.reset();
+    if (call->gate) {
+      call->gate->leave();
+      call->gate.reset();
+    }
     e->router.answered(replica);
     answer(std::move(call),
            make_error(errc::unavailable,

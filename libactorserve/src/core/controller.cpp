@@ -17,16 +17,18 @@ namespace actorserve {
 
 using namespace detail::ctl;
 
-controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
+controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
+                                  heartbeat_options heartbeat) {
   // `node` names this process in status output (and, later, among nodes). It
   // is also a spawn argument: CAF 0.17 spawns functors without arguments
   // through a null pointer (undefined behavior under UBSan).
   std::string node = "local";
   return sys.spawn(
-      [](controller_ptr self, std::string node,
-         resource_set local) -> controller_actor::behavior_type {
+      [](controller_ptr self, std::string node, resource_set local,
+         heartbeat_options heartbeat) -> controller_actor::behavior_type {
         self->state.node = std::move(node);
         self->state.local = std::move(local);
+        self->state.heartbeat = heartbeat;
         // Children (routers, replicas) are linked so that they end with the
         // controller; their own exits are handled by the down handler. An exit
         // sent to the controller itself (`anon_send_exit` names the receiver as
@@ -36,7 +38,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
             self->quit(std::move(msg.reason));
         });
         self->set_down_handler([self](caf::down_msg& dm) {
-          if (node_went_down(self, dm.source))
+          if (node_went_down(self, dm))
             return;
           // A replica died outside of a drain: replace it, at once, or
           // after a backoff when its constructor failed or replicas keep
@@ -157,6 +159,14 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
             [self](cluster_address_atom, std::string& address) {
               self->state.address = std::move(address);
             },
+            [self](heartbeat_atom) { detail::ctl::heartbeat(self); },
+            [self](wait_nodes_atom, uint32_t n) {
+              auto rp = self->make_response_promise<bool>();
+              self->state.node_waiters.emplace_back(n, rp);
+              // Answered at once when enough nodes are there already.
+              answer_node_waiters(self);
+              return rp;
+            },
             [self](endpoint_atom, const std::string& app,
                    const std::string& dep) -> caf::result<endpoint_ptr> {
               auto a = self->state.apps.find(app);
@@ -215,13 +225,19 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
                 constructor_failed(self, app, dep_name, dep, message);
                 return;
               }
+              if (!r->handle) {
+                // Started on a worker node whose answer is still on its
+                // way: the report's sender is the replica.
+                r->handle = caf::actor_cast<caf::actor>(self->current_sender());
+                self->monitor(r->handle);
+              }
               r->state = replica_state::ready;
               r->ready_at = self->clock().now();
               dep.ctor_failures = 0;
               // A replica that started before a config change catches up.
               if (r->user_config != dep.spec->config.user_config ||
-                  r->gate->max_ongoing() !=
-                      dep.spec->config.max_ongoing_requests)
+                  (r->gate && r->gate->max_ongoing() !=
+                                  dep.spec->config.max_ongoing_requests))
                 reconfigure_replica(self, app.name, dep_name, dep, *r);
               schedule_push(self, app.name, dep_name, dep);
             },
@@ -233,7 +249,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
               if (dep == nullptr || !dep->push_pending)
                 return;
               dep->push_pending = false;
-              push_replicas(*dep);
+              push_replicas(self, *dep);
               // New replicas are ready: old ones of a rolling update may go.
               if (rolling(*dep))
                 roll(self, *app, dep_name, *dep);
@@ -306,7 +322,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local) {
             },
         };
       },
-      std::move(node), std::move(local));
+      std::move(node), std::move(local), heartbeat);
 }
 
 } // namespace actorserve

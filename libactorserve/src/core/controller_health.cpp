@@ -40,7 +40,7 @@ void record(controller_ptr self, const std::string& app_name,
   // new replica takes its place.
   auto victim = *r;
   dep->replicas.erase(r);
-  push_replicas(*dep);
+  push_replicas(self, *dep);
   drain(self, victim);
   reconcile(self, *app, dep_name, *dep);
 }

@@ -1,13 +1,90 @@
-// The controller's node membership: worker nodes that joined through the
-// cluster gate (cluster.hpp), watched through their agents.
+// The controller's worker nodes: membership through the cluster gate
+// (cluster.hpp), heartbeats, replicas started on nodes through their agents
+// (node_agent.hpp), and what happens when a node is lost.
+#include <algorithm>
 #include <iostream>
 
+#include <caf/exit_reason.hpp>
 #include <unistd.h>
 
 #include "actorserve/error.hpp"
 #include "controller_state.hpp"
 
 namespace actorserve::detail::ctl {
+
+namespace {
+
+node_entry* find_node(controller_ptr self, uint64_t id) {
+  for (auto& n : self->state.nodes)
+    if (n.status.id == id)
+      return &n;
+  return nullptr;
+}
+
+bool registers(const node_entry& n, const std::string& key) {
+  auto& names = n.status.deployments;
+  return std::find(names.begin(), names.end(), key) != names.end();
+}
+
+/// Where replica `id` is kept; all null when it is gone.
+struct located {
+  app_entry* app = nullptr;
+  std::string dep_name;
+  deployment_entry* dep = nullptr;
+  std::vector<replica_entry>::iterator r;
+};
+
+located locate(controller_ptr self, uint64_t id) {
+  located out;
+  auto i = self->state.index.find(id);
+  if (i == self->state.index.end())
+    return out;
+  auto dep = live_deployment(self, i->second.first, i->second.second, &out.app);
+  if (dep == nullptr)
+    return out;
+  out.r = std::find_if(dep->replicas.begin(), dep->replicas.end(),
+                       [id](const replica_entry& e) { return e.id == id; });
+  if (out.r == dep->replicas.end())
+    return out;
+  out.dep_name = i->second.second;
+  out.dep = dep;
+  return out;
+}
+
+/// Sends `node` the ready sets of every deployment its binary registers.
+void push_all(controller_ptr self, const node_entry& n) {
+  for (auto& [app_name, app] : self->state.apps)
+    for (auto& [dep_name, dep] : app.deployments)
+      if (registers(n, app_name + "/" + dep_name)) {
+        std::vector<replica_ref> refs;
+        for (auto& r : dep.replicas)
+          if (r.state == replica_state::ready)
+            refs.push_back(replica_ref{r.id, r.handle, nullptr});
+        auto& cfg = dep.spec->config;
+        self->send(n.agent, replicas_atom::value, app_name, dep_name,
+                   std::move(refs),
+                   cfg.autoscaling && cfg.autoscaling->min_replicas == 0,
+                   cfg.max_ongoing_requests, cfg.max_queued_requests);
+      }
+}
+
+} // namespace
+
+void answer_node_waiters(controller_ptr self) {
+  auto& st = self->state;
+  size_t ready = 0;
+  for (auto& n : st.nodes)
+    ready += n.status.state == node_state::alive && n.announced;
+  auto& waiters = st.node_waiters;
+  for (auto i = waiters.begin(); i != waiters.end();) {
+    if (ready >= i->first) {
+      i->second.deliver(true);
+      i = waiters.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
 
 uint64_t node_joined(controller_ptr self, node_hello hello,
                      const std::string& peer) {
@@ -19,36 +96,156 @@ uint64_t node_joined(controller_ptr self, node_hello hello,
   n.status.pid = hello.pid;
   n.status.resources = std::move(hello.resources);
   n.status.deployments = std::move(hello.deployments);
-  n.agent = std::move(hello.agent);
+  n.agent = caf::actor_cast<node_agent_actor>(hello.agent);
   // A lost connection (the process died, or the network) brings a down
-  // message for the agent's proxy.
+  // message for the agent's proxy; a hung node misses its heartbeats.
   if (n.agent)
     self->monitor(n.agent);
   st.nodes.push_back(std::move(n));
+  if (!st.heartbeat_armed) {
+    st.heartbeat_armed = true;
+    self->delayed_send(self, st.heartbeat.period, heartbeat_atom::value);
+  }
   return st.nodes.back().status.id;
 }
 
-bool node_went_down(controller_ptr self, const caf::actor_addr& agent) {
-  for (auto& n : self->state.nodes)
-    if (n.agent && n.agent.address() == agent) {
-      if (n.status.state == node_state::alive)
-        std::cerr << "actorserve: node " << n.status.id
-                  << " is DEAD (its connection to the head was lost)"
-                  << std::endl;
-      n.status.state = node_state::dead;
+bool node_went_down(controller_ptr self, const caf::down_msg& dm) {
+  for (auto& n : self->state.nodes) {
+    if (!n.agent)
+      continue;
+    // The agent itself, or any actor of a node whose connection dropped
+    // (its replicas' down messages may come first).
+    bool agent = n.agent.address() == dm.source;
+    bool link = dm.reason == caf::exit_reason::remote_link_unreachable &&
+                n.agent.node() == dm.source.node();
+    if (agent || link) {
+      node_lost(self, n.status.id, "its connection to the head was lost");
       return true;
     }
+  }
   return false;
+}
+
+void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
+  auto n = find_node(self, node);
+  if (n == nullptr || n->status.state == node_state::dead)
+    return;
+  n->status.state = node_state::dead;
+  self->demonitor(n->agent.address());
+  size_t lost = 0;
+  for (auto& [app_name, app] : self->state.apps)
+    for (auto& [dep_name, dep] : app.deployments) {
+      auto before = dep.replicas.size();
+      for (auto i = dep.replicas.begin(); i != dep.replicas.end();) {
+        if (i->node != node) {
+          ++i;
+          continue;
+        }
+        self->state.index.erase(i->id);
+        if (i->handle) {
+          self->demonitor(i->handle);
+          // A hung node may come back: its replicas must not.
+          self->send_exit(i->handle, caf::exit_reason::user_shutdown);
+        }
+        i = dep.replicas.erase(i);
+      }
+      if (dep.replicas.size() == before)
+        continue;
+      lost += before - dep.replicas.size();
+      // Callers drop the lost replicas; calls in flight there fail at once
+      // (call_host watches remote replicas), queued ones go elsewhere.
+      push_replicas(self, dep);
+      if (replaces_replicas(app) && !dep.unhealthy)
+        reconcile(self, app, dep_name, dep);
+      check_running(self, app);
+    }
+  std::cerr << "actorserve: node " << node << " is DEAD (" << why << "); "
+            << lost << " of its replica(s) are being placed elsewhere"
+            << std::endl;
+}
+
+void heartbeat(controller_ptr self) {
+  auto& st = self->state;
+  bool any = false;
+  for (auto& n : st.nodes) {
+    if (n.status.state != node_state::alive)
+      continue;
+    any = true;
+    auto id = n.status.id;
+    auto timeout = st.heartbeat.timeout;
+    self->request(n.agent, timeout, node_ping_atom::value)
+        .then([](bool) {},
+              [self, id, timeout](caf::error&) {
+                node_lost(self, id,
+                          "it did not answer a heartbeat within " +
+                              std::to_string(timeout.count()) + " ms");
+              });
+  }
+  st.heartbeat_armed = any;
+  if (any)
+    self->delayed_send(self, st.heartbeat.period, heartbeat_atom::value);
 }
 
 caf::error set_node_deployments(controller_ptr self, uint64_t node,
                                 std::vector<std::string> names) {
+  auto n = find_node(self, node);
+  if (n == nullptr || n->status.state != node_state::alive)
+    return make_error(errc::not_found, "no alive node " + std::to_string(node));
+  n->status.deployments = std::move(names);
+  n->announced = true;
+  push_all(self, *n);
+  // Replicas that fit nowhere may fit there.
+  schedule_place(self);
+  answer_node_waiters(self);
+  return {};
+}
+
+void push_to_nodes(controller_ptr self, const deployment_entry& dep,
+                   const std::vector<replica_ref>& refs, bool from_zero) {
+  auto& app = dep.ep->app();
+  auto& name = dep.ep->deployment();
+  auto key = app + "/" + name;
+  auto& cfg = dep.spec->config;
   for (auto& n : self->state.nodes)
-    if (n.status.id == node) {
-      n.status.deployments = std::move(names);
-      return {};
-    }
-  return make_error(errc::not_found, "no node " + std::to_string(node));
+    if (n.status.state == node_state::alive && registers(n, key))
+      self->send(n.agent, replicas_atom::value, app, name, refs, from_zero,
+                 cfg.max_ongoing_requests, cfg.max_queued_requests);
+}
+
+void start_remote(controller_ptr self, app_entry& app, const std::string& name,
+                  deployment_entry& dep, uint64_t id, uint64_t node) {
+  auto& cfg = dep.spec->config;
+  replica_entry e{id,       caf::actor{}, replica_state::starting, nullptr,
+                  dep.code, cfg.version,  cfg.user_config};
+  e.node = node;
+  dep.replicas.push_back(std::move(e));
+  self->state.index.emplace(id, std::make_pair(app.name, name));
+  auto n = find_node(self, node);
+  self->request(n->agent, self->state.heartbeat.timeout * 2,
+                start_replica_atom::value, id, app.name, name, cfg,
+                caf::actor_cast<caf::actor>(self))
+      .then(
+          [self, id](caf::actor& handle) {
+            auto at = locate(self, id);
+            if (at.dep == nullptr) {
+              // Drained or deleted while it started.
+              self->send_exit(handle, caf::exit_reason::user_shutdown);
+              return;
+            }
+            if (!at.r->handle) {
+              at.r->handle = handle;
+              self->monitor(handle);
+            }
+          },
+          [self, id, node](caf::error& err) {
+            auto at = locate(self, id);
+            if (at.dep == nullptr)
+              return;
+            std::cerr << "actorserve: node " << node
+                      << " could not start replica " << id << " of '"
+                      << at.dep_name << "': " << message_of(err) << std::endl;
+            replica_died(self, *at.app, at.dep_name, *at.dep, at.r);
+          });
 }
 
 std::vector<node_status> nodes_status(controller_ptr self) {

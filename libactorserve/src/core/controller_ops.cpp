@@ -23,14 +23,16 @@ void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
 
 /// Publishes the ready replicas to every caller (they read the endpoint at
 /// their next call) and tells the gateway, which may have calls waiting.
-void push_replicas(deployment_entry& dep) {
+void push_replicas(controller_ptr self, deployment_entry& dep) {
   std::vector<replica_ref> refs;
   refs.reserve(dep.replicas.size());
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
       refs.push_back(replica_ref{r.id, r.handle, r.gate});
   auto& scaling = dep.spec->config.autoscaling;
-  dep.ep->publish(std::move(refs), scaling && scaling->min_replicas == 0);
+  bool from_zero = scaling && scaling->min_replicas == 0;
+  push_to_nodes(self, dep, refs, from_zero);
+  dep.ep->publish(std::move(refs), from_zero);
   caf::anon_send(dep.gateway, replicas_atom::value);
 }
 
@@ -63,9 +65,14 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
 
 bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep) {
-  if (!placeable(self, dep))
+  auto node = choose_node(self, app, dep);
+  if (!node)
     return false;
   auto id = self->state.next_replica_id++;
+  if (*node != head_node_id) {
+    start_remote(self, app, name, dep, id, *node);
+    return true;
+  }
   replica_args args;
   args.id = id;
   args.app = app.name;
@@ -93,6 +100,8 @@ void drain(controller_ptr self, const replica_entry& r) {
   // Its reservation is released now: a pending replica may take it.
   schedule_place(self);
   self->state.index.erase(r.id);
+  if (!r.handle)
+    return; // still being started on its node: stopped once it answers
   self->demonitor(r.handle);
   self->request(r.handle, caf::infinite, drain_atom::value)
       .then([](bool) {}, [](caf::error&) {});
@@ -131,7 +140,7 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
                                        dep.replicas.end());
     dep.replicas.resize(dep.target);
     // Routers stop sending to them first; then they drain what they hold.
-    push_replicas(dep);
+    push_replicas(self, dep);
     for (auto& r : victims)
       drain(self, r);
   }
@@ -168,7 +177,7 @@ void replica_died(controller_ptr self, app_entry& app,
                now - r->ready_at < detail::crash_window;
   self->state.index.erase(r->id);
   dep.replicas.erase(r);
-  push_replicas(dep);
+  push_replicas(self, dep);
   if (!replaces_replicas(app) || dep.unhealthy)
     return;
   if (failed) {
@@ -292,6 +301,8 @@ void start_delete(controller_ptr self, app_entry& app) {
     caf::anon_send(dep.gateway, replicas_atom::value);
     for (auto& r : dep.replicas) {
       self->state.index.erase(r.id);
+      if (!r.handle)
+        continue; // still being started on its node: stopped once it answers
       self->demonitor(r.handle);
       ++app.draining;
       self->request(r.handle, caf::infinite, drain_atom::value)

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "actorserve/autoscaling.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/health.hpp"
+#include "../cluster/node_agent.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -31,7 +33,9 @@ constexpr uint64_t head_node_id = 1;
 struct node_entry {
   node_status status;
   /// Its agent, monitored: the node is dead when it goes.
-  caf::actor agent;
+  detail::node_agent_actor agent;
+  /// It said which deployments its binary registers (after its `run`s).
+  bool announced = false;
 };
 
 struct replica_entry {
@@ -149,6 +153,13 @@ struct controller_data {
   std::string address = "local";
   std::vector<node_entry> nodes;
   uint64_t next_node_id = head_node_id + 1;
+  heartbeat_options heartbeat;
+  /// The heartbeat chain runs (while any node is alive).
+  bool heartbeat_armed = false;
+  /// `wait_nodes_atom` callers: how many alive, announced workers each
+  /// waits for.
+  std::vector<std::pair<size_t, caf::typed_response_promise<bool>>>
+      node_waiters;
   static inline const char* name = "actorserve.controller";
 };
 
@@ -174,7 +185,7 @@ void publish_routes(controller_ptr self);
 // -- replicas -----------------------------------------------------------------
 
 /// Publishes the ready replicas to every caller and nudges the gateway.
-void push_replicas(deployment_entry& dep);
+void push_replicas(controller_ptr self, deployment_entry& dep);
 
 /// Publishes the replica set soon: once for every replica that becomes
 /// ready before the push runs.
@@ -193,9 +204,11 @@ uint32_t configured_target(const deployment_config& cfg);
 bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep);
 
-/// Whether one more replica of `dep` fits (placement.hpp); sets or clears
+/// The node one more replica of `dep` goes to (placement.hpp: spread over
+/// the alive nodes that fit); none when it fits nowhere. Sets or clears
 /// `dep.pending`.
-bool placeable(controller_ptr self, deployment_entry& dep);
+std::optional<uint64_t> choose_node(controller_ptr self, const app_entry& app,
+                                    deployment_entry& dep);
 
 // -- nodes (controller_nodes.cpp) -------------------------------------------
 
@@ -204,8 +217,9 @@ bool placeable(controller_ptr self, deployment_entry& dep);
 uint64_t node_joined(controller_ptr self, node_hello hello,
                      const std::string& peer);
 
-/// The actor that went down was a node's agent: the node is dead.
-bool node_went_down(controller_ptr self, const caf::actor_addr& agent);
+/// The actor that went down was a node's agent, or lived on a node whose
+/// connection dropped: the node is dead (true; the message is handled).
+bool node_went_down(controller_ptr self, const caf::down_msg& dm);
 
 /// Sets what a node's binary registers; `not_found` for an unknown node.
 caf::error set_node_deployments(controller_ptr self, uint64_t node,
@@ -213,6 +227,28 @@ caf::error set_node_deployments(controller_ptr self, uint64_t node,
 
 /// The head, then every worker node.
 std::vector<node_status> nodes_status(controller_ptr self);
+
+/// Sends a deployment's ready set to the worker nodes whose binaries
+/// register it (callers there route with it).
+void push_to_nodes(controller_ptr self, const deployment_entry& dep,
+                   const std::vector<replica_ref>& refs, bool from_zero);
+
+/// Asks worker `node`'s agent to start replica `id` of the deployment; the
+/// entry waits in `dep.replicas` (starting, no handle yet) until the agent
+/// answers or the replica reports ready.
+void start_remote(controller_ptr self, app_entry& app, const std::string& name,
+                  deployment_entry& dep, uint64_t id, uint64_t node);
+
+/// A node stopped answering heartbeats (or its connection dropped): it is
+/// DEAD, and its replicas are replaced on the others.
+void node_lost(controller_ptr self, uint64_t node, const std::string& why);
+
+/// Answers the `wait_nodes_atom` callers whose count of alive, announced
+/// workers is reached.
+void answer_node_waiters(controller_ptr self);
+
+/// Pings every alive node; schedules the next round.
+void heartbeat(controller_ptr self);
 
 /// Resources were released: retries pending placements (coalesced).
 void schedule_place(controller_ptr self);

@@ -35,7 +35,7 @@ void stop_replicas(controller_ptr self, deployment_entry& dep,
   gone.assign(std::make_move_iterator(keep),
               std::make_move_iterator(dep.replicas.end()));
   dep.replicas.erase(keep, dep.replicas.end());
-  push_replicas(dep);
+  push_replicas(self, dep);
   for (auto& r : gone)
     drain(self, r);
 }
@@ -94,7 +94,8 @@ void reconfigure_replica(controller_ptr self, const std::string& app,
                          replica_entry& r) {
   auto& cfg = dep.spec->config;
   r.reconfiguring = true;
-  r.gate->set_max_ongoing(cfg.max_ongoing_requests);
+  if (r.gate) // a replica on a worker node sets its own
+    r.gate->set_max_ongoing(cfg.max_ongoing_requests);
   self->request(r.handle, caf::infinite, actorserve::reconfigure_atom::value,
                 json_or_null(cfg.user_config), cfg.max_ongoing_requests)
       .then(
@@ -169,7 +170,7 @@ void apply_config(controller_ptr self, app_entry& app, const std::string& name,
       if (r.state == replica_state::ready && !r.reconfiguring)
         reconfigure_replica(self, app.name, name, dep, r);
   }
-  push_replicas(dep); // limits, and whether it scales from zero
+  push_replicas(self, dep); // limits, and whether it scales from zero
   reconcile(self, app, name, dep);
 }
 

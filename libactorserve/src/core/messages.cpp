@@ -134,6 +134,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_hello>("actorserve::node_hello");
   cfg.add_message_type<node_status>("actorserve::node_status");
   cfg.add_message_type<std::vector<std::string>>("std::vector<std::string>");
+  // Vectors of numbers, as deployments pass tensors and token ids.
+  cfg.add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
+  cfg.add_message_type<std::vector<int64_t>>("std::vector<int64_t>");
+  cfg.add_message_type<std::vector<float>>("std::vector<float>");
+  cfg.add_message_type<std::vector<double>>("std::vector<double>");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto err = caf::error{code, error_category, ctx};

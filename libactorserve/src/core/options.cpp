@@ -90,19 +90,20 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
     }
-    bool known = flag == "--no-http" || flag == "--no-admin" ||
-                 flag == "--admin-host" || flag == "--admin-port" ||
-                 flag == "--host" || flag == "--port" ||
-                 flag == "--http-threads" || flag == "--threads" ||
-                 flag == "--scheduler" || flag == "--idle-spin-us" ||
-                 flag == "--spin-threads" || flag == "--request-timeout-ms" ||
-                 flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
-                 flag == "--stream-window" ||
-                 flag == "--stream-first-chunk-timeout-ms" ||
-                 flag == "--stream-idle-timeout-ms" || flag == "--num-cpus" ||
-                 flag == "--resources" || flag == "--cluster-port" ||
-                 flag == "--cluster-host" || flag == "--join" ||
-                 flag == "--cluster-token-file";
+    bool known =
+        flag == "--no-http" || flag == "--no-admin" || flag == "--admin-host" ||
+        flag == "--admin-port" || flag == "--host" || flag == "--port" ||
+        flag == "--http-threads" || flag == "--threads" ||
+        flag == "--scheduler" || flag == "--idle-spin-us" ||
+        flag == "--spin-threads" || flag == "--request-timeout-ms" ||
+        flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
+        flag == "--stream-window" ||
+        flag == "--stream-first-chunk-timeout-ms" ||
+        flag == "--stream-idle-timeout-ms" || flag == "--num-cpus" ||
+        flag == "--resources" || flag == "--cluster-port" ||
+        flag == "--cluster-host" || flag == "--join" ||
+        flag == "--cluster-token-file" || flag == "--heartbeat-period-ms" ||
+        flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -134,7 +135,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--admin-host, --admin-port, --no-admin, "
                               "--num-cpus, --resources, --cluster-port, "
                               "--cluster-host, --join, --cluster-token-file, "
-                              "--help)");
+                              "--heartbeat-period-ms, --heartbeat-timeout-ms, "
+                              "--expect-nodes, --help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -186,6 +188,13 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       opts.cluster.join = *v;
     } else if (flag == "--cluster-token-file") {
       err = read_token_file(*v, flag, opts.cluster.token);
+    } else if (flag == "--heartbeat-period-ms") {
+      err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.period);
+    } else if (flag == "--heartbeat-timeout-ms") {
+      err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.timeout);
+    } else if (flag == "--expect-nodes") {
+      err =
+          parse_number<uint32_t>(flag, *v, 0, 1000, opts.cluster.expect_nodes);
     }
     if (err)
       return err;
@@ -293,6 +302,13 @@ std::string usage_text(const serve_options& d) {
       << "  --join HOST:PORT         run as a worker node of that head\n"
       << "  --cluster-token-file F   the cluster token (else "
          "ACTORSERVE_CLUSTER_TOKEN)\n"
+      << "  --heartbeat-period-ms N  how often the head pings each node ("
+      << d.cluster.heartbeat.period.count() << ")\n"
+      << "  --heartbeat-timeout-ms N a node silent this long is DEAD ("
+      << d.cluster.heartbeat.timeout.count() << ")\n"
+      << "  --expect-nodes N         the head deploys once N worker nodes "
+         "joined ("
+      << d.cluster.expect_nodes << ")\n"
       << "  --help                   this text\n";
   if (!d.usage.empty())
     out << d.usage << (d.usage.back() == '\n' ? "" : "\n");

@@ -100,12 +100,17 @@ placement place(const placement_request& req,
   size_t alive = 0;
   size_t registered = 0;
   size_t under_cap = 0;
+  // Nodes that have room but whose binaries lack the deployment.
+  std::string lacking;
   for (auto& n : nodes) {
     if (!n.alive)
       continue;
     ++alive;
-    if (!n.has_deployment)
+    if (!n.has_deployment) {
+      if (fits(req.needs, n.free))
+        lacking += (lacking.empty() ? "" : ", ") + std::to_string(n.id);
       continue;
+    }
     ++registered;
     if (req.max_replicas_per_node && n.replicas >= *req.max_replicas_per_node)
       continue;
@@ -137,6 +142,10 @@ placement place(const placement_request& req,
   else
     out.reason = "no node has the resources free (each replica needs " +
                  to_string(req.needs) + ")";
+  if (registered > 0 && !lacking.empty())
+    out.reason += "; node(s) " + lacking +
+                  " have room, but their binaries do not register '" +
+                  req.deployment + "'";
   return out;
 }
 

@@ -180,12 +180,39 @@ bool caller_router::try_dispatch(call_ptr& call) {
           auto& gate = slots_[i].ref.gate;
           return gate ? gate->models() : nullptr;
         });
-    if (dispatch_among(call, candidates, loads))
+    if (dispatch_nearest(call, candidates, loads))
       return true;
     candidates.swap(rest);
     loads.swap(rest_loads);
   }
-  return dispatch_among(call, candidates, loads);
+  return dispatch_nearest(call, candidates, loads);
+}
+
+bool caller_router::dispatch_nearest(call_ptr& call,
+                                     std::vector<size_t>& candidates,
+                                     std::vector<uint32_t>& loads) {
+  // Replicas in this process (those with a gate here) while they have
+  // room, then those on other nodes: Ray's locality-aware routing.
+  thread_local std::vector<size_t> remote;
+  thread_local std::vector<uint32_t> remote_loads;
+  remote.clear();
+  remote_loads.clear();
+  size_t near = 0;
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    if (slots_[candidates[j]].ref.gate) {
+      candidates[near] = candidates[j];
+      loads[near] = loads[j];
+      ++near;
+    } else {
+      remote.push_back(candidates[j]);
+      remote_loads.push_back(loads[j]);
+    }
+  }
+  candidates.resize(near);
+  loads.resize(near);
+  if (near > 0 && dispatch_among(call, candidates, loads))
+    return true;
+  return dispatch_among(call, remote, remote_loads);
 }
 
 bool caller_router::dispatch_among(call_ptr& call,

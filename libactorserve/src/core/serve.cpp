@@ -20,6 +20,7 @@
 
 #include "../ingress/admin_server.hpp"
 #include "../cluster/cluster_impl.hpp"
+#include "../cluster/node_agent.hpp"
 #include "../ingress/http_server.hpp"
 #include "serve_config.hpp"
 #include "spin_scheduler.hpp"
@@ -67,6 +68,8 @@ struct serve::impl {
     }
     cfg.set("logger.console-verbosity", caf::atom("quiet"));
     register_types(cfg);
+    for (auto& add : opts.message_types)
+      add(cfg);
     if (opts.cluster.listen || !opts.cluster.join.empty())
       cfg.load<caf::io::middleman>();
   }
@@ -82,8 +85,12 @@ struct serve::impl {
   uint16_t cluster_port = 0;
   detail::cluster_link link;
   /// A worker: the deployments its binary registers (`run`).
-  std::set<std::string> registered;
+  detail::registry_ptr registry;
+  /// `wait()` is blocked: a worker that loses its head stops it.
+  std::atomic<bool> waiting{false};
   bool stopped = false;
+  /// `--expect-nodes` was waited for (before the first application).
+  bool nodes_waited = false;
 
   bool worker() const noexcept { return !opts.cluster.join.empty(); }
 
@@ -97,15 +104,6 @@ struct serve::impl {
 };
 
 namespace {
-
-/// Names every deployment of the graph below `spec` as "app/deployment".
-void collect_names(const std::string& app, const detail::spec_ptr& spec,
-                   std::set<std::string>& out) {
-  if (!spec || !out.insert(app + "/" + spec->config.name).second)
-    return;
-  for (auto& child : spec->children)
-    collect_names(app, child, out);
-}
 
 std::string host_name() {
   char buf[256] = {};
@@ -126,9 +124,10 @@ serve::serve(serve_options opts) {
     start_worker();
     return;
   }
-  impl_->controller =
-      spawn_controller(*impl_->sys, resource_set{impl_->opts.node.num_cpus,
-                                                 impl_->opts.node.resources});
+  impl_->controller = spawn_controller(
+      *impl_->sys,
+      resource_set{impl_->opts.node.num_cpus, impl_->opts.node.resources},
+      impl_->opts.cluster.heartbeat);
   if (impl_->opts.http.enabled) {
     impl_->http = std::make_unique<detail::http_server>(
         *impl_->sys, impl_->opts.http, impl_->controller);
@@ -177,7 +176,18 @@ void serve::start_worker() {
   hello.host = host_name();
   hello.pid = static_cast<int64_t>(::getpid());
   hello.resources = resource_set{d.opts.node.num_cpus, d.opts.node.resources};
-  auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello));
+  d.registry = std::make_shared<detail::node_registry>();
+  auto make_agent = [&d](const cluster_gate_actor& gate) {
+    auto on_head_lost = [&d] {
+      // serve::wait() drains and returns, as on SIGTERM.
+      if (d.waiting.load())
+        ::kill(::getpid(), SIGTERM);
+    };
+    return caf::actor_cast<caf::actor>(
+        detail::spawn_node_agent(*d.sys, d.registry, gate, on_head_lost));
+  };
+  auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello),
+                                   make_agent);
   if (!link) {
     auto err = std::move(link.error());
     shutdown();
@@ -222,15 +232,16 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
     // The same main() runs here: its deployments are registered by name,
     // for the head to place (it decides where replicas run).
     auto& d = *impl_;
-    collect_names(spec.name, spec.ingress, d.registered);
+    d.registry->add(spec.name, spec.ingress);
     if (auto err = detail::announce_deployments(
-            *d.sys, d.link, d.opts.cluster.token,
-            {d.registered.begin(), d.registered.end()}))
+            *d.sys, d.link, d.opts.cluster.token, d.registry->names()))
       return err;
     auto& cfg = spec.ingress->config;
     return std::make_shared<endpoint>(
         spec.name, cfg.name, cfg.max_ongoing_requests, cfg.max_queued_requests);
   }
+  if (auto err = wait_for_nodes())
+    return err;
   caf::scoped_actor self{*impl_->sys};
   caf::error failed;
   auto app = spec.name;
@@ -242,6 +253,28 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
   if (failed)
     return failed;
   return find_endpoint(app, ingress);
+}
+
+caf::error serve::wait_for_nodes() {
+  auto& d = *impl_;
+  auto n = d.opts.cluster.expect_nodes;
+  if (n == 0 || d.nodes_waited)
+    return {};
+  d.nodes_waited = true;
+  std::cerr << "actorserve: waiting for " << n << " worker node(s) to join"
+            << std::endl;
+  caf::scoped_actor self{*d.sys};
+  caf::error failed;
+  self->request(d.controller, d.opts.cluster.join_timeout,
+                wait_nodes_atom::value, n)
+      .receive([](bool) {}, [&](caf::error& err) { failed = std::move(err); });
+  if (!failed)
+    return {};
+  return make_error(errc::unavailable,
+                    "flag --expect-nodes: " + std::to_string(n) +
+                        " worker node(s) did not join within " +
+                        std::to_string(d.opts.cluster.join_timeout.count()) +
+                        " ms");
 }
 
 caf::expected<endpoint_ptr>
@@ -387,6 +420,7 @@ int serve::wait() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   int sig = 0;
+  impl_->waiting = true;
   sigwait(&set, &sig);
   std::cerr << "actorserve: received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
             << ", draining in-flight requests (a second signal stops at once)"

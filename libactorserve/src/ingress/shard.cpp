@@ -480,8 +480,14 @@ void ingress_shard::stop() {
     });
     thread.join();
   }
-  if (companion)
-    anon_send_exit(companion, caf::exit_reason::user_shutdown);
+  // The companion ends here: an exit message would reach the dropping
+  // handler above. Once a call crossed nodes, CAF's registry holds it as
+  // well (to route answers from other nodes), so dropping our reference
+  // alone would leave it running and the actor system waiting.
+  if (companion) {
+    auto* raw = caf::actor_cast<caf::actor_companion*>(companion);
+    raw->cleanup(caf::exit_reason::user_shutdown, nullptr);
+  }
   pending.clear();
   active = 0;
   streams.clear();

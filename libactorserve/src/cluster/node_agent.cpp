@@ -1,0 +1,165 @@
+// A worker node's agent and its registry of deployments (node_agent.hpp).
+#include "node_agent.hpp"
+
+#include <iostream>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actorserve/admission.hpp"
+#include "actorserve/error.hpp"
+#include "actorserve/replica.hpp"
+
+namespace actorserve::detail {
+
+namespace {
+
+std::string key_of(const std::string& app, const std::string& deployment) {
+  return app + "/" + deployment;
+}
+
+} // namespace
+
+void node_registry::add(const std::string& app, const spec_ptr& ingress) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<spec_ptr> todo{ingress};
+  while (!todo.empty()) {
+    auto spec = todo.back();
+    todo.pop_back();
+    if (!spec)
+      continue;
+    auto& e = entries_[key_of(app, spec->config.name)];
+    if (e.spec)
+      continue;
+    e.spec = spec;
+    e.ep = std::make_shared<endpoint>(app, spec->config.name,
+                                      spec->config.max_ongoing_requests,
+                                      spec->config.max_queued_requests);
+    todo.insert(todo.end(), spec->children.begin(), spec->children.end());
+  }
+}
+
+node_registry::entry node_registry::find(const std::string& app,
+                                         const std::string& deployment) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = entries_.find(key_of(app, deployment));
+  return i == entries_.end() ? entry{} : i->second;
+}
+
+std::vector<std::string> node_registry::names() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> out;
+  for (auto& kvp : entries_)
+    out.push_back(kvp.first);
+  return out;
+}
+
+namespace {
+
+struct hosted_replica {
+  caf::actor handle;
+  gate_ptr gate;
+};
+
+struct agent_state {
+  registry_ptr reg;
+  std::unordered_map<uint64_t, hosted_replica> hosted;
+  static inline const char* name = "actorserve.node_agent";
+};
+
+using agent_ptr = node_agent_actor::stateful_pointer<agent_state>;
+
+/// Starts replica `id` of `app/dep` with the head's current `cfg`.
+caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
+                                      const std::string& app,
+                                      const std::string& dep,
+                                      deployment_config& cfg,
+                                      caf::actor& controller) {
+  auto& reg = *self->state.reg;
+  auto found = reg.find(app, dep);
+  if (!found.spec)
+    return make_error(errc::not_found,
+                      "this node's binary does not register deployment '" +
+                          dep + "' of application '" + app + "'");
+  // The same code, with the config the head runs now (it may have been
+  // updated in place since main() bound it).
+  auto spec = std::make_shared<deployment_spec>(*found.spec);
+  spec->config = std::move(cfg);
+  replica_args args;
+  args.id = id;
+  args.app = app;
+  for (auto& child : spec->children)
+    args.children.push_back(reg.find(app, child->config.name).ep);
+  args.spec = std::move(spec);
+  args.controller = std::move(controller);
+  args.gate =
+      std::make_shared<admission_gate>(args.spec->config.max_ongoing_requests);
+  auto gate = args.gate;
+  auto handle = spawn_replica(self->home_system(), std::move(args));
+  self->monitor(handle);
+  self->state.hosted.emplace(id, hosted_replica{handle, std::move(gate)});
+  return handle;
+}
+
+} // namespace
+
+node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
+                                  cluster_gate_actor gate,
+                                  std::function<void()> on_head_lost) {
+  return sys.spawn(
+      [](agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
+         std::function<void()> on_head_lost)
+          -> node_agent_actor::behavior_type {
+        self->state.reg = std::move(reg);
+        self->monitor(gate);
+        auto head = gate.address();
+        self->set_down_handler([=](caf::down_msg& dm) {
+          auto& hosted = self->state.hosted;
+          if (dm.source != head) {
+            for (auto i = hosted.begin(); i != hosted.end(); ++i)
+              if (i->second.handle.address() == dm.source) {
+                hosted.erase(i);
+                break;
+              }
+            return;
+          }
+          std::cerr << "actorserve: lost the head; stopping this worker "
+                       "node's "
+                    << hosted.size() << " replica(s)" << std::endl;
+          for (auto& [id, r] : hosted)
+            self->send_exit(r.handle, caf::exit_reason::user_shutdown);
+          hosted.clear();
+          if (on_head_lost)
+            on_head_lost();
+        });
+        return {
+            [](node_ping_atom) { return true; },
+            [self](start_replica_atom, uint64_t id, const std::string& app,
+                   const std::string& dep, deployment_config& cfg,
+                   caf::actor& controller) {
+              return start_replica(self, id, app, dep, cfg, controller);
+            },
+            [self](replicas_atom, const std::string& app,
+                   const std::string& dep, std::vector<replica_ref>& refs,
+                   bool scales_from_zero, uint32_t max_ongoing,
+                   int64_t max_queued) {
+              auto ep = self->state.reg->find(app, dep).ep;
+              if (!ep)
+                return;
+              // Replicas here are reached through their gates, as on the
+              // head; the others through their actors.
+              for (auto& r : refs)
+                if (auto i = self->state.hosted.find(r.id);
+                    i != self->state.hosted.end())
+                  r.gate = i->second.gate;
+              ep->set_limits(max_ongoing, max_queued);
+              ep->publish(std::move(refs), scales_from_zero);
+            },
+        };
+      },
+      std::move(reg), std::move(gate), std::move(on_head_lost));
+}
+
+} // namespace actorserve::detail

@@ -1,0 +1,89 @@
+/// @file
+/// A worker node's agent: the actor the head's controller talks to on that
+/// node (private to the library).
+///
+/// ## Protocol
+///
+/// | message | sender | reply | errors |
+/// |---|---|---|---|
+/// | `(node_ping_atom)` | the controller, every heartbeat period | `true` |
+/// none (a node that does not answer within the heartbeat timeout is
+/// DEAD) |
+/// | `(start_replica_atom, uint64 id, string app, string deployment,
+/// deployment_config, actor controller)` | the controller, placing a
+/// replica here | the replica actor, which reports `ready_atom` to
+/// `controller` | `not_found` (this binary does not register the
+/// deployment) |
+/// | `(replicas_atom, string app, string deployment, vector<replica_ref>,
+/// bool scales_from_zero, uint32 max_ongoing, int64 max_queued)` | the
+/// controller, whenever the deployment's ready set changes | none |
+///
+/// The agent keeps the replicas it started (and their admission gates:
+/// callers on this node take slots there, as on the head) and publishes
+/// every pushed replica set into this node's endpoint of the deployment,
+/// where the replicas here that call it find it. When the head goes away it
+/// stops its replicas and tells the process (`on_head_lost`).
+///
+/// Ownership: the registry is shared with `serve` (which fills it as
+/// `run` builds applications); the agent owns the replicas it started.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actorserve/cluster.hpp"
+#include "actorserve/config.hpp"
+#include "actorserve/deployment.hpp"
+#include "actorserve/endpoint.hpp"
+#include "actorserve/messages.hpp"
+
+namespace actorserve::detail {
+
+using start_replica_atom = caf::atom_constant<caf::atom("startrep")>;
+
+using node_agent_actor = caf::typed_actor<
+    caf::replies_to<node_ping_atom>::with<bool>,
+    caf::replies_to<start_replica_atom, uint64_t, std::string, std::string,
+                    deployment_config, caf::actor>::with<caf::actor>,
+    caf::reacts_to<replicas_atom, std::string, std::string,
+                   std::vector<replica_ref>, bool, uint32_t, int64_t>>;
+
+/// The deployments this node's binary registers, by "app/deployment", each
+/// with the endpoint callers on this node use. Thread safe.
+class node_registry {
+public:
+  struct entry {
+    spec_ptr spec;
+    endpoint_ptr ep;
+  };
+
+  /// Registers the graph below `ingress` under application `app`.
+  void add(const std::string& app, const spec_ptr& ingress);
+
+  /// Null spec when `app/deployment` is not registered.
+  entry find(const std::string& app, const std::string& deployment) const;
+
+  /// Every "app/deployment", sorted.
+  std::vector<std::string> names() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::string, entry> entries_; // guarded by mtx_
+};
+
+using registry_ptr = std::shared_ptr<node_registry>;
+
+/// Spawns the agent of a worker node that joins through `gate`; it calls
+/// `on_head_lost` (on a system thread) when the head goes away.
+node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
+                                  cluster_gate_actor gate,
+                                  std::function<void()> on_head_lost);
+
+} // namespace actorserve::detail

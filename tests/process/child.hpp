@@ -1,0 +1,75 @@
+/// @file
+/// A child process whose output a test reads (real processes: the demo
+/// binary as head and worker nodes, its signals and flags).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace test {
+
+/// A child process whose stdout and stderr we read.
+struct child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+
+  /// Runs `args` with `env` ("NAME=value") added to the environment.
+  explicit child(std::vector<std::string> args,
+                 std::vector<std::string> env = {}) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::dup2(fds[1], STDERR_FILENO);
+      ::close(fds[0]);
+      for (auto& e : env)
+        ::putenv(e.data());
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out = ::fdopen(fds[0], "r");
+  }
+
+  ~child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (out != nullptr)
+      ::fclose(out);
+  }
+
+  /// Reads output lines until one contains `what` (or the child closes it).
+  std::string read_until(const std::string& what) {
+    std::string all;
+    char line[4096];
+    while (::fgets(line, sizeof(line), out) != nullptr) {
+      all += line;
+      if (all.find(what) != std::string::npos)
+        break;
+    }
+    return all;
+  }
+
+  int wait_exit() {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+} // namespace test

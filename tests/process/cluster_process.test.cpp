@@ -1,0 +1,180 @@
+// A cluster of real processes on loopback: the demo binary as a head and
+// worker nodes, joined over CAF networking with a token.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "child.hpp"
+#include "http_client.hpp"
+#include "../e2e/steady_load.hpp"
+
+using namespace std::chrono;
+
+namespace {
+
+const std::string token_env = "ACTORSERVE_CLUSTER_TOKEN=process-test-token";
+
+nlohmann::json status_of(uint16_t port) {
+  auto r = test::http(port, "GET", "/-/status");
+  REQUIRE(r.status == 200);
+  return nlohmann::json::parse(r.body);
+}
+
+/// Node id -> state, and the nodes of each deployment's ready replicas.
+struct cluster_view {
+  std::map<uint64_t, std::string> nodes;
+  std::map<std::string, std::multiset<uint64_t>> ready; // "app/dep"
+
+  explicit cluster_view(const nlohmann::json& st) {
+    for (auto& n : st["nodes"])
+      nodes[n["node_id"].get<uint64_t>()] = n["state"].get<std::string>();
+    for (auto& [app, a] : st["applications"].items())
+      for (auto& [dep, d] : a["deployments"].items())
+        for (auto& r : d["replicas"])
+          if (r["state"] == "READY")
+            ready[app + "/" + dep].insert(r["node_id"].get<uint64_t>());
+  }
+};
+
+/// Polls status until `pred` holds; false after `limit`.
+template <class Pred>
+bool status_until(uint16_t port, Pred pred, milliseconds limit) {
+  auto end = steady_clock::now() + limit;
+  while (steady_clock::now() < end) {
+    if (pred(cluster_view{status_of(port)}))
+      return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred(cluster_view{status_of(port)});
+}
+
+} // namespace
+
+TEST_CASE("a head and two workers serve every demo route, spread replicas "
+          "over all three, and replace a worker killed under load",
+          "[process][cluster]") {
+  auto port = test::free_port();
+  auto cport = test::free_port();
+  auto join = "127.0.0.1:" + std::to_string(cport);
+  test::child head{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
+       "--cluster-port", std::to_string(cport), "--expect-nodes", "2",
+       "--heartbeat-period-ms", "200", "--heartbeat-timeout-ms", "1000"},
+      {token_env}};
+  test::child w2{{DEMO_BINARY, "--join", join}, {token_env}};
+  test::child w3{{DEMO_BINARY, "--join", join}, {token_env}};
+  REQUIRE_THAT(head.read_until("serving on"), Catch::Contains("serving on"));
+  REQUIRE_THAT(w2.read_until("worker node"), Catch::Contains("worker node"));
+  REQUIRE_THAT(w3.read_until("worker node"), Catch::Contains("worker node"));
+  // Every route, through the head.
+  std::map<std::string, std::string> posts{
+      {"/classify", R"({"text": "I love this"})"},
+      {"/pipeline", R"({"text": "  Hello World  "})"},
+      {"/ensemble", R"({"x": 2, "delay_ms": 5})"},
+      {"/route", R"({"urgent": false, "x": 1})"},
+      {"/flaky", ""},
+      {"/batch", R"({"x": 21})"},
+      {"/models/alpha/predict", R"({"x": 2})"},
+      {"/stream", R"({"prompt": "a b", "n": 2, "delay_ms": 0})"}};
+  for (auto& [path, body] : posts) {
+    auto r = test::http(port, "POST", path, body);
+    INFO(path << " -> " << r.status << " " << r.body);
+    CHECK(r.status == 200);
+  }
+  CHECK(test::http(port, "GET", "/blocking?ms=5").status == 200);
+  CHECK(test::http(port, "GET", "/autoscale?ms=1").status == 200);
+  // Three nodes, each running replicas; the Tokenizer on every one.
+  cluster_view view{status_of(port)};
+  CHECK(view.nodes == std::map<uint64_t, std::string>{
+                          {1, "ALIVE"}, {2, "ALIVE"}, {3, "ALIVE"}});
+  CHECK(view.ready["classify/Tokenizer"] == std::multiset<uint64_t>{1, 2, 3});
+  // kill -9 a worker under steady load.
+  test::steady_load load{port, 4, "POST", "/classify",
+                         R"({"text": "I love this"})"};
+  std::this_thread::sleep_for(milliseconds(200));
+  auto t0 = steady_clock::now();
+  REQUIRE(::kill(w3.pid, SIGKILL) == 0);
+  auto replaced = [](const cluster_view& v) {
+    auto& tok = v.ready.at("classify/Tokenizer");
+    return v.nodes.at(3) == "DEAD" && tok.size() == 3 && tok.count(3) == 0;
+  };
+  CHECK(status_until(port, replaced, seconds(10)));
+  auto took = duration_cast<milliseconds>(steady_clock::now() - t0);
+  CHECK(took < milliseconds(2000)); // 2x the heartbeat timeout
+  auto ok_at_kill = load.ok();
+  // The load goes on without the lost node.
+  auto until = steady_clock::now() + seconds(10);
+  while (load.ok() < ok_at_kill + 50 && steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  CHECK(load.ok() >= ok_at_kill + 50);
+  load.stop();
+  // At most the requests in flight on that node failed, each with 503;
+  // none waited for the request timeout.
+  CHECK(load.failed() <= 4);
+  for (auto& f : load.failures())
+    CHECK(f.rfind("503", 0) == 0);
+  CHECK_THAT(head.read_until("is DEAD"), Catch::Contains("node 3 is DEAD"));
+  // A worker that hangs (SIGSTOP) misses its heartbeats: DEAD within the
+  // timeout, and its replicas move.
+  t0 = steady_clock::now();
+  REQUIRE(::kill(w2.pid, SIGSTOP) == 0);
+  CHECK_THAT(head.read_until("did not answer a heartbeat"),
+             Catch::Contains("node 2 is DEAD (it did not answer a heartbeat "
+                             "within 1000 ms)"));
+  CHECK(status_until(
+      port,
+      [](const cluster_view& v) {
+        auto& tok = v.ready.at("classify/Tokenizer");
+        return v.nodes.at(2) == "DEAD" &&
+               tok == std::multiset<uint64_t>{1, 1, 1};
+      },
+      seconds(10)));
+  CHECK(duration_cast<milliseconds>(steady_clock::now() - t0) <
+        milliseconds(2000 + 1000)); // the timeout, a period, and the move
+  ::kill(w2.pid, SIGCONT);
+  CHECK(test::http(port, "POST", "/classify", posts["/classify"]).status ==
+        200);
+}
+
+TEST_CASE("worker processes with a wrong or missing token are refused; both "
+          "sides say so and the head keeps serving",
+          "[process][cluster]") {
+  auto port = test::free_port();
+  auto cport = test::free_port();
+  auto join = "127.0.0.1:" + std::to_string(cport);
+  test::child head{{DEMO_BINARY, "--admin-port", "0", "--port",
+                    std::to_string(port), "--cluster-port",
+                    std::to_string(cport)},
+                   {token_env}};
+  REQUIRE_THAT(head.read_until("serving on"), Catch::Contains("serving on"));
+  {
+    test::child wrong{{DEMO_BINARY, "--join", join},
+                      {"ACTORSERVE_CLUSTER_TOKEN=guess"}};
+    CHECK_THAT(wrong.read_until("token"),
+               Catch::Contains("the head refused this node: wrong cluster "
+                               "token"));
+    CHECK(wrong.wait_exit() == 1);
+    CHECK_THAT(head.read_until("refused"),
+               Catch::Contains("refused a node joining"));
+  }
+  {
+    test::child missing{{DEMO_BINARY, "--join", join},
+                        {"ACTORSERVE_CLUSTER_TOKEN="}};
+    CHECK_THAT(missing.read_until("token"),
+               Catch::Contains("missing cluster token"));
+    CHECK(missing.wait_exit() == 1);
+    CHECK_THAT(head.read_until("missing cluster token"),
+               Catch::Contains("missing cluster token"));
+  }
+  auto st = status_of(port);
+  CHECK(st["nodes"].size() == 1);
+  CHECK(test::http(port, "POST", "/classify", R"({"text": "ok"})").status ==
+        200);
+}
