@@ -1,6 +1,7 @@
 // The actorserve side of the HTTP benchmark scenarios.
 //   bench_server [--app noop|echo|multiplex] [--mode isolated|inline]
-//                [--replicas N] [actorserve flags: --port, --threads, ...]
+//                [--replicas N] [--remote-echo]
+//                [actorserve flags: --port, --threads, --join, ...]
 //
 // noop: one deployment answering "ok" (the HTTP I/O thread routes for
 //       itself -> replica -> user actor and back).
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -91,7 +93,11 @@ http_ingress::behavior_type multiplex(http_ingress::pointer self) {
 struct bench_flags {
   std::string app = "noop";
   execution mode = execution::isolated;
-  uint32_t replicas = 0;   // 0: the app's default
+  uint32_t replicas = 0; // 0: the app's default
+  /// The echo chain's Echo needs the custom resource "echo_node", which
+  /// only a worker node started with --resources '{"echo_node": 1}' offers:
+  /// Echo runs there, the Ingress on the head.
+  bool remote_echo = false;
   std::vector<char*> rest; // left for actorserve's own flags
 };
 
@@ -109,6 +115,8 @@ bench_flags parse(int argc, char** argv) {
                                                      : execution::isolated;
     } else if (is("--replicas")) {
       f.replicas = static_cast<uint32_t>(std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--remote-echo") == 0) {
+      f.remote_echo = true;
     } else {
       f.rest.push_back(argv[i]);
     }
@@ -147,11 +155,15 @@ int main(int argc, char** argv) {
                   .bind(),
               {"multiplex", "/"});
   } else {
-    auto target = s.deployment("Echo", echo)
-                      .num_replicas(replicas(1))
-                      .max_ongoing_requests(1000)
-                      .mode(flags.mode)
-                      .bind();
+    auto target =
+        s.deployment("Echo", echo)
+            .resources(flags.remote_echo
+                           ? std::map<std::string, double>{{"echo_node", 1}}
+                           : std::map<std::string, double>{})
+            .num_replicas(replicas(1))
+            .max_ongoing_requests(1000)
+            .mode(flags.mode)
+            .bind();
     h = s.run(s.deployment("Ingress", echo_ingress)
                   .max_ongoing_requests(1000)
                   .mode(flags.mode)
@@ -160,6 +172,10 @@ int main(int argc, char** argv) {
   }
   if (!h)
     return s.fail(h.error());
+  if (s.node_id() != 0) {
+    std::cout << "bench_server: worker node " << s.node_id() << std::endl;
+    return s.wait();
+  }
   std::cout << "bench_server: serving " << flags.app << " on port "
             << s.http_port() << " (" << to_string(flags.mode) << ")"
             << std::endl;

@@ -11,10 +11,15 @@
 // Variants: the callee and the caller isolated (user code on their own
 // threads, the default) or inline (on the system plane), and the same loop
 // between two bare CAF actors (the ceiling: no routing, no replica).
+// With --cluster-port, the head measures a Caller on the head calling an
+// Echo on a worker node (started with --join and --resources
+// '{"bench_worker": 1}'), against both on the head.
 //   handle_roundtrip [Google Benchmark flags] [actorserve flags: --threads N]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,9 +152,31 @@ int main(int argc, char** argv) {
       {"handle/caller_inline/callee_inline", execution::inline_,
        execution::inline_},
   };
+  // Across nodes (--cluster-port on the head, --join on a worker started
+  // with --resources '{"bench_worker": 1}'): Echo needs that resource, so
+  // it runs on the worker, and the Caller on the head; the same pair with
+  // both on the head is measured in the same run. Both nodes build both.
+  const variant cluster_variants[] = {
+      {"cluster/caller_head/callee_worker", execution::isolated,
+       execution::isolated},
+      {"cluster/caller_head/callee_head", execution::isolated,
+       execution::isolated},
+  };
+  bool cluster = s.cluster_port() != 0 || s.node_id() != 0;
   std::vector<handle<caller_actor>> callers;
-  for (auto& v : variants) {
-    auto target = s.deployment("Echo", echo).mode(v.callee_mode).bind();
+  auto chosen =
+      cluster ? std::vector<variant>(std::begin(cluster_variants),
+                                     std::end(cluster_variants))
+              : std::vector<variant>(std::begin(variants), std::end(variants));
+  for (auto& v : chosen) {
+    if (cluster && std::string{v.name} == "cluster/caller_head/callee_head" &&
+        s.node_id() != 0)
+      break; // the worker registers what it may be asked to run
+    std::map<std::string, double> needs;
+    if (std::string{v.name} == "cluster/caller_head/callee_worker")
+      needs = {{"bench_worker", 1}};
+    auto target =
+        s.deployment("Echo", echo).mode(v.callee_mode).resources(needs).bind();
     auto app = s.deployment("Caller", caller).mode(v.caller_mode).bind(target);
     auto h = s.run(app, {v.name, ""});
     if (!h)
@@ -163,6 +190,16 @@ int main(int argc, char** argv) {
             .get(std::chrono::seconds(30));
       });
     })->UseManualTime();
+  }
+  if (s.node_id() != 0) {
+    std::cout << "handle_roundtrip: worker node " << s.node_id() << std::endl;
+    return s.wait();
+  }
+  if (cluster) {
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    s.shutdown();
+    return 0;
   }
   // CAF 0.17 needs an argument to spawn a function safely (see user_plane).
   auto bare_echo = s.system().spawn(

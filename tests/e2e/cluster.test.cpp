@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <future>
 #include <string>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -85,6 +87,13 @@ serve_options worker_options(uint16_t head_port) {
   opts.cluster.token = token;
   return opts;
 }
+
+/// Stops a head before the futures of a test end: should a check fail, a
+/// `run` still waiting on the head then returns.
+struct stop_first {
+  serve& s;
+  ~stop_first() { s.shutdown(); }
+};
 
 const node_status* find_node(const serve_status& st, uint64_t id) {
   auto i = std::find_if(st.nodes.begin(), st.nodes.end(),
@@ -264,11 +273,7 @@ TEST_CASE("a replica that needs what only a worker offers waits pending, "
   // serve.run waits for the replica, which fits nowhere yet.
   auto deployed =
       std::async(std::launch::async, [&] { return deploy_accel(head); });
-  // Should a check fail, the head stops first, which ends the waiting run.
-  struct stop_first {
-    serve& s;
-    ~stop_first() { s.shutdown(); }
-  } stop{head};
+  stop_first stop{head};
   auto reason = [&] {
     return test::deployment_of(head, "accel", "Accel").message;
   };
@@ -311,4 +316,109 @@ TEST_CASE("a replica that needs what only a worker offers waits pending, "
   auto node = find_node(*st, 3);
   REQUIRE(node != nullptr);
   CHECK(node->replicas == std::vector<uint64_t>{dep.replicas[0].id});
+}
+
+namespace {
+
+/// A CA and a certificate it signs, made with the openssl tool in a fresh
+/// directory.
+struct test_pki {
+  std::string dir;
+
+  test_pki() {
+    char tmpl[] = "/tmp/actorserve-pki-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    for (auto ca : {"ca", "rogue"}) {
+      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+         "-nodes -days 2 -subj /CN=" +
+         std::string{ca} + " -keyout " + path(ca, "key") + " -out " +
+         path(ca, "pem"));
+      auto node = std::string{ca} + "-node";
+      sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+         "-subj /CN=node -keyout " +
+         path(node, "key") + " -out " + path(node, "csr"));
+      sh("openssl x509 -req -days 2 -in " + path(node, "csr") + " -CA " +
+         path(ca, "pem") + " -CAkey " + path(ca, "key") +
+         " -CAcreateserial -out " + path(node, "pem"));
+    }
+  }
+
+  ~test_pki() { std::system(("rm -rf " + dir).c_str()); }
+
+  std::string path(const std::string& name, const std::string& ext) const {
+    return dir + "/" + name + "." + ext;
+  }
+
+  static void sh(const std::string& cmd) {
+    INFO(cmd);
+    REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
+  }
+
+  /// TLS options of a node whose certificate `issuer` signed, trusting
+  /// `trust`.
+  void apply(cluster_options& opts, const std::string& issuer,
+             const std::string& trust = "ca") const {
+    opts.tls_cert = path(issuer + "-node", "pem");
+    opts.tls_key = path(issuer + "-node", "key");
+    opts.tls_ca = path(trust, "pem");
+  }
+};
+
+} // namespace
+
+TEST_CASE("with certificates, nodes talk TLS: a node of the same CA joins "
+          "and serves, a plain one and one of another CA cannot join",
+          "[cluster][tls]") {
+  if (!tls_available()) {
+    WARN("this build has no TLS");
+    return;
+  }
+  test_pki pki;
+  auto head_opts = head_options();
+  pki.apply(head_opts.cluster, "ca");
+  serve head{head_opts};
+  auto deployed =
+      std::async(std::launch::async, [&] { return deploy_accel(head); });
+  stop_first stop{head};
+  {
+    // Plain TCP to a TLS port: no join.
+    auto opts = worker_options(head.cluster_port());
+    opts.cluster.join_timeout = std::chrono::milliseconds(1500);
+    CHECK_THROWS_AS(serve{opts}, error_exception);
+  }
+  {
+    // A certificate the head's CA did not sign.
+    auto opts = worker_options(head.cluster_port());
+    opts.cluster.join_timeout = std::chrono::milliseconds(1500);
+    pki.apply(opts.cluster, "rogue", "ca");
+    CHECK_THROWS_AS(serve{opts}, error_exception);
+  }
+  auto st = head.status();
+  REQUIRE(st);
+  CHECK(st->nodes.size() == 1);
+  auto opts = worker_options(head.cluster_port());
+  pki.apply(opts.cluster, "ca");
+  opts.node.resources = {{"accel", 1}};
+  serve worker{opts};
+  REQUIRE_FALSE(deploy_accel(worker));
+  REQUIRE(deployed.wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  REQUIRE_FALSE(deployed.get());
+  auto r = test::http(head.http_port(), "POST", "/accel", "over tls");
+  CHECK(r.status == 200);
+  CHECK(test::body_of(r)["body"] == "over tls");
+}
+
+TEST_CASE("TLS flags come as a set, naming the one missing", "[cluster][tls]") {
+  cluster_options opts;
+  opts.listen = true;
+  opts.token = "t";
+  opts.tls_cert = "/etc/hostname";
+  CHECK_THAT(message_of(validate(opts)), Catch::Contains("--cluster-tls-key"));
+  opts.tls_key = "/etc/hostname";
+  CHECK_THAT(message_of(validate(opts)), Catch::Contains("--cluster-tls-ca"));
+  opts.tls_ca = "/nonexistent/ca.pem";
+  CHECK_THAT(message_of(validate(opts)),
+             Catch::Contains("--cluster-tls-ca: cannot read"));
 }

@@ -71,8 +71,19 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
   test::child w2{{DEMO_BINARY, "--join", join}, {token_env}};
   test::child w3{{DEMO_BINARY, "--join", join}, {token_env}};
   REQUIRE_THAT(head.read_until("serving on"), Catch::Contains("serving on"));
-  REQUIRE_THAT(w2.read_until("worker node"), Catch::Contains("worker node"));
-  REQUIRE_THAT(w3.read_until("worker node"), Catch::Contains("worker node"));
+  // The workers join in either order; each says which node it is.
+  auto node_of = [](test::child& w) {
+    auto out = w.read_until(" of the head");
+    auto at = out.find("worker node ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(out.substr(at + 12));
+  };
+  auto killed = node_of(w3);
+  auto hung = node_of(w2);
+  REQUIRE(std::set<uint64_t>{killed, hung} == std::set<uint64_t>{2, 3});
+  auto dead_line = [](uint64_t node) {
+    return "node " + std::to_string(node) + " is DEAD";
+  };
   // Every route, through the head.
   std::map<std::string, std::string> posts{
       {"/classify", R"({"text": "I love this"})"},
@@ -101,9 +112,10 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
   std::this_thread::sleep_for(milliseconds(200));
   auto t0 = steady_clock::now();
   REQUIRE(::kill(w3.pid, SIGKILL) == 0);
-  auto replaced = [](const cluster_view& v) {
+  auto replaced = [killed](const cluster_view& v) {
     auto& tok = v.ready.at("classify/Tokenizer");
-    return v.nodes.at(3) == "DEAD" && tok.size() == 3 && tok.count(3) == 0;
+    return v.nodes.at(killed) == "DEAD" && tok.size() == 3 &&
+           tok.count(killed) == 0;
   };
   CHECK(status_until(port, replaced, seconds(10)));
   auto took = duration_cast<milliseconds>(steady_clock::now() - t0);
@@ -120,19 +132,20 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
   CHECK(load.failed() <= 4);
   for (auto& f : load.failures())
     CHECK(f.rfind("503", 0) == 0);
-  CHECK_THAT(head.read_until("is DEAD"), Catch::Contains("node 3 is DEAD"));
+  CHECK_THAT(head.read_until("is DEAD"), Catch::Contains(dead_line(killed)));
   // A worker that hangs (SIGSTOP) misses its heartbeats: DEAD within the
   // timeout, and its replicas move.
   t0 = steady_clock::now();
   REQUIRE(::kill(w2.pid, SIGSTOP) == 0);
-  CHECK_THAT(head.read_until("did not answer a heartbeat"),
-             Catch::Contains("node 2 is DEAD (it did not answer a heartbeat "
-                             "within 1000 ms)"));
+  CHECK_THAT(
+      head.read_until("did not answer a heartbeat"),
+      Catch::Contains(dead_line(hung) +
+                      " (it did not answer a heartbeat within 1000 ms)"));
   CHECK(status_until(
       port,
-      [](const cluster_view& v) {
+      [hung](const cluster_view& v) {
         auto& tok = v.ready.at("classify/Tokenizer");
-        return v.nodes.at(2) == "DEAD" &&
+        return v.nodes.at(hung) == "DEAD" &&
                tok == std::multiset<uint64_t>{1, 1, 1};
       },
       seconds(10)));

@@ -52,6 +52,13 @@ struct cluster_options {
   std::chrono::milliseconds join_timeout{10'000};
   /// `--heartbeat-period-ms`, `--heartbeat-timeout-ms` (the head's).
   heartbeat_options heartbeat;
+  /// TLS between nodes (`--cluster-tls-cert`, `--cluster-tls-key`,
+  /// `--cluster-tls-ca`; PEM files): every node presents a certificate
+  /// signed by the CA and checks its peer's. All three, or none.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls() const noexcept { return !tls_ca.empty(); }
   /// `--expect-nodes N`: the head deploys its first application once N
   /// worker nodes joined (within `join_timeout`), so replicas spread over
   /// them from the start.
@@ -66,6 +73,10 @@ caf::error validate(const cluster_options& opts);
 /// naming `flag` when it cannot be read or is empty.
 caf::error read_token_file(const std::string& path, const std::string& flag,
                            std::string& out);
+
+/// Whether this build has TLS between nodes (CAF's OpenSSL module; not in
+/// the ThreadSanitizer build).
+bool tls_available() noexcept;
 
 /// Compares tokens in time independent of where they differ.
 bool same_token(const std::string& x, const std::string& y) noexcept;

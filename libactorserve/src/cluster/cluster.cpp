@@ -48,6 +48,19 @@ caf::error validate(const cluster_options& opts) {
   if (opts.expect_nodes > 0 && !opts.listen)
     return flag_error("--expect-nodes", "needs --cluster-port (only a head "
                                         "takes nodes)");
+  auto set =
+      !opts.tls_cert.empty() + !opts.tls_key.empty() + !opts.tls_ca.empty();
+  if (set != 0 && set != 3)
+    return flag_error(opts.tls_cert.empty()  ? "--cluster-tls-cert"
+                      : opts.tls_key.empty() ? "--cluster-tls-key"
+                                             : "--cluster-tls-ca",
+                      "TLS needs all of --cluster-tls-cert, "
+                      "--cluster-tls-key and --cluster-tls-ca");
+  for (auto [flag, path] : {std::pair{"--cluster-tls-cert", &opts.tls_cert},
+                            std::pair{"--cluster-tls-key", &opts.tls_key},
+                            std::pair{"--cluster-tls-ca", &opts.tls_ca}})
+    if (!path->empty() && !std::ifstream{*path})
+      return flag_error(flag, "cannot read '" + *path + "'");
   if (!opts.join.empty()) {
     std::string host;
     uint16_t port = 0;
@@ -112,11 +125,12 @@ const char* to_string(node_state x) noexcept {
 namespace detail {
 
 cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
-                                      controller_actor controller) {
+                                      controller_actor controller,
+                                      port_cell port) {
   using gate_ptr = cluster_gate_actor::pointer;
   return sys.spawn(
-      [](gate_ptr self, std::string token,
-         controller_actor ctrl) -> cluster_gate_actor::behavior_type {
+      [](gate_ptr self, std::string token, controller_actor ctrl,
+         port_cell port) -> cluster_gate_actor::behavior_type {
         // Why a message is refused, or an empty string.
         auto refusal = [token](const std::string& presented) -> std::string {
           if (presented.empty())
@@ -139,6 +153,7 @@ cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
                                   "the head refused this node: " + why);
               }
               hello.token.clear(); // the secret goes no further
+              set_cluster_nodelay(port->load(), true);
               auto host = hello.host;
               auto pid = hello.pid;
               auto rp = self->make_response_promise<uint64_t>();
@@ -166,7 +181,7 @@ cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
             },
         };
       },
-      std::move(token), std::move(controller));
+      std::move(token), std::move(controller), std::move(port));
 }
 
 } // namespace detail

@@ -3,7 +3,9 @@
 /// join (private; serve.cpp wires them).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,10 +24,14 @@ caf::error split_host_port(const std::string& text, std::string& host,
 
 namespace detail {
 
+/// The cluster port, set once it is open.
+using port_cell = std::shared_ptr<std::atomic<uint16_t>>;
+
 /// Spawns the head's cluster gate: it admits nodes that present `token`
 /// and hands them to `controller`.
 cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
-                                      controller_actor controller);
+                                      controller_actor controller,
+                                      port_cell port);
 
 /// A worker node's link to its head.
 struct cluster_link {
@@ -39,6 +45,21 @@ struct cluster_link {
 /// `opts.join_timeout`, since the head may still be starting) and joins
 /// with `hello`. `unauthenticated` when the head refuses the token,
 /// `unavailable` when it cannot be reached.
+/// Loads the io middleman, and the OpenSSL module with the cluster's
+/// certificates when it has them.
+void load_transport(caf::actor_system_config& cfg, const cluster_options& opts);
+
+/// Publishes the head's gate on the cluster port (over TLS when set).
+caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
+                                     const cluster_gate_actor& gate,
+                                     const cluster_options& opts);
+
+/// Connects to a head's gate (over TLS when set).
+caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
+                                               const cluster_options& opts,
+                                               const std::string& host,
+                                               uint16_t port);
+
 /// Makes the node's agent once the head's gate is known.
 using agent_factory = std::function<caf::actor(const cluster_gate_actor&)>;
 
@@ -46,6 +67,13 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
                                          const cluster_options& opts,
                                          node_hello hello,
                                          const agent_factory& make_agent);
+
+/// Turns Nagle's algorithm off on this process's TCP connections whose
+/// local (`local` true) or peer port is `port`: the cluster connections.
+/// CAF 0.17's BASP leaves it on and writes a message in more than one
+/// piece, so a small request waits for the peer's delayed ACK (about 4 ms
+/// on loopback) without this.
+void set_cluster_nodelay(uint16_t port, bool local);
 
 /// Tells the head which deployments this worker's binary registers.
 caf::error announce_deployments(caf::actor_system& sys,

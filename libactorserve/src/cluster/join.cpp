@@ -1,5 +1,10 @@
 // A worker node joining its head over CAF's io middleman.
 #include <chrono>
+#include <cstdlib>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <thread>
 
 #include <caf/io/middleman.hpp>
@@ -10,6 +15,38 @@
 #include "cluster_impl.hpp"
 
 namespace actorserve::detail {
+
+void set_cluster_nodelay(uint16_t port, bool local) {
+  auto dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr)
+    return;
+  while (auto entry = ::readdir(dir)) {
+    char* end = nullptr;
+    auto fd = static_cast<int>(std::strtol(entry->d_name, &end, 10));
+    if (end == entry->d_name || *end != '\0')
+      continue;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int rc = local
+                 ? ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                 : ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    if (rc != 0)
+      continue; // not a socket, or not connected
+    uint16_t p = 0;
+    if (addr.ss_family == AF_INET)
+      p = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6)
+      p = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    else
+      continue;
+    if (p != port)
+      continue;
+    int on = 1;
+    // Fails harmlessly on the listening socket.
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  }
+  ::closedir(dir);
+}
 
 caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
                                          const cluster_options& opts,
@@ -24,7 +61,7 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
   auto give_up = clock::now() + opts.join_timeout;
   caf::expected<cluster_gate_actor> gate{caf::error{}};
   for (;;) {
-    gate = sys.middleman().remote_actor<cluster_gate_actor>(host, port);
+    gate = connect_gate(sys, opts, host, port);
     if (gate || clock::now() >= give_up)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -33,6 +70,7 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
     return make_error(errc::unavailable, "cannot reach the head at " +
                                              opts.join + ": " +
                                              sys.render(gate.error()));
+  set_cluster_nodelay(port, false);
   cluster_link link;
   link.gate = *gate;
   link.agent = make_agent(link.gate);

@@ -103,7 +103,9 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
         flag == "--resources" || flag == "--cluster-port" ||
         flag == "--cluster-host" || flag == "--join" ||
         flag == "--cluster-token-file" || flag == "--heartbeat-period-ms" ||
-        flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes";
+        flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes" ||
+        flag == "--cluster-tls-cert" || flag == "--cluster-tls-key" ||
+        flag == "--cluster-tls-ca";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -136,7 +138,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--num-cpus, --resources, --cluster-port, "
                               "--cluster-host, --join, --cluster-token-file, "
                               "--heartbeat-period-ms, --heartbeat-timeout-ms, "
-                              "--expect-nodes, --help)");
+                              "--expect-nodes, --cluster-tls-cert, "
+                              "--cluster-tls-key, --cluster-tls-ca, --help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -192,6 +195,12 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.period);
     } else if (flag == "--heartbeat-timeout-ms") {
       err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.timeout);
+    } else if (flag == "--cluster-tls-cert") {
+      opts.cluster.tls_cert = *v;
+    } else if (flag == "--cluster-tls-key") {
+      opts.cluster.tls_key = *v;
+    } else if (flag == "--cluster-tls-ca") {
+      opts.cluster.tls_ca = *v;
     } else if (flag == "--expect-nodes") {
       err =
           parse_number<uint32_t>(flag, *v, 0, 1000, opts.cluster.expect_nodes);
@@ -306,6 +315,11 @@ std::string usage_text(const serve_options& d) {
       << d.cluster.heartbeat.period.count() << ")\n"
       << "  --heartbeat-timeout-ms N a node silent this long is DEAD ("
       << d.cluster.heartbeat.timeout.count() << ")\n"
+      << "  --cluster-tls-cert PEM   this node's certificate (TLS between "
+         "nodes, with the next two)\n"
+      << "  --cluster-tls-key PEM    its private key\n"
+      << "  --cluster-tls-ca PEM     the CA that signs every node's "
+         "certificate\n"
       << "  --expect-nodes N         the head deploys once N worker nodes "
          "joined ("
       << d.cluster.expect_nodes << ")\n"

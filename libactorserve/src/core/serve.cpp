@@ -71,7 +71,7 @@ struct serve::impl {
     for (auto& add : opts.message_types)
       add(cfg);
     if (opts.cluster.listen || !opts.cluster.join.empty())
-      cfg.load<caf::io::middleman>();
+      detail::load_transport(cfg, opts.cluster);
   }
 
   serve_options opts;
@@ -117,6 +117,10 @@ std::string host_name() {
 serve::serve(serve_options opts) {
   if (auto err = validate(opts))
     throw error_exception(code_of(err), message_of(err));
+  if (opts.cluster.tls() && !tls_available())
+    throw error_exception(errc::invalid_config,
+                          "flag --cluster-tls-cert: this build has no TLS "
+                          "(CAF's OpenSSL module was not found)");
   block_signals();
   impl_ = std::make_unique<impl>(std::move(opts));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
@@ -151,8 +155,9 @@ serve::serve(serve_options opts) {
 void serve::open_cluster_port() {
   auto& d = *impl_;
   auto& cl = d.opts.cluster;
-  d.gate = detail::spawn_cluster_gate(*d.sys, cl.token, d.controller);
-  auto port = d.sys->middleman().publish(d.gate, cl.port, cl.host.c_str());
+  auto cell = std::make_shared<std::atomic<uint16_t>>(uint16_t{0});
+  d.gate = detail::spawn_cluster_gate(*d.sys, cl.token, d.controller, cell);
+  auto port = detail::publish_gate(*d.sys, d.gate, cl);
   if (!port) {
     auto why = d.sys->render(port.error());
     shutdown();
@@ -161,6 +166,7 @@ void serve::open_cluster_port() {
                               ":" + std::to_string(cl.port) + ": " + why);
   }
   d.cluster_port = *port;
+  cell->store(*port);
   auto address = cl.host + ":" + std::to_string(*port);
   caf::anon_send(d.controller, cluster_address_atom::value, address);
   std::cerr << "actorserve: taking worker nodes on " << address << std::endl;
