@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
     std::cout << "actorserve demo: worker node " << serve.node_id()
               << " of the head at " << serve.options().cluster.join
               << std::endl;
+    if (serve.http_port() != 0) // --proxy
+      std::cout << "actorserve demo: worker proxy serving on http://"
+                << serve.options().http.host << ":" << serve.http_port()
+                << std::endl;
     return serve.wait();
   }
   std::cout << "actorserve demo: serving on http://"

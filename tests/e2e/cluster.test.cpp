@@ -422,3 +422,38 @@ TEST_CASE("TLS flags come as a set, naming the one missing", "[cluster][tls]") {
   CHECK_THAT(message_of(validate(opts)),
              Catch::Contains("--cluster-tls-ca: cannot read"));
 }
+
+TEST_CASE("a worker with --proxy serves the head's routes over HTTP, and its "
+          "status is the head's",
+          "[cluster]") {
+  serve head{head_options()};
+  REQUIRE_FALSE(demo::run_all(head));
+  auto opts = worker_options(head.cluster_port());
+  opts.cluster.proxy = true;
+  serve worker{opts};
+  REQUIRE(worker.http_port() != 0);
+  REQUIRE_FALSE(demo::run_all(worker));
+  // The routes arrive by name once the worker announced its deployments.
+  REQUIRE(test::wait_until([&] {
+    return test::http(worker.http_port(), "POST", "/classify",
+                      R"({"text": "I love this"})")
+               .status == 200;
+  }));
+  auto r = test::http(worker.http_port(), "POST", "/classify",
+                      R"({"text": "I love this"})");
+  CHECK(test::body_of(r)["label"] == "positive");
+  CHECK(test::http(worker.http_port(), "GET", "/-/healthz").status == 200);
+  auto st = test::http(worker.http_port(), "GET", "/-/status");
+  REQUIRE(st.status == 200);
+  auto nodes = test::body_of(st)["nodes"];
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[1]["node_id"] == 2);
+  // A route the head does not have is 404 here too.
+  CHECK(test::http(worker.http_port(), "GET", "/nowhere").status == 404);
+}
+
+TEST_CASE("only worker nodes take --proxy", "[cluster][options]") {
+  cluster_options opts;
+  opts.proxy = true;
+  CHECK_THAT(message_of(validate(opts)), Catch::Contains("--proxy"));
+}

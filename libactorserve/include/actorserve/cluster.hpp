@@ -24,6 +24,7 @@
 #include <caf/error.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actorserve/fwd.hpp"
 #include "actorserve/placement.hpp"
 
 namespace actorserve {
@@ -59,6 +60,9 @@ struct cluster_options {
   std::string tls_key;
   std::string tls_ca;
   bool tls() const noexcept { return !tls_ca.empty(); }
+  /// `--proxy`: this worker serves HTTP too (`--host`, `--port`), routing
+  /// as the head does, replicas of this node first.
+  bool proxy = false;
   /// `--expect-nodes N`: the head deploys its first application once N
   /// worker nodes joined (within `join_timeout`), so replicas spread over
   /// them from the start.
@@ -134,6 +138,8 @@ using node_deployments_atom = caf::atom_constant<caf::atom("nodedeps")>;
 using node_join_atom = caf::atom_constant<caf::atom("nodejoin")>;
 /// The head asks a node's agent whether it is there.
 using node_ping_atom = caf::atom_constant<caf::atom("nodeping")>;
+/// A worker asks the head for its status (for `GET /-/status` there).
+using node_status_atom = caf::atom_constant<caf::atom("nodestat")>;
 /// The head's cluster address, for status.
 using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
 
@@ -144,9 +150,12 @@ using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
 /// - `(node_deployments_atom, token, node id, names)` from a joined worker:
 ///   the deployments its binary registers now; `unauthenticated` or
 ///   `not_found` otherwise.
+/// - `(node_status_atom, token)` from a worker that serves HTTP: the
+///   controller's `serve_status`; `unauthenticated` otherwise.
 using cluster_gate_actor = caf::typed_actor<
     caf::replies_to<join_atom, node_hello>::with<uint64_t>,
     caf::replies_to<node_deployments_atom, std::string, uint64_t,
-                    std::vector<std::string>>::with<bool>>;
+                    std::vector<std::string>>::with<bool>,
+    caf::replies_to<node_status_atom, std::string>::with<serve_status>>;
 
 } // namespace actorserve

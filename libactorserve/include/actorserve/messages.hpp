@@ -91,6 +91,20 @@ typename Inspector::result_type inspect(Inspector& f, replica_ref& x) {
   return f(x.id, x.handle);
 }
 
+/// An HTTP route by name, as worker nodes that serve HTTP (`--proxy`)
+/// learn the head's route table: each resolves the ingress deployment
+/// against its own endpoints.
+struct route_name {
+  std::string prefix;
+  std::string app;
+  std::string deployment;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_name& x) {
+  return f(x.prefix, x.app, x.deployment);
+}
+
 // -- lifecycle and status
 // -------------------------------------------------------
 

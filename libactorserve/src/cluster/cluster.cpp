@@ -45,6 +45,9 @@ caf::error validate(const cluster_options& opts) {
     return flag_error("--heartbeat-period-ms", "must be > 0");
   if (opts.heartbeat.timeout.count() <= 0)
     return flag_error("--heartbeat-timeout-ms", "must be > 0");
+  if (opts.proxy && opts.join.empty())
+    return flag_error("--proxy", "only a worker node (--join) takes it; the "
+                                 "head serves HTTP anyway");
   if (opts.expect_nodes > 0 && !opts.listen)
     return flag_error("--expect-nodes", "needs --cluster-port (only a head "
                                         "takes nodes)");
@@ -178,6 +181,12 @@ cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
                 return make_error(errc::unauthenticated, why);
               return self->delegate(ctrl, node_deployments_atom::value, node,
                                     std::move(names));
+            },
+            [=](node_status_atom,
+                const std::string& presented) -> caf::result<serve_status> {
+              if (auto why = refusal(presented); !why.empty())
+                return make_error(errc::unauthenticated, why);
+              return self->delegate(ctrl, status_atom::value);
             },
         };
       },

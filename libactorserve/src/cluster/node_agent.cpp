@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -65,6 +66,11 @@ struct hosted_replica {
 
 struct agent_state {
   registry_ptr reg;
+  cluster_gate_actor gate;
+  std::string token;
+  /// This node's HTTP ingress (`--proxy`), and the routes it serves.
+  std::vector<caf::actor> route_subscribers;
+  route_table routes;
   std::unordered_map<uint64_t, hosted_replica> hosted;
   static inline const char* name = "actorserve.node_agent";
 };
@@ -103,16 +109,28 @@ caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
   return handle;
 }
 
+/// The head's routes, resolved against this node's endpoints.
+route_table resolve(const node_registry& reg,
+                    const std::vector<route_name>& names) {
+  route_table table;
+  for (auto& n : names)
+    if (auto ep = reg.find(n.app, n.deployment).ep)
+      table.push_back(route_entry{n.prefix, n.app, std::move(ep)});
+  return table; // in the head's order: longest prefix first
+}
+
 } // namespace
 
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate,
+                                  cluster_gate_actor gate, std::string token,
                                   std::function<void()> on_head_lost) {
   return sys.spawn(
       [](agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
-         std::function<void()> on_head_lost)
+         std::string token, std::function<void()> on_head_lost)
           -> node_agent_actor::behavior_type {
         self->state.reg = std::move(reg);
+        self->state.gate = gate;
+        self->state.token = std::move(token);
         self->monitor(gate);
         auto head = gate.address();
         self->set_down_handler([=](caf::down_msg& dm) {
@@ -157,9 +175,26 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
               ep->set_limits(max_ongoing, max_queued);
               ep->publish(std::move(refs), scales_from_zero);
             },
+            [self](routes_atom, const std::vector<route_name>& names) {
+              auto& st = self->state;
+              st.routes = resolve(*st.reg, names);
+              for (auto& sub : st.route_subscribers)
+                caf::anon_send(sub, routes_atom::value, st.routes);
+            },
+            [self](routes_atom, caf::actor& subscriber) {
+              caf::anon_send(subscriber, routes_atom::value,
+                             self->state.routes);
+              self->state.route_subscribers.push_back(std::move(subscriber));
+            },
+            [](health_atom) { return true; },
+            [self](status_atom) -> caf::result<serve_status> {
+              auto& st = self->state;
+              return self->delegate(st.gate, node_status_atom::value, st.token);
+            },
         };
       },
-      std::move(reg), std::move(gate), std::move(on_head_lost));
+      std::move(reg), std::move(gate), std::move(token),
+      std::move(on_head_lost));
 }
 
 } // namespace actorserve::detail

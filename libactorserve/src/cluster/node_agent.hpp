@@ -17,6 +17,15 @@
 /// | `(replicas_atom, string app, string deployment, vector<replica_ref>,
 /// bool scales_from_zero, uint32 max_ongoing, int64 max_queued)` | the
 /// controller, whenever the deployment's ready set changes | none |
+/// | `(routes_atom, vector<route_name>)` | the controller, whenever the
+/// route table changes | none |
+/// | `(routes_atom, actor)` | this node's HTTP ingress (`--proxy`),
+/// subscribing | none; it gets `(routes_atom, route_table)` now and on
+/// every change |
+/// | `(health_atom)` | this node's ingress (`GET /-/healthz`) | `true` |
+/// none |
+/// | `(status_atom)` | this node's ingress (`GET /-/status`) | the head's
+/// `serve_status`, through the gate | the gate's errors |
 ///
 /// The agent keeps the replicas it started (and their admission gates:
 /// callers on this node take slots there, as on the head) and publishes
@@ -53,7 +62,13 @@ using node_agent_actor = caf::typed_actor<
     caf::replies_to<start_replica_atom, uint64_t, std::string, std::string,
                     deployment_config, caf::actor>::with<caf::actor>,
     caf::reacts_to<replicas_atom, std::string, std::string,
-                   std::vector<replica_ref>, bool, uint32_t, int64_t>>;
+                   std::vector<replica_ref>, bool, uint32_t, int64_t>,
+    caf::reacts_to<routes_atom, std::vector<route_name>>,
+    // What this node's HTTP ingress (`--proxy`) asks its controller: the
+    // agent stands in for the head's.
+    caf::reacts_to<routes_atom, caf::actor>,
+    caf::replies_to<health_atom>::with<bool>,
+    caf::replies_to<status_atom>::with<serve_status>>;
 
 /// The deployments this node's binary registers, by "app/deployment", each
 /// with the endpoint callers on this node use. Thread safe.
@@ -83,7 +98,7 @@ using registry_ptr = std::shared_ptr<node_registry>;
 /// Spawns the agent of a worker node that joins through `gate`; it calls
 /// `on_head_lost` (on a system thread) when the head goes away.
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate,
+                                  cluster_gate_actor gate, std::string token,
                                   std::function<void()> on_head_lost);
 
 } // namespace actorserve::detail

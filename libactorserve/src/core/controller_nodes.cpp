@@ -194,10 +194,23 @@ caf::error set_node_deployments(controller_ptr self, uint64_t node,
   n->status.deployments = std::move(names);
   n->announced = true;
   push_all(self, *n);
+  push_route_names(self, make_routes(self->state), node);
   // Replicas that fit nowhere may fit there.
   schedule_place(self);
   answer_node_waiters(self);
   return {};
+}
+
+void push_route_names(controller_ptr self, const route_table& table,
+                      uint64_t node) {
+  std::vector<route_name> names;
+  names.reserve(table.size());
+  for (auto& e : table)
+    names.push_back(route_name{e.prefix, e.app, e.target->deployment()});
+  for (auto& n : self->state.nodes)
+    if (n.status.state == node_state::alive && n.announced &&
+        (node == 0 || n.status.id == node))
+      self->send(n.agent, routes_atom::value, names);
 }
 
 void push_to_nodes(controller_ptr self, const deployment_entry& dep,

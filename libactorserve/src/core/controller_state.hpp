@@ -182,6 +182,11 @@ route_table make_routes(const controller_data& st);
 /// Tells every ingress the current route table.
 void publish_routes(controller_ptr self);
 
+/// Tells the worker nodes the route table by name (for those that serve
+/// HTTP); with `node`, only that one.
+void push_route_names(controller_ptr self, const route_table& table,
+                      uint64_t node = 0);
+
 // -- replicas -----------------------------------------------------------------
 
 /// Publishes the ready replicas to every caller and nudges the gateway.

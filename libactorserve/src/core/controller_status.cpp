@@ -113,6 +113,7 @@ route_table make_routes(const controller_data& st) {
 
 void publish_routes(controller_ptr self) {
   auto table = make_routes(self->state);
+  push_route_names(self, table);
   for (auto& sub : self->state.route_subscribers)
     caf::anon_send(sub, routes_atom::value, table);
 }

@@ -133,6 +133,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<resource_set>("actorserve::resource_set");
   cfg.add_message_type<node_hello>("actorserve::node_hello");
   cfg.add_message_type<node_status>("actorserve::node_status");
+  cfg.add_message_type<route_name>("actorserve::route_name");
+  cfg.add_message_type<std::vector<route_name>>(
+      "std::vector<actorserve::route_name>");
   cfg.add_message_type<std::vector<std::string>>("std::vector<std::string>");
   // Vectors of numbers, as deployments pass tensors and token ids.
   cfg.add_message_type<std::vector<int32_t>>("std::vector<int32_t>");

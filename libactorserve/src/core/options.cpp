@@ -105,7 +105,7 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
         flag == "--cluster-token-file" || flag == "--heartbeat-period-ms" ||
         flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes" ||
         flag == "--cluster-tls-cert" || flag == "--cluster-tls-key" ||
-        flag == "--cluster-tls-ca";
+        flag == "--cluster-tls-ca" || flag == "--proxy";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -126,6 +126,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       opts.admin.enabled = false;
       continue;
     }
+    if (flag == "--proxy") {
+      opts.cluster.proxy = true;
+      continue;
+    }
     if (!known)
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
@@ -139,7 +143,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--cluster-host, --join, --cluster-token-file, "
                               "--heartbeat-period-ms, --heartbeat-timeout-ms, "
                               "--expect-nodes, --cluster-tls-cert, "
-                              "--cluster-tls-key, --cluster-tls-ca, --help)");
+                              "--cluster-tls-key, --cluster-tls-ca, --proxy, "
+                              "--help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -320,6 +325,8 @@ std::string usage_text(const serve_options& d) {
       << "  --cluster-tls-key PEM    its private key\n"
       << "  --cluster-tls-ca PEM     the CA that signs every node's "
          "certificate\n"
+      << "  --proxy                  a worker node serves HTTP too (--host, "
+         "--port)\n"
       << "  --expect-nodes N         the head deploys once N worker nodes "
          "joined ("
       << d.cluster.expect_nodes << ")\n"

@@ -174,8 +174,9 @@ void serve::open_cluster_port() {
 
 void serve::start_worker() {
   auto& d = *impl_;
-  // A worker serves no HTTP and no admin API: the head does.
-  d.opts.http.enabled = false;
+  // A worker serves no admin API (the head does), and HTTP only as a
+  // proxy.
+  d.opts.http.enabled = d.opts.http.enabled && d.opts.cluster.proxy;
   d.opts.admin.enabled = false;
   node_hello hello;
   hello.token = d.opts.cluster.token;
@@ -189,8 +190,8 @@ void serve::start_worker() {
       if (d.waiting.load())
         ::kill(::getpid(), SIGTERM);
     };
-    return caf::actor_cast<caf::actor>(
-        detail::spawn_node_agent(*d.sys, d.registry, gate, on_head_lost));
+    return caf::actor_cast<caf::actor>(detail::spawn_node_agent(
+        *d.sys, d.registry, gate, d.opts.cluster.token, on_head_lost));
   };
   auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello),
                                    make_agent);
@@ -202,6 +203,16 @@ void serve::start_worker() {
   d.link = std::move(*link);
   std::cerr << "actorserve: joined the head at " << d.opts.cluster.join
             << " as node " << d.link.node_id << std::endl;
+  if (d.opts.http.enabled) {
+    // The ingress asks this node's agent what it would ask the controller:
+    // routes (by name from the head, resolved here), health, status.
+    d.http = std::make_unique<detail::http_server>(
+        *d.sys, d.opts.http, caf::actor_cast<controller_actor>(d.link.agent));
+    if (auto err = d.http->start()) {
+      shutdown();
+      throw error_exception(code_of(err), message_of(err));
+    }
+  }
 }
 
 static serve_options options_or_exit(int argc, char** argv,
