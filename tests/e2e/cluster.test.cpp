@@ -15,6 +15,7 @@
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
+#include "sse_client.hpp"
 
 using namespace actorserve;
 
@@ -456,4 +457,71 @@ TEST_CASE("only worker nodes take --proxy", "[cluster][options]") {
   cluster_options opts;
   opts.proxy = true;
   CHECK_THAT(message_of(validate(opts)), Catch::Contains("--proxy"));
+}
+
+namespace {
+
+using counter_actor =
+    caf::typed_actor<caf::replies_to<int32_t>::with<stream<std::string>>>;
+
+/// Streams "0".."n-1", one chunk at a time (its window paces it).
+counter_actor::behavior_type counter(counter_actor::pointer self) {
+  return {[=](int32_t n) {
+    return make_stream<std::string>(
+        self, [i = int32_t{0}, n](stream_out<std::string>& out) mutable {
+          if (i == n)
+            return out.close();
+          out.push(std::to_string(i++));
+        });
+  }};
+}
+
+http_ingress::behavior_type count_ingress(http_ingress::pointer self,
+                                          handle<counter_actor> counter) {
+  return {[=](http_request& req) -> reply {
+    auto rp = self->make_response_promise<http_response>();
+    counter.call(self, std::stoi(req.body))
+        .then([=](stream<std::string>& chunks) mutable {
+          rp.deliver(sse_response(chunks));
+        });
+    return rp;
+  }};
+}
+
+caf::error deploy_counting(serve& s) {
+  auto c = s.deployment("Counter", counter).resources({{"accel", 1}}).bind();
+  auto h =
+      s.run(s.deployment("Count", count_ingress).bind(c), {"count", "/count"});
+  return h ? caf::error{} : h.error();
+}
+
+} // namespace
+
+TEST_CASE("a stream whose producer runs on a worker node reaches an HTTP "
+          "client of the head, every chunk in order",
+          "[cluster][streams]") {
+  serve head{head_options()};
+  auto deployed =
+      std::async(std::launch::async, [&] { return deploy_counting(head); });
+  stop_first stop{head};
+  auto opts = worker_options(head.cluster_port());
+  opts.node.resources = {{"accel", 1}};
+  serve worker{opts};
+  REQUIRE_FALSE(deploy_counting(worker));
+  REQUIRE(deployed.wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  REQUIRE_FALSE(deployed.get());
+  CHECK(test::deployment_of(head, "count", "Counter").replicas.at(0).node_id ==
+        2);
+  // More chunks than a window: credit has to cross the nodes too.
+  test::sse_client c{head.http_port(), "/count", "500"};
+  REQUIRE(c.status() == 200);
+  int expected = 0;
+  while (auto ev = c.next(std::chrono::seconds(10))) {
+    if (ev->event != "message")
+      break;
+    REQUIRE(ev->data == std::to_string(expected));
+    ++expected;
+  }
+  CHECK(expected == 500);
 }

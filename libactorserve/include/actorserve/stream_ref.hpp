@@ -41,6 +41,10 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/save_callback.hpp>
+#include <caf/none.hpp>
 
 namespace actorserve {
 
@@ -82,9 +86,22 @@ struct stream_ref {
   explicit operator bool() const noexcept { return static_cast<bool>(anchor); }
 };
 
+/// Crossing nodes: the copy sent away takes the stream over (copies left
+/// in this process no longer cancel it when they go), and the copy that
+/// arrives gets an anchor of its own, which cancels the stream at its
+/// producer if no one there opens it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_ref& x) {
-  return f(x.producer, x.id);
+  return f(x.producer, x.id, caf::meta::save_callback([&x]() -> caf::error {
+             if (x.anchor)
+               x.anchor->claim();
+             return caf::none;
+           }),
+           caf::meta::load_callback([&x]() -> caf::error {
+             x.anchor =
+                 std::make_shared<detail::stream_anchor>(x.producer, x.id);
+             return caf::none;
+           }));
 }
 
 } // namespace actorserve

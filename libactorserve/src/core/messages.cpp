@@ -1,4 +1,5 @@
 #include "actorserve/messages.hpp"
+#include "actorserve/stream.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
@@ -142,6 +143,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<int64_t>>("std::vector<int64_t>");
   cfg.add_message_type<std::vector<float>>("std::vector<float>");
   cfg.add_message_type<std::vector<double>>("std::vector<double>");
+  // Streams of text cross nodes as such (chunks travel as vectors).
+  cfg.add_message_type<stream_ref>("actorserve::stream_ref");
+  cfg.add_message_type<stream<std::string>>("actorserve::stream<std::string>");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto err = caf::error{code, error_category, ctx};
