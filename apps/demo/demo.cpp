@@ -104,14 +104,22 @@ tokenizer_actor::behavior_type tokenizer(tokenizer_actor::pointer) {
 
 classifier_actor::behavior_type classifier(classifier_actor::pointer self,
                                            handle<tokenizer_actor> tok) {
+  // A metric of the application's own, in GET /-/metrics on the admin API
+  // with this replica's deployment, replica and application labels.
+  auto labels = std::make_shared<std::unordered_map<std::string, counter>>();
+  for (auto label : {"positive", "negative", "neutral"})
+    (*labels)[label] =
+        make_counter(self, "demo_classifications_total",
+                     "Texts the demo classified, by label", {{"label", label}});
   return {
       [=](http_request& req) -> reply {
         auto text = json_field<std::string>(parse_json(req), "text");
         auto rp = self->make_response_promise<http_response>();
         // An error of the call answers the request by itself.
         tok.call(self, text).then([=](std::vector<int32_t>& tokens) mutable {
-          rp.deliver(json_response(
-              {{"label", model().classify(tokens)}, {"tokens", tokens}}));
+          auto label = model().classify(tokens);
+          (*labels)[label].inc();
+          rp.deliver(json_response({{"label", label}, {"tokens", tokens}}));
         });
         return rp;
       },

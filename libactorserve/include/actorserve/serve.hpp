@@ -106,6 +106,21 @@ struct node_options {
   std::map<std::string, double> resources;
 };
 
+/// The server's logs (Ray Serve's `logging_config`).
+struct logging_options {
+  /// "TEXT" (a line of text) or "JSON" (one JSON object per line).
+  std::string encoding = "TEXT";
+  /// "DEBUG", "INFO", "WARNING" or "ERROR".
+  std::string level = "INFO";
+  /// One line per HTTP request (request id, method, route, status,
+  /// latency, application) and one per call a replica answers. Off by
+  /// default: each line takes the log sink's lock, a point every request
+  /// would pass through.
+  bool enable_access_log = false;
+  /// Append to this file; empty: stderr.
+  std::string file;
+};
+
 /// Options of the runtime.
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
@@ -143,6 +158,10 @@ struct serve_options {
       cfg.add_message_type<T>(name);
     });
   }
+  logging_options logging;
+  /// Count requests and calls (metrics.hpp), rendered by the admin API at
+  /// `GET /-/metrics`. Off: nothing is counted (`--no-metrics`).
+  bool metrics = true;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
   /// Text `--help` prints after the server's flags: the application's own

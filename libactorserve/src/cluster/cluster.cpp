@@ -1,4 +1,5 @@
 // Cluster options, tokens and the head's cluster gate.
+#include "../core/logging.hpp"
 #include "actorserve/cluster.hpp"
 
 #include <fstream>
@@ -149,9 +150,9 @@ cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
         return {
             [=](join_atom, node_hello& hello) -> caf::result<uint64_t> {
               if (auto why = refusal(hello.token); !why.empty()) {
-                std::cerr << "actorserve: refused a node joining from "
-                          << peer() << " (" << hello.host << ", pid "
-                          << hello.pid << "): " << why << std::endl;
+                detail::log_line{detail::log_level::warning}
+                    << "refused a node joining from " << peer() << " ("
+                    << hello.host << ", pid " << hello.pid << "): " << why;
                 return make_error(errc::unauthenticated,
                                   "the head refused this node: " + why);
               }
@@ -164,9 +165,9 @@ cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
                             std::move(hello), peer())
                   .then(
                       [=](uint64_t id) mutable {
-                        std::cerr << "actorserve: node " << id
-                                  << " joined from " << host << " (pid " << pid
-                                  << ")" << std::endl;
+                        detail::log_line{detail::log_level::info}
+                            << "node " << id << " joined from " << host
+                            << " (pid " << pid << ")";
                         rp.deliver(id);
                       },
                       [=](caf::error& err) mutable {

@@ -1,4 +1,5 @@
 // A worker node's agent and its registry of deployments (node_agent.hpp).
+#include "../core/logging.hpp"
 #include "node_agent.hpp"
 
 #include <iostream>
@@ -143,9 +144,10 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
               }
             return;
           }
-          std::cerr << "actorserve: lost the head; stopping this worker "
-                       "node's "
-                    << hosted.size() << " replica(s)" << std::endl;
+          detail::log_line{detail::log_level::warning}
+              << "lost the head; stopping this worker "
+                 "node's "
+              << hosted.size() << " replica(s)";
           for (auto& [id, r] : hosted)
             self->send_exit(r.handle, caf::exit_reason::user_shutdown);
           hosted.clear();

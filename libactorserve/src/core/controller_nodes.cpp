@@ -7,6 +7,7 @@
 #include <caf/exit_reason.hpp>
 #include <unistd.h>
 
+#include "logging.hpp"
 #include "actorserve/error.hpp"
 #include "controller_state.hpp"
 
@@ -159,9 +160,9 @@ void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
         reconcile(self, app, dep_name, dep);
       check_running(self, app);
     }
-  std::cerr << "actorserve: node " << node << " is DEAD (" << why << "); "
-            << lost << " of its replica(s) are being placed elsewhere"
-            << std::endl;
+  detail::log_line{detail::log_level::warning}
+      << "node " << node << " is DEAD (" << why << "); " << lost
+      << " of its replica(s) are being placed elsewhere";
 }
 
 void heartbeat(controller_ptr self) {
@@ -254,9 +255,9 @@ void start_remote(controller_ptr self, app_entry& app, const std::string& name,
             auto at = locate(self, id);
             if (at.dep == nullptr)
               return;
-            std::cerr << "actorserve: node " << node
-                      << " could not start replica " << id << " of '"
-                      << at.dep_name << "': " << message_of(err) << std::endl;
+            detail::log_line{detail::log_level::warning}
+                << "node " << node << " could not start replica " << id
+                << " of '" << at.dep_name << "': " << message_of(err);
             replica_died(self, *at.app, at.dep_name, *at.dep, at.r);
           });
 }

@@ -10,6 +10,7 @@
 
 #include "actorserve/error.hpp"
 #include "actorserve/gateway.hpp"
+#include "actorserve/metrics.hpp"
 #include "actorserve/replica.hpp"
 
 namespace actorserve::detail::ctl {
@@ -57,6 +58,17 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
   dep.ep = std::make_shared<endpoint>(app.name, spec->config.name,
                                       spec->config.max_ongoing_requests,
                                       spec->config.max_queued_requests);
+  if (auto reg = metrics_of(self->home_system())) {
+    std::weak_ptr<endpoint> ep = dep.ep;
+    reg->add_gauge_fn(
+        "ray_serve_deployment_queued_queries",
+        "Calls waiting in callers for a replica of a deployment",
+        {{"deployment", spec->config.name}, {"application", app.name}}, dep.ep,
+        [ep] {
+          auto e = ep.lock();
+          return e ? static_cast<double>(e->queued()) : 0.0;
+        });
+  }
   dep.gateway =
       spawn_gateway(self->home_system(), dep.ep, st.next_replica_id * 7919);
   self->link_to(dep.gateway); // gateways end with the controller

@@ -105,7 +105,10 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
         flag == "--cluster-token-file" || flag == "--heartbeat-period-ms" ||
         flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes" ||
         flag == "--cluster-tls-cert" || flag == "--cluster-tls-key" ||
-        flag == "--cluster-tls-ca" || flag == "--proxy";
+        flag == "--cluster-tls-ca" || flag == "--proxy" ||
+        flag == "--no-metrics" || flag == "--access-log" ||
+        flag == "--log-encoding" || flag == "--log-level" ||
+        flag == "--log-file";
     if (!known && rest != nullptr) {
       rest->emplace_back(argv[i]); // the application's own
       continue;
@@ -130,6 +133,14 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       opts.cluster.proxy = true;
       continue;
     }
+    if (flag == "--no-metrics") {
+      opts.metrics = false;
+      continue;
+    }
+    if (flag == "--access-log") {
+      opts.logging.enable_access_log = true;
+      continue;
+    }
     if (!known)
       return flag_error(flag, "unknown flag (known: --host, --port, "
                               "--http-threads, --threads, --scheduler, "
@@ -144,7 +155,8 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                               "--heartbeat-period-ms, --heartbeat-timeout-ms, "
                               "--expect-nodes, --cluster-tls-cert, "
                               "--cluster-tls-key, --cluster-tls-ca, --proxy, "
-                              "--help)");
+                              "--no-metrics, --access-log, --log-encoding, "
+                              "--log-level, --log-file, --help)");
     auto v = next();
     if (!v)
       return std::move(v.error());
@@ -206,6 +218,12 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
       opts.cluster.tls_key = *v;
     } else if (flag == "--cluster-tls-ca") {
       opts.cluster.tls_ca = *v;
+    } else if (flag == "--log-encoding") {
+      opts.logging.encoding = *v;
+    } else if (flag == "--log-level") {
+      opts.logging.level = *v;
+    } else if (flag == "--log-file") {
+      opts.logging.file = *v;
     } else if (flag == "--expect-nodes") {
       err =
           parse_number<uint32_t>(flag, *v, 0, 1000, opts.cluster.expect_nodes);
@@ -257,6 +275,15 @@ caf::error validate(const serve_options& opts) {
     return bad("admin.host", "must not be empty");
   if (opts.drain_timeout.count() < 0)
     return bad("drain_timeout", "must be >= 0");
+  auto& lg = opts.logging;
+  if (lg.encoding != "TEXT" && lg.encoding != "JSON")
+    return bad("logging.encoding",
+               "must be 'TEXT' or 'JSON' (got '" + lg.encoding + "')");
+  if (lg.level != "DEBUG" && lg.level != "INFO" && lg.level != "WARNING" &&
+      lg.level != "ERROR")
+    return bad("logging.level", "must be 'DEBUG', 'INFO', 'WARNING' or "
+                                "'ERROR' (got '" +
+                                    lg.level + "')");
   if (auto err = validate(opts.cluster))
     return err;
   if (!(opts.node.num_cpus >= 0) || !std::isfinite(opts.node.num_cpus))
@@ -304,6 +331,14 @@ std::string usage_text(const serve_options& d) {
       << "  --admin-port N           admin API port, 0 picks one ("
       << d.admin.port << ")\n"
       << "  --no-admin               no admin API\n"
+      << "  --access-log             a log line per request and per call\n"
+      << "  --log-encoding E         TEXT or JSON (" << d.logging.encoding
+      << ")\n"
+      << "  --log-level L            DEBUG, INFO, WARNING or ERROR ("
+      << d.logging.level << ")\n"
+      << "  --log-file PATH          append logs here instead of stderr\n"
+      << "  --no-metrics             count nothing (GET /-/metrics on the "
+         "admin API is empty)\n"
       << "  --num-cpus N             CPUs replicas may reserve here ("
       << d.node.num_cpus << ")\n"
       << "  --resources JSON         custom resources offered here, e.g. "

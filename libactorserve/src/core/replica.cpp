@@ -13,6 +13,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actorserve/error.hpp"
+#include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
 #include "relay_actor.hpp"
 
@@ -29,6 +30,8 @@ struct replica_data {
   std::vector<caf::response_promise> drain_waiters;
   /// Set by the user code when it registers a health check.
   std::shared_ptr<std::atomic<bool>> user_health_check;
+  /// Keeps the replica's gauges in the metrics while the replica lives.
+  std::shared_ptr<const int> metrics_token;
 };
 
 class replica_actor : public detail::relay_actor {
@@ -105,6 +108,18 @@ caf::behavior replica_actor::make_behavior() {
   ctx->user_config = cfg.user_config.empty() ? "null" : cfg.user_config;
   ctx->max_ongoing_requests = cfg.max_ongoing_requests;
   ctx->gate = st.args.gate;
+  if (auto reg = metrics_of(self->home_system())) {
+    st.metrics_token = std::make_shared<const int>(0);
+    std::weak_ptr<detail::admission_gate> gate = st.args.gate;
+    reg->add_gauge_fn(
+        "ray_serve_replica_processing_queries",
+        "Requests a replica is processing (admitted and not answered)",
+        detail::replica_labels(cfg.name, st.args.id, st.args.app),
+        st.metrics_token, [gate] {
+          auto g = gate.lock();
+          return g ? static_cast<double>(g->running()) : 0.0;
+        });
+  }
   st.user_health_check = ctx->user_health_check;
   try {
     st.user = st.args.spec->spawn(self->home_system(), cfg.mode, std::move(ctx),

@@ -8,6 +8,7 @@
 
 #include "actorserve/error.hpp"
 #include "actorserve/user_plane.hpp"
+#include "logging.hpp"
 
 namespace actorserve::detail {
 
@@ -51,9 +52,31 @@ bool reply_guard::adopt(user_plane* owner,
   return true;
 }
 
+void reply_guard::count() {
+  if (!life_ || (!life_->requests && !access_log_on()))
+    return;
+  started_ = std::chrono::steady_clock::now();
+  counted_.store(true, std::memory_order_release);
+}
+
+void reply_guard::finish(bool error) noexcept {
+  if (!counted_.load(std::memory_order_acquire))
+    return;
+  std::chrono::duration<double, std::milli> ms =
+      std::chrono::steady_clock::now() - started_;
+  life_->requests.inc();
+  if (error)
+    life_->errors.inc();
+  life_->latency_ms.observe(ms.count());
+  if (access_log_on())
+    log_replica_call(life_->app, life_->deployment, life_->replica,
+                     meta_.request_id, !error, ms.count());
+}
+
 reply_guard::~reply_guard() {
   if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)
     return;
+  finish(true); // every answer from here on is an error
   if (owner_ != nullptr && user_plane::running_here() == owner_) {
     // Inside the owner's current message: it decides the answer when the
     // message is done (the exception it threw, if any).
@@ -77,9 +100,11 @@ void reply_guard::enqueue(caf::mailbox_element_ptr what,
                           caf::execution_unit* host) {
   if (!what || !caller_)
     return;
-  if (what->mid.is_response() &&
-      answered_.exchange(true, std::memory_order_acq_rel))
-    return; // answered already: exactly once
+  if (what->mid.is_response()) {
+    if (answered_.exchange(true, std::memory_order_acq_rel))
+      return; // answered already: exactly once
+    finish(what->content().match_elements<caf::error>());
+  }
   caller_->get()->enqueue(std::move(what), host);
 }
 
@@ -90,6 +115,7 @@ bool reply_guard::answer(caf::error err, caf::execution_unit* host) {
 bool reply_guard::deliver(caf::message msg, caf::execution_unit* host) {
   if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)
     return false;
+  finish(msg.match_elements<caf::error>());
   caller_->get()->enqueue(caf::make_mailbox_element(nullptr, mid_.response_id(),
                                                     {}, std::move(msg)),
                           host);

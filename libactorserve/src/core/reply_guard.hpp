@@ -30,6 +30,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <caf/abstract_actor.hpp>
@@ -38,6 +39,7 @@
 #include <caf/message_id.hpp>
 
 #include "actorserve/messages.hpp"
+#include "actorserve/metrics.hpp"
 
 namespace actorserve::detail {
 
@@ -50,6 +52,15 @@ using cancel_atom = caf::atom_constant<caf::atom("as_cancel")>;
 /// Shared by a user plane and its guards.
 struct plane_life {
   std::atomic<bool> exiting{false};
+  /// The replica's call metrics (Ray Serve's deployment request and error
+  /// counters and processing latency); no-ops with metrics off.
+  counter requests;
+  counter errors;
+  histogram latency_ms;
+  /// For the access log's line per call.
+  std::string app;
+  std::string deployment;
+  uint64_t replica = 0;
 };
 
 class reply_guard final : public caf::abstract_actor {
@@ -95,6 +106,11 @@ public:
     return cancelled_.load(std::memory_order_acquire);
   }
 
+  /// The request is a call to count in the replica's metrics (not a
+  /// framework message): its processing time starts now. On the owner's
+  /// thread, after `adopt`.
+  void count();
+
   // Nothing links to or monitors a guard.
   void attach(caf::attachable_ptr ptr) override;
   size_t detach(const caf::attachable::token& what) override;
@@ -104,7 +120,12 @@ public:
   bool remove_backlink(caf::abstract_actor* other) override;
 
 private:
+  /// Records the answer in the owner's metrics, if `count` was called.
+  void finish(bool error) noexcept;
+
   std::atomic<bool> answered_{false};
+  std::atomic<bool> counted_{false};
+  std::chrono::steady_clock::time_point started_{};
   std::atomic<bool> cancelled_{false};
   caf::strong_actor_ptr caller_;
   caf::message_id mid_;

@@ -26,6 +26,8 @@
 #include "spin_scheduler.hpp"
 #include "worker_scheduler.hpp"
 #include "actorserve/error.hpp"
+#include "actorserve/metrics.hpp"
+#include "logging.hpp"
 
 namespace actorserve {
 
@@ -122,8 +124,17 @@ serve::serve(serve_options opts) {
                           "flag --cluster-tls-cert: this build has no TLS "
                           "(CAF's OpenSSL module was not found)");
   block_signals();
+  try {
+    detail::configure_logging(opts.logging);
+  } catch (const std::exception& e) {
+    throw error_exception(errc::invalid_config, "logging.file: cannot open '" +
+                                                    opts.logging.file +
+                                                    "': " + e.what());
+  }
   impl_ = std::make_unique<impl>(std::move(opts));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
+  if (impl_->opts.metrics)
+    detail::set_metrics_of(*impl_->sys, std::make_shared<metrics_registry>());
   if (impl_->worker()) {
     start_worker();
     return;
@@ -169,7 +180,8 @@ void serve::open_cluster_port() {
   cell->store(*port);
   auto address = cl.host + ":" + std::to_string(*port);
   caf::anon_send(d.controller, cluster_address_atom::value, address);
-  std::cerr << "actorserve: taking worker nodes on " << address << std::endl;
+  detail::log_line{detail::log_level::info} << "taking worker nodes on "
+                                            << address;
 }
 
 void serve::start_worker() {
@@ -201,8 +213,9 @@ void serve::start_worker() {
     throw error_exception(code_of(err), message_of(err));
   }
   d.link = std::move(*link);
-  std::cerr << "actorserve: joined the head at " << d.opts.cluster.join
-            << " as node " << d.link.node_id << std::endl;
+  detail::log_line{detail::log_level::info}
+      << "joined the head at " << d.opts.cluster.join << " as node "
+      << d.link.node_id;
   if (d.opts.http.enabled) {
     // The ingress asks this node's agent what it would ask the controller:
     // routes (by name from the head, resolved here), health, status.
@@ -278,8 +291,8 @@ caf::error serve::wait_for_nodes() {
   if (n == 0 || d.nodes_waited)
     return {};
   d.nodes_waited = true;
-  std::cerr << "actorserve: waiting for " << n << " worker node(s) to join"
-            << std::endl;
+  detail::log_line{detail::log_level::info} << "waiting for " << n
+                                            << " worker node(s) to join";
   caf::scoped_actor self{*d.sys};
   caf::error failed;
   self->request(d.controller, d.opts.cluster.join_timeout,
@@ -428,6 +441,8 @@ void serve::shutdown() {
   d.controller = nullptr;
   d.gate = nullptr;
   d.link = {};
+  if (d.sys)
+    detail::set_metrics_of(*d.sys, nullptr);
   d.sys.reset();
 }
 
@@ -439,9 +454,9 @@ int serve::wait() {
   int sig = 0;
   impl_->waiting = true;
   sigwait(&set, &sig);
-  std::cerr << "actorserve: received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", draining in-flight requests (a second signal stops at once)"
-            << std::endl;
+  detail::log_line{detail::log_level::info}
+      << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+      << ", draining in-flight requests (a second signal stops at once)";
   // The drain is bounded; a thread stuck in user code must not hold the
   // process past it, and a second signal ends it at once.
   std::atomic<bool> done{false};
@@ -452,10 +467,9 @@ int serve::wait() {
     while (!done.load()) {
       auto now = clock::now();
       if (now >= end) {
-        std::cerr << "actorserve: the drain did not finish within "
-                  << limit.count()
-                  << " ms; exiting, abandoning threads still in user code"
-                  << std::endl;
+        detail::log_line{detail::log_level::warning}
+            << "the drain did not finish within " << limit.count()
+            << " ms; exiting, abandoning threads still in user code";
         std::_Exit(1);
       }
       auto slice =
@@ -465,8 +479,8 @@ int serve::wait() {
                   static_cast<long>(ns.count() % 1'000'000'000)};
       int second = sigtimedwait(&set, nullptr, &ts);
       if (second == SIGINT || second == SIGTERM) {
-        std::cerr << "actorserve: received a second signal, stopping at once"
-                  << std::endl;
+        detail::log_line{detail::log_level::warning}
+            << "received a second signal, stopping at once";
         std::_Exit(128 + second);
       }
     }
@@ -478,7 +492,7 @@ int serve::wait() {
 }
 
 int serve::fail(const caf::error& err) {
-  std::cerr << "actorserve: " << message_of(err) << std::endl;
+  detail::log_line{detail::log_level::error} << message_of(err);
   return 1;
 }
 

@@ -1,5 +1,6 @@
 #include "actorserve/user_plane.hpp"
 
+#include "logging.hpp"
 #include "actorserve/batching.hpp"
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actorserve/handle.hpp"
+#include "actorserve/metrics.hpp"
 #include "call_host.hpp"
 #include "actorserve/stream_core.hpp"
 #include "reply_guard.hpp"
@@ -260,6 +262,22 @@ user_plane::user_plane(caf::actor_system& sys,
       ctx_(std::const_pointer_cast<replica_context>(std::move(ctx))),
       pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests, sys)),
       completions_(std::make_shared<completion_box>()) {
+  life_->app = ctx_->app;
+  life_->deployment = ctx_->deployment;
+  life_->replica = ctx_->replica_id;
+  if (auto reg = metrics_of(sys)) {
+    auto labels = replica_labels(ctx_->deployment, ctx_->replica_id, ctx_->app);
+    life_->requests = reg->make_counter(
+        "ray_serve_deployment_request_counter_total",
+        "Requests a replica finished (answered), errors included", labels);
+    life_->errors =
+        reg->make_counter("ray_serve_deployment_error_counter_total",
+                          "Requests a replica answered with an error", labels);
+    life_->latency_ms = reg->make_histogram(
+        "ray_serve_deployment_processing_latency_ms",
+        "Time from a request's start on a replica to its answer, in ms",
+        default_latency_buckets_ms(), std::move(labels));
+  }
   if (isolated) {
     thread_ = std::make_shared<user_thread>(sys, idle_spin_of(sys));
     user_thread::start(thread_);
@@ -624,6 +642,17 @@ void user_plane::mark_exiting() noexcept {
   life_->exiting.store(true, std::memory_order_release);
 }
 
+namespace {
+
+/// Messages the framework sends a user actor carry an atom named "as_...".
+bool is_framework_message(const caf::type_erased_tuple& msg) {
+  if (msg.empty() || !msg.match_element<caf::atom_value>(0))
+    return false;
+  return caf::to_string(msg.get_as<caf::atom_value>(0)).rfind("as_", 0) == 0;
+}
+
+} // namespace
+
 void user_plane::guard_request(caf::mailbox_element& x) {
   if (!x.mid.is_request() || x.mid.is_answered() || !x.sender)
     return;
@@ -632,6 +661,7 @@ void user_plane::guard_request(caf::mailbox_element& x) {
     // Made by the caller, with the request's context (or a skipped
     // message, handled again).
     if (g->adopt(this, life_)) {
+      g->count(); // a routed call
       current_guard_ = x.sender;
       return;
     }
@@ -639,7 +669,10 @@ void user_plane::guard_request(caf::mailbox_element& x) {
   }
   auto guard =
       reply_guard::make(self_, std::move(x.sender), x.mid, std::move(meta));
-  static_cast<reply_guard*>(guard->get())->adopt(this, life_);
+  auto g = static_cast<reply_guard*>(guard->get());
+  g->adopt(this, life_);
+  if (!is_framework_message(x.content()))
+    g->count(); // a call relayed by the replica actor (from another node)
   x.sender = guard;
   current_guard_ = std::move(guard);
 }
@@ -743,11 +776,11 @@ void user_plane::stop_pool() {
       slot->drop();
   blocking_.clear();
   if (auto busy = pool_->stop(); busy > 0)
-    std::cerr << "actorserve: replica " << ctx_->deployment << "#"
-              << ctx_->replica_id << " stopped with " << busy
-              << " blocking thread(s) still in user code; they are left to "
-                 "finish on their own"
-              << std::endl;
+    detail::log_line{detail::log_level::warning}
+        << "replica " << ctx_->deployment << "#" << ctx_->replica_id
+        << " stopped with " << busy
+        << " blocking thread(s) still in user code; they are left to "
+           "finish on their own";
   if (callers_) {
     callers_->fail_all(
         make_error(errc::unavailable, "the calling replica stopped"));

@@ -1,6 +1,7 @@
 #include "admin_server.hpp"
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -9,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
+#include "actorserve/metrics.hpp"
+#include "dashboard_page.hpp"
 #include "http_server.hpp"
 
 namespace actorserve::detail {
@@ -24,6 +27,14 @@ constexpr auto controller_timeout = std::chrono::seconds(10);
 
 constexpr std::string_view apps_path = "/api/serve/applications";
 
+/// How often the dashboard's event stream sends a snapshot.
+constexpr auto dashboard_period = std::chrono::seconds(1);
+
+/// At most this many dashboards watch at once; more get 503.
+constexpr size_t max_dashboards = 32;
+
+using event_stream = restinio::response_builder_t<restinio::chunked_output_t>;
+
 } // namespace
 
 struct admin_server::impl : std::enable_shared_from_this<impl> {
@@ -38,6 +49,12 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
   std::thread thread;
   std::atomic<uint16_t> port{0};
   bool stopped = false;
+  // -- the dashboard's event streams; touched on the server's thread only --
+  std::map<uint64_t, event_stream> dashboards;
+  uint64_t next_dashboard = 1;
+  std::unique_ptr<asio::steady_timer> ticker;
+  bool tick_armed = false;
+  bool closing = false;
 
   /// On the server's thread.
   static void respond(const restinio::request_handle_t& req, uint16_t status,
@@ -111,6 +128,20 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
             status_atom::value);
       return restinio::request_accepted();
     }
+    if (path == "/" || path == "/-/metrics" ||
+        path == "/api/dashboard/events") {
+      if (method != restinio::http_method_get()) {
+        respond_error(req, errc::method_not_allowed, "use GET on " + path);
+        return restinio::request_accepted();
+      }
+      if (path == "/")
+        respond_page(req);
+      else if (path == "/-/metrics")
+        respond_metrics(req);
+      else
+        add_dashboard(req);
+      return restinio::request_accepted();
+    }
     if (path == "/-/healthz") {
       ask<bool>(
           req, [](bool) { return std::string{R"({"status":"ok"})"}; },
@@ -144,6 +175,100 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
     }
     respond_error(req, errc::not_found, "no such admin route: " + path);
     return restinio::request_accepted();
+  }
+
+  static void respond_page(const restinio::request_handle_t& req) {
+    req->create_response()
+        .append_header(restinio::http_field::content_type,
+                       "text/html; charset=utf-8")
+        .append_header("Cache-Control", "no-cache")
+        .set_body(std::string{dashboard_html()})
+        .done();
+  }
+
+  /// Prometheus' text format; empty with metrics off.
+  void respond_metrics(const restinio::request_handle_t& req) {
+    auto reg = metrics_of(sys);
+    req->create_response()
+        .append_header(restinio::http_field::content_type,
+                       "text/plain; version=0.0.4; charset=utf-8")
+        .set_body(reg ? reg->render() : std::string{})
+        .done();
+  }
+
+  // -- the dashboard's live updates (Server-Sent Events) --------------------
+
+  void add_dashboard(const restinio::request_handle_t& req) {
+    if (dashboards.size() >= max_dashboards) {
+      respond_error(req, errc::unavailable, "too many dashboards are open");
+      return;
+    }
+    auto resp = req->create_response<restinio::chunked_output_t>();
+    resp.append_header(restinio::http_field::content_type, "text/event-stream")
+        .append_header("Cache-Control", "no-cache");
+    resp.flush();
+    dashboards.emplace(next_dashboard++, std::move(resp));
+    tick(); // the first snapshot at once
+  }
+
+  /// Asks the controller for the status, then sends every dashboard a
+  /// snapshot; again every `dashboard_period` while any is open.
+  void tick() {
+    if (tick_armed || dashboards.empty() || closing)
+      return;
+    tick_armed = true;
+    auto self_ptr = shared_from_this();
+    sys.spawn(
+        [self_ptr](caf::event_based_actor* self, controller_actor ctrl) {
+          self->request(ctrl, controller_timeout, status_atom::value)
+              .then(
+                  [self_ptr](serve_status& st) {
+                    self_ptr->post_snapshot(nlohmann::json::parse(to_json(st)));
+                  },
+                  [self_ptr](caf::error&) {
+                    self_ptr->post_snapshot(nullptr);
+                  });
+        },
+        controller);
+  }
+
+  void post_snapshot(nlohmann::json status) {
+    auto self_ptr = shared_from_this();
+    asio::post(ioc, [self_ptr, status = std::move(status)]() mutable {
+      self_ptr->send_snapshot(std::move(status));
+    });
+  }
+
+  void send_snapshot(nlohmann::json status) {
+    if (closing)
+      return;
+    auto reg = metrics_of(sys);
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    nlohmann::json event{{"time_ms", now},
+                         {"status", std::move(status)},
+                         {"metrics", reg ? reg->render() : std::string{}}};
+    auto chunk = "data: " + event.dump() + "\n\n";
+    auto self_ptr = shared_from_this();
+    for (auto& [id, stream] : dashboards) {
+      stream.append_chunk(chunk);
+      // A write that fails (the page was closed) drops the stream, later:
+      // never while this loop runs.
+      stream.flush([self_ptr, id = id](const asio::error_code& ec) {
+        if (ec)
+          asio::post(self_ptr->ioc,
+                     [self_ptr, id] { self_ptr->dashboards.erase(id); });
+      });
+    }
+    if (!ticker)
+      ticker = std::make_unique<asio::steady_timer>(ioc);
+    ticker->expires_after(dashboard_period);
+    ticker->async_wait([self_ptr](const asio::error_code& ec) {
+      self_ptr->tick_armed = false;
+      if (!ec)
+        self_ptr->tick();
+    });
   }
 
   void update(restinio::request_handle_t req, std::string app, std::string dep,
@@ -222,6 +347,10 @@ void admin_server::stop() {
     return;
   d.stopped = true;
   asio::post(d.ioc, [&d] {
+    d.closing = true;
+    if (d.ticker)
+      d.ticker->cancel();
+    d.dashboards.clear();
     d.server->close_sync();
     d.ioc.stop();
   });

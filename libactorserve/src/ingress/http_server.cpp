@@ -7,6 +7,7 @@
 
 #include <caf/send.hpp>
 
+#include "../core/logging.hpp"
 #include "shard.hpp"
 
 namespace actorserve::detail {
@@ -48,6 +49,9 @@ caf::error http_server::start() {
     check_port_free(d.opts.host, d.opts.port);
     for (size_t i = 0; i < d.opts.threads; ++i) {
       d.shards.push_back(std::make_unique<ingress_shard>(d, i));
+      auto reg = metrics_of(d.sys);
+      if (reg || access_log_on())
+        d.shards.back()->metrics = std::make_unique<http_metrics>(reg);
       // Shard 0 binds the port (0 picks one); the others join it.
       d.shards.back()->open(i == 0 ? d.opts.port : d.port.load());
     }

@@ -9,6 +9,7 @@
 #include <caf/make_message.hpp>
 
 #include "actorserve/http.hpp"
+#include "../core/logging.hpp"
 #include "http_server.hpp"
 #include "http_stream.hpp"
 
@@ -98,10 +99,12 @@ void ingress_shard::respond_error(const restinio::request_handle_t& req,
 }
 
 caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
-                                           std::string rid, pending_kind kind) {
+                                           std::string rid, pending_kind kind,
+                                           http_metrics::route_cells* rc,
+                                           clock_type::time_point start) {
   auto mid = caf::make_message_id(next_id++);
-  pending.emplace(key_of(mid),
-                  pending_request{std::move(req), std::move(rid), kind});
+  pending.emplace(key_of(mid), pending_request{std::move(req), std::move(rid),
+                                               kind, rc, start});
   if (kind != pending_kind::app_call)
     ++builtin_pending;
   update_active();
@@ -123,6 +126,29 @@ bool ingress_shard::take_pending(uint64_t key, pending_request& out) {
     --builtin_pending;
   update_active();
   return true;
+}
+
+void ingress_shard::count(const pending_request& p, uint16_t status) {
+  if (p.metrics == nullptr)
+    return;
+  std::chrono::duration<double, std::milli> ms = clock_type::now() - p.start;
+  metrics->record(*p.metrics, status, ms.count());
+  if (access_log_on())
+    log_access(p.request_id, p.metrics->method, p.metrics->route,
+               p.metrics->app, status, ms.count());
+}
+
+void ingress_shard::count_unrouted(const restinio::request_handle_t& req,
+                                   const std::string& rid,
+                                   clock_type::time_point start,
+                                   uint16_t status) {
+  if (!metrics)
+    return;
+  auto rc = metrics->route({}, {}, req->header().method().c_str(), {});
+  std::chrono::duration<double, std::milli> ms = clock_type::now() - start;
+  metrics->record(*rc, status, ms.count());
+  if (access_log_on())
+    log_access(rid, rc->method, {}, {}, status, ms.count());
 }
 
 void ingress_shard::update_active() {
@@ -182,8 +208,10 @@ void ingress_shard::on_connection_closed(restinio::connection_id_t conn) {
       gone.push_back(key);
   for (auto key : gone) {
     pending_request p;
-    if (take_pending(key, p))
+    if (take_pending(key, p)) {
+      count(p, 499); // as Ray Serve's proxy counts a client that left
       host->cancel(caf::make_message_id(key));
+    }
   }
   // Its streams stop at their producers.
   std::vector<uint64_t> tags;
@@ -207,6 +235,7 @@ void ingress_shard::arm_deadline() {
     while (!deadlines.empty() && deadlines.front().second <= now) {
       pending_request p;
       if (take_pending(deadlines.front().first, p)) {
+        count(p, http_status_of(errc::deadline_exceeded));
         respond_error(p.req, p.request_id, errc::deadline_exceeded,
                       "the request did not complete within " +
                           std::to_string(owner.opts.request_timeout.count()) +
@@ -251,6 +280,7 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
     return; // answered already (timed out)
   if (content.match_elements<caf::error>()) {
     auto& err = content.get_as<caf::error>(0);
+    count(p, http_status_of(code_of(err)));
     respond_error(p.req, p.request_id, code_of(err), message_of(err),
                   allowed_methods(err));
   } else if (p.kind == pending_kind::health_query) {
@@ -262,6 +292,7 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
             to_json(content.get_as<serve_status>(0)));
   } else if (content.match_elements<http_response>()) {
     auto& r = content.get_mutable_as<http_response>(0);
+    count(p, r.status); // a stream counts when its headers go out
     if (r.mode != body_mode::whole && r.stream) {
       start_stream(std::move(p), r);
       return;
@@ -269,6 +300,7 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
     respond(p.req, p.request_id, r.status, r.content_type, r.headers,
             std::move(r.body));
   } else {
+    count(p, http_status_of(errc::user_error));
     respond_error(p.req, p.request_id, errc::user_error,
                   "the ingress deployment answered with a "
                   "value that is not an http_response");
@@ -291,11 +323,14 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
   auto path = hdr.path();
   if (path.size() >= 3 && path.compare(0, 3, "/-/") == 0)
     return builtin(req, rid, path);
+  auto start = metrics ? clock_type::now() : clock_type::time_point{};
   if (owner.draining.load(std::memory_order_relaxed)) {
+    count_unrouted(req, rid, start, http_status_of(errc::unavailable));
     respond_error(req, rid, errc::unavailable, "the server is shutting down");
     return restinio::request_accepted();
   }
   if (req->body().size() > owner.opts.max_body_bytes) {
+    count_unrouted(req, rid, start, http_status_of(errc::payload_too_large));
     respond_error(req, rid, errc::payload_too_large,
                   "the body has " + std::to_string(req->body().size()) +
                       " bytes; the limit is " +
@@ -310,6 +345,7 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
       break;
     }
   if (match == nullptr) {
+    count_unrouted(req, rid, start, http_status_of(errc::not_found));
     respond_error(req, rid, errc::not_found,
                   "no application serves " + std::string{path});
     return restinio::request_accepted();
@@ -328,6 +364,7 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
     for (auto& kvp : qp)
       msg.query.emplace_back(std::string{kvp.first}, std::string{kvp.second});
   } catch (const std::exception&) {
+    count_unrouted(req, rid, start, http_status_of(errc::bad_request));
     respond_error(req, rid, errc::bad_request, "the query string is not valid");
     return restinio::request_accepted();
   }
@@ -347,7 +384,11 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
   // reference count per request from every shard. The shard's route table
   // holds the endpoint until the call is routed.
   const auto& target = match->target;
-  auto mid = add_pending(req, std::move(rid), pending_kind::app_call);
+  auto rc = metrics ? metrics->route(match->prefix, match->app, msg.method,
+                                     target->deployment())
+                    : nullptr;
+  auto mid =
+      add_pending(req, std::move(rid), pending_kind::app_call, rc, start);
   // Routed here, on this thread: straight to a replica.
   host->route(target, mid, std::move(meta), caf::make_message(std::move(msg)));
   return restinio::request_accepted();
@@ -468,9 +509,11 @@ void ingress_shard::stop() {
                       make_error(errc::unavailable,
                                  "the server stopped before the stream ended"));
       active.store(0, std::memory_order_relaxed);
-      for (auto& kvp : left)
+      for (auto& kvp : left) {
+        count(kvp.second, http_status_of(errc::unavailable));
         respond_error(kvp.second.req, kvp.second.request_id, errc::unavailable,
                       "the server stopped before the request completed");
+      }
       asio::post(ioc, [this] {
         server->close_sync();
         deadline_timer.cancel();

@@ -28,6 +28,7 @@
 #include <restinio/all.hpp>
 
 #include "../core/call_host.hpp"
+#include "http_metrics.hpp"
 #include "actorserve/stream_core.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/endpoint.hpp"
@@ -70,6 +71,9 @@ struct pending_request {
   restinio::request_handle_t req;
   std::string request_id;
   pending_kind kind;
+  /// Where its response is counted (null: not counted, or metrics off).
+  http_metrics::route_cells* metrics = nullptr;
+  clock_type::time_point start{};
 };
 
 /// State every shard shares; none of it is touched per request except
@@ -129,6 +133,8 @@ public:
   std::shared_ptr<const route_table> routes;
   /// Pending built-in queries (status, health), which `active` leaves out.
   size_t builtin_pending = 0;
+  /// This thread's HTTP metrics; null with metrics off.
+  std::unique_ptr<http_metrics> metrics;
   // -- written by this shard's thread, read by others --
   /// Application requests accepted and not yet answered.
   std::atomic<size_t> active{0};
@@ -151,7 +157,17 @@ public:
   // -- pending requests -----------------------------------------------------
 
   caf::message_id add_pending(restinio::request_handle_t req, std::string rid,
-                              pending_kind kind);
+                              pending_kind kind,
+                              http_metrics::route_cells* rc = nullptr,
+                              clock_type::time_point start = {});
+
+  /// Counts the response with `status` to `p` in the metrics.
+  void count(const pending_request& p, uint16_t status);
+
+  /// Counts a response to a request that never became pending.
+  void count_unrouted(const restinio::request_handle_t& req,
+                      const std::string& rid, clock_type::time_point start,
+                      uint16_t status);
 
   bool take_pending(uint64_t key, pending_request& out);
 
