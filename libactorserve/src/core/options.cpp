@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "actorserve/error.hpp"
 #include "actorserve/placement.hpp"
 #include "actorserve/serve.hpp"
@@ -18,50 +20,213 @@ caf::error flag_error(const std::string& flag, const std::string& what) {
   return make_error(errc::invalid_config, "flag " + flag + ": " + what);
 }
 
+/// The values flags set, in the units flags use, read from and written
+/// back to `serve_options`.
+struct flag_values {
+  explicit flag_values(const serve_options& d)
+      : opts(d), idle_spin_us(d.idle_spin.count()),
+        request_timeout_ms(d.http.request_timeout.count()),
+        drain_timeout_ms(d.drain_timeout.count()),
+        first_chunk_ms(d.http.stream_first_chunk_timeout.count()),
+        stream_idle_ms(d.http.stream_idle_timeout.count()),
+        heartbeat_period_ms(d.cluster.heartbeat.period.count()),
+        heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
+        resources(d.node.resources.empty()
+                      ? std::string{"{}"}
+                      : to_string(resource_set{0, d.node.resources})) {}
+
+  serve_options opts;
+  int64_t idle_spin_us;
+  int64_t request_timeout_ms;
+  int64_t drain_timeout_ms;
+  int64_t first_chunk_ms;
+  int64_t stream_idle_ms;
+  int64_t heartbeat_period_ms;
+  int64_t heartbeat_timeout_ms;
+  std::string resources;
+  std::string token_file;
+  bool no_http = false;
+  bool no_admin = false;
+  bool no_metrics = false;
+};
+
+/// A range check whose bounds stay out of the help text (it says them).
 template <class T>
-caf::error parse_number(const std::string& flag, const std::string& text, T min,
-                        T max, T& out) {
-  try {
-    size_t pos = 0;
-    auto value = std::stoll(text, &pos);
-    if (pos != text.size())
-      return flag_error(flag, "'" + text + "' is not a number");
-    if (value < static_cast<long long>(min) ||
-        value > static_cast<long long>(max))
-      return flag_error(flag, "must be between " + std::to_string(min) +
-                                  " and " + std::to_string(max) + " (got " +
-                                  text + ")");
-    out = static_cast<T>(value);
-    return {};
-  } catch (const std::exception&) {
-    return flag_error(flag, "'" + text + "' is not a number");
-  }
+CLI::Validator in_range(T lo, T hi) {
+  CLI::Validator v = CLI::Range(lo, hi);
+  v.description("");
+  return v;
 }
 
-/// A flag of milliseconds in [0, max].
-caf::error parse_ms(const std::string& flag, const std::string& text,
-                    int64_t max, std::chrono::milliseconds& out) {
-  int64_t ms = 0;
-  auto err = parse_number<int64_t>(flag, text, 0, max, ms);
-  if (!err)
-    out = std::chrono::milliseconds{ms};
-  return err;
-}
-
-/// A non-negative number of CPUs (fractions allowed).
-caf::error parse_cpus(const std::string& flag, const std::string& text,
-                      double& out) {
-  try {
-    size_t pos = 0;
-    auto value = std::stod(text, &pos);
-    if (pos == text.size() && value >= 0 && std::isfinite(value)) {
-      out = value;
-      return {};
+/// What `--help` shows as each flag's value.
+void name_values(CLI::App& app) {
+  for (auto* opt : app.get_options()) {
+    if (opt->get_expected_min() == 0) {
+      opt->type_name(""); // a switch
+      continue;
     }
-  } catch (const std::exception&) {
-    // reported below
+    auto name = opt->get_name();
+    std::string type = "N";
+    if (name.find("host") != std::string::npos)
+      type = "ADDR";
+    else if (name.size() > 3 && name.compare(name.size() - 3, 3, "-ms") == 0)
+      type = "MS";
+    else if (name == "--idle-spin-us")
+      type = "US";
+    else if (name == "--scheduler" || name == "--log-encoding" ||
+             name == "--log-level")
+      type = "NAME";
+    else if (name == "--resources")
+      type = "JSON";
+    else if (name == "--join")
+      type = "HOST:PORT";
+    else if (name == "--log-file" || name == "--cluster-token-file" ||
+             name.rfind("--cluster-tls", 0) == 0)
+      type = "PATH";
+    opt->type_name(type);
   }
-  return flag_error(flag, "must be a number >= 0 (got '" + text + "')");
+}
+
+/// Declares every server flag on `app`, bound to `v`.
+void declare(CLI::App& app, flag_values& v) {
+  auto& o = v.opts;
+  constexpr int64_t day_ms = 86'400'000;
+  constexpr int64_t hour_ms = 3'600'000;
+  auto ms = [&](const char* name, int64_t& x, int64_t max, const char* what) {
+    app.add_option(name, x, what)
+        ->capture_default_str()
+        ->check(in_range(int64_t{0}, max));
+  };
+  app.add_option("--host", o.http.host, "HTTP listen address")
+      ->capture_default_str();
+  app.add_option("--port", o.http.port, "HTTP port, 0 picks one")
+      ->capture_default_str()
+      ->check(in_range(0, 65535));
+  app.add_option("--http-threads", o.http.threads,
+                 "I/O threads, each routing for itself")
+      ->capture_default_str()
+      ->check(in_range(1, 256));
+  app.add_option("--threads", o.system_threads, "system-plane workers")
+      ->capture_default_str()
+      ->check(in_range(1, 256));
+  app.add_option("--scheduler", o.scheduler_policy,
+                 "workers, sharing or stealing")
+      ->capture_default_str();
+  app.add_option("--idle-spin-us", v.idle_spin_us,
+                 "idle polling before a thread sleeps, microseconds")
+      ->capture_default_str()
+      ->check(in_range(int64_t{0}, int64_t{1'000'000}));
+  app.add_option("--spin-threads", o.spin_threads,
+                 "threads that may poll at once, 0 = one per core")
+      ->capture_default_str()
+      ->check(in_range(0, 1024));
+  ms("--request-timeout-ms", v.request_timeout_ms, day_ms,
+     "408 after this many ms, 0 = none");
+  app.add_option("--max-body-bytes", o.http.max_body_bytes, "413 above it")
+      ->capture_default_str()
+      ->check(in_range(size_t{1}, size_t{1} << 32));
+  ms("--drain-timeout-ms", v.drain_timeout_ms, hour_ms,
+     "bound on the drain at SIGINT/SIGTERM");
+  app.add_option("--stream-window", o.http.stream_window,
+                 "chunks a stream may run ahead of an HTTP client")
+      ->capture_default_str()
+      ->check(in_range(1u, 1u << 20));
+  ms("--stream-first-chunk-timeout-ms", v.first_chunk_ms, day_ms,
+     "end a streamed response without a first chunk, 0 = never");
+  ms("--stream-idle-timeout-ms", v.stream_idle_ms, day_ms,
+     "... or with no chunk for this long");
+  app.add_flag("--no-http", v.no_http, "no HTTP ingress");
+  app.add_option("--admin-host", o.admin.host, "admin API address")
+      ->capture_default_str();
+  app.add_option("--admin-port", o.admin.port, "admin API port, 0 picks one")
+      ->capture_default_str()
+      ->check(in_range(0, 65535));
+  app.add_flag("--no-admin", v.no_admin, "no admin API");
+  app.add_flag("--no-metrics", v.no_metrics,
+               "count nothing (GET /-/metrics is empty)");
+  app.add_flag("--access-log", o.logging.enable_access_log,
+               "a log line per request and per call");
+  app.add_option("--log-encoding", o.logging.encoding, "TEXT or JSON")
+      ->capture_default_str();
+  app.add_option("--log-level", o.logging.level,
+                 "DEBUG, INFO, WARNING or ERROR")
+      ->capture_default_str();
+  app.add_option("--log-file", o.logging.file,
+                 "append logs here instead of stderr");
+  app.add_option("--num-cpus", o.node.num_cpus,
+                 "CPUs replicas may reserve here")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              size_t pos = 0;
+              auto x = std::stod(text, &pos);
+              if (pos == text.size() && std::isfinite(x) && x >= 0)
+                return {};
+            } catch (const std::exception&) {
+              // said below
+            }
+            return "must be a number >= 0 (got '" + text + "')";
+          },
+          ""));
+  app.add_option("--resources", v.resources,
+                 "custom resources offered here, e.g. '{\"accel\": 2}'")
+      ->capture_default_str();
+  app.add_option("--cluster-port", o.cluster.port,
+                 "take worker nodes on this port, 0 picks one (needs a "
+                 "token)");
+  app.add_option("--cluster-host", o.cluster.host, "cluster port address")
+      ->capture_default_str();
+  app.add_option("--join", o.cluster.join, "run as a worker node of that head");
+  app.add_option("--cluster-token-file", v.token_file,
+                 "the cluster token (else ACTORSERVE_CLUSTER_TOKEN)");
+  ms("--heartbeat-period-ms", v.heartbeat_period_ms, hour_ms,
+     "how often the head pings each node");
+  ms("--heartbeat-timeout-ms", v.heartbeat_timeout_ms, hour_ms,
+     "a node silent this long is DEAD");
+  app.add_option("--cluster-tls-cert", o.cluster.tls_cert,
+                 "this node's certificate (TLS between nodes, with the next "
+                 "two)");
+  app.add_option("--cluster-tls-key", o.cluster.tls_key, "its private key");
+  app.add_option("--cluster-tls-ca", o.cluster.tls_ca,
+                 "the CA that signs every node's certificate");
+  app.add_flag("--proxy", o.cluster.proxy,
+               "a worker node serves HTTP too (--host, --port)");
+  app.add_option("--expect-nodes", o.cluster.expect_nodes,
+                 "the head deploys once N worker nodes joined")
+      ->capture_default_str()
+      ->check(in_range(0, 1000));
+}
+
+/// Writes what the flags set back into the options.
+caf::error apply(CLI::App& app, flag_values& v) {
+  auto& o = v.opts;
+  o.idle_spin = std::chrono::microseconds{v.idle_spin_us};
+  o.http.request_timeout = std::chrono::milliseconds{v.request_timeout_ms};
+  o.drain_timeout = std::chrono::milliseconds{v.drain_timeout_ms};
+  o.http.stream_first_chunk_timeout =
+      std::chrono::milliseconds{v.first_chunk_ms};
+  o.http.stream_idle_timeout = std::chrono::milliseconds{v.stream_idle_ms};
+  o.cluster.heartbeat.period = std::chrono::milliseconds{v.heartbeat_period_ms};
+  o.cluster.heartbeat.timeout =
+      std::chrono::milliseconds{v.heartbeat_timeout_ms};
+  if (v.no_http)
+    o.http.enabled = false;
+  if (v.no_admin)
+    o.admin.enabled = false;
+  if (v.no_metrics)
+    o.metrics = false;
+  if (app.count("--cluster-port") > 0)
+    o.cluster.listen = true;
+  if (app.count("--resources") > 0)
+    if (auto err =
+            parse_resources(v.resources, "flag --resources", o.node.resources))
+      return err;
+  if (app.count("--cluster-token-file") > 0)
+    if (auto err = read_token_file(v.token_file, "--cluster-token-file",
+                                   o.cluster.token))
+      return err;
+  return {};
 }
 
 } // namespace
@@ -79,158 +244,28 @@ size_t default_thread_count() noexcept {
 }
 
 caf::expected<serve_options> parse_options(int argc, const char* const* argv,
-                                           serve_options opts,
+                                           serve_options defaults,
                                            std::vector<std::string>* rest) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    std::string value;
-    auto eq = flag.find('=');
-    bool has_inline = eq != std::string::npos;
-    if (has_inline) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    bool known =
-        flag == "--no-http" || flag == "--no-admin" || flag == "--admin-host" ||
-        flag == "--admin-port" || flag == "--host" || flag == "--port" ||
-        flag == "--http-threads" || flag == "--threads" ||
-        flag == "--scheduler" || flag == "--idle-spin-us" ||
-        flag == "--spin-threads" || flag == "--request-timeout-ms" ||
-        flag == "--max-body-bytes" || flag == "--drain-timeout-ms" ||
-        flag == "--stream-window" ||
-        flag == "--stream-first-chunk-timeout-ms" ||
-        flag == "--stream-idle-timeout-ms" || flag == "--num-cpus" ||
-        flag == "--resources" || flag == "--cluster-port" ||
-        flag == "--cluster-host" || flag == "--join" ||
-        flag == "--cluster-token-file" || flag == "--heartbeat-period-ms" ||
-        flag == "--heartbeat-timeout-ms" || flag == "--expect-nodes" ||
-        flag == "--cluster-tls-cert" || flag == "--cluster-tls-key" ||
-        flag == "--cluster-tls-ca" || flag == "--proxy" ||
-        flag == "--no-metrics" || flag == "--access-log" ||
-        flag == "--log-encoding" || flag == "--log-level" ||
-        flag == "--log-file";
-    if (!known && rest != nullptr) {
-      rest->emplace_back(argv[i]); // the application's own
-      continue;
-    }
-    auto next = [&]() -> caf::expected<std::string> {
-      if (has_inline)
-        return value;
-      if (i + 1 >= argc)
-        return flag_error(flag, "needs a value");
-      return std::string{argv[++i]};
-    };
-    caf::error err;
-    if (flag == "--no-http") {
-      opts.http.enabled = false;
-      continue;
-    }
-    if (flag == "--no-admin") {
-      opts.admin.enabled = false;
-      continue;
-    }
-    if (flag == "--proxy") {
-      opts.cluster.proxy = true;
-      continue;
-    }
-    if (flag == "--no-metrics") {
-      opts.metrics = false;
-      continue;
-    }
-    if (flag == "--access-log") {
-      opts.logging.enable_access_log = true;
-      continue;
-    }
-    if (!known)
-      return flag_error(flag, "unknown flag (known: --host, --port, "
-                              "--http-threads, --threads, --scheduler, "
-                              "--idle-spin-us, --spin-threads, "
-                              "--request-timeout-ms, --max-body-bytes, "
-                              "--drain-timeout-ms, --stream-window, "
-                              "--stream-first-chunk-timeout-ms, "
-                              "--stream-idle-timeout-ms, --no-http, "
-                              "--admin-host, --admin-port, --no-admin, "
-                              "--num-cpus, --resources, --cluster-port, "
-                              "--cluster-host, --join, --cluster-token-file, "
-                              "--heartbeat-period-ms, --heartbeat-timeout-ms, "
-                              "--expect-nodes, --cluster-tls-cert, "
-                              "--cluster-tls-key, --cluster-tls-ca, --proxy, "
-                              "--no-metrics, --access-log, --log-encoding, "
-                              "--log-level, --log-file, --help)");
-    auto v = next();
-    if (!v)
-      return std::move(v.error());
-    if (flag == "--host") {
-      opts.http.host = *v;
-    } else if (flag == "--port") {
-      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.http.port);
-    } else if (flag == "--admin-host") {
-      opts.admin.host = *v;
-    } else if (flag == "--admin-port") {
-      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.admin.port);
-    } else if (flag == "--http-threads") {
-      err = parse_number<size_t>(flag, *v, 1, 256, opts.http.threads);
-    } else if (flag == "--threads") {
-      err = parse_number<size_t>(flag, *v, 1, 256, opts.system_threads);
-    } else if (flag == "--scheduler") {
-      opts.scheduler_policy = *v;
-    } else if (flag == "--idle-spin-us") {
-      int64_t us = 0;
-      err = parse_number<int64_t>(flag, *v, 0, 1'000'000, us);
-      opts.idle_spin = std::chrono::microseconds{us};
-    } else if (flag == "--spin-threads") {
-      err = parse_number<size_t>(flag, *v, 0, 1024, opts.spin_threads);
-    } else if (flag == "--request-timeout-ms") {
-      err = parse_ms(flag, *v, 86'400'000, opts.http.request_timeout);
-    } else if (flag == "--stream-window") {
-      err = parse_number<uint32_t>(flag, *v, 1, 1u << 20,
-                                   opts.http.stream_window);
-    } else if (flag == "--stream-first-chunk-timeout-ms") {
-      err =
-          parse_ms(flag, *v, 86'400'000, opts.http.stream_first_chunk_timeout);
-    } else if (flag == "--stream-idle-timeout-ms") {
-      err = parse_ms(flag, *v, 86'400'000, opts.http.stream_idle_timeout);
-    } else if (flag == "--max-body-bytes") {
-      err = parse_number<size_t>(flag, *v, 1, size_t{1} << 32,
-                                 opts.http.max_body_bytes);
-    } else if (flag == "--drain-timeout-ms") {
-      err = parse_ms(flag, *v, 3'600'000, opts.drain_timeout);
-    } else if (flag == "--num-cpus") {
-      err = parse_cpus(flag, *v, opts.node.num_cpus);
-    } else if (flag == "--resources") {
-      err = parse_resources(*v, "flag --resources", opts.node.resources);
-    } else if (flag == "--cluster-port") {
-      err = parse_number<uint16_t>(flag, *v, 0, 65535, opts.cluster.port);
-      opts.cluster.listen = true;
-    } else if (flag == "--cluster-host") {
-      opts.cluster.host = *v;
-    } else if (flag == "--join") {
-      opts.cluster.join = *v;
-    } else if (flag == "--cluster-token-file") {
-      err = read_token_file(*v, flag, opts.cluster.token);
-    } else if (flag == "--heartbeat-period-ms") {
-      err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.period);
-    } else if (flag == "--heartbeat-timeout-ms") {
-      err = parse_ms(flag, *v, 3'600'000, opts.cluster.heartbeat.timeout);
-    } else if (flag == "--cluster-tls-cert") {
-      opts.cluster.tls_cert = *v;
-    } else if (flag == "--cluster-tls-key") {
-      opts.cluster.tls_key = *v;
-    } else if (flag == "--cluster-tls-ca") {
-      opts.cluster.tls_ca = *v;
-    } else if (flag == "--log-encoding") {
-      opts.logging.encoding = *v;
-    } else if (flag == "--log-level") {
-      opts.logging.level = *v;
-    } else if (flag == "--log-file") {
-      opts.logging.file = *v;
-    } else if (flag == "--expect-nodes") {
-      err =
-          parse_number<uint32_t>(flag, *v, 0, 1000, opts.cluster.expect_nodes);
-    }
-    if (err)
-      return err;
+  flag_values v{defaults};
+  CLI::App app{"actorserve server"};
+  app.set_help_flag(); // serve prints usage_text on --help
+  app.allow_extras();
+  declare(app, v);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return make_error(errc::invalid_config, std::string{"flag "} + e.what());
   }
+  auto extra = app.remaining();
+  if (!extra.empty()) {
+    if (rest == nullptr)
+      return flag_error(extra.front(),
+                        "unknown flag (see --help for the known ones)");
+    rest->insert(rest->end(), extra.begin(), extra.end()); // the app's own
+  }
+  if (auto err = apply(app, v))
+    return err;
+  auto& opts = v.opts;
   auto& cl = opts.cluster;
   if ((cl.listen || !cl.join.empty()) && cl.token.empty())
     if (auto env = std::getenv("ACTORSERVE_CLUSTER_TOKEN"))
@@ -295,80 +330,21 @@ caf::error validate(const serve_options& opts) {
 }
 
 std::string usage_text(const serve_options& d) {
-  std::ostringstream out;
-  out << "server flags:\n"
-      << "  --host ADDR              listen address (" << d.http.host << ")\n"
-      << "  --port N                 HTTP port, 0 picks one (" << d.http.port
-      << ")\n"
-      << "  --http-threads N         I/O threads (" << d.http.threads << ")\n"
-      << "  --threads N              system-plane workers (" << d.system_threads
-      << ")\n"
-      << "  --scheduler NAME         workers, sharing or stealing ("
-      << d.scheduler_policy << ")\n"
-      << "  --idle-spin-us N         idle polling before a thread sleeps ("
-      << d.idle_spin.count() << ")\n"
-      << "  --spin-threads N         threads that may poll at once, 0 = one "
-         "per "
-         "core ("
-      << d.spin_threads << ")\n"
-      << "  --request-timeout-ms N   408 after N ms, 0 = none ("
-      << d.http.request_timeout.count() << ")\n"
-      << "  --max-body-bytes N       413 above it (" << d.http.max_body_bytes
-      << ")\n"
-      << "  --drain-timeout-ms N     bound on the drain at SIGINT/SIGTERM ("
-      << d.drain_timeout.count() << ")\n"
-      << "  --stream-window N        chunks a stream may run ahead of an "
-         "HTTP client ("
-      << d.http.stream_window << ")\n"
-      << "  --stream-first-chunk-timeout-ms N  end a streamed response "
-         "without a first chunk, 0 = never ("
-      << d.http.stream_first_chunk_timeout.count() << ")\n"
-      << "  --stream-idle-timeout-ms N  ... or with no chunk for N ms ("
-      << d.http.stream_idle_timeout.count() << ")\n"
-      << "  --no-http                no HTTP ingress\n"
-      << "  --admin-host ADDR        admin API address (" << d.admin.host
-      << ")\n"
-      << "  --admin-port N           admin API port, 0 picks one ("
-      << d.admin.port << ")\n"
-      << "  --no-admin               no admin API\n"
-      << "  --access-log             a log line per request and per call\n"
-      << "  --log-encoding E         TEXT or JSON (" << d.logging.encoding
-      << ")\n"
-      << "  --log-level L            DEBUG, INFO, WARNING or ERROR ("
-      << d.logging.level << ")\n"
-      << "  --log-file PATH          append logs here instead of stderr\n"
-      << "  --no-metrics             count nothing (GET /-/metrics on the "
-         "admin API is empty)\n"
-      << "  --num-cpus N             CPUs replicas may reserve here ("
-      << d.node.num_cpus << ")\n"
-      << "  --resources JSON         custom resources offered here, e.g. "
-         "'{\"accel\": 2}' ("
-      << to_string(resource_set{0, d.node.resources}) << ")\n"
-      << "  --cluster-port N         take worker nodes on this port, 0 picks "
-         "one (needs a token)\n"
-      << "  --cluster-host ADDR      cluster port address (" << d.cluster.host
-      << ")\n"
-      << "  --join HOST:PORT         run as a worker node of that head\n"
-      << "  --cluster-token-file F   the cluster token (else "
-         "ACTORSERVE_CLUSTER_TOKEN)\n"
-      << "  --heartbeat-period-ms N  how often the head pings each node ("
-      << d.cluster.heartbeat.period.count() << ")\n"
-      << "  --heartbeat-timeout-ms N a node silent this long is DEAD ("
-      << d.cluster.heartbeat.timeout.count() << ")\n"
-      << "  --cluster-tls-cert PEM   this node's certificate (TLS between "
-         "nodes, with the next two)\n"
-      << "  --cluster-tls-key PEM    its private key\n"
-      << "  --cluster-tls-ca PEM     the CA that signs every node's "
-         "certificate\n"
-      << "  --proxy                  a worker node serves HTTP too (--host, "
-         "--port)\n"
-      << "  --expect-nodes N         the head deploys once N worker nodes "
-         "joined ("
-      << d.cluster.expect_nodes << ")\n"
-      << "  --help                   this text\n";
+  flag_values v{d};
+  CLI::App app;
+  app.set_help_flag(); // declared last, so that it ends the list
+  declare(app, v);
+  app.add_flag("--help", "this text");
+  name_values(app);
+  app.get_formatter()->column_width(36);
+  // CLI11's own "Usage:" line names no program; the caller prints one.
+  auto help = app.help();
+  auto at = help.find("Options:\n");
+  std::string out = "server flags:\n" +
+                    (at == std::string::npos ? help : help.substr(at + 9));
   if (!d.usage.empty())
-    out << d.usage << (d.usage.back() == '\n' ? "" : "\n");
-  return out.str();
+    out += d.usage + (d.usage.back() == '\n' ? "" : "\n");
+  return out;
 }
 
 } // namespace actorserve
