@@ -50,11 +50,23 @@ http_ingress::behavior_type batcher(http_ingress::pointer self) {
 
 } // namespace
 
-caf::error run_batching(serve& s) {
+namespace {
+
+auto build_batching(serve& s) {
   // Enough calls at once to fill batches: a replica admits 64.
-  auto app = s.deployment("Batcher", batcher).max_ongoing_requests(64).bind();
-  auto h = s.run(app, {"batch", "/batch"});
+  return s.deployment("Batcher", batcher).max_ongoing_requests(64).bind();
+}
+
+} // namespace
+
+caf::error run_batching(serve& s) {
+  auto h = s.run(build_batching(s), {"batch", "/batch"});
   return h ? caf::error{} : std::move(h.error());
+}
+
+void add_batching_apps(app_registry& apps) {
+  apps.add("demo:batch",
+           [](serve& s, const nlohmann::json&) { return build_batching(s); });
 }
 
 } // namespace demo

@@ -304,47 +304,84 @@ int64_t sleep_ms_of(const http_request& req) {
   return ms;
 }
 
+namespace {
+
+auto build_classify(serve& s, const nlohmann::json& args) {
+  // Classifier -> Tokenizer (2 replicas; one per node in a cluster that
+  // waits for its nodes, so they spread over all of them).
+  auto fallback = std::max<uint32_t>(2, 1 + s.options().cluster.expect_nodes);
+  auto n = args.value("tokenizers", fallback);
+  if (n < 1 || n > 1000)
+    throw error_exception(errc::invalid_config,
+                          "tokenizers must be between 1 and 1000");
+  auto tok = s.deployment("Tokenizer", tokenizer).num_replicas(n).bind();
+  return s.deployment("Classifier", classifier).bind(tok);
+}
+
+auto build_pipeline(serve& s) {
+  auto pre = s.deployment("Preprocessor", preprocessor).bind();
+  auto mdl = s.deployment("Model", predictor).bind();
+  return s.deployment("Pipeline", pipeline).bind(pre, mdl);
+}
+
+auto build_ensemble(serve& s) {
+  auto ma = s.deployment("ModelA", scalar_model([](double x) { return 2 * x; }))
+                .bind();
+  auto mb =
+      s.deployment("ModelB", scalar_model([](double x) { return x + 10; }))
+          .bind();
+  return s.deployment("Ensemble", ensemble).bind(ma, mb);
+}
+
+auto build_route(serve& s) {
+  auto fast = s.deployment("FastModel", fast_model).bind();
+  auto slow = s.deployment("SlowModel", slow_model).num_replicas(2).bind();
+  return s.deployment("Dispatcher", dispatcher).bind(fast, slow);
+}
+
+auto build_blocking(serve& s) {
+  // One replica, 4 at once, 4 queued, the rest 503.
+  return s.deployment("Sleeper", sleeper)
+      .max_ongoing_requests(4)
+      .max_queued_requests(4)
+      .bind();
+}
+
+} // namespace
+
+void register_apps(app_registry& apps) {
+  apps.add("demo:classify", build_classify);
+  apps.add("demo:pipeline",
+           [](serve& s, const nlohmann::json&) { return build_pipeline(s); });
+  apps.add("demo:ensemble",
+           [](serve& s, const nlohmann::json&) { return build_ensemble(s); });
+  apps.add("demo:route",
+           [](serve& s, const nlohmann::json&) { return build_route(s); });
+  apps.add("demo:blocking",
+           [](serve& s, const nlohmann::json&) { return build_blocking(s); });
+  add_flaky_apps(apps);
+  add_batching_apps(apps);
+  add_multiplexing_apps(apps);
+  add_streaming_apps(apps);
+}
+
 caf::error run_all(serve& s) {
   auto check = [](auto&& result) -> caf::error {
     if (!result)
       return std::move(result.error());
     return {};
   };
-  // POST /classify: Classifier -> Tokenizer (2 replicas; one per node in a
-  // cluster that waits for its nodes, so they spread over all of them).
-  auto tokenizers = std::max<uint32_t>(2, 1 + s.options().cluster.expect_nodes);
-  auto tok =
-      s.deployment("Tokenizer", tokenizer).num_replicas(tokenizers).bind();
-  auto cls = s.deployment("Classifier", classifier).bind(tok);
-  if (auto err = check(s.run(cls, {"classify", "/classify"})))
+  // POST /classify, /pipeline, /ensemble, /route; GET /blocking?ms=N.
+  if (auto err = check(s.run(build_classify(s, nlohmann::json::object()),
+                             {"classify", "/classify"})))
     return err;
-  // POST /pipeline: Pipeline -> Preprocessor, Model.
-  auto pre = s.deployment("Preprocessor", preprocessor).bind();
-  auto mdl = s.deployment("Model", predictor).bind();
-  auto pipe = s.deployment("Pipeline", pipeline).bind(pre, mdl);
-  if (auto err = check(s.run(pipe, {"pipeline", "/pipeline"})))
+  if (auto err = check(s.run(build_pipeline(s), {"pipeline", "/pipeline"})))
     return err;
-  // POST /ensemble: ModelA and ModelB in parallel, averaged.
-  auto ma = s.deployment("ModelA", scalar_model([](double x) { return 2 * x; }))
-                .bind();
-  auto mb =
-      s.deployment("ModelB", scalar_model([](double x) { return x + 10; }))
-          .bind();
-  auto ens = s.deployment("Ensemble", ensemble).bind(ma, mb);
-  if (auto err = check(s.run(ens, {"ensemble", "/ensemble"})))
+  if (auto err = check(s.run(build_ensemble(s), {"ensemble", "/ensemble"})))
     return err;
-  // POST /route: urgent requests go to the fast model.
-  auto fast = s.deployment("FastModel", fast_model).bind();
-  auto slow = s.deployment("SlowModel", slow_model).num_replicas(2).bind();
-  auto disp = s.deployment("Dispatcher", dispatcher).bind(fast, slow);
-  if (auto err = check(s.run(disp, {"route", "/route"})))
+  if (auto err = check(s.run(build_route(s), {"route", "/route"})))
     return err;
-  // GET /blocking?ms=N: one replica, 4 at once, 4 queued, the rest 503.
-  auto sleep = s.deployment("Sleeper", sleeper)
-                   .max_ongoing_requests(4)
-                   .max_queued_requests(4)
-                   .bind();
-  if (auto err = check(s.run(sleep, {"blocking", "/blocking"})))
+  if (auto err = check(s.run(build_blocking(s), {"blocking", "/blocking"})))
     return err;
   // POST /flaky: replicas to make sick or crash; health checks replace them.
   if (auto err = run_flaky(s))

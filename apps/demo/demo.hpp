@@ -11,6 +11,7 @@
 
 namespace actorserve {
 class serve;
+class app_registry;
 } // namespace actorserve
 
 namespace demo {
@@ -37,6 +38,17 @@ namespace demo {
 ///
 /// Returns the first error (e.g. an invalid config, naming the field).
 caf::error run_all(actorserve::serve& serve);
+
+/// Registers every demo application's builder under `demo:NAME` (NAME as in
+/// the table above), for config files (apps/demo/serve_config.yaml).
+/// `demo:classify` takes `args: {tokenizers: N}`.
+void register_apps(actorserve::app_registry& apps);
+
+// Each file's share of `register_apps`.
+void add_flaky_apps(actorserve::app_registry& apps);
+void add_batching_apps(actorserve::app_registry& apps);
+void add_multiplexing_apps(actorserve::app_registry& apps);
+void add_streaming_apps(actorserve::app_registry& apps);
 
 /// Runs the health-check application alone (part of `run_all`).
 caf::error run_flaky(actorserve::serve& serve);

@@ -69,19 +69,19 @@ http_ingress::behavior_type worker(http_ingress::pointer self) {
 
 } // namespace
 
-caf::error run_flaky(serve& s) {
-  auto app = s.deployment("Flaky", flaky)
-                 .num_replicas(2)
-                 .version("1")
-                 .user_config(R"({"greeting": "hello"})")
-                 .health_check(std::chrono::milliseconds(500),
-                               std::chrono::milliseconds(300))
-                 .bind();
-  auto h = s.run(app, {"flaky", "/flaky"});
-  return h ? caf::error{} : std::move(h.error());
+namespace {
+
+auto build_flaky(serve& s) {
+  return s.deployment("Flaky", flaky)
+      .num_replicas(2)
+      .version("1")
+      .user_config(R"({"greeting": "hello"})")
+      .health_check(std::chrono::milliseconds(500),
+                    std::chrono::milliseconds(300))
+      .bind();
 }
 
-caf::error run_autoscale(serve& s) {
+auto build_autoscale(serve& s) {
   autoscaling_config scaling;
   scaling.min_replicas = 1;
   scaling.max_replicas = 4;
@@ -89,9 +89,26 @@ caf::error run_autoscale(serve& s) {
   scaling.upscale_delay = std::chrono::seconds(1);
   scaling.downscale_delay = std::chrono::seconds(3);
   scaling.look_back_period = std::chrono::seconds(2);
-  auto app = s.deployment("Worker", worker).autoscaling(scaling).bind();
-  auto h = s.run(app, {"autoscale", "/autoscale"});
+  return s.deployment("Worker", worker).autoscaling(scaling).bind();
+}
+
+} // namespace
+
+caf::error run_flaky(serve& s) {
+  auto h = s.run(build_flaky(s), {"flaky", "/flaky"});
   return h ? caf::error{} : std::move(h.error());
+}
+
+caf::error run_autoscale(serve& s) {
+  auto h = s.run(build_autoscale(s), {"autoscale", "/autoscale"});
+  return h ? caf::error{} : std::move(h.error());
+}
+
+void add_flaky_apps(app_registry& apps) {
+  apps.add("demo:flaky",
+           [](serve& s, const nlohmann::json&) { return build_flaky(s); });
+  apps.add("demo:autoscale",
+           [](serve& s, const nlohmann::json&) { return build_autoscale(s); });
 }
 
 } // namespace demo

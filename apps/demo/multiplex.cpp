@@ -116,16 +116,33 @@ http_ingress::behavior_type model_ingress(http_ingress::pointer self,
 
 } // namespace
 
-caf::error run_multiplexing(serve& s) {
-  auto multi = s.deployment("MultiModel", multi_model).num_replicas(2).bind();
-  if (auto h = s.run(multi, {"multi", "/multi"}); !h)
-    return std::move(h.error());
+namespace {
+
+auto build_multi(serve& s) {
+  return s.deployment("MultiModel", multi_model).num_replicas(2).bind();
+}
+
+auto build_models(serve& s) {
   auto store = s.deployment("WeightStore", weight_store).bind();
   auto router =
       s.deployment("ModelRouter", model_router).num_replicas(2).bind(store);
-  auto ingress = s.deployment("ModelIngress", model_ingress).bind(router);
-  auto h = s.run(ingress, {"models", "/models"});
+  return s.deployment("ModelIngress", model_ingress).bind(router);
+}
+
+} // namespace
+
+caf::error run_multiplexing(serve& s) {
+  if (auto h = s.run(build_multi(s), {"multi", "/multi"}); !h)
+    return std::move(h.error());
+  auto h = s.run(build_models(s), {"models", "/models"});
   return h ? caf::error{} : std::move(h.error());
+}
+
+void add_multiplexing_apps(app_registry& apps) {
+  apps.add("demo:multi",
+           [](serve& s, const nlohmann::json&) { return build_multi(s); });
+  apps.add("demo:models",
+           [](serve& s, const nlohmann::json&) { return build_models(s); });
 }
 
 } // namespace demo

@@ -125,16 +125,28 @@ http_ingress::behavior_type token_streamer(http_ingress::pointer self,
 
 } // namespace
 
-caf::error run_streaming(serve& s) {
+namespace {
+
+auto build_streaming(serve& s) {
   auto gen = s.deployment("Generator", generator)
                  .num_replicas(2)
                  .max_ongoing_requests(100)
                  .bind(std::make_shared<stream_stats>());
-  auto app = s.deployment("TokenStreamer", token_streamer)
-                 .max_ongoing_requests(1000)
-                 .bind(gen);
-  auto h = s.run(app, {"stream", "/stream"});
+  return s.deployment("TokenStreamer", token_streamer)
+      .max_ongoing_requests(1000)
+      .bind(gen);
+}
+
+} // namespace
+
+caf::error run_streaming(serve& s) {
+  auto h = s.run(build_streaming(s), {"stream", "/stream"});
   return h ? caf::error{} : std::move(h.error());
+}
+
+void add_streaming_apps(app_registry& apps) {
+  apps.add("demo:stream",
+           [](serve& s, const nlohmann::json&) { return build_streaming(s); });
 }
 
 } // namespace demo

@@ -3,9 +3,12 @@
 /// include the headers they use.
 #pragma once
 
+#include "actorserve/app_registry.hpp"
 #include "actorserve/batching.hpp"
+#include "actorserve/cli.hpp"
 #include "actorserve/config.hpp"
 #include "actorserve/controller.hpp"
+#include "actorserve/deploy_config.hpp"
 #include "actorserve/deployment.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/fwd.hpp"

@@ -123,6 +123,12 @@ struct deployment_patch {
 /// out of range gives `bad_request` naming the field.
 caf::expected<deployment_patch> patch_from_json(const std::string& text);
 
+/// Reads an `autoscaling_config` object (Ray's field names, seconds), as
+/// `patch_from_json` does; an error names the field
+/// ("autoscaling_config.upscale_delay_s must be ...").
+caf::expected<autoscaling_config>
+autoscaling_from_json(const std::string& text);
+
 /// How often the controller samples and decides for autoscaled deployments
 /// (Ray Serve's control loop interval).
 constexpr std::chrono::milliseconds autoscaling_tick{100};

@@ -31,6 +31,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "actorserve/cluster.hpp"
 #include "actorserve/controller.hpp"
@@ -195,6 +196,12 @@ struct run_options {
   std::string route_prefix = "/";
 };
 
+struct deploy_config;
+class app_registry;
+namespace detail {
+struct admin_hooks;
+} // namespace detail
+
 class serve {
 public:
   /// Starts the system plane and the ingress. Throws `error_exception`
@@ -234,6 +241,23 @@ public:
       return std::move(st.error());
     return handle<Interface>{std::move(*st)};
   }
+
+  /// Applies a declarative config (deploy_config.hpp): builds each listed
+  /// application with the builder `apps` has under its `import_path`,
+  /// applies the config's per-deployment overrides, and runs it (a running
+  /// application updates in place by Ray Serve's classification, so
+  /// deploying the same config again changes nothing); applications the
+  /// config does not list are deleted. Every application is built and
+  /// checked before anything changes; an error names the field and where
+  /// it stands in the file. Returns once every replica is ready.
+  caf::error deploy(const deploy_config& cfg, const app_registry& apps);
+
+  /// The config last applied by `deploy`, as JSON text ("null" if none).
+  std::string deployed_config() const;
+
+  /// The builders that declarative deploys over the admin API
+  /// (`PUT /api/serve/applications/`) use; `apps` must outlive the server.
+  void set_app_registry(const app_registry& apps);
 
   /// Returns a handle to deployment `name` of application `app`.
   template <class Interface>
@@ -308,6 +332,9 @@ private:
   /// A worker: joins the head (throws `error_exception` when refused).
   void start_worker();
   caf::expected<endpoint_ptr> run_impl(app_spec spec);
+  void set_deployed_config(const nlohmann::json& source);
+  /// What the admin API's declarative changes call.
+  detail::admin_hooks admin_hooks();
   /// The head with `--expect-nodes N`: waits until N workers joined.
   caf::error wait_for_nodes();
   caf::expected<endpoint_ptr> find_endpoint(const std::string& app,

@@ -91,6 +91,19 @@ autoscaling_config scaling_of(const json& obj) {
 
 } // namespace
 
+caf::expected<autoscaling_config>
+autoscaling_from_json(const std::string& text) {
+  auto obj = json::parse(text, nullptr, false);
+  if (obj.is_discarded())
+    return make_error(errc::invalid_config,
+                      "autoscaling_config is not valid JSON");
+  try {
+    return scaling_of(obj);
+  } catch (const bad_field& e) {
+    return make_error(errc::invalid_config, e.message);
+  }
+}
+
 caf::expected<deployment_patch> patch_from_json(const std::string& text) {
   auto body = json::parse(text, nullptr, false);
   if (body.is_discarded() || !body.is_object())

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <pthread.h>
 #include <set>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
 
 #include "../ingress/admin_server.hpp"
 #include "../cluster/cluster_impl.hpp"
@@ -26,6 +28,8 @@
 #include "spin_scheduler.hpp"
 #include "worker_scheduler.hpp"
 #include "actorserve/error.hpp"
+#include "actorserve/app_registry.hpp"
+#include "actorserve/deploy_config.hpp"
 #include "actorserve/metrics.hpp"
 #include "logging.hpp"
 
@@ -86,6 +90,11 @@ struct serve::impl {
   cluster_gate_actor gate;
   uint16_t cluster_port = 0;
   detail::cluster_link link;
+  /// The config `deploy` applied last (JSON text).
+  mutable std::mutex config_mtx;
+  std::string deployed_config = "null";
+  /// The application builders a declarative deploy uses (run_cli).
+  const app_registry* apps = nullptr;
   /// A worker: the deployments its binary registers (`run`).
   detail::registry_ptr registry;
   /// `wait()` is blocked: a worker that loses its head stops it.
@@ -154,6 +163,7 @@ serve::serve(serve_options opts) {
   if (impl_->opts.admin.enabled) {
     impl_->admin = std::make_unique<detail::admin_server>(
         *impl_->sys, impl_->opts.admin, impl_->controller);
+    impl_->admin->set_hooks(admin_hooks());
     if (auto err = impl_->admin->start()) {
       shutdown();
       throw error_exception(code_of(err), message_of(err));
@@ -320,6 +330,52 @@ serve::find_endpoint(const std::string& app, const std::string& deployment) {
   return result;
 }
 
+detail::admin_hooks serve::admin_hooks() {
+  detail::admin_hooks hooks;
+  hooks.deploy = [this](const std::string& body) -> caf::error {
+    const app_registry* apps = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{impl_->config_mtx};
+      apps = impl_->apps;
+    }
+    if (apps == nullptr)
+      return make_error(errc::invalid_config,
+                        "this server builds no applications by name (start "
+                        "it with actorserve::run_cli)");
+    auto cfg = parse_deploy_config(body, "the request body");
+    if (!cfg)
+      return std::move(cfg.error());
+    return deploy(*cfg, *apps);
+  };
+  hooks.delete_all = [this]() -> caf::error {
+    auto st = status();
+    if (!st)
+      return std::move(st.error());
+    for (auto& app : st->applications)
+      if (auto r = remove(app.name); !r)
+        return std::move(r.error());
+    set_deployed_config(nullptr);
+    return {};
+  };
+  hooks.config = [this] { return deployed_config(); };
+  return hooks;
+}
+
+void serve::set_app_registry(const app_registry& apps) {
+  std::lock_guard<std::mutex> guard{impl_->config_mtx};
+  impl_->apps = &apps;
+}
+
+void serve::set_deployed_config(const nlohmann::json& source) {
+  std::lock_guard<std::mutex> guard{impl_->config_mtx};
+  impl_->deployed_config = source.dump();
+}
+
+std::string serve::deployed_config() const {
+  std::lock_guard<std::mutex> guard{impl_->config_mtx};
+  return impl_->deployed_config;
+}
+
 caf::expected<bool> serve::remove(const std::string& app) {
   if (!impl_->controller)
     return impl_->no_controller();
@@ -436,6 +492,8 @@ void serve::shutdown() {
     caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
   if (d.gate)
     caf::anon_send_exit(d.gate, caf::exit_reason::user_shutdown);
+  if (d.admin)
+    d.admin->join_changes(); // they end now that the controller is gone
   if (d.link.agent)
     caf::anon_send_exit(d.link.agent, caf::exit_reason::user_shutdown);
   d.controller = nullptr;

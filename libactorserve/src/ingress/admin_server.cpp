@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -55,6 +57,11 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
   std::unique_ptr<asio::steady_timer> ticker;
   bool tick_armed = false;
   bool closing = false;
+  // -- declarative changes (PUT, DELETE) --
+  admin_hooks hooks;
+  std::mutex changes_mtx; // guards `changes`
+  std::vector<std::thread> changes;
+  std::mutex change_mtx; // one change at a time
 
   /// On the server's thread.
   static void respond(const restinio::request_handle_t& req, uint16_t status,
@@ -119,13 +126,24 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
       path.pop_back();
     auto method = hdr.method();
     if (path == apps_path) {
-      if (method != restinio::http_method_get())
-        respond_error(req, errc::method_not_allowed,
-                      "use GET on " + std::string{apps_path} + "/");
-      else
+      if (method == restinio::http_method_get()) {
+        auto config = hooks.config ? hooks.config() : std::string{"null"};
         ask<serve_status>(
-            req, [](const serve_status& st) { return to_json(st); },
+            req,
+            [config](const serve_status& st) {
+              return with_config(to_json(st), config);
+            },
             status_atom::value);
+      } else if (method == restinio::http_method_put() && hooks.deploy) {
+        auto body = req->body();
+        change(req, [this, body] { return hooks.deploy(body); });
+      } else if (method == restinio::http_method_delete() && hooks.delete_all) {
+        change(req, [this] { return hooks.delete_all(); });
+      } else {
+        respond_error(req, errc::method_not_allowed,
+                      "use GET, PUT or DELETE on " + std::string{apps_path} +
+                          "/");
+      }
       return restinio::request_accepted();
     }
     if (path == "/" || path == "/-/metrics" ||
@@ -175,6 +193,48 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
     }
     respond_error(req, errc::not_found, "no such admin route: " + path);
     return restinio::request_accepted();
+  }
+
+  /// The status with each application's part of the config last applied
+  /// (`deployed_app_config`, as Ray reports it).
+  static std::string with_config(const std::string& status,
+                                 const std::string& config) {
+    auto st = nlohmann::json::parse(status);
+    auto cfg = nlohmann::json::parse(config, nullptr, false);
+    if (cfg.is_object() && cfg.contains("applications") &&
+        cfg["applications"].is_array())
+      for (auto& app : cfg["applications"]) {
+        auto name = app.value("name", std::string{"default"});
+        if (st["applications"].contains(name))
+          st["applications"][name]["deployed_app_config"] = app;
+      }
+    return st.dump();
+  }
+
+  /// Runs `f` (a change that waits until it is done) on a thread of its
+  /// own, one change at a time, and answers with its outcome.
+  template <class F>
+  void change(const restinio::request_handle_t& req, F f) {
+    auto self_ptr = shared_from_this();
+    std::lock_guard<std::mutex> guard{changes_mtx};
+    changes.emplace_back([self_ptr, req, f] {
+      caf::error err;
+      {
+        std::lock_guard<std::mutex> one{self_ptr->change_mtx};
+        try {
+          err = f();
+        } catch (const std::exception& e) {
+          err = make_error(errc::internal, e.what());
+        }
+      }
+      if (!err)
+        self_ptr->answer(req, 200, R"({"status":"ok"})");
+      else if (code_of(err) == errc::invalid_config)
+        self_ptr->answer_error(req,
+                               make_error(errc::bad_request, message_of(err)));
+      else
+        self_ptr->answer_error(req, err);
+    });
   }
 
   static void respond_page(const restinio::request_handle_t& req) {
@@ -232,10 +292,15 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         controller);
   }
 
+  // Handlers left in the server's io_context or in a connection when it
+  // stops hold the server weakly: it owns them, so a strong reference would
+  // keep both alive for good.
+
   void post_snapshot(nlohmann::json status) {
-    auto self_ptr = shared_from_this();
-    asio::post(ioc, [self_ptr, status = std::move(status)]() mutable {
-      self_ptr->send_snapshot(std::move(status));
+    std::weak_ptr<impl> weak = shared_from_this();
+    asio::post(ioc, [weak, status = std::move(status)]() mutable {
+      if (auto self_ptr = weak.lock())
+        self_ptr->send_snapshot(std::move(status));
     });
   }
 
@@ -250,21 +315,27 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
                          {"status", std::move(status)},
                          {"metrics", reg ? reg->render() : std::string{}}};
     auto chunk = "data: " + event.dump() + "\n\n";
-    auto self_ptr = shared_from_this();
+    std::weak_ptr<impl> weak = shared_from_this();
     for (auto& [id, stream] : dashboards) {
       stream.append_chunk(chunk);
       // A write that fails (the page was closed) drops the stream, later:
       // never while this loop runs.
-      stream.flush([self_ptr, id = id](const asio::error_code& ec) {
-        if (ec)
-          asio::post(self_ptr->ioc,
-                     [self_ptr, id] { self_ptr->dashboards.erase(id); });
+      stream.flush([weak, id = id](const asio::error_code& ec) {
+        auto self_ptr = weak.lock();
+        if (ec && self_ptr)
+          asio::post(self_ptr->ioc, [weak, id] {
+            if (auto again = weak.lock())
+              again->dashboards.erase(id);
+          });
       });
     }
     if (!ticker)
       ticker = std::make_unique<asio::steady_timer>(ioc);
     ticker->expires_after(dashboard_period);
-    ticker->async_wait([self_ptr](const asio::error_code& ec) {
+    ticker->async_wait([weak](const asio::error_code& ec) {
+      auto self_ptr = weak.lock();
+      if (!self_ptr)
+        return;
       self_ptr->tick_armed = false;
       if (!ec)
         self_ptr->tick();
@@ -301,6 +372,7 @@ admin_server::admin_server(caf::actor_system& sys, admin_options opts,
 
 admin_server::~admin_server() {
   stop();
+  join_changes();
 }
 
 caf::error admin_server::start() {
@@ -339,6 +411,21 @@ caf::error admin_server::start() {
 
 uint16_t admin_server::port() const noexcept {
   return impl_->port.load();
+}
+
+void admin_server::set_hooks(admin_hooks hooks) {
+  impl_->hooks = std::move(hooks);
+}
+
+void admin_server::join_changes() {
+  std::vector<std::thread> changes;
+  {
+    std::lock_guard<std::mutex> guard{impl_->changes_mtx};
+    changes.swap(impl_->changes);
+  }
+  for (auto& t : changes)
+    if (t.joinable())
+      t.join();
 }
 
 void admin_server::stop() {
