@@ -83,14 +83,19 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# A command that fails where no check expected it still says where.
+trap 'echo "dashboard_test: FAIL: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 
 # -- the server -------------------------------------------------------------
+# The log exists before the server starts: the loop below reads it at once
+# (a missing file would end this script under `set -e`, saying nothing).
+: >"$tmp/demo.log"
 "$demo" --port 0 --admin-port 0 >"$tmp/demo.log" 2>&1 &
 demo_pid=$!
 http='' admin=''
 for ((i = 0; i < 300; i++)); do # 30 s
-  http=$(sed -n 's|^actorserve demo: serving on http://\([^/ ]*\).*|\1|p' "$tmp/demo.log")
-  admin=$(sed -n 's|^actorserve demo: admin API on http://\([^/ ]*\)/.*|\1|p' "$tmp/demo.log")
+  http=$(sed -n 's|^actorserve demo: serving on http://\([^/ ]*\).*|\1|p' "$tmp/demo.log" || true)
+  admin=$(sed -n 's|^actorserve demo: admin API on http://\([^/ ]*\)/.*|\1|p' "$tmp/demo.log" || true)
   [ -n "$http" ] && [ -n "$admin" ] && break
   kill -0 "$demo_pid" 2>/dev/null || fail "the demo server exited before announcing its ports"
   sleep 0.1
