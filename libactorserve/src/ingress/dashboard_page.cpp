@@ -533,6 +533,8 @@ startSSE();
 
 } // namespace
 
-std::string_view dashboard_html() noexcept { return page; }
+std::string_view dashboard_html() noexcept {
+  return page;
+}
 
 } // namespace actorserve::detail
