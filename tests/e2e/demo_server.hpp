@@ -115,4 +115,14 @@ inline nlohmann::json body_of(const http_result& r) {
   return nlohmann::json::parse(r.body, nullptr, false);
 }
 
+/// The body of a POST to the demo's /stream: `n` tokens, one every
+/// `delay_ms`, failing at chunk `fail_at` (-1: never).
+inline std::string stream_body(int n, int delay_ms, int fail_at = -1) {
+  return nlohmann::json{{"prompt", "the quick brown fox"},
+                        {"n", n},
+                        {"delay_ms", delay_ms},
+                        {"fail_at", fail_at}}
+      .dump();
+}
+
 } // namespace test

@@ -11,16 +11,9 @@
 
 using namespace std::chrono;
 using json = nlohmann::json;
+using test::stream_body;
 
 namespace {
-
-std::string stream_body(int n, int delay_ms, int fail_at = -1) {
-  return json{{"prompt", "the quick brown fox"},
-              {"n", n},
-              {"delay_ms", delay_ms},
-              {"fail_at", fail_at}}
-      .dump();
-}
 
 json stats(test::demo_server& s) {
   return test::body_of(s.get("/stream/stats"));

@@ -36,6 +36,13 @@
 /// fails only its item. Returning a vector of another length fails every
 /// call of the batch with `internal`, naming both lengths; throwing fails
 /// every call of the batch with `user_error` and the message.
+///
+/// Metrics (Ray's names, labelled with the replica's `deployment`,
+/// `replica`, `application` and the method's `function_name`):
+/// `ray_serve_batch_wait_time_ms` (per call, arrival to its batch's start),
+/// `ray_serve_batch_execution_time_ms`, `ray_serve_actual_batch_size` and
+/// `ray_serve_batch_utilization_percent` (per batch: its size over
+/// `max_batch_size`), and the gauge `ray_serve_batch_queue_length`.
 #pragma once
 
 #include <algorithm>
@@ -56,6 +63,7 @@
 
 #include "actorserve/error.hpp"
 #include "actorserve/handle.hpp"
+#include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
 
 namespace actorserve {
@@ -72,6 +80,8 @@ struct batch_options {
   /// A call that waited longer than this is rejected (`overloaded`); 0
   /// means no limit. A call may set its own.
   std::chrono::milliseconds queue_timeout{0};
+  /// The method's name in metrics (Ray's `function_name` label).
+  std::string name = "__call__";
 };
 
 /// Checks the options; `invalid_config` naming the field.
@@ -137,6 +147,19 @@ public:
 /// `batch_tick_atom`. The plane holds it weakly.
 uint64_t add_batcher(caf::local_actor* self, std::weak_ptr<batcher_base> b);
 
+/// The metrics of one batched method (no-ops with metrics off).
+struct batch_metrics {
+  histogram wait_ms;
+  histogram execution_ms;
+  histogram size;
+  histogram utilization;
+  gauge queue_length;
+};
+
+/// Makes the metrics of the batched method `name` of `self`'s replica.
+batch_metrics make_batch_metrics(caf::local_actor* self,
+                                 const std::string& name);
+
 /// The error of a batch whose handler returned `outputs` results for
 /// `inputs` calls.
 caf::error batch_length_error(size_t inputs, size_t outputs);
@@ -166,9 +189,12 @@ public:
       std::function<void(std::vector<In>, std::function<void(results)>)>;
 
   batcher(caf::local_actor* self, batch_options opts, runner run)
-      : self_(self), opts_(opts), run_(std::move(run)) {}
+      : self_(self), opts_(std::move(opts)), run_(std::move(run)) {}
 
-  void start() { id_ = add_batcher(self_, this->weak_from_this()); }
+  void start() {
+    id_ = add_batcher(self_, this->weak_from_this());
+    metrics_ = make_batch_metrics(self_, opts_.name);
+  }
 
   /// Queues `x`; the returned promise is answered once its batch ran.
   promise_type enqueue(In x, batch_call_options o) {
@@ -203,7 +229,7 @@ public:
 
   /// New parameters; they apply to the next batch.
   void set_options(batch_options opts) {
-    opts_ = opts;
+    opts_ = std::move(opts);
     pump();
   }
 
@@ -264,7 +290,11 @@ private:
       }
       std::vector<In> inputs;
       std::vector<std::shared_ptr<slot_type>> slots;
+      auto now = self_->clock().now();
       for (auto i : plan.batch) {
+        metrics_.wait_ms.observe(std::chrono::duration<double, std::milli>(
+                                     now - queue_[i].info.arrived)
+                                     .count());
         inputs.push_back(std::move(queue_[i].input));
         slots.push_back(queue_[i].slot);
         gone[i] = true;
@@ -273,6 +303,7 @@ private:
       queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
                                   [&](const item&) { return gone[k++]; }),
                    queue_.end());
+      metrics_.queue_length.set(static_cast<double>(queue_.size()));
       if (!slots.empty()) {
         run_batch(std::move(inputs), std::move(slots));
         continue; // maybe another batch
@@ -287,7 +318,16 @@ private:
     ++running_;
     auto weak = this->weak_from_this();
     auto n = inputs.size();
-    auto done = [weak, slots = std::move(slots), n](results out) mutable {
+    metrics_.size.observe(static_cast<double>(n));
+    metrics_.utilization.observe(100.0 * static_cast<double>(n) /
+                                 opts_.max_batch_size);
+    auto started = std::chrono::steady_clock::now();
+    auto exec_ms = metrics_.execution_ms;
+    auto done = [weak, slots = std::move(slots), n, started,
+                 exec_ms](results out) mutable {
+      exec_ms.observe(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - started)
+                          .count());
       if (out.size() != n) {
         auto err = batch_length_error(n, out.size());
         for (auto& s : slots)
@@ -326,6 +366,7 @@ private:
   std::vector<item> queue_;
   uint32_t running_ = 0;
   std::optional<batch_clock::time_point> armed_;
+  batch_metrics metrics_;
 };
 
 /// Turns what a handler returned into one result per input.
@@ -370,7 +411,7 @@ public:
   void set_options(batch_options opts) const {
     if (auto err = validate(opts))
       throw error_exception(code_of(err), message_of(err));
-    b_->set_options(opts);
+    b_->set_options(std::move(opts));
   }
 
   const batch_options& options() const noexcept { return b_->options(); }

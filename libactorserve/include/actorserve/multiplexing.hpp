@@ -26,15 +26,26 @@
 /// admission gate, and callers' routers prefer replicas that hold a
 /// request's model, else those holding the fewest (routing.hpp,
 /// `prefer_model`).
+///
+/// Metrics (Ray's names, labelled with the replica's `deployment`,
+/// `replica` and `application`):
+/// `ray_serve_multiplexed_model_load_latency_ms` and
+/// `ray_serve_multiplexed_model_unload_latency_ms` (histograms),
+/// `ray_serve_multiplexed_models_load_counter_total`,
+/// `ray_serve_multiplexed_models_unload_counter_total`,
+/// `ray_serve_multiplexed_get_model_requests_counter_total`, the gauge
+/// `ray_serve_num_multiplexed_models`, and
+/// `ray_serve_registered_multiplexed_model_id` (1 per `model_id` held).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
-#include <type_traits>
 #include <functional>
 #include <list>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -46,6 +57,7 @@
 #include "actorserve/batching.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/handle.hpp"
+#include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
 
 namespace actorserve {
@@ -125,6 +137,33 @@ private:
 
 namespace detail {
 
+/// The metrics of one replica's model cache (no-ops with metrics off).
+struct multiplex_metrics {
+  histogram load_ms;
+  histogram unload_ms;
+  counter loads;
+  counter unloads;
+  counter get_requests;
+  gauge num_models;
+  /// For the per-model gauges.
+  metrics_ptr reg;
+  metric_labels labels;
+
+  /// A gauge at 1 saying that the replica holds model `id`, for as long as
+  /// the returned handle lives.
+  gauge registered(const std::string& id) const;
+};
+
+/// Makes the model-cache metrics of `self`'s replica.
+multiplex_metrics make_multiplex_metrics(caf::local_actor* self);
+
+/// Milliseconds since `t0`.
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
 /// One replica's models (lives in its user actor; touched on its thread).
 template <class Model>
 class model_cache : public std::enable_shared_from_this<model_cache<Model>> {
@@ -142,14 +181,15 @@ public:
   model_cache(caf::local_actor* self, multiplex_options opts, loader load,
               unloader unload)
       : self_(self), opts_(opts), load_(std::move(load)),
-        unload_(std::move(unload)) {}
+        unload_(std::move(unload)), metrics_(make_multiplex_metrics(self)) {}
 
   model_cache(caf::local_actor* self, multiplex_options opts, async_loader load,
               unloader unload)
       : self_(self), opts_(opts), async_load_(std::move(load)),
-        unload_(std::move(unload)) {}
+        unload_(std::move(unload)), metrics_(make_multiplex_metrics(self)) {}
 
   void get(const std::string& id, waiter w) {
+    metrics_.get_requests.inc();
     auto i = entries_.find(id);
     if (i != entries_.end() && i->second.model) {
       recent_.remove(id);
@@ -163,6 +203,7 @@ public:
     }
     auto& e = entries_[id];
     e.waiters.push_back(std::move(w));
+    e.started = std::chrono::steady_clock::now();
     ++loads_;
     // Routers see a loading model as held, so that its next requests wait
     // here for this load rather than start another elsewhere.
@@ -185,6 +226,10 @@ private:
   struct entry {
     model_ptr model;
     std::vector<waiter> waiters;
+    /// When its load started.
+    std::chrono::steady_clock::time_point started;
+    /// `ray_serve_registered_multiplexed_model_id` while it is held.
+    gauge registered;
   };
 
   void start_async(const std::string& id) {
@@ -248,6 +293,9 @@ private:
       return;
     }
     i->second.model = *m;
+    metrics_.load_ms.observe(ms_since(i->second.started));
+    metrics_.loads.inc();
+    i->second.registered = metrics_.registered(id);
     recent_.push_front(id);
     for (auto& victim :
          models_to_evict(loaded(), opts_.max_num_models_per_replica))
@@ -266,24 +314,31 @@ private:
     entries_.erase(i);
     recent_.remove(id);
     ++unloads_;
+    metrics_.unloads.inc();
     auto unload = unload_;
-    if (!unload)
+    auto unload_ms = metrics_.unload_ms;
+    if (!unload) {
+      unload_ms.observe(0);
       return;
+    }
     // On a blocking thread: unloading may take a while.
     user_plane_of(self_).offload(
         self_, std::make_shared<batch_slot>(),
-        [unload, id, model]() mutable -> std::function<void()> {
+        [unload, unload_ms, id, model]() mutable -> std::function<void()> {
+          auto t0 = std::chrono::steady_clock::now();
           try {
             unload(id, std::move(model));
           } catch (...) {
             // An unload that fails leaves nothing to answer.
           }
+          unload_ms.observe(ms_since(t0));
           return [] {};
         });
   }
 
   /// Publishes the models held and being loaded at the replica's gate.
   void publish() {
+    metrics_.num_models.set(static_cast<double>(recent_.size()));
     auto gate = replica_context_of(self_).gate.lock();
     if (!gate)
       return;
@@ -303,6 +358,7 @@ private:
   std::list<std::string> recent_;
   uint64_t loads_ = 0;
   uint64_t unloads_ = 0;
+  multiplex_metrics metrics_;
 };
 
 } // namespace detail

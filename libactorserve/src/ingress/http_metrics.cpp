@@ -74,4 +74,37 @@ void http_metrics::record(route_cells& rc, uint16_t status, double ms) {
   cells->deployment_errors.inc();
 }
 
+http_metrics::stream_cells* http_metrics::streams(route_cells& rc) {
+  if (!reg_)
+    return nullptr;
+  if (rc.streams)
+    return rc.streams.get();
+  metric_labels labels{{"route", rc.route}, {"application", rc.app}};
+  auto sc = std::make_unique<stream_cells>();
+  // Our own names follow Prometheus' base units (Ray's keep their `_ms`).
+  std::vector<double> seconds;
+  for (auto ms : default_latency_buckets_ms())
+    seconds.push_back(ms / 1000);
+  sc->first_chunk_s = reg_->make_histogram(
+      "actorserve_http_stream_first_chunk_seconds",
+      "Time from a streamed request's arrival to its first chunk, in seconds",
+      std::move(seconds), labels);
+  sc->chunks =
+      reg_->make_counter("actorserve_http_stream_chunks_total",
+                         "Chunks written to streamed responses", labels);
+  sc->ongoing = reg_->make_gauge("actorserve_http_streams_ongoing",
+                                 "Streamed responses being written", labels);
+  auto ended = [&](const char* result) {
+    auto l = labels;
+    l.emplace_back("result", result);
+    return reg_->make_counter("actorserve_http_streams_total",
+                              "Streamed responses ended, by result", l);
+  };
+  sc->ok = ended("ok");
+  sc->failed = ended("error");
+  sc->cancelled = ended("cancelled");
+  rc.streams = std::move(sc);
+  return rc.streams.get();
+}
+
 } // namespace actorserve::detail

@@ -7,6 +7,13 @@
 /// scan over the status codes seen at the end, and a few uncontended
 /// atomic adds on cache lines no other thread writes. The registry sums the
 /// shards' cells when it renders them.
+///
+/// Streamed responses (SSE, chunked) have their own, beyond Ray's: the time
+/// to the first chunk (`actorserve_http_stream_first_chunk_seconds`,
+/// what an LLM's users feel), chunks written
+/// (`actorserve_http_stream_chunks_total`), streams open
+/// (`actorserve_http_streams_ongoing`) and streams ended by result
+/// (`actorserve_http_streams_total{result="ok|error|cancelled"}`).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +44,18 @@ public:
       counter deployment_errors; // status >= 400, with a deployment
     };
     std::vector<status_cells> by_status;
+    /// Made on the route's first stream.
+    struct stream_cells {
+      histogram first_chunk_s;
+      counter chunks;
+      gauge ongoing;
+      counter ok;
+      counter failed;
+      counter cancelled;
+    };
+    std::unique_ptr<stream_cells> streams;
   };
+  using stream_cells = route_cells::stream_cells;
 
   /// With a null `reg`, `record` counts nothing (routes still resolve, for
   /// the access log).
@@ -49,6 +67,9 @@ public:
 
   /// A response with `status` went out `ms` after the request came in.
   void record(route_cells& rc, uint16_t status, double ms);
+
+  /// The stream cells of `rc` (null with metrics off).
+  stream_cells* streams(route_cells& rc);
 
 private:
   metrics_ptr reg_;

@@ -38,8 +38,13 @@ http_stream::http_stream(ingress_shard& shard, restinio::request_handle_t req,
       resp_(std::move(resp)), mode_(mode), conn_(req_->connection_id()),
       timer_(shard.ioc) {}
 
-void http_stream::start(uint64_t tag) {
+void http_stream::start(uint64_t tag, http_metrics::stream_cells* cells,
+                        std::chrono::steady_clock::time_point arrived) {
   tag_ = tag;
+  cells_ = cells;
+  arrived_ = arrived;
+  if (cells_ != nullptr)
+    cells_->ongoing.add(1);
   arm(shard_.owner.opts.stream_first_chunk_timeout, "the first chunk");
 }
 
@@ -79,6 +84,16 @@ uint32_t http_stream::on_batch(caf::type_erased_tuple& msg) {
       resp_.append_chunk(chunk);
   }
   auto n = static_cast<uint32_t>(chunks.size());
+  if (cells_ != nullptr) {
+    if (first_ && n > 0) {
+      first_ = false;
+      cells_->first_chunk_s.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        arrived_)
+              .count());
+    }
+    cells_->chunks.inc(n);
+  }
   // Credit returns once the client's socket took the chunks.
   resp_.flush([shard = &shard_, tag = tag_, n](const asio::error_code& ec) {
     if (ec)
@@ -93,6 +108,16 @@ uint32_t http_stream::on_batch(caf::type_erased_tuple& msg) {
 
 void http_stream::on_end(const caf::error& err) {
   timer_.cancel();
+  // Counted before the end goes out: a client that saw it sees the count.
+  if (cells_ != nullptr) {
+    cells_->ongoing.add(-1);
+    if (!err)
+      cells_->ok.inc();
+    else if (code_of(err) == errc::cancelled)
+      cells_->cancelled.inc();
+    else
+      cells_->failed.inc();
+  }
   if (mode_ == body_mode::sse) {
     if (!err) {
       resp_.append_chunk(sse_event("{}", "done"));

@@ -13,6 +13,7 @@
 
 #include "actorserve/http_types.hpp"
 #include "actorserve/stream_core.hpp"
+#include "http_metrics.hpp"
 
 namespace actorserve::detail {
 
@@ -31,7 +32,10 @@ public:
   void on_end(const caf::error& err) override;
 
   /// Starts the first-chunk timer; `tag` names the stream in the inbox.
-  void start(uint64_t tag);
+  /// `cells` (null: not counted) count it from `arrived`, the request's
+  /// arrival.
+  void start(uint64_t tag, http_metrics::stream_cells* cells,
+             std::chrono::steady_clock::time_point arrived);
 
   restinio::connection_id_t connection() const { return conn_; }
 
@@ -46,6 +50,9 @@ private:
   restinio::connection_id_t conn_;
   uint64_t tag_ = 0;
   asio::steady_timer timer_;
+  http_metrics::stream_cells* cells_ = nullptr;
+  std::chrono::steady_clock::time_point arrived_;
+  bool first_ = true;
 };
 
 /// Encodes one chunk as a Server-Sent Event (`data:` lines, blank line).

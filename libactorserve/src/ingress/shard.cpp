@@ -177,7 +177,10 @@ void ingress_shard::start_stream(pending_request p, http_response& r) {
     return; // failed at once; the entry answered and is gone
   streams.emplace(tag, raw);
   update_active();
-  raw->start(tag);
+  raw->start(tag,
+             metrics && p.metrics != nullptr ? metrics->streams(*p.metrics)
+                                             : nullptr,
+             p.start);
 }
 
 void ingress_shard::stream_ended(uint64_t tag) {
