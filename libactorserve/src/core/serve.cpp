@@ -20,18 +20,9 @@
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "../ingress/admin_server.hpp"
-#include "../cluster/cluster_impl.hpp"
-#include "../cluster/node_agent.hpp"
-#include "../ingress/http_server.hpp"
-#include "serve_config.hpp"
-#include "spin_scheduler.hpp"
-#include "worker_scheduler.hpp"
-#include "actorserve/error.hpp"
-#include "actorserve/app_registry.hpp"
-#include "actorserve/deploy_config.hpp"
 #include "actorserve/metrics.hpp"
 #include "logging.hpp"
+#include "serve_impl.hpp"
 
 namespace actorserve {
 
@@ -45,82 +36,6 @@ void block_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-} // namespace
-
-struct serve::impl {
-  explicit impl(serve_options o) : opts(std::move(o)) {
-    cfg.set("scheduler.max-threads", opts.system_threads);
-    cfg.idle_spin = opts.idle_spin;
-    auto spin = opts.idle_spin;
-    // At most one polling thread per core by default (spin_queue.hpp).
-    detail::spin_budget::instance().set_limit(static_cast<int>(
-        opts.spin_threads > 0 ? opts.spin_threads : available_cores()));
-    if (opts.scheduler_policy == "stealing") {
-      cfg.set("scheduler.policy", caf::atom("stealing"));
-    } else if (opts.scheduler_policy == "sharing") {
-      // One shared queue that spins before parking (spin_scheduler.hpp).
-      cfg.module_factories.push_back(
-          [spin](caf::actor_system& sys) -> caf::actor_system::module* {
-            return new detail::spin_coordinator(sys, spin);
-          });
-    } else {
-      // A queue per worker, with stealing (worker_scheduler.hpp).
-      cfg.module_factories.push_back(
-          [spin](caf::actor_system& sys) -> caf::actor_system::module* {
-            return new detail::worker_coordinator(sys, spin);
-          });
-    }
-    cfg.set("logger.console-verbosity", caf::atom("quiet"));
-    register_types(cfg);
-    for (auto& add : opts.message_types)
-      add(cfg);
-    if (opts.cluster.listen || !opts.cluster.join.empty())
-      detail::load_transport(cfg, opts.cluster);
-  }
-
-  serve_options opts;
-  detail::serve_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  controller_actor controller;
-  std::unique_ptr<detail::http_server> http;
-  std::unique_ptr<detail::admin_server> admin;
-  /// The head: its published gate and port. A worker: its link.
-  cluster_gate_actor gate;
-  uint16_t cluster_port = 0;
-  detail::cluster_link link;
-  /// The config `deploy` applied last (JSON text).
-  mutable std::mutex config_mtx;
-  std::string deployed_config = "null";
-  /// The application builders a declarative deploy uses (run_cli).
-  const app_registry* apps = nullptr;
-  /// A worker: the deployments its binary registers (`run`).
-  detail::registry_ptr registry;
-  /// `wait()` is blocked: a worker that loses its head stops it.
-  std::atomic<bool> waiting{false};
-  bool stopped = false;
-  /// `--expect-nodes` was waited for (before the first application).
-  bool nodes_waited = false;
-
-  bool worker() const noexcept { return !opts.cluster.join.empty(); }
-
-  /// What the controller's requests get on a worker node.
-  caf::error no_controller() const {
-    return make_error(errc::unavailable,
-                      "this process is a worker node of the head at " +
-                          opts.cluster.join +
-                          "; ask the head (its status and admin API)");
-  }
-};
-
-namespace {
-
-std::string host_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0)
-    return "unknown";
-  return buf;
 }
 
 } // namespace
@@ -171,71 +86,6 @@ serve::serve(serve_options opts) {
   }
   if (impl_->opts.cluster.listen)
     open_cluster_port();
-}
-
-void serve::open_cluster_port() {
-  auto& d = *impl_;
-  auto& cl = d.opts.cluster;
-  auto cell = std::make_shared<std::atomic<uint16_t>>(uint16_t{0});
-  d.gate = detail::spawn_cluster_gate(*d.sys, cl.token, d.controller, cell);
-  auto port = detail::publish_gate(*d.sys, d.gate, cl);
-  if (!port) {
-    auto why = d.sys->render(port.error());
-    shutdown();
-    throw error_exception(errc::invalid_config,
-                          "flag --cluster-port: cannot listen on " + cl.host +
-                              ":" + std::to_string(cl.port) + ": " + why);
-  }
-  d.cluster_port = *port;
-  cell->store(*port);
-  auto address = cl.host + ":" + std::to_string(*port);
-  caf::anon_send(d.controller, cluster_address_atom::value, address);
-  detail::log_line{detail::log_level::info} << "taking worker nodes on "
-                                            << address;
-}
-
-void serve::start_worker() {
-  auto& d = *impl_;
-  // A worker serves no admin API (the head does), and HTTP only as a
-  // proxy.
-  d.opts.http.enabled = d.opts.http.enabled && d.opts.cluster.proxy;
-  d.opts.admin.enabled = false;
-  node_hello hello;
-  hello.token = d.opts.cluster.token;
-  hello.host = host_name();
-  hello.pid = static_cast<int64_t>(::getpid());
-  hello.resources = resource_set{d.opts.node.num_cpus, d.opts.node.resources};
-  d.registry = std::make_shared<detail::node_registry>();
-  auto make_agent = [&d](const cluster_gate_actor& gate) {
-    auto on_head_lost = [&d] {
-      // serve::wait() drains and returns, as on SIGTERM.
-      if (d.waiting.load())
-        ::kill(::getpid(), SIGTERM);
-    };
-    return caf::actor_cast<caf::actor>(detail::spawn_node_agent(
-        *d.sys, d.registry, gate, d.opts.cluster.token, on_head_lost));
-  };
-  auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello),
-                                   make_agent);
-  if (!link) {
-    auto err = std::move(link.error());
-    shutdown();
-    throw error_exception(code_of(err), message_of(err));
-  }
-  d.link = std::move(*link);
-  detail::log_line{detail::log_level::info}
-      << "joined the head at " << d.opts.cluster.join << " as node "
-      << d.link.node_id;
-  if (d.opts.http.enabled) {
-    // The ingress asks this node's agent what it would ask the controller:
-    // routes (by name from the head, resolved here), health, status.
-    d.http = std::make_unique<detail::http_server>(
-        *d.sys, d.opts.http, caf::actor_cast<controller_actor>(d.link.agent));
-    if (auto err = d.http->start()) {
-      shutdown();
-      throw error_exception(code_of(err), message_of(err));
-    }
-  }
 }
 
 static serve_options options_or_exit(int argc, char** argv,
@@ -295,28 +145,6 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
   return find_endpoint(app, ingress);
 }
 
-caf::error serve::wait_for_nodes() {
-  auto& d = *impl_;
-  auto n = d.opts.cluster.expect_nodes;
-  if (n == 0 || d.nodes_waited)
-    return {};
-  d.nodes_waited = true;
-  detail::log_line{detail::log_level::info} << "waiting for " << n
-                                            << " worker node(s) to join";
-  caf::scoped_actor self{*d.sys};
-  caf::error failed;
-  self->request(d.controller, d.opts.cluster.join_timeout,
-                wait_nodes_atom::value, n)
-      .receive([](bool) {}, [&](caf::error& err) { failed = std::move(err); });
-  if (!failed)
-    return {};
-  return make_error(errc::unavailable,
-                    "flag --expect-nodes: " + std::to_string(n) +
-                        " worker node(s) did not join within " +
-                        std::to_string(d.opts.cluster.join_timeout.count()) +
-                        " ms");
-}
-
 caf::expected<endpoint_ptr>
 serve::find_endpoint(const std::string& app, const std::string& deployment) {
   if (!impl_->controller)
@@ -328,52 +156,6 @@ serve::find_endpoint(const std::string& app, const std::string& deployment) {
       .receive([&](endpoint_ptr& ep) { result = std::move(ep); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
-}
-
-detail::admin_hooks serve::admin_hooks() {
-  detail::admin_hooks hooks;
-  hooks.deploy = [this](const std::string& body) -> caf::error {
-    const app_registry* apps = nullptr;
-    {
-      std::lock_guard<std::mutex> guard{impl_->config_mtx};
-      apps = impl_->apps;
-    }
-    if (apps == nullptr)
-      return make_error(errc::invalid_config,
-                        "this server builds no applications by name (start "
-                        "it with actorserve::run_cli)");
-    auto cfg = parse_deploy_config(body, "the request body");
-    if (!cfg)
-      return std::move(cfg.error());
-    return deploy(*cfg, *apps);
-  };
-  hooks.delete_all = [this]() -> caf::error {
-    auto st = status();
-    if (!st)
-      return std::move(st.error());
-    for (auto& app : st->applications)
-      if (auto r = remove(app.name); !r)
-        return std::move(r.error());
-    set_deployed_config(nullptr);
-    return {};
-  };
-  hooks.config = [this] { return deployed_config(); };
-  return hooks;
-}
-
-void serve::set_app_registry(const app_registry& apps) {
-  std::lock_guard<std::mutex> guard{impl_->config_mtx};
-  impl_->apps = &apps;
-}
-
-void serve::set_deployed_config(const nlohmann::json& source) {
-  std::lock_guard<std::mutex> guard{impl_->config_mtx};
-  impl_->deployed_config = source.dump();
-}
-
-std::string serve::deployed_config() const {
-  std::lock_guard<std::mutex> guard{impl_->config_mtx};
-  return impl_->deployed_config;
 }
 
 caf::expected<bool> serve::remove(const std::string& app) {

@@ -1,7 +1,6 @@
 #include "admin_server.hpp"
 
 #include <atomic>
-#include <map>
 #include <mutex>
 #include <vector>
 #include <string>
@@ -13,6 +12,7 @@
 #include <restinio/all.hpp>
 
 #include "actorserve/metrics.hpp"
+#include "dashboard_feed.hpp"
 #include "dashboard_page.hpp"
 #include "http_server.hpp"
 
@@ -29,14 +29,6 @@ constexpr auto controller_timeout = std::chrono::seconds(10);
 
 constexpr std::string_view apps_path = "/api/serve/applications";
 
-/// How often the dashboard's event stream sends a snapshot.
-constexpr auto dashboard_period = std::chrono::seconds(1);
-
-/// At most this many dashboards watch at once; more get 503.
-constexpr size_t max_dashboards = 32;
-
-using event_stream = restinio::response_builder_t<restinio::chunked_output_t>;
-
 } // namespace
 
 struct admin_server::impl : std::enable_shared_from_this<impl> {
@@ -51,12 +43,9 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
   std::thread thread;
   std::atomic<uint16_t> port{0};
   bool stopped = false;
-  // -- the dashboard's event streams; touched on the server's thread only --
-  std::map<uint64_t, event_stream> dashboards;
-  uint64_t next_dashboard = 1;
-  std::unique_ptr<asio::steady_timer> ticker;
-  bool tick_armed = false;
-  bool closing = false;
+  /// The dashboard's event streams.
+  std::shared_ptr<dashboard_feed> feed =
+      std::make_shared<dashboard_feed>(sys, ioc, controller);
   // -- declarative changes (PUT, DELETE) --
   admin_hooks hooks;
   std::mutex changes_mtx; // guards `changes`
@@ -156,8 +145,8 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         respond_page(req);
       else if (path == "/-/metrics")
         respond_metrics(req);
-      else
-        add_dashboard(req);
+      else if (!feed->add(req))
+        respond_error(req, errc::unavailable, "too many dashboards are open");
       return restinio::request_accepted();
     }
     if (path == "/-/healthz") {
@@ -256,92 +245,6 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         .done();
   }
 
-  // -- the dashboard's live updates (Server-Sent Events) --------------------
-
-  void add_dashboard(const restinio::request_handle_t& req) {
-    if (dashboards.size() >= max_dashboards) {
-      respond_error(req, errc::unavailable, "too many dashboards are open");
-      return;
-    }
-    auto resp = req->create_response<restinio::chunked_output_t>();
-    resp.append_header(restinio::http_field::content_type, "text/event-stream")
-        .append_header("Cache-Control", "no-cache");
-    resp.flush();
-    dashboards.emplace(next_dashboard++, std::move(resp));
-    tick(); // the first snapshot at once
-  }
-
-  /// Asks the controller for the status, then sends every dashboard a
-  /// snapshot; again every `dashboard_period` while any is open.
-  void tick() {
-    if (tick_armed || dashboards.empty() || closing)
-      return;
-    tick_armed = true;
-    auto self_ptr = shared_from_this();
-    sys.spawn(
-        [self_ptr](caf::event_based_actor* self, controller_actor ctrl) {
-          self->request(ctrl, controller_timeout, status_atom::value)
-              .then(
-                  [self_ptr](serve_status& st) {
-                    self_ptr->post_snapshot(nlohmann::json::parse(to_json(st)));
-                  },
-                  [self_ptr](caf::error&) {
-                    self_ptr->post_snapshot(nullptr);
-                  });
-        },
-        controller);
-  }
-
-  // Handlers left in the server's io_context or in a connection when it
-  // stops hold the server weakly: it owns them, so a strong reference would
-  // keep both alive for good.
-
-  void post_snapshot(nlohmann::json status) {
-    std::weak_ptr<impl> weak = shared_from_this();
-    asio::post(ioc, [weak, status = std::move(status)]() mutable {
-      if (auto self_ptr = weak.lock())
-        self_ptr->send_snapshot(std::move(status));
-    });
-  }
-
-  void send_snapshot(nlohmann::json status) {
-    if (closing)
-      return;
-    auto reg = metrics_of(sys);
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    nlohmann::json event{{"time_ms", now},
-                         {"status", std::move(status)},
-                         {"metrics", reg ? reg->render() : std::string{}}};
-    auto chunk = "data: " + event.dump() + "\n\n";
-    std::weak_ptr<impl> weak = shared_from_this();
-    for (auto& [id, stream] : dashboards) {
-      stream.append_chunk(chunk);
-      // A write that fails (the page was closed) drops the stream, later:
-      // never while this loop runs.
-      stream.flush([weak, id = id](const asio::error_code& ec) {
-        auto self_ptr = weak.lock();
-        if (ec && self_ptr)
-          asio::post(self_ptr->ioc, [weak, id] {
-            if (auto again = weak.lock())
-              again->dashboards.erase(id);
-          });
-      });
-    }
-    if (!ticker)
-      ticker = std::make_unique<asio::steady_timer>(ioc);
-    ticker->expires_after(dashboard_period);
-    ticker->async_wait([weak](const asio::error_code& ec) {
-      auto self_ptr = weak.lock();
-      if (!self_ptr)
-        return;
-      self_ptr->tick_armed = false;
-      if (!ec)
-        self_ptr->tick();
-    });
-  }
-
   void update(restinio::request_handle_t req, std::string app, std::string dep,
               deployment_patch patch) {
     auto self_ptr = shared_from_this();
@@ -434,10 +337,7 @@ void admin_server::stop() {
     return;
   d.stopped = true;
   asio::post(d.ioc, [&d] {
-    d.closing = true;
-    if (d.ticker)
-      d.ticker->cancel();
-    d.dashboards.clear();
+    d.feed->close();
     d.server->close_sync();
     d.ioc.stop();
   });

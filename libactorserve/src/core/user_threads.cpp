@@ -1,0 +1,163 @@
+// The threads user code runs on besides an isolated replica's own: the
+// blocking pool behind run_blocking, and the role each thread plays.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/ref_counted.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actorserve/handle.hpp"
+#include "actorserve/user_plane.hpp"
+
+namespace actorserve::detail {
+
+// -- blocking_pool ------------------------------------------------------------
+
+/// Shared by the pool and its threads, which may outlive it.
+struct blocking_pool::state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  size_t threads = 0;
+  size_t idle = 0;
+  bool stopping = false;
+};
+
+namespace {
+
+/// A blocking job as a test coordinator's job (no threads there).
+class virtual_job : public caf::ref_counted, public caf::resumable {
+public:
+  virtual_job(std::shared_ptr<void> pool, const bool* stopping,
+              std::function<void()> job)
+      : pool_(std::move(pool)), stopping_(stopping), job_(std::move(job)) {}
+
+  caf::resumable::subtype_t subtype() const override {
+    return caf::resumable::function_object;
+  }
+
+  caf::resumable::resume_result resume(caf::execution_unit*, size_t) override {
+    // A pool stopped meanwhile drops its jobs (their guards answer).
+    if (!*stopping_) {
+      auto job = std::move(job_);
+      job();
+    }
+    return caf::resumable::done;
+  }
+
+  void intrusive_ptr_add_ref_impl() override { ref(); }
+  void intrusive_ptr_release_impl() override { deref(); }
+
+private:
+  std::shared_ptr<void> pool_; // keeps `stopping_` alive
+  const bool* stopping_;
+  std::function<void()> job_;
+};
+
+} // namespace
+
+blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys)
+    : max_threads_(max_threads), state_(std::make_shared<state>()) {
+  if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler()))
+    virtual_ = &sys.scheduler();
+}
+
+blocking_pool::~blocking_pool() {
+  stop();
+}
+
+void blocking_pool::submit(std::function<void()> job) {
+  if (virtual_ != nullptr) {
+    // One thread only (the test's): nothing else touches `stopping`.
+    if (!state_->stopping)
+      virtual_->enqueue(
+          new virtual_job(state_, &state_->stopping, std::move(job)));
+    return;
+  }
+  auto& st = *state_;
+  std::lock_guard<std::mutex> guard{st.mtx};
+  if (st.stopping)
+    return; // the job's promise goes with it: its guard answers
+  st.jobs.push_back(std::move(job));
+  // An idle thread counts as free only until it takes a job; compare with
+  // the queue, not just the idle count, or a burst would wake one thread
+  // several times and run serially.
+  if (st.jobs.size() > st.idle && st.threads < max_threads_) {
+    ++st.threads;
+    std::thread{[s = state_] { run(s); }}.detach();
+  } else {
+    st.cv.notify_one();
+  }
+}
+
+size_t blocking_pool::stop() {
+  std::deque<std::function<void()>> dropped;
+  size_t busy = 0;
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    if (state_->stopping)
+      return 0;
+    state_->stopping = true;
+    dropped.swap(state_->jobs);
+    busy = state_->threads - state_->idle;
+  }
+  state_->cv.notify_all();
+  // Destroyed outside the lock: their reply guards answer the requests.
+  dropped.clear();
+  return busy;
+}
+
+void blocking_pool::run(const std::shared_ptr<state>& sp) {
+  set_thread_role(thread_role::blocking);
+  auto& st = *sp;
+  std::unique_lock<std::mutex> guard{st.mtx};
+  for (;;) {
+    ++st.idle;
+    st.cv.wait(guard, [&st] { return st.stopping || !st.jobs.empty(); });
+    --st.idle;
+    if (st.stopping) {
+      --st.threads;
+      return;
+    }
+    auto job = std::move(st.jobs.front());
+    st.jobs.pop_front();
+    guard.unlock();
+    job();
+    job = nullptr; // its captures go now, not at the next job
+    guard.lock();
+  }
+}
+
+// -- thread roles -------------------------------------------------------------
+
+namespace {
+
+thread_local thread_role role_of_this_thread = thread_role::other;
+
+} // namespace
+
+thread_role current_thread_role() noexcept {
+  return role_of_this_thread;
+}
+
+void set_thread_role(thread_role role) noexcept {
+  role_of_this_thread = role;
+}
+
+void check_not_blocking_thread(const char* what) {
+  if (role_of_this_thread == thread_role::blocking)
+    throw std::logic_error(
+        std::string{what} +
+        " from inside run_blocking: a blocking thread must not touch the "
+        "actor; make the call in the handler or a continuation");
+}
+
+} // namespace actorserve::detail
