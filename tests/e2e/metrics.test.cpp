@@ -74,15 +74,9 @@ TEST_CASE("a replica's processing gauge shows the calls it runs", "[metrics]") {
   std::vector<std::thread> clients;
   for (int i = 0; i < 4; ++i)
     clients.emplace_back([&s] { s.get("/blocking?ms=300"); });
-  auto deadline = steady_clock::now() + seconds(5);
-  double running = -1;
-  while (steady_clock::now() < deadline) {
-    running = sample(scrape(s), "ray_serve_replica_processing_queries",
-                     {R"(deployment="Sleeper")"});
-    if (running == 4)
-      break;
-    std::this_thread::sleep_for(milliseconds(10)); // poll the gauge
-  }
+  // The gauge reads 4 while the four run.
+  auto running = test::await_sample(s, "ray_serve_replica_processing_queries",
+                                    {R"(deployment="Sleeper")"}, 4);
   for (auto& t : clients)
     t.join();
   CHECK(running == 4);
