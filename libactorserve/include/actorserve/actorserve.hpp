@@ -21,5 +21,5 @@
 #include "actorserve/serve.hpp"
 #include "actorserve/stream.hpp"
 #include "actorserve/stream_reader.hpp"
-#include "actorserve/user_plane.hpp"
+#include "actorserve/replica_api.hpp"
 #include "actorserve/user_metrics.hpp"

@@ -64,7 +64,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/handle.hpp"
 #include "actorserve/metrics.hpp"
-#include "actorserve/user_plane.hpp"
+#include "actorserve/replica_api.hpp"
 
 namespace actorserve {
 

@@ -30,7 +30,7 @@
 #include "actorserve/endpoint.hpp"
 #include "actorserve/handle.hpp"
 #include "actorserve/http_types.hpp"
-#include "actorserve/user_plane.hpp"
+#include "actorserve/replica_api.hpp"
 
 namespace actorserve {
 

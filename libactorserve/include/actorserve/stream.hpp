@@ -56,7 +56,7 @@
 #include "actorserve/handle.hpp"
 #include "actorserve/http_types.hpp"
 #include "actorserve/stream_core.hpp"
-#include "actorserve/user_plane.hpp"
+#include "actorserve/replica_api.hpp"
 
 namespace actorserve {
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "actorserve/metrics.hpp"
-#include "actorserve/user_plane.hpp"
+#include "actorserve/replica_api.hpp"
 
 namespace actorserve {
 

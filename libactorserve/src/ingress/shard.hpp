@@ -38,6 +38,11 @@
 
 namespace actorserve::detail {
 
+/// The key of a request or response id in a shard's maps.
+inline uint64_t key_of(caf::message_id mid) {
+  return mid.integer_value() & caf::message_id::request_id_mask;
+}
+
 class ingress_shard;
 class http_stream;
 
