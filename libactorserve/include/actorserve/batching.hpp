@@ -80,7 +80,9 @@ struct batch_options {
   /// A call that waited longer than this is rejected (`overloaded`); 0
   /// means no limit. A call may set its own.
   std::chrono::milliseconds queue_timeout{0};
-  /// The method's name in metrics (Ray's `function_name` label).
+  /// The method's name in metrics (Ray's `function_name` label), fixed
+  /// when the batched method is made (`set_options` keeps it). Give each
+  /// batched method of a deployment its own, or their metrics add up.
   std::string name = "__call__";
 };
 
@@ -229,6 +231,7 @@ public:
 
   /// New parameters; they apply to the next batch.
   void set_options(batch_options opts) {
+    opts.name = opts_.name; // the metrics keep their label
     opts_ = std::move(opts);
     pump();
   }

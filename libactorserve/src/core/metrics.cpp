@@ -144,6 +144,17 @@ struct metrics_registry::state {
   mutable std::vector<value_entry> values;
   std::vector<histogram_entry> histograms;
   mutable std::vector<fn_entry> fns;
+  /// `values.size()` after the last prune in `make_gauge`.
+  size_t values_pruned_at = 64;
+
+  /// Drops gauges whose handles are gone. Under `mtx`.
+  void prune_values() const {
+    values.erase(std::remove_if(values.begin(), values.end(),
+                                [](const value_entry& e) {
+                                  return !e.strong && e.weak.expired();
+                                }),
+                 values.end());
+  }
 
   /// The family `name` of kind `k`, registered on first use. Under `mtx`.
   size_t family_of(const std::string& name, const std::string& help, kind k,
@@ -195,6 +206,12 @@ gauge metrics_registry::make_gauge(const std::string& name,
   auto cell = std::make_shared<detail::value_cell>();
   std::lock_guard<std::mutex> guard{st_->mtx};
   auto f = st_->family_of(name, help, kind::gauge, labels);
+  // Gauges come and go (one per model a replica holds): without a scrape
+  // to prune them, the dead ones go whenever the list has doubled.
+  if (st_->values.size() >= 2 * st_->values_pruned_at) {
+    st_->prune_values();
+    st_->values_pruned_at = std::max<size_t>(64, st_->values.size());
+  }
   st_->values.push_back({f, std::move(labels), nullptr, cell});
   return gauge{std::move(cell)};
 }
@@ -241,11 +258,7 @@ std::string metrics_registry::render() const {
   label_of.resize(st.families.size());
   // Gauges whose handles are gone, and functions whose owners are gone,
   // leave the registry.
-  st.values.erase(std::remove_if(st.values.begin(), st.values.end(),
-                                 [](const state::value_entry& e) {
-                                   return !e.strong && e.weak.expired();
-                                 }),
-                  st.values.end());
+  st.prune_values();
   st.fns.erase(std::remove_if(
                    st.fns.begin(), st.fns.end(),
                    [](const state::fn_entry& e) { return e.owner.expired(); }),

@@ -33,18 +33,19 @@ std::string sse_event(const std::string& data, const char* event) {
 
 http_stream::http_stream(ingress_shard& shard, restinio::request_handle_t req,
                          std::string request_id, chunked_response_t resp,
-                         body_mode mode)
+                         body_mode mode, http_metrics::stream_cells* cells,
+                         std::chrono::steady_clock::time_point arrived)
     : shard_(shard), req_(std::move(req)), request_id_(std::move(request_id)),
       resp_(std::move(resp)), mode_(mode), conn_(req_->connection_id()),
-      timer_(shard.ioc) {}
-
-void http_stream::start(uint64_t tag, http_metrics::stream_cells* cells,
-                        std::chrono::steady_clock::time_point arrived) {
-  tag_ = tag;
-  cells_ = cells;
-  arrived_ = arrived;
+      timer_(shard.ioc), cells_(cells), arrived_(arrived) {
+  // Open from here: a stream that fails to open ends (on_end) before it
+  // starts, and counts as an error.
   if (cells_ != nullptr)
     cells_->ongoing.add(1);
+}
+
+void http_stream::start(uint64_t tag) {
+  tag_ = tag;
   arm(shard_.owner.opts.stream_first_chunk_timeout, "the first chunk");
 }
 

@@ -24,18 +24,19 @@ using chunked_response_t =
 
 class http_stream final : public inbound {
 public:
+  /// `cells` (null: not counted) count it from `arrived`, the request's
+  /// arrival.
   http_stream(ingress_shard& shard, restinio::request_handle_t req,
-              std::string request_id, chunked_response_t resp, body_mode mode);
+              std::string request_id, chunked_response_t resp, body_mode mode,
+              http_metrics::stream_cells* cells,
+              std::chrono::steady_clock::time_point arrived);
 
   uint32_t on_batch(caf::type_erased_tuple& msg) override;
 
   void on_end(const caf::error& err) override;
 
   /// Starts the first-chunk timer; `tag` names the stream in the inbox.
-  /// `cells` (null: not counted) count it from `arrived`, the request's
-  /// arrival.
-  void start(uint64_t tag, http_metrics::stream_cells* cells,
-             std::chrono::steady_clock::time_point arrived);
+  void start(uint64_t tag);
 
   restinio::connection_id_t connection() const { return conn_; }
 

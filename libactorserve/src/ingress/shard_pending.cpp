@@ -120,18 +120,17 @@ void ingress_shard::start_stream(pending_request p, http_response& r) {
   if (owner.draining.load(std::memory_order_relaxed))
     resp.connection_close();
   resp.flush(); // the headers go out before the first chunk
-  auto entry = std::make_unique<http_stream>(*this, p.req, p.request_id,
-                                             std::move(resp), r.mode);
+  auto cells =
+      metrics && p.metrics != nullptr ? metrics->streams(*p.metrics) : nullptr;
+  auto entry = std::make_unique<http_stream>(
+      *this, p.req, p.request_id, std::move(resp), r.mode, cells, p.start);
   auto raw = entry.get();
   auto tag = inbox->open(r.stream, owner.opts.stream_window, std::move(entry));
   if (tag == 0)
     return; // failed at once; the entry answered and is gone
   streams.emplace(tag, raw);
   update_active();
-  raw->start(tag,
-             metrics && p.metrics != nullptr ? metrics->streams(*p.metrics)
-                                             : nullptr,
-             p.start);
+  raw->start(tag);
 }
 
 void ingress_shard::stream_ended(uint64_t tag) {
