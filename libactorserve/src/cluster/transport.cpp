@@ -1,6 +1,6 @@
 // The cluster's transport: CAF's io middleman, over TLS (CAF's OpenSSL
 // module) when the cluster has certificates. Compiled without TLS when the
-// module is missing (the ThreadSanitizer build links a CAF of its own).
+// module is missing.
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 
