@@ -8,8 +8,10 @@
 /// of microseconds to wake, and a request crosses threads several times, so
 /// at low load the wake-ups, not the work, would set the latency. A push
 /// signals the condition variable only when a thread is parked. The cost is
-/// CPU while polling: at most `spin` per idle period per thread, and no more
-/// threads polling at once than the `spin_budget` below allows.
+/// CPU while polling: at most `spin` per idle period per thread, no more
+/// threads polling at once than the `spin_budget` below allows, and none once
+/// the cores are not spare: a poll that yielded its core to another thread
+/// ends the spin (`spin_until`).
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include <caf/resumable.hpp>
 
@@ -61,6 +65,33 @@ private:
   std::atomic<int> limit_;
 };
 
+/// How many times the kernel switched the calling thread out involuntarily
+/// (a yield that gave the core to another thread counts).
+inline long involuntary_switches() noexcept {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_nivcsw;
+}
+
+/// Polls `found` for up to `spin`, yielding the core at every poll, and
+/// returns whether it found work. Gives up as soon as a yield gave the core
+/// away: another thread was waiting for it, so the cores are not spare and
+/// polling would only take time from threads with work.
+template <class F>
+bool spin_until(F found, std::chrono::nanoseconds spin) {
+  using clock = std::chrono::steady_clock;
+  auto until = clock::now() + spin;
+  auto switches = involuntary_switches();
+  while (!found()) {
+    if (clock::now() >= until)
+      return false;
+    std::this_thread::yield();
+    if (involuntary_switches() != switches)
+      return found();
+  }
+  return true;
+}
+
 class spin_queue {
 public:
   /// Set before any thread takes from the queue.
@@ -83,10 +114,8 @@ public:
   caf::resumable* take() {
     if (spin_.count() > 0 && size_.load(std::memory_order_acquire) == 0 &&
         spin_budget::instance().try_acquire()) {
-      auto until = std::chrono::steady_clock::now() + spin_;
-      while (size_.load(std::memory_order_acquire) == 0 &&
-             std::chrono::steady_clock::now() < until)
-        std::this_thread::yield();
+      spin_until([this] { return size_.load(std::memory_order_acquire) != 0; },
+                 spin_);
       spin_budget::instance().release();
     }
     std::unique_lock<std::mutex> guard{mtx_};

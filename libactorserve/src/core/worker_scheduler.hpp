@@ -120,11 +120,7 @@ public:
         return job;
       if (cd.spin.count() > 0 && spin_budget::instance().try_acquire()) {
         cd.spinning.fetch_add(1);
-        auto until = std::chrono::steady_clock::now() + cd.spin;
-        bool found = false;
-        while (!(found = any_work(parent)) &&
-               std::chrono::steady_clock::now() < until)
-          std::this_thread::yield();
+        auto found = spin_until([&] { return any_work(parent); }, cd.spin);
         cd.spinning.fetch_sub(1);
         spin_budget::instance().release();
         // Re-check after we stopped counting as spinning: an enqueue that

@@ -1,0 +1,81 @@
+// The idle spin's rule (spin_queue.hpp): a thread polls for work only while
+// the cores are spare, and parks as soon as a poll gave its core away.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <pthread.h>
+#include <sched.h>
+
+#include "spin_queue.hpp"
+
+using actorserve::detail::spin_until;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Pins the calling thread to `cpu`.
+bool pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
+/// A CPU this process may run on.
+int some_cpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof(set), &set) == 0);
+  for (int i = 0; i < CPU_SETSIZE; ++i)
+    if (CPU_ISSET(i, &set))
+      return i;
+  FAIL("no CPU");
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE("a spin returns as soon as it finds work", "[spin]") {
+  std::atomic<bool> ready{false};
+  std::thread producer{[&] { ready = true; }};
+  // An hour's spin: only finding the flag ends it.
+  CHECK(spin_until([&] { return ready.load(); }, std::chrono::hours(1)));
+  producer.join();
+}
+
+TEST_CASE("a spin with nothing to find ends when its time is up", "[spin]") {
+  CHECK_FALSE(spin_until([] { return false; }, 1ms));
+}
+
+TEST_CASE("a spin gives up as soon as another thread wants its core",
+          "[spin]") {
+  // Both threads on one core: the busy thread is runnable whenever the
+  // spinner yields, so the first yield gives the core away and the spin
+  // must end long before its hour is up (a spin that ignored this would
+  // run into ctest's timeout). Catch asserts on this thread only.
+  auto cpu = some_cpu();
+  std::atomic<bool> busy_running{false};
+  std::atomic<bool> stop{false};
+  bool pinned = true;
+  bool found = true;
+  std::thread busy{[&] {
+    pin(cpu);
+    busy_running = true;
+    while (!stop.load(std::memory_order_relaxed)) {
+      // Burns the core until told to stop.
+    }
+  }};
+  std::thread spinner{[&] {
+    pinned = pin(cpu);
+    while (!busy_running.load())
+      std::this_thread::yield();
+    found = spin_until([] { return false; }, std::chrono::hours(1));
+    stop = true;
+  }};
+  spinner.join();
+  busy.join();
+  CHECK(pinned);
+  CHECK_FALSE(found);
+}
