@@ -3,6 +3,10 @@
 // status probes stay fast.
 #include <algorithm>
 #include <atomic>
+#include <dirent.h>
+#include <fstream>
+#include <set>
+#include <string>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -66,6 +70,42 @@ http_ingress::behavior_type hog(http_ingress::pointer,
     g->pass();
     return json_response({{"passed", true}});
   }};
+}
+
+std::string this_thread_name() {
+  char buf[16] = {};
+  pthread_getname_np(pthread_self(), buf, sizeof buf);
+  return buf;
+}
+
+/// Answers with the names of the threads its handler and its blocking job
+/// ran on.
+http_ingress::behavior_type namer(http_ingress::pointer self) {
+  return {[=](http_request&) -> reply {
+    auto handler = this_thread_name();
+    return run_blocking(self, [handler] {
+      return json_response(
+          {{"handler", handler}, {"blocking", this_thread_name()}});
+    });
+  }};
+}
+
+/// The names of this process's threads, as `top -H` shows them.
+std::set<std::string> thread_names() {
+  std::set<std::string> names;
+  auto* dir = opendir("/proc/self/task");
+  REQUIRE(dir != nullptr);
+  while (auto* entry = readdir(dir)) {
+    std::string id = entry->d_name;
+    if (id == "." || id == "..")
+      continue;
+    std::ifstream comm{"/proc/self/task/" + id + "/comm"};
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  closedir(dir);
+  return names;
 }
 
 microseconds p99(std::vector<microseconds> xs) {
@@ -178,4 +218,24 @@ TEST_CASE("/-/healthz answers 503 when the system plane cannot run",
   for (auto& b : blocked)
     CHECK(b.get().status == 200);
   CHECK(s.get("/-/healthz").status == 200);
+}
+
+TEST_CASE("threads are named for what they run", "[isolation]") {
+  test::demo_server s;
+  auto app = s.serve.deployment("Namer", namer).bind();
+  REQUIRE(s.serve.run(app, {"namer", "/namer"}));
+  auto r = s.post("/namer", nlohmann::json::object());
+  REQUIRE(r.status == 200);
+  auto body = nlohmann::json::parse(r.body);
+  // User code runs on its replica's thread, blocking work on the replica's
+  // blocking pool; each is named for its deployment.
+  CHECK_THAT(body["handler"].get<std::string>(), Catch::StartsWith("Namer#"));
+  CHECK(body["blocking"] == "Namer~b");
+  auto names = thread_names();
+  CHECK(names.count("as-http-0") == 1);
+  CHECK(names.count("as-worker") == 1);
+  CHECK(names.count("as-admin") == 1);
+  CHECK(std::any_of(names.begin(), names.end(), [](const std::string& x) {
+    return x.rfind("Tokenizer#", 0) == 0;
+  }));
 }

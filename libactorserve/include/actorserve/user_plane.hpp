@@ -109,8 +109,10 @@ class blocking_pool {
 public:
   /// Under CAF's test coordinator (`sys` uses one) the pool has no threads:
   /// each job becomes a coordinator job, so deterministic tests run blocking
-  /// work (and user health checks) step by step.
-  blocking_pool(size_t max_threads, caf::actor_system& sys);
+  /// work (and user health checks) step by step. `thread_name` names its
+  /// threads.
+  blocking_pool(size_t max_threads, caf::actor_system& sys,
+                std::string thread_name = "as-blocking");
   ~blocking_pool();
   blocking_pool(const blocking_pool&) = delete;
   blocking_pool& operator=(const blocking_pool&) = delete;

@@ -17,6 +17,7 @@
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "spin_queue.hpp"
+#include "thread_name.hpp"
 
 // CAF 0.17's worker loop tags every job with its actor id for the logger: a
 // dynamic_cast through CAF's virtual bases and two thread-local updates per
@@ -69,6 +70,11 @@ public:
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
     set_thread_role(thread_role::actor); // for future::get
+    thread_local bool named = false;
+    if (!named) {
+      name_this_thread("as-worker");
+      named = true;
+    }
     return d(self->parent()).queue.take();
   }
 

@@ -36,7 +36,8 @@ user_plane::user_plane(caf::actor_system& sys,
     // changes `user_config` in place.
     : life_(std::make_shared<plane_life>()),
       ctx_(std::const_pointer_cast<replica_context>(std::move(ctx))),
-      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests, sys)),
+      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests, sys,
+                                            ctx_->deployment + "~b")),
       completions_(std::make_shared<completion_box>()) {
   life_->app = ctx_->app;
   life_->deployment = ctx_->deployment;
@@ -55,7 +56,9 @@ user_plane::user_plane(caf::actor_system& sys,
         default_latency_buckets_ms(), std::move(labels));
   }
   if (isolated) {
-    thread_ = std::make_shared<user_thread>(sys, idle_spin_of(sys));
+    thread_ = std::make_shared<user_thread>(
+        sys, idle_spin_of(sys),
+        ctx_->deployment + "#" + std::to_string(ctx_->replica_id));
     user_thread::start(thread_);
   }
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -17,6 +18,7 @@
 #include "actorserve/handle.hpp"
 #include "actorserve/user_plane.hpp"
 #include "spin_queue.hpp"
+#include "thread_name.hpp"
 
 namespace actorserve::detail {
 
@@ -34,8 +36,10 @@ namespace actorserve::detail {
 class user_thread : public caf::execution_unit,
                     public std::enable_shared_from_this<user_thread> {
 public:
-  user_thread(caf::actor_system& sys, std::chrono::nanoseconds spin)
-      : caf::execution_unit(&sys),
+  /// `name` names the thread (thread_name.hpp).
+  user_thread(caf::actor_system& sys, std::chrono::nanoseconds spin,
+              std::string name)
+      : caf::execution_unit(&sys), name_(std::move(name)),
         coordinator_(
             dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler())) {
     jobs_.set_spin(spin);
@@ -104,6 +108,7 @@ private:
 
   void run() {
     set_thread_role(thread_role::actor);
+    name_this_thread(name_);
     system().thread_started();
     auto max = system().scheduler().max_throughput();
     while (auto job = jobs_.take()) {
@@ -120,6 +125,7 @@ private:
     system().dec_detached_threads();
   }
 
+  std::string name_;
   spin_queue jobs_;
   caf::resumable* owner_ = nullptr; // set before the actor can be woken
   caf::scheduler::test_coordinator* coordinator_;

@@ -16,6 +16,7 @@
 
 #include "actorserve/handle.hpp"
 #include "actorserve/user_plane.hpp"
+#include "thread_name.hpp"
 
 namespace actorserve::detail {
 
@@ -26,6 +27,7 @@ struct blocking_pool::state {
   std::mutex mtx;
   std::condition_variable cv;
   std::deque<std::function<void()>> jobs;
+  std::string thread_name;
   size_t threads = 0;
   size_t idle = 0;
   bool stopping = false;
@@ -64,8 +66,10 @@ private:
 
 } // namespace
 
-blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys)
+blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys,
+                             std::string thread_name)
     : max_threads_(max_threads), state_(std::make_shared<state>()) {
+  state_->thread_name = std::move(thread_name);
   if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler()))
     virtual_ = &sys.scheduler();
 }
@@ -118,6 +122,7 @@ size_t blocking_pool::stop() {
 void blocking_pool::run(const std::shared_ptr<state>& sp) {
   set_thread_role(thread_role::blocking);
   auto& st = *sp;
+  name_this_thread(st.thread_name);
   std::unique_lock<std::mutex> guard{st.mtx};
   for (;;) {
     ++st.idle;

@@ -110,6 +110,11 @@ public:
   caf::resumable* dequeue(Worker* self) {
     // For future::get, which must not block a thread that runs actors.
     set_thread_role(thread_role::actor);
+    thread_local bool named = false;
+    if (!named) {
+      name_this_thread("as-worker");
+      named = true;
+    }
     auto parent = self->parent();
     auto& cd = d(parent);
     auto& me = *d(self).queue;

@@ -15,6 +15,7 @@
 #include "dashboard_feed.hpp"
 #include "dashboard_page.hpp"
 #include "http_server.hpp"
+#include "../core/thread_name.hpp"
 
 namespace actorserve::detail {
 
@@ -308,7 +309,10 @@ caf::error admin_server::start() {
                       "admin: cannot listen on " + d.opts.host + ":" +
                           std::to_string(d.opts.port) + ": " + e.what());
   }
-  d.thread = std::thread{[&d] { d.ioc.run(); }};
+  d.thread = std::thread{[&d] {
+    name_this_thread("as-admin");
+    d.ioc.run();
+  }};
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include "actorserve/http.hpp"
 #include "../core/logging.hpp"
 #include "http_server.hpp"
+#include "../core/thread_name.hpp"
 #include "http_stream.hpp"
 
 namespace actorserve::detail {
@@ -292,7 +293,10 @@ void ingress_shard::open(uint16_t port) {
 }
 
 void ingress_shard::run() {
-  thread = std::thread{[this] { ioc.run(); }};
+  thread = std::thread{[this] {
+    name_this_thread("as-http-" + std::to_string(index));
+    ioc.run();
+  }};
 }
 
 void ingress_shard::stop() {
