@@ -20,4 +20,9 @@ namespace actorserve::detail {
 /// The view refers to static storage.
 std::string_view dashboard_html() noexcept;
 
+/// The page's script, in two parts (dashboard_script_data.cpp and
+/// dashboard_script_view.cpp); `dashboard_html` includes both.
+std::string_view dashboard_script_data() noexcept;
+std::string_view dashboard_script_view() noexcept;
+
 } // namespace actorserve::detail
