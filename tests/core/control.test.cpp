@@ -1,6 +1,7 @@
 // The control plane on CAF's test coordinator, in virtual time: autoscaling
 // (delays, scale to zero and back), rolling updates (order and capacity),
 // in-place reconfigure, and constructor retries ending in DEPLOY_FAILED.
+// Health checks and restarts are in control_health.test.cpp.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -10,6 +11,7 @@
 
 #include "actorserve/controller.hpp"
 #include "actorserve/error.hpp"
+#include "control_fixture.hpp"
 #include "coordinator_fixture.hpp"
 #include "demo_scaling.hpp"
 
@@ -18,39 +20,9 @@ using namespace std::chrono_literals;
 using test::find_dep;
 using test::request;
 
+using namespace test::control;
+
 namespace {
-
-/// Moves virtual time forward in control-loop steps, running the world
-/// after each.
-void pass_time(test::fixture& f, std::chrono::milliseconds d) {
-  auto& clock = dynamic_cast<caf::detail::test_actor_clock&>(f.sys.clock());
-  for (auto t = 0ms; t < d; t += autoscaling_tick) {
-    clock.advance_time(autoscaling_tick);
-    f.run();
-  }
-}
-
-application_status deploy(test::fixture& f, const controller_actor& ctrl,
-                          detail::spec_ptr spec) {
-  auto a = request<application_status>(f, ctrl, deploy_atom::value,
-                                       app_spec{"app", "", std::move(spec)});
-  REQUIRE(*a.done);
-  REQUIRE(a.out->engaged());
-  return a.out->value().get_as<application_status>(0);
-}
-
-test::ask patch(test::fixture& f, const controller_actor& ctrl,
-                const std::string& dep, deployment_patch p, bool wait) {
-  return request<deployment_status>(f, ctrl, update_atom::value,
-                                    std::string{"app"}, dep, p, wait);
-}
-
-std::set<uint64_t> ids_of(const deployment_status& st) {
-  std::set<uint64_t> out;
-  for (auto& r : st.replicas)
-    out.insert(r.id);
-  return out;
-}
 
 // -- a deployment that shows its config --------------------------------------
 
@@ -350,116 +322,4 @@ TEST_CASE("running an app again updates it by Ray Serve's classification",
     CHECK(ids.count(r.id) == 0);
     CHECK(r.version == "2");
   }
-}
-
-namespace {
-
-using probed_actor = caf::typed_actor<caf::replies_to<int32_t>::with<uint64_t>>;
-
-/// Which replicas' checks fail, and how often each replica was checked.
-struct check_box {
-  std::set<uint64_t> sick;
-  std::map<uint64_t, int> checks;
-};
-
-probed_actor::behavior_type checked(probed_actor::pointer self,
-                                    std::shared_ptr<check_box> box) {
-  auto id = replica_context_of(self).replica_id;
-  on_health_check(self, [box, id] {
-    ++box->checks[id];
-    if (box->sick.count(id) > 0)
-      throw std::runtime_error("replica " + std::to_string(id) + " is sick");
-  });
-  return {[id](int32_t) { return id; }};
-}
-
-} // namespace
-
-TEST_CASE("three failed health checks in a row replace a replica", "[health]") {
-  auto mode = GENERATE(execution::inline_, execution::isolated);
-  test::fixture f;
-  auto box = std::make_shared<check_box>();
-  auto b = deployment("Checked", checked);
-  b.num_replicas(2).mode(mode).health_check(1s, 500ms);
-  auto ctrl = f.own(spawn_controller(f.sys));
-  deploy(f, ctrl, b.bind(box).spec());
-  auto ids = ids_of(find_dep(f, ctrl, "app", "Checked"));
-  REQUIRE(ids.size() == 2);
-  auto victim = *ids.begin();
-  box->sick.insert(victim);
-  pass_time(f, 2s); // two strikes: still there
-  CHECK(box->checks[victim] == 2);
-  CHECK(ids_of(find_dep(f, ctrl, "app", "Checked")).count(victim) == 1);
-  pass_time(f, 1s); // the third
-  auto st = find_dep(f, ctrl, "app", "Checked");
-  CHECK(ids_of(st).count(victim) == 0);
-  CHECK(st.replicas.size() == 2);
-  CHECK(st.state == deployment_state::healthy);
-  CHECK_THAT(st.message, Catch::Contains("failed 3 health checks in a row"));
-  // A passing check clears the strikes: the other replica is still there.
-  CHECK(ids_of(st).count(*ids.rbegin()) == 1);
-}
-
-TEST_CASE("a large deployment's probes are spread over the period, each "
-          "replica once",
-          "[health]") {
-  test::fixture f;
-  auto box = std::make_shared<check_box>();
-  auto b = deployment("Checked", checked);
-  b.num_replicas(600).health_check(1s, 500ms); // three slices of 200
-  auto ctrl = f.own(spawn_controller(f.sys));
-  deploy(f, ctrl, b.bind(box).spec());
-  // Ticks every 333 ms (each re-armed when the last ran, in 100 ms steps
-  // here: at 400, 800 and 1200 ms).
-  pass_time(f, 400ms);
-  CHECK(box->checks.size() == 200); // the first slice
-  pass_time(f, 1100ms);
-  REQUIRE(box->checks.size() == 600);
-  for (auto& [id, n] : box->checks)
-    CHECK(n == 1);
-}
-
-namespace {
-
-using crash_actor = caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>>;
-
-/// Answers, or dies when asked for -1 (a fatal error in user code).
-crash_actor::behavior_type crasher(crash_actor::pointer self) {
-  return {[self](int32_t x) -> int32_t {
-    if (x < 0)
-      self->quit(make_error(errc::user_error, "crash requested"));
-    return x;
-  }};
-}
-
-} // namespace
-
-TEST_CASE("replicas that keep dying are replaced after a growing backoff",
-          "[health]") {
-  using detail::after_replica_death;
-  CHECK(after_replica_death(1) == 0ms); // the first: at once
-  CHECK(after_replica_death(2) == 100ms);
-  CHECK(after_replica_death(3) == 200ms);
-  CHECK(after_replica_death(30) == 10s);
-  test::fixture f;
-  auto b = deployment("Crasher", crasher);
-  b.num_replicas(2);
-  auto ctrl = f.own(spawn_controller(f.sys));
-  deploy(f, ctrl, b.bind().spec());
-  auto gw = find_dep(f, ctrl, "app", "Crasher").gateway;
-  f.call(gw, -1);
-  f.run();
-  // The first death: replaced at once.
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
-  f.call(gw, -1);
-  f.run();
-  // The second, soon after: the replacement waits 100 ms.
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 1);
-  pass_time(f, 100ms);
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
-  // Long after (past the crash window), a death starts a new streak.
-  pass_time(f, 11s);
-  f.call(gw, -1);
-  f.run();
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
 }
