@@ -3,9 +3,11 @@
 #include <caf/actor_cast.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/make_message.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/send.hpp>
 
 #include "actorserve/error.hpp"
+#include "actorserve/user_plane.hpp"
 #include "reply_guard.hpp"
 
 namespace actorserve::detail {
@@ -241,6 +243,46 @@ void call_host::fail_all(const caf::error& err) {
       call->promise.deliver(err);
   }
   in_flight_.clear();
+}
+
+// -- calls from any actor: a replica routes itself, others via the gateway --
+
+void route_call(caf::local_actor* self, const endpoint_ptr& ep,
+                caf::message_id mid, request_meta meta, caf::message args) {
+  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+    up->route(ep, mid, std::move(meta), std::move(args));
+    return;
+  }
+  // Not a replica: the deployment's gateway routes for us.
+  caf::message msg;
+  caf::actor dest = ep->gateway();
+  if (dest) {
+    msg = caf::make_message(call_atom::value, std::move(meta), std::move(args));
+  } else {
+    dest = caf::actor_cast<caf::actor>(self);
+    mid = mid.response_id();
+    msg = caf::make_message(
+        make_error(errc::unavailable,
+                   "deployment '" + ep->deployment() + "' was deleted"));
+  }
+  dest->enqueue(
+      caf::make_mailbox_element(self->ctrl(), mid, {}, std::move(msg)),
+      self->context());
+}
+
+void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
+                    request_meta meta, caf::message args) {
+  auto rp = self->make_response_promise();
+  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+    up->route(ep, self->new_request_id(caf::message_priority::normal),
+              std::move(meta), std::move(args), std::move(rp));
+    return;
+  }
+  if (auto gw = ep->gateway())
+    rp.delegate(gw, call_atom::value, std::move(meta), std::move(args));
+  else
+    rp.deliver(make_error(errc::unavailable,
+                          "deployment '" + ep->deployment() + "' was deleted"));
 }
 
 } // namespace actorserve::detail

@@ -249,54 +249,6 @@ bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
   return true;
 }
 
-promise_slot_base::~promise_slot_base() = default;
-
-void user_plane::offload(caf::local_actor* self,
-                         std::shared_ptr<promise_slot_base> slot,
-                         std::function<std::function<void()>()> job) {
-  // Forget the slots of completed jobs now and then.
-  if (blocking_.size() >= 64)
-    blocking_.erase(std::remove_if(blocking_.begin(), blocking_.end(),
-                                   [](const auto& w) { return w.expired(); }),
-                    blocking_.end());
-  blocking_.push_back(slot);
-  slot.reset();
-  // The job may outlive this actor (a thread left running at shutdown):
-  // it holds what it needs, never `this`, and only a weak reference to the
-  // actor.
-  pool_->submit([back = poster(self), job = std::move(job)] {
-    std::function<void()> completion;
-    try {
-      completion = job();
-    } catch (...) {
-      // run_blocking catches everything; a throw here means the job's
-      // promise is gone, and its reply guard answers for it.
-      return;
-    }
-    // If the actor is gone, the completion's guard answers.
-    back.post(std::move(completion));
-  });
-}
-
-completion_poster user_plane::poster(caf::local_actor* self) const {
-  return {caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()), completions_};
-}
-
-bool completion_poster::post(std::function<void()> f) const {
-  auto owner = addr_.lock();
-  if (!owner || !box_)
-    return false;
-  {
-    std::lock_guard<std::mutex> guard{box_->mtx};
-    box_->done.push_back(std::move(f));
-  }
-  // The owning actor runs on its own thread, and delivers promises there
-  // (never from this foreign thread).
-  owner->get()->enqueue(nullptr, caf::make_message_id(),
-                        caf::make_message(completions_atom::value), nullptr);
-  return true;
-}
-
 bool user_plane::handle_framework_message(caf::local_actor* self,
                                           caf::mailbox_element& x) {
   auto& content = x.content();
@@ -394,44 +346,6 @@ void user_plane::stop_pool() {
         make_error(errc::unavailable, "the calling replica stopped"));
     callers_.reset();
   }
-}
-
-void route_call(caf::local_actor* self, const endpoint_ptr& ep,
-                caf::message_id mid, request_meta meta, caf::message args) {
-  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
-    up->route(ep, mid, std::move(meta), std::move(args));
-    return;
-  }
-  // Not a replica: the deployment's gateway routes for us.
-  caf::message msg;
-  caf::actor dest = ep->gateway();
-  if (dest) {
-    msg = caf::make_message(call_atom::value, std::move(meta), std::move(args));
-  } else {
-    dest = caf::actor_cast<caf::actor>(self);
-    mid = mid.response_id();
-    msg = caf::make_message(
-        make_error(errc::unavailable,
-                   "deployment '" + ep->deployment() + "' was deleted"));
-  }
-  dest->enqueue(
-      caf::make_mailbox_element(self->ctrl(), mid, {}, std::move(msg)),
-      self->context());
-}
-
-void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
-                    request_meta meta, caf::message args) {
-  auto rp = self->make_response_promise();
-  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
-    up->route(ep, self->new_request_id(caf::message_priority::normal),
-              std::move(meta), std::move(args), std::move(rp));
-    return;
-  }
-  if (auto gw = ep->gateway())
-    rp.delegate(gw, call_atom::value, std::move(meta), std::move(args));
-  else
-    rp.deliver(make_error(errc::unavailable,
-                          "deployment '" + ep->deployment() + "' was deleted"));
 }
 
 user_plane& user_plane_of(caf::local_actor* self) {

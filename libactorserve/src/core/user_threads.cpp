@@ -1,5 +1,8 @@
 // The threads user code runs on besides an isolated replica's own: the
-// blocking pool behind run_blocking, and the role each thread plays.
+// blocking pool behind run_blocking (and a job's way there and back), and
+// the role each thread plays.
+#include <algorithm>
+#include <memory>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -8,7 +11,10 @@
 #include <string>
 #include <thread>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
 #include <caf/ref_counted.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -139,6 +145,56 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
     job = nullptr; // its captures go now, not at the next job
     guard.lock();
   }
+}
+
+// -- run_blocking: offloading a job, and the way back -------------------------
+
+promise_slot_base::~promise_slot_base() = default;
+
+void user_plane::offload(caf::local_actor* self,
+                         std::shared_ptr<promise_slot_base> slot,
+                         std::function<std::function<void()>()> job) {
+  // Forget the slots of completed jobs now and then.
+  if (blocking_.size() >= 64)
+    blocking_.erase(std::remove_if(blocking_.begin(), blocking_.end(),
+                                   [](const auto& w) { return w.expired(); }),
+                    blocking_.end());
+  blocking_.push_back(slot);
+  slot.reset();
+  // The job may outlive this actor (a thread left running at shutdown):
+  // it holds what it needs, never `this`, and only a weak reference to the
+  // actor.
+  pool_->submit([back = poster(self), job = std::move(job)] {
+    std::function<void()> completion;
+    try {
+      completion = job();
+    } catch (...) {
+      // run_blocking catches everything; a throw here means the job's
+      // promise is gone, and its reply guard answers for it.
+      return;
+    }
+    // If the actor is gone, the completion's guard answers.
+    back.post(std::move(completion));
+  });
+}
+
+completion_poster user_plane::poster(caf::local_actor* self) const {
+  return {caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()), completions_};
+}
+
+bool completion_poster::post(std::function<void()> f) const {
+  auto owner = addr_.lock();
+  if (!owner || !box_)
+    return false;
+  {
+    std::lock_guard<std::mutex> guard{box_->mtx};
+    box_->done.push_back(std::move(f));
+  }
+  // The owning actor runs on its own thread, and delivers promises there
+  // (never from this foreign thread).
+  owner->get()->enqueue(nullptr, caf::make_message_id(),
+                        caf::make_message(completions_atom::value), nullptr);
+  return true;
 }
 
 // -- thread roles -------------------------------------------------------------
