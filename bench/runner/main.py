@@ -1,0 +1,145 @@
+"""The command line: arguments, the steps in order, the saved results and the
+page (main)."""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import scaling  # bench/scaling.py
+
+from .config import BENCH, ROOT, VENV
+from .host import machine, setup
+from .procs import log
+from .report import Report
+from .suite import Suite
+
+
+def int_keys(x):
+    """JSON turns the int keys (connections, replicas, spins) into strings;
+    turn them back."""
+    if isinstance(x, dict):
+        return {int(k) if k.isdigit() else k: int_keys(v)
+                for k, v in x.items()}
+    if isinstance(x, list):
+        return [int_keys(v) for v in x]
+    return x
+
+
+def main(doc):
+    """`doc`: bench/run's docstring, whose first line --help shows."""
+    ap = argparse.ArgumentParser(prog="bench/run",
+                                 description=doc.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="short runs, to check the harness")
+    ap.add_argument("--no-ray", dest="ray", action="store_false",
+                    help="leave out the Ray Serve peer")
+    ap.add_argument("--no-callgrind", dest="callgrind", action="store_false",
+                    help="leave out the instruction counts (valgrind)")
+    ap.add_argument("--skip-setup", action="store_true",
+                    help="use the existing build/bench")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="system-plane threads of the actorserve servers")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs",
+                                                  "benchmarks.md"),
+                    help="the document to write (plots go to img/ beside "
+                         "it)")
+    ap.add_argument("--only", metavar="STEPS",
+                    help="run only the steps whose names contain one of these "
+                         "comma-separated words (e.g. 'streams'), on top of "
+                         "the saved run given by --merge")
+    ap.add_argument("--merge", metavar="JSON",
+                    help="with --only: the saved run (bench/results/*.json) "
+                         "whose other results the document keeps")
+    ap.add_argument("--from-results", metavar="JSON",
+                    help="rewrite the document from a saved run "
+                         "(bench/results/*.json) without measuring")
+    a = ap.parse_args()
+    a.conns = [1, 8, 32, 64]
+    a.duration, a.open_seconds, a.rounds, a.repetitions = 5, 5, 2, 5
+    a.noop_rates = [(100, 8), (1000, 1), (1000, 64), (10000, 64),
+                    (30000, 64)]
+    a.echo_rates = [(100, 8), (1000, 64), (5000, 64), (10000, 64)]
+    a.replicas, a.ray_replicas = [1, 100, 1000], [1, 8]
+    a.callgrind_requests = 500
+    a.spins = [0, 20, 50, 100]
+    if a.quick:
+        a.conns = [1, 32]
+        a.duration, a.open_seconds, a.rounds, a.repetitions = 1, 1, 1, 2
+        a.noop_rates, a.echo_rates = [(1000, 1), (10000, 64)], [(1000, 64)]
+        a.replicas, a.ray_replicas = [1, 100], [1]
+        a.callgrind_requests = 100
+        a.spins = [0, 50]
+    command = "bench/run" + "".join(" " + x for x in sys.argv[1:])
+    suite = Suite(a)
+    suite.errors = {}
+    if a.from_results:
+        with open(a.from_results) as f:
+            saved = int_keys(json.load(f))
+        suite.results, suite.errors = saved["results"], saved["errors"]
+        suite.ray_error = saved.get("ray_error")
+        command = saved.get("command", "bench/run")
+        Report(suite, saved["info"], command,
+               os.path.join(os.path.dirname(a.out), "img")).write(a.out)
+        log(f"wrote {a.out} from {a.from_results}")
+        return
+    if not a.skip_setup:
+        err = setup(a.ray)
+        if err:
+            suite.ray_error = f"installing it failed:\n\n```\n{err}\n```"
+    elif a.ray and not os.path.exists(os.path.join(VENV, "bin", "ray")):
+        suite.ray_error = f"no virtual environment at {VENV} (--skip-setup)"
+    info = machine()
+    if info["load"] > 0.5:
+        log(f"warning: load average {info['load']:.2f}: the machine is busy")
+    steps = [("HTTP scenarios, local servers", suite.local_http),
+             ("scaling with threads",
+              lambda: scaling.measure(suite, sys.modules[__package__])),
+             ("handle round trip", suite.handle_roundtrip),
+             ("streams", suite.streams),
+             ("memory and start-up", suite.memory),
+             ("control plane at scale", suite.control),
+             ("batching", suite.batching),
+             ("multiplexing", suite.multiplexing),
+             ("cluster", suite.cluster),
+             ("metrics cost", suite.metrics_cost),
+             ("idle spin", suite.idle_spin)]
+    if a.callgrind:
+        steps.append(("callgrind", suite.callgrind))
+    if suite.ray_error is None:
+        steps += [("Ray Serve HTTP scenarios", suite.ray_http),
+                  ("Ray Serve handle round trip", suite.ray_handle),
+                  ("Ray Serve streams", suite.ray_streams),
+                  ("Ray Serve memory", suite.ray_memory)]
+    if a.only:
+        words = a.only.split(",")
+        steps = [(n, f) for n, f in steps if any(w in n for w in words)]
+        if a.merge:
+            with open(a.merge) as f:
+                saved = int_keys(json.load(f))
+            for key, value in saved["results"].items():
+                suite.results.setdefault(key, {})
+                for k, v in value.items():
+                    suite.results[key].setdefault(k, v)
+            suite.errors.update(saved["errors"])
+            command = saved.get("command", "bench/run") + "; then " + command
+            # The page's header describes the full run; the merged steps
+            # say their own commit.
+            info = saved["info"]
+    for name, step in steps:
+        log(f"== {name}")
+        try:
+            step()
+        except Exception as e:  # the report says which step failed and why
+            log(f"{name} failed: {e}")
+            suite.errors[name] = str(e) or type(e).__name__
+    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(BENCH, "results", f"{stamp}.json"), "w") as f:
+        json.dump({"info": info, "command": command,
+                   "ray_error": suite.ray_error, "results": suite.results,
+                   "errors": suite.errors}, f, indent=1, default=str)
+    Report(suite, info, command,
+           os.path.join(os.path.dirname(a.out), "img")).write(a.out)
+    log(f"wrote {a.out}; raw results in bench/results/{stamp}.json; "
+        f"logs in {suite.tmp}")
