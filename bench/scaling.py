@@ -22,7 +22,7 @@ def plan(cores):
 
 
 def measure(suite, h):
-    """Runs the scenario; `h` is bench/run's module (its helpers)."""
+    """Runs the scenario; `h` is the bench/runner package (its helpers)."""
     a = suite.a
     res = suite.results.setdefault("scaling", {})
     cores = os.cpu_count() or 1
