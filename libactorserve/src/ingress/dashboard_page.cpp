@@ -6,8 +6,9 @@ namespace actorserve::detail {
 
 namespace {
 
-// The markup and style; the script is in dashboard_script_*.cpp. Server strings reach the DOM only through textContent and
-// setAttribute, never innerHTML. DOM hooks for tests: `#conn[data-mode]`,
+// The markup and style; the script is in dashboard_script_*.cpp. Server strings
+// reach the DOM only through textContent and setAttribute, never innerHTML. DOM
+// hooks for tests: `#conn[data-mode]`,
 // `#total-qps`, `section.app[data-app]`, `tr.dep[data-deployment]` with a
 // `td.qps` child, `tr[data-node]`, `#http-codes [data-code]`.
 constexpr std::string_view markup = R"page(<!DOCTYPE html>
