@@ -108,6 +108,27 @@ std::set<std::string> thread_names() {
   return names;
 }
 
+/// How many threads of the user plane's pool (`as-user-N`) are running.
+size_t user_lanes() {
+  auto names = thread_names();
+  return static_cast<size_t>(
+      std::count_if(names.begin(), names.end(), [](const std::string& x) {
+        return x.rfind("as-user-", 0) == 0 && x != "as-user-mon";
+      }));
+}
+
+/// Waits for the event "the pool is back to `n` threads or fewer" (extra
+/// threads retire after idling); the deadline only bounds a failing test.
+bool user_lanes_back_to(size_t n) {
+  auto deadline = steady_clock::now() + seconds(20);
+  while (user_lanes() > n) {
+    if (steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
 microseconds p99(std::vector<microseconds> xs) {
   std::sort(xs.begin(), xs.end());
   return xs[xs.size() * 99 / 100];
@@ -173,26 +194,34 @@ TEST_CASE("blocked user threads delay neither routing nor status probes",
     CHECK(b.get().status == 200);
 }
 
-TEST_CASE("handlers that block their own replica thread never hold a system "
-          "worker",
+TEST_CASE("handlers that block their pool thread hold back neither the "
+          "system plane nor other replicas",
           "[isolation]") {
   test::demo_server s;
-  // More blocked replicas than the system plane has threads: if any handler
-  // ran on a system worker, routing and probes would stall.
-  auto replicas = static_cast<int>(s.serve.options().system_threads) + 1;
+  auto base = s.serve.options().user_threads;
+  // More blocked replicas than the system plane and the user plane's pool
+  // have threads: if any handler ran on a system worker, routing and probes
+  // would stall; if the pool did not add threads while these block, the
+  // demo's replicas could not answer.
+  auto replicas = static_cast<int>(s.serve.options().system_threads + base) + 1;
   auto g = std::make_shared<gate>();
   auto app = s.serve.deployment("Hog", hog)
                  .num_replicas(static_cast<uint32_t>(replicas))
                  .max_ongoing_requests(1)
                  .bind(g);
   REQUIRE(s.serve.run(app, {"hog", "/hog"}));
+  // Threads come with use, not with replicas: the idle pool is its base.
+  CHECK(user_lanes() <= base);
   auto blocked = block(s, *g, "/hog", replicas);
   REQUIRE(g->entered.load() == replicas);
   check_system_plane_is_free(s, 100);
   CHECK(g->entered.load() == replicas);
+  CHECK(user_lanes() > static_cast<size_t>(replicas));
   g->release();
   for (auto& b : blocked)
     CHECK(b.get().status == 200);
+  // The threads added for the blocked handlers retire once idle.
+  CHECK(user_lanes_back_to(base));
 }
 
 TEST_CASE("/-/healthz answers 503 when the system plane cannot run",
@@ -227,15 +256,14 @@ TEST_CASE("threads are named for what they run", "[isolation]") {
   auto r = s.post("/namer", nlohmann::json::object());
   REQUIRE(r.status == 200);
   auto body = nlohmann::json::parse(r.body);
-  // User code runs on its replica's thread, blocking work on the replica's
-  // blocking pool; each is named for its deployment.
-  CHECK_THAT(body["handler"].get<std::string>(), Catch::StartsWith("Namer#"));
+  // User code runs on the user plane's pool, blocking work on the
+  // replica's blocking pool, which is named for its deployment.
+  CHECK_THAT(body["handler"].get<std::string>(), Catch::StartsWith("as-user-"));
   CHECK(body["blocking"] == "Namer~b");
   auto names = thread_names();
   CHECK(names.count("as-http-0") == 1);
   CHECK(names.count("as-worker") == 1);
   CHECK(names.count("as-admin") == 1);
-  CHECK(std::any_of(names.begin(), names.end(), [](const std::string& x) {
-    return x.rfind("Tokenizer#", 0) == 0;
-  }));
+  CHECK(names.count("as-user-0") == 1);
+  CHECK(names.count("as-user-mon") == 1);
 }

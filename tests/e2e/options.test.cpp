@@ -46,14 +46,15 @@ TEST_CASE("a bad --idle-spin-us fails naming the flag", "[options]") {
   }
 }
 
-TEST_CASE("thread counts default from the cores; spin threads and the "
-          "scheduler are flags",
+TEST_CASE("thread counts default from the cores; user threads, spin threads "
+          "and the scheduler are flags",
           "[options]") {
   auto defaults = parse({});
   REQUIRE(defaults);
   auto quarter = std::max<size_t>(1, available_cores() / 4);
   CHECK(defaults->system_threads == quarter);
   CHECK(defaults->http.threads == quarter);
+  CHECK(defaults->user_threads == std::max<size_t>(1, available_cores() / 2));
   CHECK(defaults->spin_threads == 0);
   CHECK(defaults->scheduler_policy == "workers");
   auto set = parse({"--spin-threads", "3", "--scheduler", "sharing"});
@@ -66,6 +67,12 @@ TEST_CASE("thread counts default from the cores; spin threads and the "
   auto neg = parse({"--spin-threads", "-1"});
   REQUIRE_FALSE(neg);
   CHECK_THAT(message_of(neg.error()), Catch::Contains("--spin-threads"));
+  auto users = parse({"--user-threads", "3"});
+  REQUIRE(users);
+  CHECK(users->user_threads == 3);
+  auto none = parse({"--user-threads", "0"});
+  REQUIRE_FALSE(none);
+  CHECK_THAT(message_of(none.error()), Catch::Contains("--user-threads"));
 }
 
 TEST_CASE("every scheduler runs work whether its workers spin or sleep",

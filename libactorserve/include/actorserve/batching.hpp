@@ -126,7 +126,7 @@ batch_handle<In, Out> make_async_batch(Self* self, batch_options opts, F f) {
   return batch_handle<In, Out>{std::move(b)};
 }
 
-/// A batched method whose handler runs on the actor's own thread and
+/// A batched method whose handler runs inside the actor itself and
 /// returns at once: `std::vector<Out> f(std::vector<In>)` (or a vector of
 /// `caf::expected<Out>`).
 template <class In, class Out, class Self, class F>

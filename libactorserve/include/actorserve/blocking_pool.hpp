@@ -1,7 +1,7 @@
 /// @file
 /// A replica's blocking work (the framework side of `run_blocking`): the
 /// pool of threads it runs on, the response promise a job answers through,
-/// and the way back onto the replica's own thread.
+/// and the way back onto the replica's user actor.
 #pragma once
 
 #include <cstddef>

@@ -20,10 +20,10 @@ namespace actorserve {
 
 /// Where a replica's user code runs.
 enum class execution : uint8_t {
-  /// The user actor runs on a thread of its own (the replica thread), apart
-  /// from
-  /// the system plane. Blocking user code can never delay routing or health
-  /// checks. The default.
+  /// The user actor runs on the user plane's thread pool, apart from the
+  /// system plane. Blocking user code can never delay routing or health
+  /// checks, and the pool adds a thread while one is blocked, so other
+  /// replicas go on. The default.
   isolated,
   /// The user actor runs on the system plane's scheduler, one hop cheaper.
   /// Only for handlers that never block; the analogue of Ray Serve's

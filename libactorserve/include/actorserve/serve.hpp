@@ -3,7 +3,8 @@
 ///
 /// It owns the system plane (one `caf::actor_system` with an explicit thread
 /// count, the controller, routers and replicas' system sides), the user plane
-/// (user actors on their replica threads, and blocking threads) and the HTTP
+/// (isolated user actors on its pool of user threads, and blocking threads)
+/// and the HTTP
 /// ingress (RESTinio on its own threads).
 ///
 /// ```cpp
@@ -47,9 +48,13 @@ size_t available_cores() noexcept;
 
 /// The default of `--threads` and `--http-threads`: a quarter of the
 /// available cores, at least 1. Requests cost the I/O threads and the
-/// system plane about the same, and the rest is left to replica threads
-/// (one per isolated replica) and blocking work.
+/// system plane about the same, and the rest is left to the user plane's
+/// pool (`default_user_thread_count`) and blocking work.
 size_t default_thread_count() noexcept;
+
+/// The default base size of the user plane's thread pool: half the
+/// available cores, at least 1.
+size_t default_user_thread_count() noexcept;
 
 /// Options of the HTTP ingress.
 struct http_options {
@@ -126,18 +131,23 @@ struct logging_options {
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
   size_t system_threads = default_thread_count();
+  /// Base size of the user plane's pool, the threads that run isolated
+  /// replicas' user code. The pool adds a thread while a replica's code
+  /// holds one of them past a millisecond and others wait, and retires the
+  /// extra threads once they idle (user_pool.hpp).
+  size_t user_threads = default_user_thread_count();
   /// "workers" (a queue per worker with stealing, the default), "sharing"
   /// (one shared queue) or "stealing" (CAF's own work stealing).
   std::string scheduler_policy = "workers";
-  /// How long an idle system-plane worker or replica thread keeps polling
+  /// How long an idle system-plane worker or user-plane thread keeps polling
   /// for work before it sleeps. A sleeping thread takes tens of
   /// microseconds to wake, so this keeps latency low at moderate load, at
   /// the price of up to this much CPU per idle period per thread; at most
   /// `spin_threads` threads poll at once. Zero: sleep at once. Not used by
   /// "stealing".
   std::chrono::microseconds idle_spin{50};
-  /// How many threads may poll for work at once (system workers and replica
-  /// threads together). 0: one per available core, so pollers never
+  /// How many threads may poll for work at once (system workers and user
+  /// plane threads together). 0: one per available core, so pollers never
   /// outnumber the cores (and each yields its core to any runnable thread).
   /// More trades CPU for latency when a call crosses more threads than
   /// there are cores (an isolated replica calling another on 2 cores).

@@ -5,8 +5,8 @@
 ///
 /// A deployment's implementation is an ordinary CAF actor function. Each
 /// replica runs one instance of it inside a `user_actor`, which
-///  - by default runs on a thread of its own, so blocking user code
-///    never runs on, or delays, the system plane;
+///  - by default runs on the user plane's thread pool, apart from the
+///    system plane, so blocking user code never runs on, or delays, it;
 ///  - catches every exception a handler or continuation throws and turns it
 ///    into an error reply (`user_error`, or the code of an `error_exception`),
 ///    so the replica lives on;
@@ -104,9 +104,9 @@ using check_health_atom = caf::atom_constant<caf::atom("as_health")>;
 /// the error it threw.
 using reconfigure_atom = caf::atom_constant<caf::atom("as_reconf")>;
 
-/// The thread of an isolated replica (user_plane.cpp): runs the user actor
-/// and nothing else, spinning briefly before it parks.
-class user_thread;
+/// The threads that run isolated replicas' user actors, shared by the
+/// replicas of one actor system (src/core/user_pool.hpp).
+class user_pool;
 
 /// The calls one actor makes to deployments (call_host.hpp).
 class call_host;
@@ -121,7 +121,7 @@ struct plane_life;
 /// The framework part of every user actor.
 class user_plane {
 public:
-  /// With `isolated`, the actor runs on a thread of its own.
+  /// With `isolated`, the actor runs on the user plane's pool.
   user_plane(caf::actor_system& sys, std::shared_ptr<const replica_context> ctx,
              bool isolated);
   virtual ~user_plane();
@@ -138,7 +138,7 @@ public:
   /// Posts closures into `self` (this plane's actor) from any thread.
   completion_poster poster(caf::local_actor* self) const;
 
-  /// True while the actor runs on its isolated replica's own unit (never
+  /// True while the actor runs on a thread of the user plane's pool (never
   /// for an inline replica).
   bool on_own_unit() const noexcept;
 
@@ -268,26 +268,34 @@ protected:
   /// routed.
   void stop_pool();
 
-  /// Isolated mode: when `eu` is not this replica's own thread, hands `job`
-  /// (the actor itself, scheduled by a system-plane worker or any other
-  /// thread) to that thread and returns true; the caller then reports
-  /// `awaiting_message` and must not run it.
+  /// Isolated mode: when `eu` is not a thread of the user plane's pool,
+  /// hands `job` (the actor itself, scheduled by a system-plane worker or
+  /// any other thread) to the pool and returns true; the caller then
+  /// reports `awaiting_message` and must not run it.
   bool hand_over(caf::resumable* job, caf::execution_unit* eu);
 
   /// Isolated mode: the execution unit that schedules the actor when a
-  /// message wakes it, i.e. its own thread, so the wake-up goes straight
-  /// there instead of through a system-plane worker. Otherwise `eu`.
+  /// message wakes it: the pool thread the sender runs on, when it runs on
+  /// one (a call between isolated replicas stays on one thread), else the
+  /// sender's home thread in the pool, so the wake-up never goes through a
+  /// system-plane worker. Otherwise `eu`.
   caf::execution_unit* waking_unit(caf::execution_unit* eu) const noexcept;
 
-  /// Tells the user plane which actor it belongs to, and the replica
-  /// thread which job is that actor.
+  /// Tells the user plane which actor it belongs to.
   void bind_actor(caf::local_actor* self, caf::resumable* job);
 
 private:
   /// Puts a reply guard in place of the sender of request `x`.
   void guard_request(caf::mailbox_element& x);
 
-  std::shared_ptr<user_thread> thread_;
+  /// Leaves the pool (on exit): the actor no longer keeps it open.
+  void leave_lanes();
+
+  /// Isolated mode: the pool (kept as long as the actor lives, for late
+  /// enqueues) and the membership that keeps it open (until the actor
+  /// exits; user_pool::attach).
+  std::shared_ptr<user_pool> lanes_;
+  std::shared_ptr<user_pool> member_;
   std::shared_ptr<plane_life> life_;
   /// The guard of the request being handled (kept alive for the message).
   caf::strong_actor_ptr current_guard_;
@@ -385,7 +393,7 @@ public:
   }
 
   /// Every scheduler resumes the actor through here. An isolated replica's
-  /// actor only ever runs on its own thread.
+  /// actor only ever runs on the user plane's pool.
   caf::resumable::resume_result resume(caf::execution_unit* eu,
                                        size_t max_throughput) override {
     if (hand_over(this, eu))

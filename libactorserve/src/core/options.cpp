@@ -109,6 +109,10 @@ void declare(CLI::App& app, flag_values& v) {
   app.add_option("--threads", o.system_threads, "system-plane workers")
       ->capture_default_str()
       ->check(in_range(1, 256));
+  app.add_option("--user-threads", o.user_threads,
+                 "user-plane threads (isolated replicas), more while blocked")
+      ->capture_default_str()
+      ->check(in_range(1, 256));
   app.add_option("--scheduler", o.scheduler_policy,
                  "workers, sharing or stealing")
       ->capture_default_str();
@@ -243,6 +247,10 @@ size_t default_thread_count() noexcept {
   return std::max<size_t>(1, available_cores() / 4);
 }
 
+size_t default_user_thread_count() noexcept {
+  return std::max<size_t>(1, available_cores() / 2);
+}
+
 caf::expected<serve_options> parse_options(int argc, const char* const* argv,
                                            serve_options defaults,
                                            std::vector<std::string>* rest) {
@@ -282,6 +290,8 @@ caf::error validate(const serve_options& opts) {
   };
   if (opts.system_threads < 1)
     return bad("system_threads", "must be >= 1");
+  if (opts.user_threads < 1)
+    return bad("user_threads", "must be >= 1");
   if (opts.scheduler_policy != "workers" &&
       opts.scheduler_policy != "sharing" && opts.scheduler_policy != "stealing")
     return bad("scheduler_policy", "must be 'workers', 'sharing' or "

@@ -27,6 +27,7 @@ struct serve::impl {
   explicit impl(serve_options o) : opts(std::move(o)) {
     cfg.set("scheduler.max-threads", opts.system_threads);
     cfg.idle_spin = opts.idle_spin;
+    cfg.user_threads = opts.user_threads;
     auto spin = opts.idle_spin;
     // At most one polling thread per core by default (spin_queue.hpp).
     detail::spin_budget::instance().set_limit(static_cast<int>(

@@ -1,7 +1,7 @@
 /// @file
-/// The job queue of every thread that runs actors: the system plane's
-/// workers (spin_scheduler.hpp) and isolated replicas' threads
-/// (user_plane.cpp).
+/// The shared job queue of the "sharing" scheduler (spin_scheduler.hpp),
+/// and the idle spin that every thread running actors uses: system
+/// workers and the user plane's pool (user_pool.hpp).
 ///
 /// A thread that finds the queue empty polls it for `spin` before it parks
 /// on the condition variable. On a virtual machine a parked thread takes tens
@@ -30,7 +30,7 @@
 namespace actorserve::detail {
 
 /// Bounds how many threads of the process poll for work at once (system
-/// workers and replica threads alike): by default one per core, so pollers
+/// workers and user-plane threads alike): by default one per core, so pollers
 /// never outnumber the cores; `serve` sets it from `--spin-threads`. A
 /// thread that finds the budget spent parks at once, and a polling thread
 /// yields its core to any runnable thread at every poll.
@@ -90,6 +90,46 @@ bool spin_until(F found, std::chrono::nanoseconds spin) {
       return found();
   }
   return true;
+}
+
+/// The queues of threads that steal from each other (system workers,
+/// worker_scheduler.hpp; the user plane's lanes, user_pool.hpp) share a
+/// shape: `mtx` guards `jobs`, `parked` and `wake`, `size` mirrors
+/// `jobs.size()`, and the owner parks on `cv`.
+///
+/// Appends `job` to `q` and wakes its owner if it is parked. Returns the
+/// queue's length after the push, or 0 when the owner was woken.
+template <class Queue>
+size_t push_and_wake_owner(Queue& q, caf::resumable* job) {
+  size_t backlog;
+  bool owner_parked;
+  {
+    std::lock_guard<std::mutex> guard{q.mtx};
+    q.jobs.push_back(job);
+    backlog = q.jobs.size();
+    q.size.store(backlog);
+    owner_parked = q.parked;
+  }
+  if (!owner_parked)
+    return backlog;
+  q.cv.notify_one();
+  return 0;
+}
+
+/// Wakes one parked owner among the `n` queues `at(i)` that nobody woke
+/// yet, to steal; nothing when none is parked.
+template <class At>
+void wake_one_parked(size_t n, At at) {
+  for (size_t i = 0; i < n; ++i) {
+    auto& q = at(i);
+    std::unique_lock<std::mutex> guard{q.mtx};
+    if (q.parked && !q.wake) {
+      q.wake = true;
+      guard.unlock();
+      q.cv.notify_one();
+      return;
+    }
+  }
 }
 
 class spin_queue {

@@ -1,8 +1,8 @@
 /// @file
 /// Names the process's threads for `top -H`, `ps -L`, perf and gdb: I/O
 /// shards `as-http-N`, the admin API `as-admin`, system workers
-/// `as-worker`, an isolated replica's thread `<deployment>#<replica>` and
-/// its blocking threads `<deployment>~b`.
+/// `as-worker`, the user plane's pool `as-user-N` (and its monitor
+/// `as-user-mon`), and a replica's blocking threads `<deployment>~b`.
 #pragma once
 
 #include <algorithm>

@@ -23,7 +23,7 @@
 #include "actorserve/stream_core.hpp"
 #include "reply_guard.hpp"
 #include "serve_config.hpp"
-#include "user_thread.hpp"
+#include "user_pool.hpp"
 
 namespace actorserve::detail {
 
@@ -56,32 +56,35 @@ user_plane::user_plane(caf::actor_system& sys,
         default_latency_buckets_ms(), std::move(labels));
   }
   if (isolated) {
-    thread_ = std::make_shared<user_thread>(
-        sys, idle_spin_of(sys),
-        ctx_->deployment + "#" + std::to_string(ctx_->replica_id));
-    user_thread::start(thread_);
+    member_ = user_pool::attach(sys);
+    lanes_ = member_->shared_from_this();
+    lanes_->add_member();
   }
 }
 
 user_plane::~user_plane() {
   callers_.reset();
-  if (thread_)
-    thread_->stop();
+  leave_lanes();
+}
+
+void user_plane::leave_lanes() {
+  if (!member_)
+    return;
+  lanes_->remove_member();
+  member_.reset();
 }
 
 caf::execution_unit*
 user_plane::waking_unit(caf::execution_unit* eu) const noexcept {
-  return thread_ ? thread_.get() : eu;
+  return lanes_ ? lanes_->waking_unit() : eu;
 }
 
 bool user_plane::on_own_unit() const noexcept {
-  return thread_ && self_ && self_->context() == thread_.get();
+  return lanes_ && self_ && lanes_->runs_here(self_->context());
 }
 
-void user_plane::bind_actor(caf::local_actor* self, caf::resumable* job) {
+void user_plane::bind_actor(caf::local_actor* self, caf::resumable*) {
   self_ = self;
-  if (thread_)
-    thread_->bind(job);
 }
 
 void user_plane::route(const endpoint_ptr& ep, caf::message_id mid,
@@ -240,12 +243,12 @@ bool user_plane::intercept_response(caf::mailbox_element& x) {
 }
 
 bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
-  if (!thread_ || eu == thread_.get())
+  if (!lanes_ || lanes_->runs_here(eu))
     return false;
   // The scheduler that resumed us drops its reference when we return;
-  // the user thread keeps one of its own.
+  // the pool keeps one of its own.
   job->intrusive_ptr_add_ref_impl();
-  thread_->push(job);
+  lanes_->hand_over(job);
   return true;
 }
 
@@ -329,6 +332,10 @@ void user_plane::reply(caf::local_actor* self, caf::mailbox_element& x,
 }
 
 void user_plane::stop_pool() {
+  // The actor has terminated: it no longer keeps the user plane's pool
+  // open, even while references keep it from being destroyed (the actor
+  // system waits for the pool's threads when it shuts down).
+  leave_lanes();
   close_streams();
   // Promises of jobs that will not complete here: their guards answer now.
   for (auto& w : blocking_)

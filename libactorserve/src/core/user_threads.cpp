@@ -190,7 +190,7 @@ bool completion_poster::post(std::function<void()> f) const {
     std::lock_guard<std::mutex> guard{box_->mtx};
     box_->done.push_back(std::move(f));
   }
-  // The owning actor runs on its own thread, and delivers promises there
+  // The owning actor runs on its own plane, and delivers promises there
   // (never from this foreign thread).
   owner->get()->enqueue(nullptr, caf::make_message_id(),
                         caf::make_message(completions_atom::value), nullptr);

@@ -213,37 +213,18 @@ private:
 
   template <class Coordinator, class Worker>
   static void push(Coordinator* parent, Worker* target, caf::resumable* job) {
-    auto& s = *d(target).queue;
-    bool owner_parked;
-    size_t backlog;
-    {
-      std::lock_guard<std::mutex> guard{s.mtx};
-      s.jobs.push_back(job);
-      backlog = s.jobs.size();
-      s.size.store(backlog);
-      owner_parked = s.parked;
-    }
-    if (owner_parked) {
-      s.cv.notify_one();
+    auto backlog = push_and_wake_owner(*d(target).queue, job);
+    if (backlog == 0)
       return;
-    }
     // The owner is busy (or spinning). One job waits only for the owner's
     // current one; a backlog is worth a parked worker's wake-up (tens of
     // microseconds), unless a spinning worker will steal it anyway.
     auto& cd = d(parent);
     if (backlog < 2 || cd.spinning.load() > 0 || cd.parked.load() == 0)
       return;
-    auto n = parent->num_workers();
-    for (size_t i = 0; i < n; ++i) {
-      auto& other = *d(parent->worker_by_id(i)).queue;
-      std::unique_lock<std::mutex> guard{other.mtx};
-      if (other.parked && !other.wake) {
-        other.wake = true;
-        guard.unlock();
-        other.cv.notify_one();
-        return;
-      }
-    }
+    wake_one_parked(parent->num_workers(), [parent](size_t i) -> slot& {
+      return *d(parent->worker_by_id(i)).queue;
+    });
   }
 };
 

@@ -1,0 +1,110 @@
+// The user pool's monitor: samples the lanes, applies `plan_pool` (a pure
+// function, user_pool_plan.hpp) and wakes or adds lanes (user_pool.hpp).
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "thread_name.hpp"
+#include "user_pool.hpp"
+#include "user_pool_plan.hpp"
+
+namespace actorserve::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The monitor's tick while a lane is busy, and while none is.
+constexpr auto busy_tick = 1ms;
+constexpr auto idle_tick = 10ms;
+
+} // namespace
+
+pool_step plan_pool(const std::vector<lane_sample>& lanes, size_t cap) {
+  bool stalled = false;
+  bool waits_on_stalled = false;
+  bool all_busy = true;
+  bool parked = false;
+  size_t queued = 0;
+  for (auto& l : lanes) {
+    queued += l.queued;
+    if (l.stalled) {
+      stalled = true;
+      waits_on_stalled = waits_on_stalled || l.queued > 0;
+    }
+    all_busy = all_busy && l.busy;
+    parked = parked || l.parked;
+  }
+  if (!waits_on_stalled && !(queued > 0 && all_busy && stalled))
+    return pool_step::none;
+  if (parked)
+    return pool_step::wake;
+  if (!all_busy)
+    return pool_step::none; // a polling lane steals it
+  return lanes.size() < cap ? pool_step::grow : pool_step::none;
+}
+
+void user_pool::monitor() {
+  name_this_thread("as-user-mon");
+  std::vector<lane_sample> samples;
+  auto tick = std::chrono::duration_cast<std::chrono::nanoseconds>(idle_tick);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard{monitor_mtx_};
+      monitor_cv_.wait_for(guard, tick, [&] { return closed_.load(); });
+    }
+    if (closed_.load())
+      break;
+    samples.clear();
+    bool busy = false;
+    auto n = count_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < n; ++i) {
+      auto& l = *lanes_[i];
+      if (!l.alive.load())
+        continue;
+      lane_sample s;
+      auto turns = l.turns.load(std::memory_order_relaxed);
+      s.busy = l.busy.load(std::memory_order_relaxed);
+      s.stalled = s.busy && turns == l.seen;
+      l.seen = turns;
+      l.stalled.store(s.stalled, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> guard{l.mtx};
+        s.parked = l.parked;
+        s.queued = l.jobs.size();
+      }
+      busy = busy || s.busy;
+      samples.push_back(s);
+    }
+    auto cap = std::min(max_lanes, base_ + members_.load());
+    switch (plan_pool(samples, cap)) {
+    case pool_step::wake:
+      wake_one();
+      break;
+    case pool_step::grow:
+      start_lane(add_lane());
+      break;
+    case pool_step::none:
+      break;
+    }
+    tick = busy ? busy_tick : idle_tick;
+  }
+  sys_.dec_detached_threads();
+}
+
+void user_pool::close() {
+  closed_.store(true);
+  { std::lock_guard<std::mutex> guard{monitor_mtx_}; }
+  monitor_cv_.notify_all();
+  auto n = count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    auto& l = *lanes_[i];
+    {
+      std::lock_guard<std::mutex> guard{l.mtx};
+      l.wake = true;
+    }
+    l.cv.notify_all();
+  }
+}
+
+} // namespace actorserve::detail
