@@ -1,7 +1,9 @@
 #include "user_pool.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -118,10 +120,22 @@ std::shared_ptr<user_pool> user_pool::attach(caf::actor_system& sys) {
     if (pool->coordinator_ != nullptr) {
       pool->add_lane().alive = true;
     } else {
-      for (size_t i = 0; i < pool->base_; ++i)
-        pool->start_lane(pool->add_lane());
-      sys.inc_detached_threads();
-      std::thread{[pool] { pool->monitor(); }}.detach();
+      bool started = true;
+      for (size_t i = 0; i < pool->base_ && started; ++i)
+        started = pool->start_lane(pool->add_lane());
+      if (started) {
+        sys.inc_detached_threads();
+        try {
+          std::thread{[pool] { pool->monitor(); }}.detach();
+        } catch (const std::system_error&) {
+          sys.dec_detached_threads();
+          started = false;
+        }
+      }
+      if (!started) {
+        pool->close();
+        throw std::runtime_error("cannot start the user plane's threads");
+      }
     }
     owner = std::make_shared<pool_owner>(std::move(pool));
     (*pools)[&sys] = owner;
@@ -157,10 +171,20 @@ user_pool::lane& user_pool::add_lane() {
   return *lanes_[n];
 }
 
-void user_pool::start_lane(lane& l) {
+bool user_pool::start_lane(lane& l) {
   l.alive = true;
   sys_.inc_detached_threads();
-  std::thread{[self = shared_from_this(), &l] { self->run_lane(l); }}.detach();
+  try {
+    std::thread{[self = shared_from_this(), &l] {
+      self->run_lane(l);
+    }}.detach();
+    return true;
+  } catch (const std::system_error&) {
+    // Out of threads: the pool goes on with the lanes it has.
+    l.alive = false;
+    sys_.dec_detached_threads();
+    return false;
+  }
 }
 
 // -- scheduling ---------------------------------------------------------------
@@ -190,7 +214,7 @@ user_pool::lane& user_pool::home_lane() noexcept {
   // Base lanes only (extra lanes retire), and past a stalled one.
   for (size_t i = 0; i < base_; ++i) {
     auto& l = *lanes_[(home + i) % base_];
-    if (!l.stalled.load(std::memory_order_relaxed))
+    if (!l.stalled())
       return l;
   }
   return *lanes_[home % base_];
@@ -207,7 +231,7 @@ void user_pool::push(lane& l, caf::resumable* job) {
   // The owner is busy or polling. One job waits only for its current one,
   // unless that one is stalled; a backlog is worth a parked lane's wake-up,
   // unless a polling lane will steal it anyway (worker_scheduler.hpp).
-  if ((backlog < 2 && !l.stalled.load()) || spinning_.load() > 0 ||
+  if ((backlog < 2 && !l.stalled()) || spinning_.load() > 0 ||
       parked_.load() == 0)
     return;
   wake_one();
@@ -234,12 +258,13 @@ bool user_pool::any_work() const noexcept {
   return false;
 }
 
-bool user_pool::any_stalled() const noexcept {
+size_t user_pool::free_lanes() const noexcept {
   auto n = count_.load(std::memory_order_acquire);
+  size_t free = 0;
   for (size_t i = 0; i < n; ++i)
-    if (lanes_[i]->stalled.load())
-      return true;
-  return false;
+    if (lanes_[i]->alive.load() && !lanes_[i]->stalled())
+      ++free;
+  return free;
 }
 
 caf::resumable* user_pool::next_job(lane& l) {
@@ -286,8 +311,9 @@ caf::resumable* user_pool::next_job(lane& l) {
       continue;
     }
     // A patrol found nothing. An extra lane that has idled this long
-    // retires (only its own thread ever queues onto it).
-    if (l.patrol >= max_patrol && l.index >= base_ && !any_stalled()) {
+    // retires while the base number of other lanes are free to run jobs
+    // (only its own thread ever queues onto it).
+    if (l.patrol >= max_patrol && l.index >= base_ && free_lanes() > base_) {
       l.alive = false;
       return nullptr;
     }
@@ -302,11 +328,10 @@ void user_pool::run_lane(lane& l) {
   current_lane = &l;
   auto max = std::min(sys_.scheduler().max_throughput(), lane_throughput);
   while (auto job = next_job(l)) {
-    l.turns.fetch_add(1, std::memory_order_relaxed);
-    l.busy.store(true, std::memory_order_relaxed);
+    l.turns.fetch_add(1);
+    l.busy.store(true, std::memory_order_release);
     auto result = job->resume(&l.run, max);
-    l.busy.store(false, std::memory_order_relaxed);
-    l.stalled.store(false, std::memory_order_relaxed);
+    l.busy.store(false, std::memory_order_release);
     if (result == caf::resumable::resume_later)
       push(l, job); // to the back of the queue, reference kept
     else

@@ -21,7 +21,8 @@
 /// otherwise) and applies `plan_pool` (user_pool_plan.hpp): when work waits
 /// behind a lane that has run one job since the previous tick, it wakes a
 /// parked lane to steal it, or adds a lane. Lanes beyond the base retire
-/// once they have idled for about a second. A blocked replica therefore
+/// once they have idled for about a quarter of a second, while the base
+/// number of lanes that are not stalled remains. A blocked replica therefore
 /// holds back other replicas' requests for a tick or two, and what the user
 /// plane costs grows with its use (lanes), not with the replica count.
 ///
@@ -118,7 +119,7 @@ private:
   friend struct lane;
 
   lane& add_lane();
-  void start_lane(lane& l);
+  bool start_lane(lane& l);
   void run_lane(lane& l);
   void monitor();
   void close();
@@ -127,7 +128,7 @@ private:
   caf::resumable* next_job(lane& l);
   caf::resumable* steal(const lane& thief);
   bool any_work() const noexcept;
-  bool any_stalled() const noexcept;
+  size_t free_lanes() const noexcept;
   void wake_one();
 
   caf::actor_system& sys_;
@@ -171,12 +172,18 @@ struct user_pool::lane {
   /// Jobs started, and whether one runs now (read by the monitor).
   std::atomic<uint64_t> turns{0};
   std::atomic<bool> busy{false};
-  /// Set by the monitor: the current job has run for a tick or more.
-  std::atomic<bool> stalled{false};
+  /// Set by the monitor: the turn it found running for a tick or more.
+  std::atomic<uint64_t> stalled_turn{0};
   /// A thread runs this lane.
   std::atomic<bool> alive{false};
   /// `turns` at the monitor's previous tick (monitor only).
   uint64_t seen = 0;
+
+  /// Still in the turn the monitor found stalled (a new turn clears it).
+  bool stalled() const noexcept {
+    return busy.load(std::memory_order_acquire) &&
+           stalled_turn.load() == turns.load();
+  }
 };
 
 } // namespace actorserve::detail

@@ -63,11 +63,13 @@ void user_pool::monitor() {
       if (!l.alive.load())
         continue;
       lane_sample s;
-      auto turns = l.turns.load(std::memory_order_relaxed);
-      s.busy = l.busy.load(std::memory_order_relaxed);
+      // Busy first: a lane counts its turn before it turns busy.
+      s.busy = l.busy.load(std::memory_order_acquire);
+      auto turns = l.turns.load();
       s.stalled = s.busy && turns == l.seen;
       l.seen = turns;
-      l.stalled.store(s.stalled, std::memory_order_relaxed);
+      if (s.stalled)
+        l.stalled_turn.store(turns);
       {
         std::lock_guard<std::mutex> guard{l.mtx};
         s.parked = l.parked;
@@ -82,7 +84,7 @@ void user_pool::monitor() {
       wake_one();
       break;
     case pool_step::grow:
-      start_lane(add_lane());
+      start_lane(add_lane()); // out of threads: try again next tick
       break;
     case pool_step::none:
       break;
