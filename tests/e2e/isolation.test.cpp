@@ -15,6 +15,7 @@
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
+#include "user_pool.hpp" // the pool's retirement event
 
 using namespace std::chrono;
 using namespace actorserve;
@@ -119,14 +120,9 @@ size_t user_lanes() {
 
 /// Waits for the event "the pool is back to `n` threads or fewer" (extra
 /// threads retire after idling); the deadline only bounds a failing test.
-bool user_lanes_back_to(size_t n) {
-  auto deadline = steady_clock::now() + seconds(20);
-  while (user_lanes() > n) {
-    if (steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
+bool user_lanes_back_to(test::demo_server& s, size_t n) {
+  auto pool = actorserve::detail::user_pool::attach(s.serve.system());
+  return pool->wait_lanes_at_most(n, seconds(20));
 }
 
 microseconds p99(std::vector<microseconds> xs) {
@@ -221,7 +217,7 @@ TEST_CASE("handlers that block their pool thread hold back neither the "
   for (auto& b : blocked)
     CHECK(b.get().status == 200);
   // The threads added for the blocked handlers retire once idle.
-  CHECK(user_lanes_back_to(base));
+  CHECK(user_lanes_back_to(s, base));
 }
 
 TEST_CASE("/-/healthz answers 503 when the system plane cannot run",

@@ -187,6 +187,19 @@ bool user_pool::start_lane(lane& l) {
   }
 }
 
+bool user_pool::wait_lanes_at_most(size_t n,
+                                   std::chrono::milliseconds timeout) {
+  auto alive = [this] {
+    auto count = count_.load(std::memory_order_acquire);
+    size_t x = 0;
+    for (size_t i = 0; i < count; ++i)
+      x += lanes_[i]->alive.load() ? 1 : 0;
+    return x;
+  };
+  std::unique_lock<std::mutex> guard{retired_mtx_};
+  return retired_cv_.wait_for(guard, timeout, [&] { return alive() <= n; });
+}
+
 // -- scheduling ---------------------------------------------------------------
 
 caf::execution_unit* user_pool::waking_unit() noexcept {
@@ -339,6 +352,8 @@ void user_pool::run_lane(lane& l) {
       job->intrusive_ptr_release_impl();
   }
   current_lane = nullptr;
+  { std::lock_guard<std::mutex> guard{retired_mtx_}; }
+  retired_cv_.notify_all();
   sys_.thread_terminates();
   sys_.dec_detached_threads();
 }

@@ -81,6 +81,10 @@ public:
   /// holds a reference for the pool.
   void hand_over(caf::resumable* job);
 
+  /// Waits for the event "at most `n` lanes are alive" (extra lanes
+  /// retire after idling); false when `timeout` passed first.
+  bool wait_lanes_at_most(size_t n, std::chrono::milliseconds timeout);
+
   /// A replica joined or left (the pool has at most base + replicas
   /// lanes).
   void add_member() noexcept { members_.fetch_add(1); }
@@ -146,6 +150,9 @@ private:
   std::atomic<bool> closed_{false};
   std::mutex monitor_mtx_;
   std::condition_variable monitor_cv_;
+  /// Signalled when a lane's thread leaves its loop.
+  std::mutex retired_mtx_;
+  std::condition_variable retired_cv_;
 
   friend class pool_owner;
 };
