@@ -69,6 +69,10 @@ using clock_type = std::chrono::steady_clock;
 /// How long `GET /-/healthz` waits for the controller before it answers 503.
 constexpr auto health_timeout = std::chrono::seconds(1);
 
+/// How late a request timeout may be answered, so that deadlines close
+/// together share one timer wake-up.
+constexpr auto deadline_slack = std::chrono::milliseconds(5);
+
 /// What a pending request waits for.
 enum class pending_kind : uint8_t { app_call, status_query, health_query };
 
@@ -192,7 +196,12 @@ public:
   void on_connection_closed(restinio::connection_id_t conn);
 
   /// One timer per shard; deadlines arrive in order (one timeout for all).
+  /// It wakes only for a request still in flight, so a steady stream of
+  /// quick requests costs no timer wake-ups.
   void arm_deadline();
+
+  /// Drops the front deadlines of requests already answered.
+  void drop_answered_deadlines();
 
   // -- messages from the system plane ---------------------------------------
 

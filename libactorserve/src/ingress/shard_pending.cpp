@@ -1,6 +1,8 @@
 // An ingress shard's requests in flight: their bookkeeping and deadlines,
 // the responses and metrics they end with, the streams they turn into, and
 // what a closed connection does to them.
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,7 @@ caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
     ++builtin_pending;
   update_active();
   if (owner.opts.request_timeout.count() > 0) {
+    drop_answered_deadlines();
     deadlines.emplace_back(key_of(mid),
                            clock_type::now() + owner.opts.request_timeout);
     arm_deadline();
@@ -175,11 +178,20 @@ void ingress_shard::on_connection_closed(restinio::connection_id_t conn) {
     inbox->cancel(tag, make_error(errc::cancelled, "the client went away"));
 }
 
+void ingress_shard::drop_answered_deadlines() {
+  while (!deadlines.empty() && pending.count(deadlines.front().first) == 0)
+    deadlines.pop_front();
+}
+
 void ingress_shard::arm_deadline() {
   if (deadline_armed || deadlines.empty())
     return;
   deadline_armed = true;
-  deadline_timer.expires_at(deadlines.front().second);
+  // Deadlines of answered requests were dropped, so the front is a request
+  // still in flight; `deadline_slack` lets one wake-up time out every
+  // request whose deadline falls close together.
+  deadline_timer.expires_at(
+      std::max(deadlines.front().second, clock_type::now() + deadline_slack));
   deadline_timer.async_wait([this](const asio::error_code& ec) {
     deadline_armed = false;
     if (ec)
@@ -198,6 +210,7 @@ void ingress_shard::arm_deadline() {
       }
       deadlines.pop_front();
     }
+    drop_answered_deadlines();
     arm_deadline();
   });
 }
