@@ -343,6 +343,11 @@ caf::error error_of(std::exception_ptr eptr);
 /// is not a deployment replica.
 user_plane& user_plane_of(caf::local_actor* self);
 
+/// The user plane of `self`, or null when `self` is not a deployment
+/// replica. Cheap when `self` is the replica running on this thread (a
+/// handler asking for its own plane), which is nearly always.
+user_plane* find_user_plane(caf::local_actor* self) noexcept;
+
 /// The actor type that runs a replica's user code: the user's actor type,
 /// plus exception containment and the framework messages.
 template <class Base>

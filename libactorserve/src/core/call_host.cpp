@@ -249,7 +249,7 @@ void call_host::fail_all(const caf::error& err) {
 
 void route_call(caf::local_actor* self, const endpoint_ptr& ep,
                 caf::message_id mid, request_meta meta, caf::message args) {
-  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+  if (auto up = find_user_plane(self); up != nullptr) {
     up->route(ep, mid, std::move(meta), std::move(args));
     return;
   }
@@ -273,7 +273,7 @@ void route_call(caf::local_actor* self, const endpoint_ptr& ep,
 void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
                     request_meta meta, caf::message args) {
   auto rp = self->make_response_promise();
-  if (auto up = dynamic_cast<user_plane*>(self); up != nullptr) {
+  if (auto up = find_user_plane(self); up != nullptr) {
     up->route(ep, self->new_request_id(caf::message_priority::normal),
               std::move(meta), std::move(args), std::move(rp));
     return;

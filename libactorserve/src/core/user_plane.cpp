@@ -356,7 +356,7 @@ void user_plane::stop_pool() {
 }
 
 user_plane& user_plane_of(caf::local_actor* self) {
-  auto ptr = dynamic_cast<user_plane*>(self);
+  auto ptr = find_user_plane(self);
   if (ptr == nullptr)
     throw std::logic_error("this actor is not a deployment replica");
   return *ptr;

@@ -26,6 +26,14 @@ user_plane* user_plane::running_here() noexcept {
   return running_plane;
 }
 
+user_plane* find_user_plane(caf::local_actor* self) noexcept {
+  // Comparing with the plane running here costs a load; the cross-cast
+  // through the actor's class hierarchy costs thousands of instructions.
+  if (auto up = running_plane; up != nullptr && up->self() == self)
+    return up;
+  return dynamic_cast<user_plane*>(self);
+}
+
 void user_plane::defer_unanswered(caf::strong_actor_ptr caller,
                                   caf::message_id mid) {
   unanswered_.emplace_back(std::move(caller), mid);
@@ -81,18 +89,18 @@ caf::strong_actor_ptr user_plane::context_token() const {
 }
 
 const request_meta* current_context(caf::local_actor* self) noexcept {
-  auto up = dynamic_cast<user_plane*>(self);
+  auto up = find_user_plane(self);
   return up != nullptr ? up->current_context() : nullptr;
 }
 
 caf::strong_actor_ptr context_token(caf::local_actor* self) {
-  auto up = dynamic_cast<user_plane*>(self);
+  auto up = find_user_plane(self);
   return up != nullptr ? up->context_token() : caf::strong_actor_ptr{};
 }
 
 restore_context::restore_context(caf::local_actor* self,
                                  const caf::strong_actor_ptr& token)
-    : up_(dynamic_cast<user_plane*>(self)), token_(token),
+    : up_(find_user_plane(self)), token_(token),
       uncaught_(std::uncaught_exceptions()) {
   if (up_ != nullptr) {
     prev_ = up_->context_;
