@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -54,16 +53,27 @@ struct sentiment_model {
   /// case folded before the lookup.
   std::vector<int32_t> tokenize(const std::string& text) const {
     std::vector<int32_t> result;
-    std::istringstream in{text};
-    std::string word;
-    while (in >> word) {
-      std::string key;
-      for (auto c : word)
-        if (std::isalnum(static_cast<unsigned char>(c)))
-          key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string key;
+    bool in_word = false;
+    auto end_word = [&] {
+      if (!in_word)
+        return;
       auto i = ids.find(key);
       result.push_back(i == ids.end() ? 0 : i->second);
+      key.clear();
+      in_word = false;
+    };
+    for (auto c : text) {
+      auto u = static_cast<unsigned char>(c);
+      if (std::isspace(u)) {
+        end_word();
+        continue;
+      }
+      in_word = true;
+      if (std::isalnum(u))
+        key += static_cast<char>(std::tolower(u));
     }
+    end_word();
     return result;
   }
 
