@@ -10,6 +10,7 @@
 using actorserve::detail::lane_sample;
 using actorserve::detail::plan_pool;
 using actorserve::detail::pool_step;
+using actorserve::detail::starved_between;
 
 namespace {
 
@@ -33,6 +34,12 @@ lane_sample busy(size_t queued = 0) {
 lane_sample stalled(size_t queued = 0) {
   auto s = busy(queued);
   s.stalled = true;
+  return s;
+}
+
+lane_sample starved(size_t queued = 0) {
+  auto s = stalled(queued);
+  s.starved = true;
   return s;
 }
 
@@ -71,4 +78,25 @@ TEST_CASE("with every lane busy and one stalled, the pool grows up to its "
   CHECK(plan_pool({stalled(0), busy(1)}, 8) == pool_step::grow);
   CHECK(plan_pool({stalled(1), stalled(2)}, 3) == pool_step::grow);
   CHECK(plan_pool({stalled(1), stalled(2), stalled(1)}, 3) == pool_step::none);
+}
+
+TEST_CASE("a lane that only waits for a core is not helped by another",
+          "[user_pool]") {
+  // Preempted on a busy machine: another thread would wait for a core too.
+  CHECK(plan_pool({starved(3)}, 8) == pool_step::none);
+  CHECK(plan_pool({starved(3), idle_parked()}, 8) == pool_step::none);
+  CHECK(plan_pool({starved(2), busy(1)}, 8) == pool_step::none);
+  // The same lane blocked or computing gets help.
+  CHECK(plan_pool({stalled(3)}, 8) == pool_step::grow);
+  // Another lane that is really stalled still counts.
+  CHECK(plan_pool({starved(1), stalled(1), idle_parked()}, 8) ==
+        pool_step::wake);
+}
+
+TEST_CASE("a lane is starved when it waited for a core longer than it ran",
+          "[user_pool]") {
+  CHECK(starved_between(100'000, 900'000));
+  CHECK_FALSE(starved_between(900'000, 100'000)); // computing at length
+  CHECK_FALSE(starved_between(0, 0));             // blocked all along
+  CHECK_FALSE(starved_between(500'000, 500'000));
 }

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <unistd.h>
+
 #include <caf/ref_counted.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -337,6 +339,7 @@ caf::resumable* user_pool::next_job(lane& l) {
 void user_pool::run_lane(lane& l) {
   set_thread_role(thread_role::actor);
   name_this_thread("as-user-" + std::to_string(l.index));
+  l.tid.store(static_cast<int>(::gettid()));
   sys_.thread_started();
   current_lane = &l;
   auto max = std::min(sys_.scheduler().max_throughput(), lane_throughput);

@@ -126,6 +126,8 @@ private:
   bool start_lane(lane& l);
   void run_lane(lane& l);
   void monitor();
+  /// Whether stalled lane `l` only waits for a core (the monitor's probe).
+  bool starved(lane& l, uint64_t turn);
   void close();
   lane& home_lane() noexcept;
   void push(lane& l, caf::resumable* job);
@@ -185,6 +187,13 @@ struct user_pool::lane {
   std::atomic<bool> alive{false};
   /// `turns` at the monitor's previous tick (monitor only).
   uint64_t seen = 0;
+  /// The kernel's id of the lane's thread, for the monitor's probe.
+  std::atomic<int> tid{0};
+  /// The monitor's last look at the kernel's accounting of this lane's
+  /// thread, in the turn `probed_turn` (monitor only; see thread_probe).
+  uint64_t probed_turn = 0;
+  uint64_t probed_run_ns = 0;
+  uint64_t probed_wait_ns = 0;
 
   /// Still in the turn the monitor found stalled (a new turn clears it).
   bool stalled() const noexcept {

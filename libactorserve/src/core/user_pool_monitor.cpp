@@ -2,6 +2,9 @@
 // function, user_pool_plan.hpp) and wakes or adds lanes (user_pool.hpp).
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "thread_name.hpp"
@@ -18,7 +21,54 @@ using namespace std::chrono_literals;
 constexpr auto busy_tick = 1ms;
 constexpr auto idle_tick = 10ms;
 
+/// What the kernel says of one thread of this process.
+struct thread_probe {
+  /// Running or waiting for a core ('R'), rather than blocked.
+  bool runnable = false;
+  /// Time on a core, and time waiting on a run queue, since it started.
+  unsigned long long run_ns = 0;
+  unsigned long long wait_ns = 0;
+};
+
+/// Reads /proc for thread `tid`; nothing where procfs or the scheduler's
+/// statistics are missing.
+std::optional<thread_probe> probe_thread(int tid) {
+  auto dir = "/proc/self/task/" + std::to_string(tid);
+  std::ifstream stat{dir + "/stat"};
+  std::string line;
+  if (!std::getline(stat, line))
+    return std::nullopt;
+  // The state follows the name, which is in parentheses and may hold spaces.
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size())
+    return std::nullopt;
+  thread_probe p;
+  p.runnable = line[close + 2] == 'R';
+  std::ifstream sched{dir + "/schedstat"};
+  if (!(sched >> p.run_ns >> p.wait_ns))
+    return std::nullopt;
+  return p;
+}
+
 } // namespace
+
+/// Whether stalled lane `l`, in turn `turn`, only waits for a core. A lane
+/// blocked in user code is not; a runnable one is judged by what it did
+/// between two looks in the same turn, so the first look says "starved"
+/// and growth waits one more tick.
+bool user_pool::starved(lane& l, uint64_t turn) {
+  auto tid = l.tid.load();
+  auto p = tid != 0 ? probe_thread(tid) : std::nullopt;
+  if (!p || !p->runnable)
+    return false;
+  bool known = l.probed_turn == turn;
+  bool result = !known || starved_between(p->run_ns - l.probed_run_ns,
+                                          p->wait_ns - l.probed_wait_ns);
+  l.probed_turn = turn;
+  l.probed_run_ns = p->run_ns;
+  l.probed_wait_ns = p->wait_ns;
+  return result;
+}
 
 pool_step plan_pool(const std::vector<lane_sample>& lanes, size_t cap) {
   bool stalled = false;
@@ -28,7 +78,7 @@ pool_step plan_pool(const std::vector<lane_sample>& lanes, size_t cap) {
   size_t queued = 0;
   for (auto& l : lanes) {
     queued += l.queued;
-    if (l.stalled) {
+    if (l.stalled && !l.starved) {
       stalled = true;
       waits_on_stalled = waits_on_stalled || l.queued > 0;
     }
@@ -68,8 +118,10 @@ void user_pool::monitor() {
       auto turns = l.turns.load();
       s.stalled = s.busy && turns == l.seen;
       l.seen = turns;
-      if (s.stalled)
+      if (s.stalled) {
         l.stalled_turn.store(turns);
+        s.starved = starved(l, turns);
+      }
       {
         std::lock_guard<std::mutex> guard{l.mtx};
         s.parked = l.parked;

@@ -17,6 +17,9 @@ struct lane_sample {
   /// Running the same job as on the previous tick: user code has held the
   /// thread for at least a tick (blocked, or computing at length).
   bool stalled = false;
+  /// Stalled, but waiting for a core rather than blocked or computing: the
+  /// machine's cores are all busy, and another thread would only wait too.
+  bool starved = false;
   /// Sleeping on its condition variable (not polling).
   bool parked = false;
   /// Jobs waiting in its queue.
@@ -36,7 +39,16 @@ enum class pool_step {
 /// while every thread is busy and one of them is stalled: then a parked
 /// thread is woken to take it; with none parked and none polling (a
 /// polling thread steals it by itself), a thread is added, up to `cap`.
-/// Busy threads that are not stalled get to the work on their own.
+/// Busy threads that are not stalled get to the work on their own, and a
+/// starved thread counts as not stalled.
 pool_step plan_pool(const std::vector<lane_sample>& lanes, size_t cap);
+
+/// Whether a thread that has held one job since the monitor's previous look
+/// is starved: it waited on the kernel's run queue for longer than it ran
+/// (`ran_ns` and `waited_ns` since that look).
+constexpr bool starved_between(unsigned long long ran_ns,
+                               unsigned long long waited_ns) {
+  return waited_ns > ran_ns;
+}
 
 } // namespace actorserve::detail
