@@ -196,8 +196,8 @@ public:
   void on_connection_closed(restinio::connection_id_t conn);
 
   /// One timer per shard; deadlines arrive in order (one timeout for all).
-  /// It wakes only for a request still in flight, so a steady stream of
-  /// quick requests costs no timer wake-ups.
+  /// It aims at a request still in flight, so a steady stream of quick
+  /// requests costs about one wake-up per timeout, not one per request.
   void arm_deadline();
 
   /// Drops the front deadlines of requests already answered.
