@@ -325,7 +325,14 @@ auto build_classify(serve& s, const nlohmann::json& args) {
     throw error_exception(errc::invalid_config,
                           "tokenizers must be between 1 and 1000");
   auto tok = s.deployment("Tokenizer", tokenizer).num_replicas(n).bind();
-  return s.deployment("Classifier", classifier).bind(tok);
+  // The Classifier never blocks: while the Tokenizer works, it only waits
+  // for the answer. Ray Serve's default of 5 would keep all but 5 requests
+  // waiting in the ingress's queue, each one routed again when another is
+  // answered; a light asynchronous deployment takes many more at once (as
+  // serve_config.yaml sets too).
+  return s.deployment("Classifier", classifier)
+      .max_ongoing_requests(100)
+      .bind(tok);
 }
 
 auto build_pipeline(serve& s) {
