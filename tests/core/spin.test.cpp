@@ -1,5 +1,6 @@
 // The idle spin's rule (spin_queue.hpp): a thread polls for work only while
-// the cores are spare, and parks as soon as a poll gave its core away.
+// the cores are spare, and parks as soon as a poll gave its core away to a
+// thread that kept it (a brief step by another thread does not count).
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "spin_queue.hpp"
 
 using actorserve::detail::spin_until;
+using actorserve::detail::yield_ends_spin;
 using namespace std::chrono_literals;
 
 namespace {
@@ -55,10 +57,25 @@ TEST_CASE("a spin with nothing to find ends when its time is up", "[spin]") {
   CHECK_FALSE(spin_until([] { return false; }, 1ms));
 }
 
+TEST_CASE("a yield ends the spin only when another thread kept the core",
+          "[spin]") {
+  // Not switched out: the core was spare, however long the yield took (a
+  // hypervisor may stall a virtual CPU).
+  CHECK_FALSE(yield_ends_spin(false, 5ms));
+  // Switched out briefly: a thread of the pipeline took a step, and what
+  // it passes on may be the work the spinner waits for.
+  CHECK_FALSE(yield_ends_spin(true, 0us));
+  CHECK_FALSE(yield_ends_spin(true, 20us));
+  // Switched out for longer: the cores are not spare.
+  CHECK(yield_ends_spin(true, 21us));
+  CHECK(yield_ends_spin(true, 3ms));
+}
+
 TEST_CASE("a spin gives up as soon as another thread wants its core",
           "[spin]") {
   // Both threads on one core: the busy thread is runnable whenever the
-  // spinner yields, so the first yield gives the core away and the spin
+  // spinner yields and keeps the core for a scheduler slice (milliseconds),
+  // so the first yield that gives the core away ends the spin, and the spin
   // must end long before its hour is up (a spin that ignored this would
   // run into ctest's timeout). Catch asserts on this thread only.
   auto cpu = some_cpu();

@@ -73,21 +73,38 @@ inline long involuntary_switches() noexcept {
   return usage.ru_nivcsw;
 }
 
+/// A yield that kept the core away from the spinning thread for longer
+/// than this gave it to a thread with real work of its own (the load, or a
+/// busy thread): the cores are not spare. A shorter one let a thread of the
+/// same pipeline take a step (a network thread passing a message on, say),
+/// and the work it passes on may be the very work the spinner waits for.
+constexpr auto yield_gave_core = std::chrono::microseconds(20);
+
+/// Whether a spin ends after a yield: when the kernel switched the thread
+/// out (`switched`) and it got the core back only after `away`.
+inline bool yield_ends_spin(bool switched,
+                            std::chrono::nanoseconds away) noexcept {
+  return switched && away > yield_gave_core;
+}
+
 /// Polls `found` for up to `spin`, yielding the core at every poll, and
-/// returns whether it found work. Gives up as soon as a yield gave the core
-/// away: another thread was waiting for it, so the cores are not spare and
-/// polling would only take time from threads with work.
+/// returns whether it found work. Gives up as soon as a yield ends the spin
+/// (`yield_ends_spin`): another thread needed the core, so polling would
+/// only take time from threads with work.
 template <class F>
 bool spin_until(F found, std::chrono::nanoseconds spin) {
   using clock = std::chrono::steady_clock;
   auto until = clock::now() + spin;
   auto switches = involuntary_switches();
   while (!found()) {
-    if (clock::now() >= until)
+    auto before = clock::now();
+    if (before >= until)
       return false;
     std::this_thread::yield();
-    if (involuntary_switches() != switches)
+    auto after = involuntary_switches();
+    if (yield_ends_spin(after != switches, clock::now() - before))
       return found();
+    switches = after;
   }
   return true;
 }
