@@ -10,8 +10,8 @@
 /// signals the condition variable only when a thread is parked. The cost is
 /// CPU while polling: at most `spin` per idle period per thread, no more
 /// threads polling at once than the `spin_budget` below allows, and none once
-/// the cores are not spare: a poll that yielded its core to another thread
-/// ends the spin (`spin_until`).
+/// the cores are not spare: a poll that yielded its core to a thread that
+/// kept it ends the spin (`spin_until`).
 #pragma once
 
 #include <algorithm>
