@@ -1,18 +1,14 @@
 // The idle spin's rule (spin_queue.hpp): a thread polls for work only while
 // the cores are spare, and parks as soon as a poll gave its core away to a
 // thread that kept it (a brief step by another thread does not count).
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <thread>
-#include <vector>
 
 #include <catch2/catch.hpp>
 #include <pthread.h>
 #include <sched.h>
 
-#include "cpu_pressure.hpp"
 #include "spin_queue.hpp"
 
 using actorserve::detail::spin_until;
@@ -105,78 +101,4 @@ TEST_CASE("a spin gives up as soon as another thread wants its core",
   busy.join();
   CHECK(pinned);
   CHECK_FALSE(found);
-}
-
-// While tasks wait for cores, a lane polls only briefly before it parks
-// (cpu_pressure.hpp): the decisions, then the reading of the real
-// /proc/pressure/cpu.
-
-using actorserve::detail::contended_spin;
-using actorserve::detail::cores_contended;
-using actorserve::detail::cpu_pressure;
-using actorserve::detail::cpu_stall_total_us;
-using actorserve::detail::spin_for;
-using actorserve::detail::stall_share;
-
-TEST_CASE("the stall total is read from the some line", "[spin]") {
-  auto text = "some avg10=0.38 avg60=2.54 avg300=7.66 total=2909499253\n"
-              "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-  CHECK(cpu_stall_total_us(text) == uint64_t{2909499253});
-  // Only the some line counts; anything else is no reading.
-  CHECK_FALSE(cpu_stall_total_us("full avg10=0.00 total=12\n"));
-  CHECK_FALSE(cpu_stall_total_us("some avg10=0.38 avg60=2.54\n"));
-  CHECK_FALSE(cpu_stall_total_us("some total=x\n"));
-  CHECK_FALSE(cpu_stall_total_us(""));
-}
-
-TEST_CASE("a window's stall share, and when the cores count as contended",
-          "[spin]") {
-  CHECK(stall_share(25'000, 50ms) == Approx(0.5));
-  CHECK(stall_share(0, 50ms) == 0.0);
-  CHECK(stall_share(80'000, 50ms) == 1.0); // several tasks waited at once
-  CHECK(stall_share(10, 0ms) == 0.0);
-  // Above 25 % contended, below 15 % spare, and in between as it was.
-  CHECK(cores_contended(false, 0.30));
-  CHECK_FALSE(cores_contended(false, 0.20));
-  CHECK(cores_contended(true, 0.20));
-  CHECK_FALSE(cores_contended(true, 0.10));
-}
-
-TEST_CASE("a contended spin lasts at most a few microseconds", "[spin]") {
-  CHECK(spin_for(50us, false) == 50us);
-  CHECK(spin_for(50us, true) == contended_spin);
-  CHECK(spin_for(2us, true) == 2us);
-  CHECK(spin_for(0us, true) == 0us);
-}
-
-TEST_CASE("busy threads on every core make the cores read as contended",
-          "[spin]") {
-  auto& pressure = cpu_pressure::instance();
-  if (!std::ifstream{"/proc/pressure/cpu"}) {
-    // Without pressure stall information the cores always count as spare.
-    CHECK_FALSE(pressure.contended(std::chrono::steady_clock::now()));
-    return;
-  }
-  // Twice as many busy threads as cores: most of them wait for a core at
-  // any moment, so the next window's share is near 100 %. Waits for the
-  // reading to say so (a window is 50 ms), with a generous bound.
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> busy;
-  auto n = 2 * std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i)
-    busy.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-        // Burns a core until told to stop.
-      }
-    });
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  bool contended = false;
-  while (!contended && std::chrono::steady_clock::now() < deadline) {
-    contended = pressure.contended(std::chrono::steady_clock::now());
-    std::this_thread::sleep_for(5ms);
-  }
-  stop = true;
-  for (auto& t : busy)
-    t.join();
-  CHECK(contended);
 }

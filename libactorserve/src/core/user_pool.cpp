@@ -15,7 +15,6 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actorserve/handle.hpp" // thread roles
-#include "cpu_pressure.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp" // spin_budget, spin_until
 #include "thread_name.hpp"
@@ -292,10 +291,7 @@ caf::resumable* user_pool::next_job(lane& l) {
     if (spin_.count() > 0 && !closed_.load() &&
         spin_budget::instance().try_acquire()) {
       spinning_.fetch_add(1);
-      // Shorter while the cores are contended (cpu_pressure.hpp).
-      auto spin = spin_for(spin_, cpu_pressure::instance().contended(
-                                      std::chrono::steady_clock::now()));
-      auto found = spin_until([&] { return any_work(); }, spin);
+      auto found = spin_until([&] { return any_work(); }, spin_);
       spinning_.fetch_sub(1);
       spin_budget::instance().release();
       // Re-check after we stopped counting as polling: a push that saw us

@@ -12,10 +12,9 @@
 ///    worker, the timer, a blocking pool) goes to that thread's home lane,
 ///    picked round robin among the base lanes on its first wake-up;
 ///  - a lane whose queue is empty steals the oldest job of another, polls
-///    for the idle spin (drawing on `spin_budget`; at most a few
-///    microseconds while the cores are contended, cpu_pressure.hpp), then
-///    parks, waking now and then to look for work to steal (as system
-///    workers do, worker_scheduler.hpp).
+///    for the idle spin (drawing on `spin_budget`), then parks, waking now
+///    and then to look for work to steal (as system workers do,
+///    worker_scheduler.hpp).
 ///
 /// User code may block, or compute at length, on a lane. A monitor thread
 /// looks at the lanes every millisecond while any is busy (every 10 ms
