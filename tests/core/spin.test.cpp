@@ -102,3 +102,33 @@ TEST_CASE("a spin gives up as soon as another thread wants its core",
   CHECK(pinned);
   CHECK_FALSE(found);
 }
+
+TEST_CASE("a queue lock waits for its holder, however long it holds it",
+          "[spin]") {
+  // lock_queue tries briefly without sleeping, then sleeps on the mutex:
+  // either way it returns owning the lock, and only after the holder let
+  // go of it.
+  using actorserve::detail::lock_queue;
+  std::mutex mtx;
+  {
+    auto guard = lock_queue(mtx); // free: taken at the first try
+    CHECK(guard.owns_lock());
+  }
+  std::atomic<bool> held{false};
+  std::atomic<bool> released{false};
+  std::thread holder{[&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    held = true;
+    // Held past every try (a hundred pauses take microseconds).
+    std::this_thread::sleep_for(20ms);
+    released = true;
+  }};
+  while (!held.load())
+    std::this_thread::yield();
+  auto guard = lock_queue(mtx);
+  bool after_release = released.load();
+  CHECK(guard.owns_lock());
+  CHECK(after_release);
+  guard.unlock();
+  holder.join();
+}

@@ -109,6 +109,32 @@ bool spin_until(F found, std::chrono::nanoseconds spin) {
   return true;
 }
 
+/// Tries to take a held queue lock this many times, pausing between tries,
+/// before it sleeps on it: a queue's lock is held for a few instructions,
+/// and a thread that sleeps on it pays a futex wake-up (tens of
+/// microseconds on a virtual machine) while the holder is long done.
+constexpr int queue_lock_tries = 100;
+
+/// A pause for a spinning thread, telling the core it spins.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// Locks a queue's `mtx`, spinning briefly before it sleeps
+/// (`queue_lock_tries`).
+inline std::unique_lock<std::mutex> lock_queue(std::mutex& mtx) {
+  for (int i = 0; i < queue_lock_tries; ++i) {
+    if (mtx.try_lock())
+      return std::unique_lock<std::mutex>{mtx, std::adopt_lock};
+    cpu_relax();
+  }
+  return std::unique_lock<std::mutex>{mtx};
+}
+
 /// The queues of threads that steal from each other (system workers,
 /// worker_scheduler.hpp; the user plane's lanes, user_pool.hpp) share a
 /// shape: `mtx` guards `jobs`, `parked` and `wake`, `size` mirrors
@@ -121,7 +147,7 @@ size_t push_and_wake_owner(Queue& q, caf::resumable* job) {
   size_t backlog;
   bool owner_parked;
   {
-    std::lock_guard<std::mutex> guard{q.mtx};
+    auto guard = lock_queue(q.mtx);
     q.jobs.push_back(job);
     backlog = q.jobs.size();
     q.size.store(backlog);
@@ -139,7 +165,7 @@ template <class At>
 void wake_one_parked(size_t n, At at) {
   for (size_t i = 0; i < n; ++i) {
     auto& q = at(i);
-    std::unique_lock<std::mutex> guard{q.mtx};
+    auto guard = lock_queue(q.mtx);
     if (q.parked && !q.wake) {
       q.wake = true;
       guard.unlock();

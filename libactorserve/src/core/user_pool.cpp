@@ -46,7 +46,7 @@ caf::resumable* take_front(user_pool::lane& l) {
 caf::resumable* pop(user_pool::lane& l) {
   if (l.size.load() == 0)
     return nullptr;
-  std::lock_guard<std::mutex> guard{l.mtx};
+  auto guard = lock_queue(l.mtx);
   return l.jobs.empty() ? nullptr : take_front(l);
 }
 
@@ -299,7 +299,7 @@ caf::resumable* user_pool::next_job(lane& l) {
       if (found || any_work())
         continue;
     }
-    std::unique_lock<std::mutex> guard{l.mtx};
+    auto guard = lock_queue(l.mtx);
     if (!l.jobs.empty())
       return take_front(l);
     if (closed_.load()) {

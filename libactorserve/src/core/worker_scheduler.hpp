@@ -133,7 +133,7 @@ public:
         if (found || any_work(parent))
           continue;
       }
-      std::unique_lock<std::mutex> guard{me.mtx};
+      auto guard = lock_queue(me.mtx);
       if (!me.jobs.empty())
         return take_front(me);
       me.parked = true;
@@ -186,7 +186,7 @@ private:
   static caf::resumable* pop(slot& s) {
     if (s.size.load() == 0)
       return nullptr;
-    std::lock_guard<std::mutex> guard{s.mtx};
+    auto guard = lock_queue(s.mtx);
     return s.jobs.empty() ? nullptr : take_front(s);
   }
 
