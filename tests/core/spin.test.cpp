@@ -114,17 +114,24 @@ TEST_CASE("a queue lock waits for its holder, however long it holds it",
     auto guard = lock_queue(mtx); // free: taken at the first try
     CHECK(guard.owns_lock());
   }
+  using actorserve::detail::cpu_relax;
+  using actorserve::detail::queue_lock_tries;
   std::atomic<bool> held{false};
+  std::atomic<bool> trying{false};
   std::atomic<bool> released{false};
   std::thread holder{[&] {
     std::lock_guard<std::mutex> guard{mtx};
     held = true;
-    // Held past every try (a hundred pauses take microseconds).
-    std::this_thread::sleep_for(20ms);
+    while (!trying.load())
+      std::this_thread::yield();
+    // Held past the waiter's tries, usually: ten times as many pauses.
+    for (int i = 0; i < 10 * queue_lock_tries; ++i)
+      cpu_relax();
     released = true;
   }};
   while (!held.load())
     std::this_thread::yield();
+  trying = true;
   auto guard = lock_queue(mtx);
   bool after_release = released.load();
   CHECK(guard.owns_lock());
