@@ -300,3 +300,35 @@ TEST_CASE("a call running on a replica that is stopped is answered "
   f.run();
   CHECK(box->held_by(2) == 1);
 }
+
+TEST_CASE("a call whose user actor is gone before it takes it is routed "
+          "again, with its arguments",
+          "[gateway]") {
+  auto mode = GENERATE(execution::inline_, execution::isolated);
+  test::fixture f;
+  auto box = f.make_box();
+  auto [a, b, gw] = two_replicas_one_serving(f, box, true, mode);
+  // A's user actor dies; A's replica actor has not heard yet, so its gate
+  // still admits calls.
+  auto a_user = a.gate->user();
+  auto a_replica = dynamic_cast<caf::resumable*>(
+      caf::actor_cast<caf::abstract_actor*>(a.handle));
+  caf::anon_send_exit(a_user, caf::exit_reason::kill);
+  f.sched.run_jobs_filtered([&](caf::resumable* r) { return r != a_replica; });
+  REQUIRE(a.gate->running() == 0);
+  // The call passes A's gate and bounces off the closed mailbox: the
+  // gateway keeps no copy of its arguments, so they come back with it.
+  f.call(gw.gw, 42);
+  f.sched.run_jobs_filtered([&](caf::resumable* r) { return r != a_replica; });
+  CHECK(f.log->results.empty());
+  CHECK(box->held_by(1) == 0);
+  // B joins the set: the call runs there, with its argument.
+  set_replicas(f, gw, {b});
+  REQUIRE(box->held_by(2) == 1);
+  CHECK(box->held.front().x == 42);
+  box->release_one();
+  f.run();
+  REQUIRE(f.log->results.size() == 1);
+  REQUIRE(f.log->results[0]);
+  CHECK(*f.log->results[0] == 42);
+}

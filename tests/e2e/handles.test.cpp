@@ -1,6 +1,7 @@
 // Handles from main() and between deployments, user code failures, and
 // start-up errors, in-process with real actors.
 #include <atomic>
+#include <cstdint>
 #include <stdexcept>
 
 #include "actorserve/actorserve.hpp"
@@ -87,6 +88,17 @@ square_actor::behavior_type widener(square_actor::pointer self,
   }};
 }
 
+using keeper_actor =
+    caf::typed_actor<caf::replies_to<std::string>::with<std::string>>;
+
+// Answers where its argument's characters live: a handler that takes its
+// argument by mutable reference, as handlers that move from it do.
+keeper_actor::behavior_type keeper(keeper_actor::pointer) {
+  return {[](std::string& s) {
+    return std::to_string(reinterpret_cast<std::uintptr_t>(s.data()));
+  }};
+}
+
 square_actor::behavior_type broken(square_actor::pointer) {
   throw std::runtime_error("cannot load the model file");
 }
@@ -117,6 +129,25 @@ TEST_CASE("handles call deployments from main and pick the method by atom",
   CHECK(*by_name->call(std::string{"echo"}).get(seconds(5)) == "echo");
   // A string literal fits an interface that takes std::string.
   CHECK(*by_name->call("literal").get(seconds(5)) == "literal");
+}
+
+TEST_CASE("a handler that takes its argument by mutable reference gets the "
+          "caller's value, not a copy",
+          "[handles]") {
+  auto mode = GENERATE(execution::isolated, execution::inline_);
+  serve s{no_http()};
+  auto h =
+      s.run(s.deployment("Keeper", keeper).mode(mode).bind(), {"keeper", ""});
+  REQUIRE(h);
+  for (int i = 0; i < 3; ++i) {
+    // Past any small-string buffer: the characters live on the heap, and a
+    // copy made while the caller still held the value would live elsewhere.
+    std::string value(4096, 'x');
+    auto where = std::to_string(reinterpret_cast<std::uintptr_t>(value.data()));
+    auto r = h->call(std::move(value)).get(seconds(5));
+    REQUIRE(r);
+    CHECK(*r == where);
+  }
 }
 
 TEST_CASE("arithmetic arguments widen losslessly to the interface's types",

@@ -40,7 +40,10 @@
 ///
 /// When it exits, callers that sent calls straight to its user actor hear of
 /// it (call_host.hpp) and answer the calls still running there with
-/// `unavailable`; relayed calls it answers itself.
+/// `unavailable`; relayed calls it answers itself. A call sent straight to a
+/// user actor that is gone before it takes it comes back to its caller as
+/// `(error, message args)` through the call's reply guard (reply_guard.hpp),
+/// and the caller routes it again.
 ///
 /// Ownership: `args` goes to the user actor as the message itself; the reply
 /// comes back unchanged. The replica owns its user actor and stops it when it

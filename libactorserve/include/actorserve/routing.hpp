@@ -63,8 +63,14 @@ struct routed_call {
   /// The host's id for the call (a CAF request id, or the ingress's).
   uint64_t token = 0;
   request_meta meta;
-  /// Kept until the call is answered: a rejected call is sent again.
+  /// Kept until the call is answered, so that a rejected call can be sent
+  /// again; except while `args_lent`.
   caf::message args;
+  /// The call went through the gate, and its arguments with it (the user
+  /// actor then owns them alone, so a handler that takes them by mutable
+  /// reference gets them without a copy). A bounce brings them back
+  /// (reply_guard.hpp).
+  bool args_lent = false;
   /// Where the answer goes, for hosts that answer through a promise (the
   /// gateway, delegated calls); empty otherwise.
   caf::response_promise promise;
@@ -122,9 +128,11 @@ enum class reply_kind : uint8_t {
 };
 
 /// Classifies `reply`. For `rejected`, `reported` is the replica's count of
-/// calls running (0 when it did not say).
+/// calls running (0 when it did not say), and `returned` the call's
+/// arguments when the reply brought them back (a bounce passed on by a
+/// reply guard, `(error, caf::message)`), else empty.
 reply_kind classify_reply(const caf::type_erased_tuple& reply,
-                          uint32_t& reported);
+                          uint32_t& reported, caf::message& returned);
 
 class caller_router {
 public:

@@ -29,11 +29,16 @@ public:
     if (call->gate) {
       // Admitted at the gate: straight to the user actor, with a reply
       // guard as the sender that carries the request's context.
+      // The arguments go with it: the guard keeps them only until the user
+      // actor takes the call (reply_guard.hpp).
       host_.watch(replica);
-      auto guard = reply_guard::make(self, self->ctrl(), mid, call->meta);
+      auto guard =
+          reply_guard::make(self, self->ctrl(), mid, call->meta, call->args);
       call->guard = caf::actor_cast<caf::weak_actor_ptr>(guard);
+      call->args_lent = !call->args.empty();
       call->gate->user()->enqueue(
-          caf::make_mailbox_element(std::move(guard), mid, {}, call->args),
+          caf::make_mailbox_element(std::move(guard), mid, {},
+                                    std::move(call->args)),
           self->context());
     } else {
       // A replica on another node cannot answer for itself when its node
@@ -204,7 +209,21 @@ bool call_host::on_response(caf::mailbox_element& x) {
     call->gate.reset();
   }
   uint32_t reported = 0;
-  if (classify_reply(x.content(), reported) == reply_kind::rejected) {
+  caf::message returned;
+  if (classify_reply(x.content(), reported, returned) == reply_kind::rejected) {
+    if (call->args_lent) {
+      call->args_lent = false;
+      if (returned.empty()) {
+        // The user actor took the call and never answered it (it skipped
+        // it, say): it may have run, so it is not sent again.
+        e->router.answered(call->replica);
+        answer(std::move(call),
+               make_error(errc::unavailable,
+                          "the replica stopped before answering"));
+        return true;
+      }
+      call->args = std::move(returned);
+    }
     e->router.rejected(std::move(call), reported);
     return true;
   }

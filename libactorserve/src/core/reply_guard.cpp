@@ -9,6 +9,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/user_plane.hpp"
 #include "logging.hpp"
+#include "relay_actor.hpp"
 
 namespace actorserve::detail {
 
@@ -29,24 +30,28 @@ void answer_request(const caf::strong_actor_ptr& caller, caf::message_id mid,
 }
 
 reply_guard::reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
-                         caf::message_id mid, request_meta meta)
+                         caf::message_id mid, request_meta meta,
+                         caf::message args)
     : caf::abstract_actor(cfg), caller_(std::move(caller)), mid_(mid),
-      meta_(std::move(meta)) {}
+      meta_(std::move(meta)), args_(std::move(args)) {}
 
 caf::strong_actor_ptr reply_guard::make(caf::abstract_actor* host,
                                         caf::strong_actor_ptr caller,
-                                        caf::message_id mid,
-                                        request_meta meta) {
+                                        caf::message_id mid, request_meta meta,
+                                        caf::message args) {
   caf::actor_config cfg;
   return caf::make_actor<reply_guard, caf::strong_actor_ptr>(
       host->id(), host->node(), &host->home_system(), cfg, std::move(caller),
-      mid, std::move(meta));
+      mid, std::move(meta), std::move(args));
 }
 
 bool reply_guard::adopt(user_plane* owner,
                         std::shared_ptr<const plane_life> life) {
   if (owner_ != nullptr)
     return owner_ == owner;
+  // Taken: the call will not be routed again, and the handler should own
+  // its arguments alone.
+  args_ = caf::message{};
   owner_ = owner;
   life_ = std::move(life);
   return true;
@@ -103,7 +108,17 @@ void reply_guard::enqueue(caf::mailbox_element_ptr what,
   if (what->mid.is_response()) {
     if (answered_.exchange(true, std::memory_order_acq_rel))
       return; // answered already: exactly once
-    finish(what->content().match_elements<caf::error>());
+    auto& content = what->content();
+    auto is_error = content.match_elements<caf::error>();
+    finish(is_error);
+    if (is_error && !args_.empty() &&
+        is_receiver_down(content.get_as<caf::error>(0))) {
+      // Bounced before the user actor took the call: the caller routes it
+      // again with these arguments.
+      what = caf::make_mailbox_element(
+          std::move(what->sender), what->mid, {},
+          caf::make_message(content.get_as<caf::error>(0), std::move(args_)));
+    }
   }
   caller_->get()->enqueue(std::move(what), host);
 }

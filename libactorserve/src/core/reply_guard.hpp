@@ -25,8 +25,20 @@
 /// It also carries the request's context (`request_meta`), which is how the
 /// context reaches the handler without changing the user's message.
 ///
-/// Ownership: the guard holds the caller (strong) and a shared flag that
-/// says whether its user actor is exiting; never the user actor itself.
+/// A call sent through a replica's gate leaves its arguments with the guard
+/// too (`make`'s `args`): a reference, until the user actor takes the call.
+/// A user actor that is gone before it takes the call (its mailbox closed
+/// before the call arrived, or while the call waited in it) has CAF bounce
+/// the request, and the guard passes the bounce on as
+/// `(error, caf::message)`, the arguments back with it, so the caller can
+/// route the call again without keeping a reference of its own. `adopt`
+/// drops the reference: the handler then owns the only one, and CAF does
+/// not copy the arguments for a handler that takes them by mutable
+/// reference.
+///
+/// Ownership: the guard holds the caller (strong), the call's arguments
+/// until adopted, and a shared flag that says whether its user actor is
+/// exiting; never the user actor itself.
 #pragma once
 
 #include <atomic>
@@ -66,16 +78,19 @@ struct plane_life {
 class reply_guard final : public caf::abstract_actor {
 public:
   reply_guard(caf::actor_config& cfg, caf::strong_actor_ptr caller,
-              caf::message_id mid, request_meta meta);
+              caf::message_id mid, request_meta meta, caf::message args);
 
-  /// Makes a guard for the request `mid` of `caller`.
+  /// Makes a guard for the request `mid` of `caller`; `args`, the call's
+  /// arguments, come back with a bounce (see above).
   static caf::strong_actor_ptr make(caf::abstract_actor* host,
                                     caf::strong_actor_ptr caller,
-                                    caf::message_id mid, request_meta meta);
+                                    caf::message_id mid, request_meta meta,
+                                    caf::message args = {});
 
   /// The user plane that handles the request takes the guard over, once,
-  /// before the handler runs. Returns false when another plane owns it
-  /// (a request delegated on with CAF's `delegate`).
+  /// before the handler runs, and the guard lets go of the arguments.
+  /// Returns false when another plane owns it (a request delegated on with
+  /// CAF's `delegate`).
   bool adopt(user_plane* owner, std::shared_ptr<const plane_life> life);
 
   user_plane* owner() const noexcept { return owner_; }
@@ -130,6 +145,10 @@ private:
   caf::strong_actor_ptr caller_;
   caf::message_id mid_;
   request_meta meta_;
+  /// Written by the caller before the call is sent; then touched once, by
+  /// either `adopt` (the user actor took the call) or the bounce in
+  /// `enqueue` (it never will), never both.
+  caf::message args_;
   user_plane* owner_ = nullptr; // compared, never followed, unless running
   std::shared_ptr<const plane_life> life_;
 };

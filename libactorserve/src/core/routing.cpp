@@ -58,8 +58,13 @@ caf::actor endpoint::gateway() const {
 call_sink::~call_sink() = default;
 
 reply_kind classify_reply(const caf::type_erased_tuple& reply,
-                          uint32_t& reported) {
+                          uint32_t& reported, caf::message& returned) {
   reported = 0;
+  returned = caf::message{};
+  if (reply.match_elements<caf::error, caf::message>()) {
+    returned = reply.get_as<caf::message>(1);
+    return reply_kind::rejected; // bounced, and its arguments with it
+  }
   if (!reply.match_elements<caf::error>())
     return reply_kind::answer;
   auto& err = reply.get_as<caf::error>(0);
