@@ -255,6 +255,10 @@ bool user_plane::hand_over(caf::resumable* job, caf::execution_unit* eu) {
 bool user_plane::handle_framework_message(caf::local_actor* self,
                                           caf::mailbox_element& x) {
   auto& content = x.content();
+  // Every framework message starts with an atom: a call whose first
+  // argument is not one (an http_request, say) skips the checks below.
+  if (content.empty() || !content.match_element<caf::atom_value>(0))
+    return false;
   if (content.match_elements<completions_atom>()) {
     std::vector<std::function<void()>> done;
     {

@@ -1,5 +1,6 @@
 #include "shard.hpp"
 
+#include <charconv>
 #include <random>
 #include <sys/socket.h>
 
@@ -71,16 +72,19 @@ void ingress_shard::on_enqueue(caf::mailbox_element_ptr ptr) {
 
 void ingress_shard::on_message(caf::mailbox_element& x) {
   auto& content = x.content();
-  if (content.match_elements<route_retry_atom>()) {
-    host->on_retry();
-    return;
+  // The framework's own messages start with an atom; answers do not.
+  if (!content.empty() && content.match_element<caf::atom_value>(0)) {
+    if (content.match_elements<route_retry_atom>()) {
+      host->on_retry();
+      return;
+    }
+    if (content.match_elements<replica_gone_atom, uint64_t>()) {
+      host->on_replica_gone(content.get_as<uint64_t>(1));
+      return;
+    }
+    if (inbox->handle(content))
+      return;
   }
-  if (content.match_elements<replica_gone_atom, uint64_t>()) {
-    host->on_replica_gone(content.get_as<uint64_t>(1));
-    return;
-  }
-  if (inbox->handle(content))
-    return;
   if (!x.mid.is_response() || host->on_response(x))
     return;
   pending_request p;
@@ -120,8 +124,14 @@ ingress_shard::request_id_of(const restinio::http_request_header_t& hdr) {
   auto rid = hdr.get_field_or("X-Request-ID", "");
   if (!rid.empty() && rid.size() <= 128)
     return rid;
-  return owner.id_prefix + std::to_string(index) + "-" +
-         std::to_string(next_rid++);
+  if (rid_prefix.empty())
+    rid_prefix = owner.id_prefix + std::to_string(index) + "-";
+  char digits[20];
+  auto end = std::to_chars(digits, digits + sizeof digits, next_rid++).ptr;
+  std::string out;
+  out.reserve(rid_prefix.size() + static_cast<size_t>(end - digits));
+  out.append(rid_prefix).append(digits, end);
+  return out;
 }
 
 restinio::request_handling_status_t

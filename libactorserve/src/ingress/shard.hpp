@@ -134,6 +134,8 @@ public:
   // -- touched only by this shard's thread --
   uint64_t next_id = 1;
   uint64_t next_rid = 1;
+  /// The start of this shard's request ids (`id_prefix`, index, dash).
+  std::string rid_prefix;
   std::unordered_map<uint64_t, pending_request> pending;
   std::deque<std::pair<uint64_t, clock_type::time_point>> deadlines;
   asio::steady_timer deadline_timer;
