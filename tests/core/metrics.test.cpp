@@ -52,6 +52,33 @@ TEST_CASE("a counter outlives its handle and a gauge does not") {
   CHECK(text.find("level") == std::string::npos);
 }
 
+TEST_CASE("a replica's counters and histograms leave with its last handle") {
+  metrics_registry reg;
+  auto labels = [](const char* replica) {
+    return metric_labels{{"deployment", "D"}, {"replica", replica}};
+  };
+  auto live = reg.make_counter("calls_total", "h", labels("1"));
+  live.inc(2);
+  {
+    auto gone = reg.make_counter("calls_total", "h", labels("2"));
+    gone.inc(3);
+    auto copy = gone; // a reply guard's reference, say
+    auto lat = reg.make_histogram("lat_ms", "h", {1.0}, labels("2"));
+    lat.observe(0.5);
+    { auto drop = std::move(gone); }
+    auto text = reg.render();
+    INFO(text);
+    // One handle still holds the cell: its series stays.
+    CHECK(has_line(text, "calls_total{deployment=\"D\",replica=\"2\"} 3"));
+    CHECK(has_line(text, "lat_ms_count{deployment=\"D\",replica=\"2\"} 1"));
+  }
+  auto text = reg.render();
+  INFO(text);
+  CHECK(has_line(text, "calls_total{deployment=\"D\",replica=\"1\"} 2"));
+  CHECK(text.find("replica=\"2\"") == std::string::npos);
+  CHECK(text.find("lat_ms") == std::string::npos);
+}
+
 TEST_CASE("a gauge function is read at render time while its owner lives") {
   metrics_registry reg;
   auto owner = std::make_shared<int>(3);

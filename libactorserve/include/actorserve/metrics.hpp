@@ -132,8 +132,13 @@ public:
   /// A new cell of counter `name` (a name ending in `_total`, as Prometheus
   /// wants). Cells with equal labels are summed when rendered; the
   /// registry keeps a counter's cells after their owners are gone, so
-  /// totals never go down. Throws `std::invalid_argument` on a bad name or
-  /// label, or a name registered as another kind.
+  /// totals never go down, except a replica's (labels with `replica`, as
+  /// `detail::replica_labels` makes them): replica ids are never reused, so
+  /// once no handle holds such a cell its series leaves, as a Ray Serve
+  /// replica's does with its process, and autoscaling's churn does not grow
+  /// the registry. Histograms follow the same rule. Throws
+  /// `std::invalid_argument` on a bad name or label, or a name registered
+  /// as another kind.
   counter make_counter(const std::string& name, const std::string& help,
                        metric_labels labels);
 

@@ -142,18 +142,62 @@ struct metrics_registry::state {
   std::vector<family> families;
   std::map<std::string, size_t> by_name;
   mutable std::vector<value_entry> values;
-  std::vector<histogram_entry> histograms;
+  mutable std::vector<histogram_entry> histograms;
   mutable std::vector<fn_entry> fns;
-  /// `values.size()` after the last prune in `make_gauge`.
+  /// `values.size()` and `histograms.size()` after their last prune in
+  /// `make_*`.
   size_t values_pruned_at = 64;
+  size_t histograms_pruned_at = 64;
 
-  /// Drops gauges whose handles are gone. Under `mtx`.
+  /// Whether `labels` name a replica. Replica ids are never reused, so once
+  /// no handle holds a replica's cell its series can never move again.
+  static bool names_replica(const metric_labels& labels) {
+    for (auto& kv : labels)
+      if (kv.first == "replica")
+        return true;
+    return false;
+  }
+
+  /// Whether the registry holds the last reference to a replica's cell.
+  template <class Cell>
+  static bool replica_gone(const std::shared_ptr<Cell>& cell,
+                           const metric_labels& labels) {
+    return cell.use_count() == 1 && names_replica(labels);
+  }
+
+  /// Drops gauges whose handles are gone, and counters of replicas that
+  /// are gone. Under `mtx`.
   void prune_values() const {
     values.erase(std::remove_if(values.begin(), values.end(),
                                 [](const value_entry& e) {
-                                  return !e.strong && e.weak.expired();
+                                  return e.strong
+                                             ? replica_gone(e.strong, e.labels)
+                                             : e.weak.expired();
                                 }),
                  values.end());
+  }
+
+  /// Drops histograms of replicas that are gone. Under `mtx`.
+  void prune_histograms() const {
+    histograms.erase(std::remove_if(histograms.begin(), histograms.end(),
+                                    [](const histogram_entry& e) {
+                                      return replica_gone(e.cell, e.labels);
+                                    }),
+                     histograms.end());
+  }
+
+  /// Prunes a list whenever it has doubled since its last prune, so that
+  /// cells come and go without a scrape (a gauge per model a replica holds,
+  /// a replica's counters and histograms). Under `mtx`.
+  void prune_if_grown() {
+    if (values.size() >= 2 * values_pruned_at) {
+      prune_values();
+      values_pruned_at = std::max<size_t>(64, values.size());
+    }
+    if (histograms.size() >= 2 * histograms_pruned_at) {
+      prune_histograms();
+      histograms_pruned_at = std::max<size_t>(64, histograms.size());
+    }
   }
 
   /// The family `name` of kind `k`, registered on first use. Under `mtx`.
@@ -196,6 +240,7 @@ counter metrics_registry::make_counter(const std::string& name,
   auto cell = std::make_shared<detail::value_cell>();
   std::lock_guard<std::mutex> guard{st_->mtx};
   auto f = st_->family_of(name, help, kind::counter, labels);
+  st_->prune_if_grown();
   st_->values.push_back({f, std::move(labels), cell, {}});
   return counter{std::move(cell)};
 }
@@ -206,12 +251,7 @@ gauge metrics_registry::make_gauge(const std::string& name,
   auto cell = std::make_shared<detail::value_cell>();
   std::lock_guard<std::mutex> guard{st_->mtx};
   auto f = st_->family_of(name, help, kind::gauge, labels);
-  // Gauges come and go (one per model a replica holds): without a scrape
-  // to prune them, the dead ones go whenever the list has doubled.
-  if (st_->values.size() >= 2 * st_->values_pruned_at) {
-    st_->prune_values();
-    st_->values_pruned_at = std::max<size_t>(64, st_->values.size());
-  }
+  st_->prune_if_grown();
   st_->values.push_back({f, std::move(labels), nullptr, cell});
   return gauge{std::move(cell)};
 }
@@ -228,6 +268,7 @@ histogram metrics_registry::make_histogram(const std::string& name,
   std::lock_guard<std::mutex> guard{st_->mtx};
   auto f = st_->family_of(name, help, kind::histogram, labels, b);
   auto cell = std::make_shared<detail::histogram_cell>(st_->families[f].bounds);
+  st_->prune_if_grown();
   st_->histograms.push_back({f, std::move(labels), cell});
   return histogram{std::move(cell)};
 }
@@ -256,9 +297,10 @@ std::string metrics_registry::render() const {
   values.resize(st.families.size());
   hists.resize(st.families.size());
   label_of.resize(st.families.size());
-  // Gauges whose handles are gone, and functions whose owners are gone,
-  // leave the registry.
+  // Gauges whose handles are gone, a gone replica's counters and
+  // histograms, and functions whose owners are gone leave the registry.
   st.prune_values();
+  st.prune_histograms();
   st.fns.erase(std::remove_if(
                    st.fns.begin(), st.fns.end(),
                    [](const state::fn_entry& e) { return e.owner.expired(); }),
