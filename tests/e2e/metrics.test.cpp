@@ -59,6 +59,9 @@ TEST_CASE("requests move Ray Serve's counters, and promtool accepts the text",
                {R"(deployment="Tokenizer")"}) == 0);
   CHECK(sample(text, "ray_serve_deployment_queued_queries",
                {R"(deployment="Tokenizer")"}) == 0);
+  // The user plane's pool runs the demo's isolated replicas: at least its
+  // base lane (-1 would mean no such gauge).
+  CHECK(sample(text, "actorserve_user_plane_lanes") >= 1);
   // The demo's own counter, with the replica's labels added.
   CHECK(sample(text, "demo_classifications_total",
                {R"(label="positive")", R"(deployment="Classifier")",

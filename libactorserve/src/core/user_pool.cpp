@@ -15,6 +15,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actorserve/handle.hpp" // thread roles
+#include "actorserve/metrics.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp" // spin_budget, spin_until
 #include "thread_name.hpp"
@@ -141,6 +142,13 @@ std::shared_ptr<user_pool> user_pool::attach(caf::actor_system& sys) {
     }
     owner = std::make_shared<pool_owner>(std::move(pool));
     (*pools)[&sys] = owner;
+    if (auto reg = metrics_of(sys))
+      reg->add_gauge_fn(
+          "actorserve_user_plane_lanes",
+          "Threads of the user plane's pool, which runs isolated replicas: "
+          "the base lanes, plus extra ones while user code blocks lanes.",
+          {}, std::weak_ptr<const void>{owner},
+          [p = owner->pool.get()] { return double(p->alive_lanes()); });
   }
   // Aliasing: the reference keeps the owner alive and points to the pool.
   return std::shared_ptr<user_pool>(owner, owner->pool.get());
@@ -191,15 +199,17 @@ bool user_pool::start_lane(lane& l) {
 
 bool user_pool::wait_lanes_at_most(size_t n,
                                    std::chrono::milliseconds timeout) {
-  auto alive = [this] {
-    auto count = count_.load(std::memory_order_acquire);
-    size_t x = 0;
-    for (size_t i = 0; i < count; ++i)
-      x += lanes_[i]->alive.load() ? 1 : 0;
-    return x;
-  };
   std::unique_lock<std::mutex> guard{retired_mtx_};
-  return retired_cv_.wait_for(guard, timeout, [&] { return alive() <= n; });
+  return retired_cv_.wait_for(guard, timeout,
+                              [&] { return alive_lanes() <= n; });
+}
+
+size_t user_pool::alive_lanes() const noexcept {
+  auto count = count_.load(std::memory_order_acquire);
+  size_t x = 0;
+  for (size_t i = 0; i < count; ++i)
+    x += lanes_[i]->alive.load() ? 1 : 0;
+  return x;
 }
 
 // -- scheduling ---------------------------------------------------------------

@@ -85,6 +85,10 @@ public:
   /// retire after idling); false when `timeout` passed first.
   bool wait_lanes_at_most(size_t n, std::chrono::milliseconds timeout);
 
+  /// Lanes whose threads run now (base and extra); any thread. The
+  /// `actorserve_user_plane_lanes` gauge reads it.
+  size_t alive_lanes() const noexcept;
+
   /// A replica joined or left (the pool has at most base + replicas
   /// lanes).
   void add_member() noexcept { members_.fetch_add(1); }
