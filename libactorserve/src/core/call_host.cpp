@@ -28,8 +28,8 @@ public:
     slot.second = this;
     if (call->gate) {
       // Admitted at the gate: straight to the user actor, with a reply
-      // guard as the sender that carries the request's context.
-      // The arguments go with it: the guard keeps them only until the user
+      // guard as the sender that carries the request's context. The
+      // arguments go along; the guard keeps a reference only until the user
       // actor takes the call (reply_guard.hpp).
       host_.watch(replica);
       auto guard =

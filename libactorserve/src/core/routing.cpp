@@ -5,6 +5,7 @@
 #include <caf/sec.hpp>
 
 #include "actorserve/error.hpp"
+#include "relay_actor.hpp" // is_receiver_down
 
 namespace actorserve {
 
@@ -61,7 +62,8 @@ reply_kind classify_reply(const caf::type_erased_tuple& reply,
                           uint32_t& reported, caf::message& returned) {
   reported = 0;
   returned = caf::message{};
-  if (reply.match_elements<caf::error, caf::message>()) {
+  if (reply.match_elements<caf::error, caf::message>() &&
+      detail::is_receiver_down(reply.get_as<caf::error>(0))) {
     returned = reply.get_as<caf::message>(1);
     return reply_kind::rejected; // bounced, and its arguments with it
   }
