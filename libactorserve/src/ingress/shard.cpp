@@ -67,7 +67,14 @@ void ingress_shard::on_enqueue(caf::mailbox_element_ptr ptr) {
         std::make_shared<const route_table>(content.get_as<route_table>(1)));
     return;
   }
-  asio::post(ioc, [this, p = std::move(ptr)]() mutable { on_message(*p); });
+  // Only a sleeping I/O thread needs waking; an awake one drains the inbox
+  // before it sleeps again (`run`).
+  if (replies.push(std::move(ptr)))
+    asio::post(ioc, [this] { drain_replies(); });
+}
+
+size_t ingress_shard::drain_replies() {
+  return replies.drain([this](caf::mailbox_element& x) { on_message(x); });
 }
 
 void ingress_shard::on_message(caf::mailbox_element& x) {
@@ -305,7 +312,19 @@ void ingress_shard::open(uint16_t port) {
 void ingress_shard::run() {
   thread = std::thread{[this] {
     name_this_thread("as-http-" + std::to_string(index));
-    ioc.run();
+    // asio's loop, with the reply inbox drained after every batch of
+    // handlers, and marked as blocked (so that the next answer wakes the
+    // thread) only when the thread is about to wait for events.
+    while (!ioc.stopped()) {
+      size_t n = 0;
+      while (n < handler_batch && ioc.poll_one() > 0)
+        ++n;
+      n += drain_replies();
+      if (n > 0 || ioc.stopped() || !replies.try_block())
+        continue;
+      ioc.run_one();
+      replies.unblock();
+    }
   }};
 }
 

@@ -5,7 +5,9 @@
 /// A shard has a listener of its own on the port (SO_REUSEPORT: the kernel
 /// spreads connections over the shards), its own pending requests, deadline
 /// timer and routing state per deployment (`call_host`). Replies reach it
-/// through its companion actor, which posts them onto the shard's thread.
+/// through its companion actor, which puts them in the shard's
+/// `reply_inbox` and posts a drain onto the shard's thread when the inbox
+/// was empty.
 /// Everything but `active` and the companion's callback is touched by that
 /// thread alone.
 #pragma once
@@ -29,6 +31,7 @@
 
 #include "../core/call_host.hpp"
 #include "http_metrics.hpp"
+#include "reply_inbox.hpp"
 #include "actorserve/stream_core.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/endpoint.hpp"
@@ -125,6 +128,10 @@ public:
   std::unique_ptr<server_type> server;
   std::thread thread;
   caf::actor companion;
+  /// Messages to the companion, waiting for this shard's thread.
+  reply_inbox replies;
+  /// How many handlers the loop runs between two looks at `replies`.
+  static constexpr size_t handler_batch = 64;
   caf::strong_actor_ptr companion_ptr;
   std::unique_ptr<call_host> host;
   /// Streams this shard writes to clients (SSE, chunked), by tag; owned by
@@ -212,6 +219,10 @@ public:
 
   /// Runs on this shard's thread.
   void on_message(caf::mailbox_element& x);
+
+  /// Hands everything in `replies` to `on_message`, oldest first (this
+  /// shard's thread). Returns how many.
+  size_t drain_replies();
 
   // -- requests from RESTinio -----------------------------------------------
 
