@@ -6,9 +6,14 @@
 /// at a time. Posting each one to the shard's `asio::io_context` would take
 /// the io_context's mutex twice per answer, once on each side, and when the
 /// two sides meet there, the loser sleeps on the lock and pays a context
-/// switch. Here a producer pushes with one compare-and-swap, and only the
-/// push that finds the inbox empty posts a drain: the I/O thread then takes
-/// every answer that arrived meanwhile in one exchange, oldest first.
+/// switch. Here a producer pushes with one compare-and-swap. The I/O thread
+/// drains the inbox between batches of handlers, taking every answer that
+/// arrived meanwhile in one exchange, oldest first; before it waits for
+/// events it marks the inbox as blocked (`try_block`), and only the push
+/// that finds that mark posts a wake-up onto the io_context.
+///
+/// The head is a stack (newest first) or the blocked mark; `drain` reverses
+/// what it takes.
 #pragma once
 
 #include <atomic>
