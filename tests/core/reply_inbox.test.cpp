@@ -58,7 +58,7 @@ TEST_CASE("only the first push after the I/O thread blocked wakes it",
   CHECK(inbox.push(element(0, 1)));       // Wake it.
   CHECK_FALSE(inbox.push(element(0, 2))); // Its wake-up is already on the way.
   CHECK_FALSE(inbox.try_block());         // Mail waits: drain, do not sleep.
-  inbox.unblock();                        // Awake: no change.
+  CHECK_FALSE(inbox.unblock());           // The push took the mark.
   auto got = drain(inbox);
   REQUIRE(got.size() == 2);
   CHECK(got[0].second == 1);
@@ -68,7 +68,7 @@ TEST_CASE("only the first push after the I/O thread blocked wakes it",
   CHECK(drain(inbox).size() == 1);
   // A thread that blocked and woke for another reason is awake again.
   REQUIRE(inbox.try_block());
-  inbox.unblock();
+  CHECK(inbox.unblock());
   CHECK_FALSE(inbox.push(element(0, 4)));
   CHECK(drain(inbox).size() == 1);
 }

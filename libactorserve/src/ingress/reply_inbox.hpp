@@ -62,9 +62,11 @@ public:
   }
 
   /// Marks the I/O thread awake again (the I/O thread, after it slept).
-  void unblock() noexcept {
+  /// Returns false when a push took the mark meanwhile (and woke it).
+  bool unblock() noexcept {
     auto expected = blocked();
-    head_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+    return head_.compare_exchange_strong(expected, nullptr,
+                                         std::memory_order_acq_rel);
   }
 
   /// Takes every element pushed so far and hands each to `f`, in the order

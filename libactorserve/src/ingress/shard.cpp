@@ -1,5 +1,6 @@
 #include "shard.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 #include <sys/socket.h>
@@ -13,6 +14,8 @@
 #include "../core/logging.hpp"
 #include "http_server.hpp"
 #include "../core/thread_name.hpp"
+#include "../core/serve_config.hpp"
+#include "../core/spin_queue.hpp"
 #include "http_stream.hpp"
 
 namespace actorserve::detail {
@@ -309,18 +312,34 @@ void ingress_shard::open(uint16_t port) {
   server->open_sync();
 }
 
+bool ingress_shard::await_answer(std::chrono::nanoseconds spin) {
+  if (spin.count() <= 0 || !spin_budget::instance().try_acquire())
+    return false;
+  auto found = spin_until([this] { return replies.has_mail(); }, spin);
+  spin_budget::instance().release();
+  return found;
+}
+
 void ingress_shard::run() {
+  answer_spin = std::min<std::chrono::nanoseconds>(idle_spin_of(owner.sys),
+                                                   max_answer_spin);
   thread = std::thread{[this] {
     name_this_thread("as-http-" + std::to_string(index));
     // asio's loop, with the reply inbox drained after every batch of
     // handlers, and marked as blocked (so that the next answer wakes the
-    // thread) only when the thread is about to wait for events.
+    // thread) only when the thread is about to wait for events. With
+    // several requests in flight it first polls the inbox briefly.
     while (!ioc.stopped()) {
       size_t n = 0;
       while (n < handler_batch && ioc.poll_one() > 0)
         ++n;
       n += drain_replies();
-      if (n > 0 || ioc.stopped() || !replies.try_block())
+      if (n > 0 || ioc.stopped())
+        continue;
+      if (pending.size() >= answer_spin_min_pending &&
+          await_answer(answer_spin))
+        continue;
+      if (!replies.try_block())
         continue;
       ioc.run_one();
       replies.unblock();
