@@ -144,7 +144,8 @@ struct serve_options {
   /// microseconds to wake, so this keeps latency low at moderate load, at
   /// the price of up to this much CPU per idle period per thread; at most
   /// `spin_threads` threads poll at once. Zero: sleep at once. Not used by
-  /// "stealing".
+  /// "stealing". An HTTP I/O thread with two or more requests in flight
+  /// polls for their answers for at most 10 microseconds of it.
   std::chrono::microseconds idle_spin{50};
   /// How many threads may poll for work at once (system workers and user
   /// plane threads together). 0: one per available core, so pollers never
