@@ -25,6 +25,7 @@ class CpuScenarios:
                      ["--access-log", "--log-file", "/dev/null"]))
         conns = max(self.a.conns)
         res["conns"] = conns
+        res["runs"] = {}  # replaces a merged run's rounds (--merge)
         for _ in range(self.a.rounds):
             for label, extra in variants:
                 t = start_local(

@@ -136,6 +136,7 @@ class FeatureScenarios:
         try:
             url = f"http://127.0.0.1:{port}/"
             conns = max(self.a.conns)
+            res["echo"] = {}  # replaces a merged run's rounds (--merge)
             for _ in range(self.a.rounds):
                 for key, u in (("one_process", single.url),
                                ("echo_on_worker", url)):

@@ -19,8 +19,10 @@ class HttpScenarios:
                       body=None):
         res = self.results["http"].setdefault(name, {})
         for t in targets:
-            res.setdefault(t.key, {"label": t.label, "wrk": {}, "open": {},
-                                   "cost": None})
+            # A rerun replaces what a merged run (--merge) had measured for
+            # these targets, rather than adding its rounds to them.
+            res[t.key] = {"label": t.label, "wrk": {}, "open": {},
+                          "cost": None}
             wrk(t.url, 8, 1, post_bytes, body=body)  # warm-up
         for r in range(rounds):
             for c in self.a.conns:
