@@ -6,8 +6,8 @@
 /// spreads connections over the shards), its own pending requests, deadline
 /// timer and routing state per deployment (`call_host`). Replies reach it
 /// through its companion actor, which puts them in the shard's
-/// `reply_inbox` and posts a drain onto the shard's thread when the inbox
-/// was empty.
+/// `reply_inbox`; it posts a drain onto the shard's thread only when that
+/// thread has marked the inbox blocked, before it waits for events (`run`).
 /// Everything but `active` and the companion's callback is touched by that
 /// thread alone.
 #pragma once
