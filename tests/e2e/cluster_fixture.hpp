@@ -12,6 +12,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actorserve/actorserve.hpp"
+#include "auth.hpp"
+#include "cluster_impl.hpp"
 #include "demo_server.hpp"
 
 namespace test::cluster {
@@ -28,7 +30,7 @@ inline serve_options head_options() {
 }
 
 /// A bare CAF actor system with the io middleman: a peer of the head that
-/// is not an actorserve node.
+/// is not an actorserve node (it passes the front with the token).
 struct peer_system {
   struct config : caf::actor_system_config {
     config() {
@@ -40,21 +42,30 @@ struct peer_system {
   config cfg;
   caf::actor_system sys{cfg};
 
+  /// The head's gate, through its front with the cluster's token.
   cluster_gate_actor gate(uint16_t port) {
-    auto g =
-        sys.middleman().remote_actor<cluster_gate_actor>("127.0.0.1", port);
+    auto g = detail::dial_gate(sys, token, "127.0.0.1", port,
+                               std::chrono::seconds(5));
     REQUIRE(g);
     return *g;
   }
 
-  /// Joins with `presented` as the token: the node id, or the error.
-  caf::expected<uint64_t> join(cluster_gate_actor gate, std::string presented) {
+  /// Joins proving `presented` as the token: the node id, or the error.
+  caf::expected<uint64_t> join(cluster_gate_actor gate,
+                               const std::string& presented) {
     node_hello hello;
-    hello.token = std::move(presented);
     hello.host = "test-peer";
     hello.pid = 42;
     caf::scoped_actor self{sys};
     caf::expected<uint64_t> result{uint64_t{0}};
+    self->request(gate, std::chrono::seconds(10), join_challenge_atom::value)
+        .receive(
+            [&](const std::string& nonce) {
+              hello.proof = detail::auth::join_proof(presented, nonce);
+            },
+            [&](caf::error& err) { result = std::move(err); });
+    if (!result)
+      return result;
     self->request(gate, std::chrono::seconds(10), join_atom::value, hello)
         .receive([&](uint64_t id) { result = id; },
                  [&](caf::error& err) { result = std::move(err); });

@@ -2,16 +2,22 @@
 /// Nodes: the head (the process that runs the controller and the HTTP
 /// ingress) and the worker nodes that join it over CAF's io middleman.
 ///
-/// The head publishes one actor on its cluster port, the **cluster gate**
-/// (`cluster_gate_actor`), and nothing else: a peer that reaches the port
-/// can talk to the gate only, and the gate answers only messages that carry
-/// the cluster token. A worker (`--join HOST:PORT`) connects to the gate,
-/// sends `(join_atom, node_hello)` with the token, its resources and the
-/// deployments its binary registers, and gets its node id back; a wrong or
-/// missing token gets `unauthenticated`, and both sides log it. The gate
-/// hands a joined node to the controller (`node_join_atom`), which lists it
-/// in status and watches its agent actor: when the connection drops, the
-/// node is `DEAD`.
+/// The head takes worker nodes on one port, its cluster port, and a peer
+/// must prove the cluster token before it reaches anything there: the
+/// head's front (src/cluster/front.hpp) runs a challenge and response
+/// (HMAC-SHA256 over fresh nonces, both ways) on every connection and hands
+/// only an authenticated one to CAF's io middleman. The token never crosses
+/// the wire. With TLS (`--cluster-tls-*`) CAF's OpenSSL module takes the
+/// port instead and admits peers with a certificate of the cluster's CA.
+///
+/// Behind it, the **cluster gate** (`cluster_gate_actor`) takes joins: a
+/// worker (`--join HOST:PORT`) asks it for a challenge, sends
+/// `(join_atom, node_hello)` with its proof of the token, its resources and
+/// the deployments its binary registers, and gets its node id back; a
+/// wrong or missing token gets `unauthenticated`, and both sides log it.
+/// The gate hands a joined node to the controller (`node_join_atom`), which
+/// lists it in status and watches its agent actor: when the connection
+/// drops, the node is `DEAD`.
 #pragma once
 
 #include <chrono>
@@ -82,12 +88,15 @@ caf::error read_token_file(const std::string& path, const std::string& flag,
 /// the ThreadSanitizer build).
 bool tls_available() noexcept;
 
-/// Compares tokens in time independent of where they differ.
+/// Compares tokens in time independent of where they differ and of their
+/// lengths.
 bool same_token(const std::string& x, const std::string& y) noexcept;
 
 /// What a joining node says about itself.
 struct node_hello {
-  std::string token;
+  /// HMAC-SHA256 of the gate's challenge under the cluster token (empty
+  /// when the node has no token).
+  std::string proof;
   /// The node's host name and process id, for status.
   std::string host;
   int64_t pid = 0;
@@ -102,7 +111,7 @@ struct node_hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
-  return f(x.token, x.host, x.pid, x.resources, x.deployments, x.agent);
+  return f(x.proof, x.host, x.pid, x.resources, x.deployments, x.agent);
 }
 
 enum class node_state : uint8_t { alive, dead };
@@ -133,6 +142,8 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
 }
 
 using join_atom = caf::atom_constant<caf::atom("join")>;
+/// A joining node asks the gate for a fresh challenge.
+using join_challenge_atom = caf::atom_constant<caf::atom("joinchal")>;
 using node_deployments_atom = caf::atom_constant<caf::atom("nodedeps")>;
 /// The gate hands an authenticated node to the controller.
 using node_join_atom = caf::atom_constant<caf::atom("nodejoin")>;
@@ -143,19 +154,23 @@ using node_status_atom = caf::atom_constant<caf::atom("nodestat")>;
 /// The head's cluster address, for status.
 using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
 
-/// The head's published actor.
+/// The head's actor behind its cluster port.
 ///
-/// - `(join_atom, node_hello)` from a worker: its node id, or
-///   `unauthenticated` (wrong or missing token).
-/// - `(node_deployments_atom, token, node id, names)` from a joined worker:
-///   the deployments its binary registers now; `unauthenticated` or
-///   `not_found` otherwise.
-/// - `(node_status_atom, token)` from a worker that serves HTTP: the
+/// - `(join_challenge_atom)` from a joining worker: a fresh nonce, good for
+///   one join within a few seconds.
+/// - `(join_atom, node_hello)` from a worker, with its proof over that
+///   nonce: its node id, or `unauthenticated` (wrong or missing token, or
+///   no live challenge).
+/// - `(node_deployments_atom, node id, names)` from a joined worker: the
+///   deployments its binary registers now; `unauthenticated` when the
+///   sender's node did not join, `not_found` otherwise.
+/// - `(node_status_atom)` from a joined worker that serves HTTP: the
 ///   controller's `serve_status`; `unauthenticated` otherwise.
 using cluster_gate_actor = caf::typed_actor<
+    caf::replies_to<join_challenge_atom>::with<std::string>,
     caf::replies_to<join_atom, node_hello>::with<uint64_t>,
-    caf::replies_to<node_deployments_atom, std::string, uint64_t,
+    caf::replies_to<node_deployments_atom, uint64_t,
                     std::vector<std::string>>::with<bool>,
-    caf::replies_to<node_status_atom, std::string>::with<serve_status>>;
+    caf::replies_to<node_status_atom>::with<serve_status>>;
 
 } // namespace actorserve

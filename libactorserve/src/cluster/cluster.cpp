@@ -1,5 +1,4 @@
-// Cluster options, tokens and the head's cluster gate.
-#include "../core/logging.hpp"
+// Cluster options and tokens.
 #include "actorserve/cluster.hpp"
 
 #include <fstream>
@@ -7,7 +6,6 @@
 #include <sstream>
 
 #include <caf/actor_system.hpp>
-#include <caf/typed_event_based_actor.hpp>
 
 #include "actorserve/controller.hpp"
 #include "actorserve/error.hpp"
@@ -125,75 +123,5 @@ bool same_token(const std::string& x, const std::string& y) noexcept {
 const char* to_string(node_state x) noexcept {
   return x == node_state::alive ? "ALIVE" : "DEAD";
 }
-
-namespace detail {
-
-cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
-                                      controller_actor controller,
-                                      port_cell port) {
-  using gate_ptr = cluster_gate_actor::pointer;
-  return sys.spawn(
-      [](gate_ptr self, std::string token, controller_actor ctrl,
-         port_cell port) -> cluster_gate_actor::behavior_type {
-        // Why a message is refused, or an empty string.
-        auto refusal = [token](const std::string& presented) -> std::string {
-          if (presented.empty())
-            return "missing cluster token";
-          if (!same_token(presented, token))
-            return "wrong cluster token";
-          return {};
-        };
-        auto peer = [self] {
-          auto& src = self->current_sender();
-          return src ? caf::to_string(src->node()) : std::string{"unknown"};
-        };
-        return {
-            [=](join_atom, node_hello& hello) -> caf::result<uint64_t> {
-              if (auto why = refusal(hello.token); !why.empty()) {
-                detail::log_line{detail::log_level::warning}
-                    << "refused a node joining from " << peer() << " ("
-                    << hello.host << ", pid " << hello.pid << "): " << why;
-                return make_error(errc::unauthenticated,
-                                  "the head refused this node: " + why);
-              }
-              hello.token.clear(); // the secret goes no further
-              set_cluster_nodelay(port->load(), true);
-              auto host = hello.host;
-              auto pid = hello.pid;
-              auto rp = self->make_response_promise<uint64_t>();
-              self->request(ctrl, caf::infinite, node_join_atom::value,
-                            std::move(hello), peer())
-                  .then(
-                      [=](uint64_t id) mutable {
-                        detail::log_line{detail::log_level::info}
-                            << "node " << id << " joined from " << host
-                            << " (pid " << pid << ")";
-                        rp.deliver(id);
-                      },
-                      [=](caf::error& err) mutable {
-                        rp.deliver(std::move(err));
-                      });
-              return rp;
-            },
-            [=](node_deployments_atom, const std::string& presented,
-                uint64_t node,
-                std::vector<std::string>& names) -> caf::result<bool> {
-              if (auto why = refusal(presented); !why.empty())
-                return make_error(errc::unauthenticated, why);
-              return self->delegate(ctrl, node_deployments_atom::value, node,
-                                    std::move(names));
-            },
-            [=](node_status_atom,
-                const std::string& presented) -> caf::result<serve_status> {
-              if (auto why = refusal(presented); !why.empty())
-                return make_error(errc::unauthenticated, why);
-              return self->delegate(ctrl, status_atom::value);
-            },
-        };
-      },
-      std::move(token), std::move(controller), std::move(port));
-}
-
-} // namespace detail
 
 } // namespace actorserve

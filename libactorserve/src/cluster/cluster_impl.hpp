@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <functional>
@@ -27,8 +28,8 @@ namespace detail {
 /// The cluster port, set once it is open.
 using port_cell = std::shared_ptr<std::atomic<uint16_t>>;
 
-/// Spawns the head's cluster gate: it admits nodes that present `token`
-/// and hands them to `controller`.
+/// Spawns the head's cluster gate: it admits nodes that prove `token`
+/// over one of its challenges and hands them to `controller`.
 cluster_gate_actor spawn_cluster_gate(caf::actor_system& sys, std::string token,
                                       controller_actor controller,
                                       port_cell port);
@@ -49,16 +50,28 @@ struct cluster_link {
 /// certificates when it has them.
 void load_transport(caf::actor_system_config& cfg, const cluster_options& opts);
 
-/// Publishes the head's gate on the cluster port (over TLS when set).
+/// Opens the head's cluster port for its gate: behind the front
+/// (front.hpp), which admits only connections that prove the token, or
+/// over TLS when set. The front stops when the gate does.
 caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
                                      const cluster_gate_actor& gate,
                                      const cluster_options& opts);
 
-/// Connects to a head's gate (over TLS when set).
+/// Connects to a head's gate: through its front with the token, or over
+/// TLS when set.
 caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
                                                const cluster_options& opts,
                                                const std::string& host,
                                                uint16_t port);
+
+/// Proves `token` to the front at host:port and takes the head's gate over
+/// that connection; `unauthenticated` when the head refuses the token or
+/// does not prove it itself, `unavailable` otherwise. Each step waits at
+/// most `timeout`.
+caf::expected<cluster_gate_actor>
+dial_gate(caf::actor_system& sys, const std::string& token,
+          const std::string& host, uint16_t port,
+          std::chrono::milliseconds timeout);
 
 /// Makes the node's agent once the head's gate is known.
 using agent_factory = std::function<caf::actor(const cluster_gate_actor&)>;
@@ -75,7 +88,8 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
 /// on loopback) without this.
 void set_cluster_nodelay(uint16_t port, bool local);
 
-/// Tells the head which deployments this worker's binary registers.
+/// Tells the head which deployments this worker's binary registers. The
+/// connection proved the token already, so `token` stays here.
 caf::error announce_deployments(caf::actor_system& sys,
                                 const cluster_link& link,
                                 const std::string& token,

@@ -1,4 +1,4 @@
-// A worker node joining its head over CAF's io middleman.
+// A worker node joining its head: through its front, then the gate.
 #include <chrono>
 #include <cstdlib>
 #include <dirent.h>
@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actorserve/error.hpp"
+#include "auth.hpp"
 #include "cluster_impl.hpp"
 
 namespace actorserve::detail {
@@ -64,6 +65,8 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
     gate = connect_gate(sys, opts, host, port);
     if (gate || clock::now() >= give_up)
       break;
+    if (code_of(gate.error()) == errc::unauthenticated)
+      return std::move(gate.error()); // trying again changes nothing
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!gate)
@@ -77,10 +80,18 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
   hello.agent = link.agent;
   caf::scoped_actor self{sys};
   caf::error failed;
-  self->request(link.gate, opts.join_timeout, join_atom::value,
-                std::move(hello))
-      .receive([&](uint64_t id) { link.node_id = id; },
-               [&](caf::error& err) { failed = std::move(err); });
+  // The join proves the token over a fresh challenge of the gate's.
+  self->request(link.gate, opts.join_timeout, join_challenge_atom::value)
+      .receive(
+          [&](const std::string& nonce) {
+            hello.proof = auth::join_proof(opts.token, nonce);
+          },
+          [&](caf::error& err) { failed = std::move(err); });
+  if (!failed)
+    self->request(link.gate, opts.join_timeout, join_atom::value,
+                  std::move(hello))
+        .receive([&](uint64_t id) { link.node_id = id; },
+                 [&](caf::error& err) { failed = std::move(err); });
   if (failed) {
     caf::anon_send_exit(link.agent, caf::exit_reason::user_shutdown);
     if (code_of(failed) == errc::unauthenticated)
@@ -93,14 +104,12 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
 }
 
 caf::error announce_deployments(caf::actor_system& sys,
-                                const cluster_link& link,
-                                const std::string& token,
+                                const cluster_link& link, const std::string&,
                                 std::vector<std::string> names) {
   caf::scoped_actor self{sys};
   caf::error failed;
   self->request(link.gate, std::chrono::seconds(10),
-                node_deployments_atom::value, token, link.node_id,
-                std::move(names))
+                node_deployments_atom::value, link.node_id, std::move(names))
       .receive([](bool) {}, [&](caf::error& err) { failed = std::move(err); });
   return failed;
 }

@@ -68,7 +68,6 @@ struct hosted_replica {
 struct agent_state {
   registry_ptr reg;
   cluster_gate_actor gate;
-  std::string token;
   /// This node's HTTP ingress (`--proxy`), and the routes it serves.
   std::vector<caf::actor> route_subscribers;
   route_table routes;
@@ -123,15 +122,14 @@ route_table resolve(const node_registry& reg,
 } // namespace
 
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate, std::string token,
+                                  cluster_gate_actor gate,
                                   std::function<void()> on_head_lost) {
   return sys.spawn(
       [](agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
-         std::string token, std::function<void()> on_head_lost)
+         std::function<void()> on_head_lost)
           -> node_agent_actor::behavior_type {
         self->state.reg = std::move(reg);
         self->state.gate = gate;
-        self->state.token = std::move(token);
         self->monitor(gate);
         auto head = gate.address();
         self->set_down_handler([=](caf::down_msg& dm) {
@@ -191,12 +189,11 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
             [](health_atom) { return true; },
             [self](status_atom) -> caf::result<serve_status> {
               auto& st = self->state;
-              return self->delegate(st.gate, node_status_atom::value, st.token);
+              return self->delegate(st.gate, node_status_atom::value);
             },
         };
       },
-      std::move(reg), std::move(gate), std::move(token),
-      std::move(on_head_lost));
+      std::move(reg), std::move(gate), std::move(on_head_lost));
 }
 
 } // namespace actorserve::detail

@@ -98,7 +98,7 @@ using registry_ptr = std::shared_ptr<node_registry>;
 /// Spawns the agent of a worker node that joins through `gate`; it calls
 /// `on_head_lost` (on a system thread) when the head goes away.
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate, std::string token,
+                                  cluster_gate_actor gate,
                                   std::function<void()> on_head_lost);
 
 } // namespace actorserve::detail

@@ -1,6 +1,8 @@
-// The cluster's transport: CAF's io middleman, over TLS (CAF's OpenSSL
-// module) when the cluster has certificates. Compiled without TLS when the
-// module is missing.
+// The cluster's transport: CAF's io middleman behind the head's front
+// (front.hpp), or over TLS (CAF's OpenSSL module) when the cluster has
+// certificates. Compiled without TLS when the module is missing.
+#include <algorithm>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 
@@ -12,6 +14,7 @@
 
 #include "actorserve/error.hpp"
 #include "cluster_impl.hpp"
+#include "front.hpp"
 
 namespace actorserve {
 
@@ -45,7 +48,19 @@ caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
   if (opts.tls())
     return caf::openssl::publish(gate, opts.port, opts.host.c_str());
 #endif
-  return sys.middleman().publish(gate, opts.port, opts.host.c_str());
+  cluster_front::settings cfg;
+  cfg.host = opts.host;
+  cfg.port = opts.port;
+  cfg.token = opts.token;
+  auto front = cluster_front::start(
+      sys, std::move(cfg), caf::actor_cast<caf::strong_actor_ptr>(gate),
+      sys.message_types(gate));
+  if (!front)
+    return std::move(front.error());
+  auto port = (*front)->port();
+  caf::actor_cast<caf::abstract_actor*>(gate)->attach_functor(
+      [f = *front] { f->stop(); });
+  return port;
 }
 
 caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
@@ -55,10 +70,10 @@ caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
 #if ACTORSERVE_HAS_TLS
   if (opts.tls())
     return caf::openssl::remote_actor<cluster_gate_actor>(sys, host, port);
-#else
-  static_cast<void>(opts);
 #endif
-  return sys.middleman().remote_actor<cluster_gate_actor>(host, port);
+  auto timeout = std::min<std::chrono::milliseconds>(opts.join_timeout,
+                                                    std::chrono::seconds(5));
+  return dial_gate(sys, opts.token, host, port, timeout);
 }
 
 } // namespace actorserve::detail

@@ -1,5 +1,5 @@
-// serve's cluster side: a head publishes its gate for worker nodes and
-// waits for them; a worker joins its head.
+// serve's cluster side: a head opens its cluster port for worker nodes
+// and waits for them; a worker joins its head.
 #include <csignal>
 #include <unistd.h>
 
@@ -49,7 +49,6 @@ void serve::start_worker() {
   d.opts.http.enabled = d.opts.http.enabled && d.opts.cluster.proxy;
   d.opts.admin.enabled = false;
   node_hello hello;
-  hello.token = d.opts.cluster.token;
   hello.host = host_name();
   hello.pid = static_cast<int64_t>(::getpid());
   hello.resources = resource_set{d.opts.node.num_cpus, d.opts.node.resources};
@@ -61,7 +60,7 @@ void serve::start_worker() {
         ::kill(::getpid(), SIGTERM);
     };
     return caf::actor_cast<caf::actor>(detail::spawn_node_agent(
-        *d.sys, d.registry, gate, d.opts.cluster.token, on_head_lost));
+        *d.sys, d.registry, gate, on_head_lost));
   };
   auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello),
                                    make_agent);
