@@ -1,6 +1,7 @@
 // The head's front on its cluster port (front.hpp).
 #include "front.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <netdb.h>
@@ -205,7 +206,11 @@ struct cluster_front::loop {
       c.fd = fd;
       source_of(sa, c.addr, c.peer);
       const char* why = nullptr;
-      if (conns.size() >= cfg.max_pending)
+      auto same = std::count_if(conns.begin(), conns.end(), [&](auto& x) {
+        return x.addr == c.addr;
+      });
+      if (conns.size() >= cfg.max_pending ||
+          static_cast<size_t>(same) >= cfg.max_pending_per_address)
         why = "too many handshakes under way";
       else if (!limits.admits(c.addr, now))
         why = "too many failed joins (rate-limited)";

@@ -43,8 +43,10 @@ public:
     std::string token;
     /// How long a peer has for its answer.
     std::chrono::milliseconds handshake_timeout{5000};
-    /// Handshakes under way at once; more connections are closed.
+    /// Handshakes under way at once, in all and from one source address;
+    /// more connections are closed.
     size_t max_pending = 64;
+    size_t max_pending_per_address = 4;
   };
 
   /// Listens on `cfg.host:cfg.port` and starts the thread; connections
