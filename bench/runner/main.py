@@ -51,6 +51,12 @@ def main(doc):
     ap.add_argument("--merge", metavar="JSON",
                     help="with --only: the saved run (bench/results/*.json) "
                          "whose other results the document keeps")
+    ap.add_argument("--fuzz-seconds", type=int, default=600,
+                    help="with --only fuzz: seconds per fuzz harness "
+                         "(default 600)")
+    ap.add_argument("--httpfuzz-count", type=int, default=20000,
+                    help="with --only fuzz: requests tools/httpfuzz sends to "
+                         "the demo (default 20000)")
     ap.add_argument("--from-results", metavar="JSON",
                     help="rewrite the document from a saved run "
                          "(bench/results/*.json) without measuring")
@@ -70,6 +76,8 @@ def main(doc):
         a.replicas, a.ray_replicas = [1, 100], [1]
         a.callgrind_requests = 100
         a.spins = [0, 50]
+        a.fuzz_seconds = min(a.fuzz_seconds, 30)
+        a.httpfuzz_count = min(a.httpfuzz_count, 1000)
     command = "bench/run" + "".join(" " + x for x in sys.argv[1:])
     suite = Suite(a)
     suite.errors = {}
@@ -106,6 +114,9 @@ def main(doc):
              ("idle spin", suite.idle_spin)]
     if a.callgrind:
         steps.append(("callgrind", suite.callgrind))
+    # The fuzzing campaign (an hour and more) runs only when asked for.
+    if a.only and "fuzz" in a.only.split(","):
+        steps.append(("fuzz", suite.fuzz))
     if suite.ray_error is None:
         steps += [("Ray Serve HTTP scenarios", suite.ray_http),
                   ("Ray Serve handle round trip", suite.ray_handle),

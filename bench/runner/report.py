@@ -8,13 +8,14 @@ import scaling  # bench/scaling.py
 from .fmt import mean
 from .report_cpu import CpuSections
 from .report_features import FeatureSections
+from .report_fuzz import FuzzSection
 from .report_goals import GoalsSection
 from .report_http import HttpSections
 from .report_runs import RunSections
 
 
 class Report(GoalsSection, HttpSections, RunSections,
-             FeatureSections, CpuSections):
+             FeatureSections, CpuSections, FuzzSection):
     """Turns the suite's results into docs/benchmarks.md and its plots."""
 
     def __init__(self, suite, info, command, img_dir):
@@ -106,6 +107,7 @@ class Report(GoalsSection, HttpSections, RunSections,
             self.control()
         scaling.write(self, sys.modules[__package__])
         self.costs()
+        self.fuzz_section()
         self.ray_notes()
         if self.s.errors:
             self.w("## Steps that failed in this run", "")

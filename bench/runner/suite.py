@@ -7,15 +7,17 @@ from .config import BUILD
 from .scen_calls import CallScenarios
 from .scen_cpu import CpuScenarios
 from .scen_features import FeatureScenarios
+from .scen_fuzz import FuzzScenarios
 from .scen_http import HttpScenarios
 
 
-class Suite(HttpScenarios, CallScenarios, FeatureScenarios, CpuScenarios):
+class Suite(HttpScenarios, CallScenarios, FeatureScenarios, CpuScenarios,
+            FuzzScenarios):
     def __init__(self, args):
         self.a = args
         self.tmp = tempfile.mkdtemp(prefix="actorserve-bench-")
         self.results = {"cluster": {}, "multiplexing": {}, "batching": {}, "control": {}, "streams": {}, "http": {}, "handle": {}, "memory": {}, "ray": {},
-                        "callgrind": {}}
+                        "callgrind": {}, "fuzz": {}}
         self.ray_error = None if args.ray else "skipped (--no-ray)"
 
     def bin(self, name):
