@@ -145,7 +145,10 @@ TEST_CASE("a worker with --proxy serves the head's routes over HTTP, and its "
                       R"({"text": "I love this"})");
   CHECK(test::body_of(r)["label"] == "positive");
   CHECK(test::http(worker.http_port(), "GET", "/-/healthz").status == 200);
-  auto st = test::http(worker.http_port(), "GET", "/-/status");
+  // Status is internal: the worker's public port does not show it; the
+  // head's admin API does.
+  CHECK(test::http(worker.http_port(), "GET", "/-/status").status == 404);
+  auto st = test::http(head.admin_port(), "GET", "/-/status");
   REQUIRE(st.status == 200);
   auto nodes = test::body_of(st)["nodes"];
   REQUIRE(nodes.size() == 2);

@@ -118,7 +118,7 @@ TEST_CASE("built-in endpoints report health and routes", "[demo]") {
                                           {"/pipeline", "pipeline"},
                                           {"/route", "route"},
                                           {"/stream", "stream"}});
-  auto status = s.get("/-/status");
+  auto status = test::http(s.serve.admin_port(), "GET", "/-/status");
   REQUIRE(status.status == 200);
   auto apps = body_of(status)["applications"];
   CHECK(apps["classify"]["status"] == "RUNNING");
@@ -206,7 +206,7 @@ TEST_CASE("POST /multi and /models/{id}/predict load each model once per "
   CHECK(multi("").status == 400);
   // Status (HTTP) reports each replica's models: m1 on its holder only.
   auto reps =
-      test::body_of(s.get("/-/status"))["applications"]["multi"]["deployments"]
+      test::body_of(test::http(s.serve.admin_port(), "GET", "/-/status"))["applications"]["multi"]["deployments"]
                                        ["MultiModel"]["replicas"];
   REQUIRE(reps.size() == 2);
   for (auto& r : reps)

@@ -63,8 +63,10 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
   auto port = test::free_port();
   auto cport = test::free_port();
   auto join = "127.0.0.1:" + std::to_string(cport);
+  auto aport = test::free_port(); // status is on the admin port
   test::child head{
-      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port),
+      {DEMO_BINARY, "--admin-port", std::to_string(aport), "--port",
+       std::to_string(port),
        "--cluster-port", std::to_string(cport), "--expect-nodes", "2",
        "--heartbeat-period-ms", "200", "--heartbeat-timeout-ms", "1000"},
       {token_env}};
@@ -102,7 +104,7 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
   CHECK(test::http(port, "GET", "/blocking?ms=5").status == 200);
   CHECK(test::http(port, "GET", "/autoscale?ms=1").status == 200);
   // Three nodes, each running replicas; the Tokenizer on every one.
-  cluster_view view{status_of(port)};
+  cluster_view view{status_of(aport)};
   CHECK(view.nodes == std::map<uint64_t, std::string>{
                           {1, "ALIVE"}, {2, "ALIVE"}, {3, "ALIVE"}});
   CHECK(view.ready["classify/Tokenizer"] == std::multiset<uint64_t>{1, 2, 3});
@@ -117,7 +119,7 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
     return v.nodes.at(killed) == "DEAD" && tok.size() == 3 &&
            tok.count(killed) == 0;
   };
-  CHECK(status_until(port, replaced, seconds(10)));
+  CHECK(status_until(aport, replaced, seconds(10)));
   auto took = duration_cast<milliseconds>(steady_clock::now() - t0);
   CHECK(took < milliseconds(2000)); // 2x the heartbeat timeout
   auto ok_at_kill = load.ok();
@@ -142,7 +144,7 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
       Catch::Contains(dead_line(hung) +
                       " (it did not answer a heartbeat within 1000 ms)"));
   CHECK(status_until(
-      port,
+      aport,
       [hung](const cluster_view& v) {
         auto& tok = v.ready.at("classify/Tokenizer");
         return v.nodes.at(hung) == "DEAD" &&
@@ -162,8 +164,9 @@ TEST_CASE("worker processes with a wrong or missing token are refused; both "
   auto port = test::free_port();
   auto cport = test::free_port();
   auto join = "127.0.0.1:" + std::to_string(cport);
-  test::child head{{DEMO_BINARY, "--admin-port", "0", "--port",
-                    std::to_string(port), "--cluster-port",
+  auto aport = test::free_port(); // status is on the admin port
+  test::child head{{DEMO_BINARY, "--admin-port", std::to_string(aport),
+                    "--port", std::to_string(port), "--cluster-port",
                     std::to_string(cport)},
                    {token_env}};
   REQUIRE_THAT(head.read_until("serving on"), Catch::Contains("serving on"));
@@ -186,7 +189,7 @@ TEST_CASE("worker processes with a wrong or missing token are refused; both "
     CHECK_THAT(head.read_until("missing cluster token"),
                Catch::Contains("missing cluster token"));
   }
-  auto st = status_of(port);
+  auto st = status_of(aport);
   CHECK(st["nodes"].size() == 1);
   CHECK(test::http(port, "POST", "/classify", R"({"text": "ok"})").status ==
         200);

@@ -64,6 +64,11 @@ struct deployment_config {
   std::chrono::milliseconds health_check_timeout{30'000};
   /// How long a stopping replica may take to finish in-flight work. >= 0.
   std::chrono::milliseconds graceful_shutdown_timeout{20'000};
+  /// How long a replica's constructor may take. One that has not finished
+  /// by then counts as a failed constructor: the replica is stopped and
+  /// another started after the backoff (`max_constructor_retry_count`), so
+  /// a constructor that hangs never holds a deploy forever. > 0.
+  std::chrono::milliseconds startup_timeout{120'000};
   /// How many times in a row a replica's constructor may fail before the
   /// deployment gives up (Ray Serve's limit: the smaller of this and 3 per
   /// replica). Retries back off exponentially. >= 1.
@@ -126,7 +131,8 @@ typename Inspector::result_type inspect(Inspector& f, deployment_config& x) {
            x.max_ongoing_requests, x.max_queued_requests, x.user_config,
            x.health_check_period, x.health_check_timeout,
            x.graceful_shutdown_timeout, x.max_constructor_retry_count, x.mode,
-           x.num_cpus, x.resources, x.max_replicas_per_node);
+           x.num_cpus, x.resources, x.max_replicas_per_node,
+           x.startup_timeout);
 }
 
 } // namespace actorserve

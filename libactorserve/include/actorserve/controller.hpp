@@ -58,6 +58,12 @@
 ///   O(n^2)).
 /// - `(respawn_atom, string app, string deployment)` from itself, when the
 ///   backoff after a failed constructor ends. No reply.
+/// - `(place_atom)` from itself: retries pending placements, and goes on
+///   with a scale-up larger than one turn's `max_starts_per_turn`.
+/// - `(startup_timeout_atom, uint64 replica)` from itself, the deployment's
+///   `startup_timeout` after the replica was started: a replica still
+///   starting then counts as a failed constructor (stopped, and retried
+///   after the backoff). No reply.
 ///
 /// Replicas that die are replaced, while the app deploys as well as while
 /// it runs: at once, or, when replicas keep dying soon after they started,
@@ -138,6 +144,7 @@ using health_tick_atom = caf::atom_constant<caf::atom("htick")>;
 using autoscale_tick_atom = caf::atom_constant<caf::atom("atick")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
+using startup_timeout_atom = caf::atom_constant<caf::atom("startto")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using wait_nodes_atom = caf::atom_constant<caf::atom("waitnodes")>;
 
@@ -160,6 +167,7 @@ using controller_actor = caf::typed_actor<
     caf::reacts_to<autoscale_tick_atom, std::string, std::string, uint64_t>,
     caf::reacts_to<push_atom, std::string, std::string>,
     caf::reacts_to<place_atom>,
+    caf::reacts_to<startup_timeout_atom, uint64_t>,
     caf::replies_to<node_join_atom, node_hello, std::string>::with<uint64_t>,
     caf::replies_to<node_deployments_atom, uint64_t,
                     std::vector<std::string>>::with<bool>,

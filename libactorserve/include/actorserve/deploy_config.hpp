@@ -55,6 +55,7 @@ struct deployment_override {
   std::optional<std::chrono::milliseconds> health_check_period;
   std::optional<std::chrono::milliseconds> health_check_timeout;
   std::optional<std::chrono::milliseconds> graceful_shutdown_timeout;
+  std::optional<std::chrono::milliseconds> startup_timeout;
   /// `ray_actor_options: {num_cpus, resources}`.
   std::optional<double> num_cpus;
   std::optional<std::map<std::string, double>> resources;
@@ -93,8 +94,18 @@ struct deploy_config {
   nlohmann::json source;
 };
 
+/// The most bytes a config may have.
+constexpr size_t max_config_bytes = 1024 * 1024;
+/// The most nodes a config may expand to, each use of an alias counting
+/// its whole subtree again (a "billion laughs" is refused, not expanded).
+constexpr size_t max_config_nodes = 100'000;
+/// The deepest a config may nest.
+constexpr size_t max_config_depth = 64;
+
 /// Parses a config from YAML (JSON is YAML too). `file` names it in errors.
-/// Fails with `invalid_config`: "FILE:LINE: PATH: what is wrong".
+/// Fails with `invalid_config`: "FILE:LINE: PATH: what is wrong"; a config
+/// over `max_config_bytes`, `max_config_nodes` or `max_config_depth` fails
+/// naming the limit, before anything is expanded.
 caf::expected<deploy_config> parse_deploy_config(const std::string& text,
                                                  const std::string& file);
 

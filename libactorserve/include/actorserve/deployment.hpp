@@ -211,6 +211,11 @@ public:
     return *this;
   }
 
+  /// How long a replica's constructor may take before it counts as failed.
+  deployment_builder& startup_timeout(std::chrono::milliseconds t) {
+    cfg_.startup_timeout = t;
+    return *this;
+  }
   deployment_builder& graceful_shutdown_timeout(std::chrono::milliseconds t) {
     cfg_.graceful_shutdown_timeout = t;
     return *this;

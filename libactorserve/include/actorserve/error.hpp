@@ -68,6 +68,10 @@ enum class errc : uint8_t {
   /// wrong or missing cluster token). Fix the credentials; retrying as is
   /// fails again.
   unauthenticated,
+  /// The request is not allowed from where it came (an admin request whose
+  /// `Host` header does not name the admin API's address: a web page
+  /// trying to reach it through DNS rebinding). Do not retry.
+  forbidden,
 };
 
 /// Returns the enumerator's name, e.g. "overloaded".

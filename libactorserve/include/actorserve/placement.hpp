@@ -45,6 +45,27 @@ resource_set combine(const resource_set& x, const resource_set& y,
 /// As many CPUs as anyone asks for, and no custom resources.
 resource_set unbounded_cpus();
 
+/// The resource that bounds the replicas a node holds by memory: a node
+/// offers a budget in bytes, and each replica reserves its deployment's
+/// `resources["memory"]` (Ray's `memory` option) plus
+/// `replica_memory_reserve`, what the framework itself keeps per replica.
+/// Replicas past the budget are pending, with the reason, so that no
+/// scale-up can take a node's memory.
+inline constexpr const char* memory_resource = "memory";
+
+/// Bytes each replica reserves for the framework's own state (about 8 KiB
+/// measured per idle replica; twice that, for its mailbox and routing
+/// entries under load).
+inline constexpr double replica_memory_reserve = 16 * 1024;
+
+/// A node's memory budget when none is given: a quarter of the machine's
+/// physical memory.
+double default_memory_budget() noexcept;
+
+/// `offered` with a memory budget: `memory_bytes` when it is not 0, else
+/// the one `offered` lists, else `default_memory_budget()`.
+resource_set with_memory(resource_set offered, double memory_bytes = 0);
+
 /// "num_cpus=2, accel=1" (nothing needed: "nothing").
 std::string to_string(const resource_set& x);
 

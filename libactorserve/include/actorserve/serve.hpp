@@ -67,11 +67,21 @@ struct http_options {
   /// I/O threads: each has a listener on the port (SO_REUSEPORT), its own
   /// connections and its own routing state.
   size_t threads = default_thread_count();
-  /// Bodies above this get 413 with a JSON error.
+  /// Bodies above this get 413 with a JSON error. A `Content-Length` over
+  /// it is answered before any of the body is read (and the connection
+  /// closes); a chunked body is cut when it passes it.
   size_t max_body_bytes = 10 * 1024 * 1024;
-  /// Bodies above this are not read at all: the connection is closed.
-  /// Defaults to 4 x max_body_bytes when 0.
+  /// Deprecated, ignored: no more than `max_body_bytes` is ever buffered.
   size_t hard_body_limit = 0;
+  /// Open client connections, over all I/O threads; the listeners stop
+  /// accepting at the limit (and the kernel's backlog holds the rest).
+  /// Also kept below the process's descriptor limit, which start-up raises
+  /// to its hard limit.
+  size_t max_connections = 10'000;
+  /// Requests a connection may have read ahead of their answers (HTTP
+  /// pipelining); at least 2, so that a client that goes away mid-request
+  /// is noticed.
+  size_t max_pipelined_requests = 2;
   /// Longest request target (path and query) accepted.
   size_t max_url_bytes = 8 * 1024;
   /// Longest single header value accepted.
@@ -80,7 +90,10 @@ struct http_options {
   size_t max_header_count = 100;
   /// End-to-end request timeout (408 when it passes); 0 means none.
   std::chrono::milliseconds request_timeout{0};
-  /// How long an idle keep-alive connection stays open.
+  /// The time a connection has to deliver its next whole request, headers
+  /// and body, counted from the end of the previous one: an idle keep-alive
+  /// connection closes after it, and so does a client that sends a request
+  /// slowly (slowloris).
   std::chrono::milliseconds keep_alive_timeout{90'000};
   /// Streamed responses (SSE, chunked): chunks a producer may send ahead of
   /// what the client has taken off the socket.
@@ -100,6 +113,13 @@ struct admin_options {
   std::string host = "127.0.0.1";
   /// 0 picks a free port (see `serve::admin_port`).
   uint16_t port = 8265;
+  /// A bearer token every request must carry (`Authorization: Bearer
+  /// ...`); empty: none. Required when `host` is not a loopback address.
+  std::string token;
+  /// Request bodies (configs, patches) above this get 413.
+  size_t max_body_bytes = 1024 * 1024;
+  /// Declarative changes (PUT, DELETE) waiting to run; more get 503.
+  size_t max_pending_changes = 16;
 };
 
 /// What this node offers the replicas placed on it (placement.hpp): each
@@ -110,6 +130,11 @@ struct node_options {
   double num_cpus = static_cast<double>(available_cores());
   /// Custom resources, e.g. {"accel": 2}.
   std::map<std::string, double> resources;
+  /// Bytes of memory replicas may reserve here (placement.hpp's
+  /// `memory_resource`: each replica takes its deployment's "memory"
+  /// resource plus `replica_memory_reserve`); 0: a quarter of the
+  /// machine's memory. Replicas past it are pending, with the reason.
+  double memory_bytes = 0;
 };
 
 /// The server's logs (Ray Serve's `logging_config`).
@@ -176,6 +201,11 @@ struct serve_options {
   bool metrics = true;
   /// How long shutdown waits for in-flight HTTP requests.
   std::chrono::milliseconds drain_timeout{20'000};
+  /// How long `run`, `remove` and the admin API's declarative changes
+  /// wait for the controller: for an application to be RUNNING, or gone.
+  /// Past it they fail with `deadline_exceeded`; the application goes on
+  /// deploying (or being deleted), and status shows where it stands.
+  std::chrono::milliseconds deploy_timeout{600'000};
   /// Text `--help` prints after the server's flags: the application's own
   /// flags, for example.
   std::string usage;

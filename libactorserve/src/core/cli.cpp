@@ -1,18 +1,22 @@
 // The `actorserve` command line: run, deploy, status, config, shutdown.
 #include "actorserve/cli.hpp"
 
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <asio.hpp>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "actorserve/cluster.hpp"
 #include "actorserve/deploy_config.hpp"
 #include "actorserve/error.hpp"
+#include "admin_client.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -20,50 +24,8 @@ namespace {
 
 using json = nlohmann::json;
 
-struct http_reply {
-  int status = 0;
-  std::string body;
-};
-
-/// One request to the admin API (HTTP/1.1, `Connection: close`).
-caf::expected<http_reply> admin_call(const std::string& host, uint16_t port,
-                                     const std::string& method,
-                                     const std::string& path,
-                                     const std::string& body = {}) {
-  try {
-    asio::io_context ioc;
-    asio::ip::tcp::resolver resolver{ioc};
-    asio::ip::tcp::socket sock{ioc};
-    asio::connect(sock, resolver.resolve(host, std::to_string(port)));
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) +
-                      "\r\nConnection: close\r\n\r\n" + body;
-    asio::write(sock, asio::buffer(req));
-    std::string raw;
-    asio::error_code ec;
-    char buf[8192];
-    for (;;) {
-      auto n = sock.read_some(asio::buffer(buf), ec);
-      raw.append(buf, n);
-      if (ec)
-        break;
-    }
-    auto head_end = raw.find("\r\n\r\n");
-    if (raw.compare(0, 9, "HTTP/1.1 ") != 0 || head_end == std::string::npos)
-      return make_error(errc::unavailable, "no HTTP answer from " + host + ":" +
-                                               std::to_string(port));
-    http_reply r;
-    r.status = std::stoi(raw.substr(9, 3));
-    r.body = raw.substr(head_end + 4);
-    return r;
-  } catch (const std::exception& e) {
-    return make_error(errc::unavailable,
-                      "cannot reach the admin API at " + host + ":" +
-                          std::to_string(port) + ": " + e.what() +
-                          " (is the server running? see --admin-port)");
-  }
-}
+using detail::admin_call;
+using http_reply = detail::admin_reply;
 
 /// JSON as YAML, for people.
 void emit(YAML::Emitter& out, const json& j) {
@@ -84,7 +46,7 @@ void emit(YAML::Emitter& out, const json& j) {
   } else if (j.is_null()) {
     out << YAML::Null;
   } else {
-    out << j.dump();
+    out << detail::dump_json(j);
   }
 }
 
@@ -175,8 +137,9 @@ int run_cli(int argc, char** argv, const app_registry& apps,
                "`serve` command does."};
   app.require_subcommand(1);
   std::string config_path;
-  std::string admin_host = "127.0.0.1";
-  uint16_t admin_port = 8265;
+  detail::admin_target target;
+  std::string token_file;
+  double timeout_s = 120;
   bool yes = false;
   auto run = app.add_subcommand(
       "run", "start the server with CONFIG.yaml and block; Ctrl-C drains and "
@@ -196,16 +159,34 @@ int run_cli(int argc, char** argv, const app_registry& apps,
       "shutdown", "delete every application of the running server");
   shutdown->add_flag("-y,--yes", yes, "do not ask first");
   for (auto* sub : {deploy, status, config, shutdown}) {
-    sub->add_option("--admin-host", admin_host, "the server's admin address")
+    sub->add_option("--admin-host", target.host, "the server's admin address")
         ->capture_default_str();
-    sub->add_option("--admin-port", admin_port, "the server's admin port")
+    sub->add_option("--admin-port", target.port, "the server's admin port")
         ->capture_default_str();
+    sub->add_option("--admin-token-file", token_file,
+                    "the admin API's bearer token (else "
+                    "ACTORSERVE_ADMIN_TOKEN)");
+    sub->add_option("--timeout-s", timeout_s,
+                    "give up when the server has not answered by then")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  target.timeout = std::chrono::milliseconds{
+      static_cast<int64_t>(timeout_s * 1000)};
+  if (!token_file.empty()) {
+    if (auto err = read_token_file(token_file, "--admin-token-file",
+                                   target.token))
+      return print_error(prog, err);
+  } else if (auto env = std::getenv("ACTORSERVE_ADMIN_TOKEN")) {
+    target.token = env;
+  }
+  auto& admin_host = target.host;
+  auto& admin_port = target.port;
   const std::string apps_path = "/api/serve/applications/";
   if (run->parsed())
     return run_server(prog, config_path, run->remaining(), apps,
@@ -214,8 +195,8 @@ int run_cli(int argc, char** argv, const app_registry& apps,
     auto cfg = load_deploy_config(config_path);
     if (!cfg)
       return print_error(prog, cfg.error());
-    auto r = admin_call(admin_host, admin_port, "PUT", apps_path,
-                        cfg->source.dump());
+    auto r = admin_call(target, "PUT", apps_path,
+                        detail::dump_json(cfg->source));
     if (!r)
       return print_error(prog, r.error());
     if (r->status != 200)
@@ -235,8 +216,8 @@ int run_cli(int argc, char** argv, const app_registry& apps,
       return 1;
     }
   }
-  auto r = admin_call(admin_host, admin_port,
-                      shutdown->parsed() ? "DELETE" : "GET", apps_path);
+  auto r = admin_call(target, shutdown->parsed() ? "DELETE" : "GET",
+                      apps_path);
   if (!r)
     return print_error(prog, r.error());
   if (r->status != 200)

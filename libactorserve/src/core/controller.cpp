@@ -27,7 +27,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
       [](controller_ptr self, std::string node, resource_set local,
          heartbeat_options heartbeat) -> controller_actor::behavior_type {
         self->state.node = std::move(node);
-        self->state.local = std::move(local);
+        self->state.local = with_memory(std::move(local));
         self->state.heartbeat = heartbeat;
         // Children (routers, replicas) are linked so that they end with the
         // controller; their own exits are handled by the down handler. An exit
@@ -200,24 +200,13 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
               return rp;
             },
             [self](ready_atom, uint64_t id, bool ok, std::string& message) {
-              auto& st = self->state;
-              auto i = st.index.find(id);
-              if (i == st.index.end())
+              auto at = locate_replica(self, id);
+              if (!at)
                 return; // drained or deleted meanwhile
-              auto a = st.apps.find(i->second.first);
-              if (a == st.apps.end())
-                return;
-              auto& app = a->second;
-              auto dep_name = i->second.second;
-              auto d = app.deployments.find(dep_name);
-              if (d == app.deployments.end())
-                return;
-              auto& dep = d->second;
-              auto r = std::find_if(
-                  dep.replicas.begin(), dep.replicas.end(),
-                  [&](const replica_entry& e) { return e.id == id; });
-              if (r == dep.replicas.end())
-                return;
+              auto& app = *at->app;
+              auto& dep_name = at->dep_name;
+              auto& dep = *at->dep;
+              auto r = at->r;
               if (!ok) {
                 // The replica exits; the down handler replaces it after
                 // the backoff, unless this was the last try.
@@ -242,6 +231,9 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
               schedule_push(self, app.name, dep_name, dep);
             },
             [self](place_atom) { place_pending(self); },
+            [self](startup_timeout_atom, uint64_t id) {
+              startup_timed_out(self, id);
+            },
             [self](push_atom, const std::string& app_name,
                    const std::string& dep_name) {
               app_entry* app = nullptr;

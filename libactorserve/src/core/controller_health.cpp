@@ -51,7 +51,10 @@ void arm_health(controller_ptr self, const std::string& app,
                 const std::string& dep_name, deployment_entry& dep) {
   if (dep.health_chain == 0)
     dep.health_chain = self->state.next_chain++;
-  auto sched = schedule_probes(static_cast<uint32_t>(dep.replicas.size()),
+  // Sized for the target: a scale-up still starting its replicas in steps
+  // (`max_starts_per_turn`) gets the ticks its full size needs.
+  auto n = std::max<size_t>(dep.replicas.size(), dep.target);
+  auto sched = schedule_probes(static_cast<uint32_t>(n),
                                dep.spec->config.health_check_period);
   self->delayed_send(self, sched.interval, health_tick_atom::value, app,
                      dep_name, dep.health_chain);
@@ -79,6 +82,55 @@ void probe_replicas(controller_ptr self, const std::string& app,
               });
   }
   dep.probe_cursor = (dep.probe_cursor + count) % n;
+}
+
+std::optional<replica_location> locate_replica(controller_ptr self,
+                                              uint64_t id) {
+  auto& st = self->state;
+  auto i = st.index.find(id);
+  if (i == st.index.end())
+    return std::nullopt;
+  auto a = st.apps.find(i->second.first);
+  if (a == st.apps.end())
+    return std::nullopt;
+  auto d = a->second.deployments.find(i->second.second);
+  if (d == a->second.deployments.end())
+    return std::nullopt;
+  auto& reps = d->second.replicas;
+  auto r = std::find_if(reps.begin(), reps.end(),
+                        [id](const replica_entry& e) { return e.id == id; });
+  if (r == reps.end())
+    return std::nullopt;
+  return replica_location{&a->second, d->first, &d->second, r};
+}
+
+void startup_timed_out(controller_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto at = locate_replica(self, id);
+  if (!at || at->r->state != replica_state::starting)
+    return; // ready, drained or deleted meanwhile
+  auto& app = *at->app;
+  auto& dep_name = at->dep_name;
+  auto& dep = *at->dep;
+  auto r = at->r;
+  auto limit = dep.spec->config.startup_timeout;
+  r->state = replica_state::failed;
+  constructor_failed(self, app, dep_name, dep,
+                     "replica " + std::to_string(id) +
+                         ": the constructor did not finish within " +
+                         std::to_string(limit.count()) +
+                         " ms (startup_timeout)");
+  if (r->handle) {
+    // Its down message replaces it after the backoff (a failed replica).
+    self->send_exit(r->handle, caf::exit_reason::kill);
+    return;
+  }
+  // Still being started on its node: nothing to stop yet (the node stops
+  // a replica the head no longer lists); its slot is free now.
+  st.index.erase(id);
+  dep.replicas.erase(r);
+  if (replaces_replicas(app) && !dep.unhealthy)
+    arm_respawn(self, app.name, dep_name, dep);
 }
 
 } // namespace actorserve::detail::ctl

@@ -95,7 +95,7 @@ uint64_t node_joined(controller_ptr self, node_hello hello,
   n.status.role = "worker";
   n.status.address = hello.host + " (" + peer + ")";
   n.status.pid = hello.pid;
-  n.status.resources = std::move(hello.resources);
+  n.status.resources = with_memory(std::move(hello.resources));
   n.status.deployments = std::move(hello.deployments);
   n.agent = caf::actor_cast<node_agent_actor>(hello.agent);
   // A lost connection (the process died, or the network) brings a down

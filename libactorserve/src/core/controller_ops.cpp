@@ -76,11 +76,13 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
 }
 
 bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
-               deployment_entry& dep) {
-  auto node = choose_node(self, app, dep);
+               deployment_entry& dep, placement_cache& cache) {
+  auto node = choose_node(self, app, dep, cache);
   if (!node)
     return false;
   auto id = self->state.next_replica_id++;
+  self->delayed_send(self, dep.spec->config.startup_timeout,
+                     startup_timeout_atom::value, id);
   if (*node != head_node_id) {
     start_remote(self, app, name, dep, id, *node);
     return true;
@@ -136,9 +138,21 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
     answer_scale_waiters(dep, name);
     return;
   }
-  while (dep.replicas.size() < dep.target)
-    if (!spawn_one(self, app, name, dep))
+  // At most `max_starts_per_turn` now; the rest in later turns, after
+  // whatever else waits in the controller's mailbox.
+  placement_cache cache;
+  uint32_t started = 0;
+  dep.more_to_start = false;
+  while (dep.replicas.size() < dep.target) {
+    if (started == max_starts_per_turn) {
+      dep.more_to_start = true;
+      schedule_place(self);
+      break;
+    }
+    if (!spawn_one(self, app, name, dep, cache))
       break; // pending: retried when resources are released
+    ++started;
+  }
   if (dep.replicas.size() >= dep.target)
     dep.pending.clear();
   if (dep.replicas.size() > dep.target) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "controller_state.hpp"
 
@@ -12,6 +13,7 @@ namespace {
 
 placement_request request_of(const deployment_config& cfg) {
   placement_request req{cfg.name, {cfg.num_cpus, cfg.resources}, {}};
+  req.needs.custom[memory_resource] += replica_memory_reserve;
   if (cfg.max_replicas_per_node > 0)
     req.max_replicas_per_node = cfg.max_replicas_per_node;
   return req;
@@ -19,20 +21,26 @@ placement_request request_of(const deployment_config& cfg) {
 
 } // namespace
 
-std::optional<uint64_t> choose_node(controller_ptr self, const app_entry& app,
-                                    deployment_entry& dep) {
+namespace {
+
+/// Builds `cache` for `dep`: what every node offers, less what the
+/// replicas placed there hold.
+void build_views(controller_ptr self, const app_entry& app,
+                 const deployment_entry& dep, placement_cache& cache) {
   auto& st = self->state;
-  auto req = request_of(dep.spec->config);
+  cache.built = true;
+  cache.req = request_of(dep.spec->config);
+  auto& req = cache.req;
   bool workers = std::any_of(st.nodes.begin(), st.nodes.end(), [](auto& n) {
     return n.status.state == node_state::alive;
   });
   // Alone, a deployment that reserves nothing and has no cap always fits
   // here, without looking at the others.
-  if (!workers && req.needs == resource_set{} && !req.max_replicas_per_node) {
-    dep.pending.clear();
-    return head_node_id;
-  }
-  std::vector<node_view> views;
+  cache.trivial =
+      !workers && req.needs == resource_set{} && !req.max_replicas_per_node;
+  if (cache.trivial)
+    return;
+  auto& views = cache.views;
   node_view head;
   head.id = head_node_id;
   head.free = st.local;
@@ -48,26 +56,38 @@ std::optional<uint64_t> choose_node(controller_ptr self, const app_entry& app,
         std::find(names.begin(), names.end(), key) != names.end();
     views.push_back(std::move(v));
   }
-  auto view_of = [&views](uint64_t node) -> node_view* {
-    for (auto& v : views)
-      if (v.id == node)
-        return &v;
-    return nullptr;
-  };
+  std::unordered_map<uint64_t, node_view*> by_id;
+  for (auto& v : views)
+    by_id.emplace(v.id, &v);
   // What the replicas placed on each node hold.
   for (auto& [app_name, a] : st.apps)
     for (auto& [dep_name, d] : a.deployments) {
       auto& cfg = d.spec->config;
-      resource_set held{cfg.num_cpus, cfg.resources};
+      auto held = request_of(cfg).needs;
       for (auto& r : d.replicas)
-        if (auto v = view_of(r.node)) {
-          v->free = combine(v->free, held, -1);
+        if (auto i = by_id.find(r.node); i != by_id.end()) {
+          i->second->free = combine(i->second->free, held, -1);
           if (&d == &dep)
-            ++v->replicas;
+            ++i->second->replicas;
         }
     }
-  auto p = place(req, views);
+}
+
+} // namespace
+
+std::optional<uint64_t> choose_node(controller_ptr self, const app_entry& app,
+                                    deployment_entry& dep,
+                                    placement_cache& cache) {
+  if (!cache.built)
+    build_views(self, app, dep, cache);
+  if (cache.trivial) {
+    dep.pending.clear();
+    return head_node_id;
+  }
+  auto p = place(cache.req, cache.views);
   dep.pending = p.node ? std::string{} : std::move(p.reason);
+  if (p.node)
+    commit(cache.req, *p.node, cache.views);
   return p.node;
 }
 
@@ -82,7 +102,8 @@ void place_pending(controller_ptr self) {
   self->state.place_armed = false;
   for (auto& [app_name, app] : self->state.apps)
     for (auto& [dep_name, dep] : app.deployments)
-      if (!dep.pending.empty() && replaces_replicas(app))
+      if ((!dep.pending.empty() || dep.more_to_start) &&
+          replaces_replicas(app))
         reconcile(self, app, dep_name, dep);
 }
 

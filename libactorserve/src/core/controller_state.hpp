@@ -22,6 +22,7 @@
 #include "actorserve/autoscaling.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/health.hpp"
+#include "actorserve/placement.hpp"
 #include "../cluster/node_agent.hpp"
 
 namespace actorserve::detail::ctl {
@@ -86,6 +87,9 @@ struct deployment_entry {
   /// Why replicas the target asks for cannot be placed (placement.hpp);
   /// empty when none wait.
   std::string pending;
+  /// The target asks for more replicas than the last turn started
+  /// (`max_starts_per_turn`): the next turn starts more.
+  bool more_to_start = false;
   /// Constructor failures in a row, and the wait before the next replica.
   uint32_t ctor_failures = 0;
   std::chrono::milliseconds retry_delay{0};
@@ -204,16 +208,51 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
 /// The replica count a deployment's config asks for.
 uint32_t configured_target(const deployment_config& cfg);
 
+/// Placement's view of the nodes for one deployment, built once per
+/// controller turn (a pass over every replica) and updated as that turn
+/// places replicas (`commit`): starting n replicas costs one pass, not n.
+struct placement_cache {
+  bool built = false;
+  /// The deployment reserves nothing and nothing else is there: every
+  /// replica goes to the head without a look at the others.
+  bool trivial = false;
+  placement_request req;
+  std::vector<node_view> views;
+};
+
+/// Where a live replica is: its app, deployment and entry.
+struct replica_location {
+  app_entry* app;
+  std::string dep_name;
+  deployment_entry* dep;
+  std::vector<replica_entry>::iterator r;
+};
+
+/// The replica with `id`, through the controller's index; none when it
+/// was drained, deleted or never existed.
+std::optional<replica_location> locate_replica(controller_ptr self,
+                                              uint64_t id);
+
+/// A replica's start-up timer fired: one still starting counts as a failed
+/// constructor and is stopped; the deployment retries after its backoff.
+void startup_timed_out(controller_ptr self, uint64_t id);
+
+/// The most replicas one controller turn starts. A larger scale-up goes on
+/// in later turns (`place_atom`), so that health checks, status, routing
+/// updates and shutdown are served in between.
+constexpr uint32_t max_starts_per_turn = 256;
+
 /// Starts one replica of the deployment's current spec, where placement
 /// finds room; false (and `dep.pending` saying why) when there is none.
 bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
-               deployment_entry& dep);
+               deployment_entry& dep, placement_cache& cache);
 
 /// The node one more replica of `dep` goes to (placement.hpp: spread over
 /// the alive nodes that fit); none when it fits nowhere. Sets or clears
-/// `dep.pending`.
+/// `dep.pending`, and records the replica in `cache`.
 std::optional<uint64_t> choose_node(controller_ptr self, const app_entry& app,
-                                    deployment_entry& dep);
+                                    deployment_entry& dep,
+                                    placement_cache& cache);
 
 // -- nodes (controller_nodes.cpp) -------------------------------------------
 

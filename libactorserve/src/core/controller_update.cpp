@@ -78,8 +78,9 @@ void roll(controller_ptr self, app_entry& app, const std::string& name,
       --ready_old;
     }
   stop_replicas(self, dep, std::move(victims));
+  placement_cache cache;
   for (uint32_t i = 0; i < step.start_new; ++i)
-    spawn_one(self, app, name, dep);
+    spawn_one(self, app, name, dep, cache);
   if (rolling(dep))
     return;
   dep.note = "rolled out version '" + dep.spec->config.version + "'";

@@ -13,6 +13,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/placement.hpp"
 #include "actorserve/serve.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -171,6 +172,7 @@ const std::set<std::string> deployment_keys{"name",
                                             "health_check_period_s",
                                             "health_check_timeout_s",
                                             "graceful_shutdown_timeout_s",
+                                            "startup_timeout_s",
                                             "ray_actor_options",
                                             "max_replicas_per_node"};
 
@@ -194,7 +196,7 @@ deployment_override read_deployment(const reader& r, const YAML::Node& n,
     else if (key == "max_queued_requests")
       d.max_queued_requests = r.integer(v, p, -1, 1'000'000'000);
     else if (key == "user_config")
-      d.user_config = reader::to_json(v).dump();
+      d.user_config = detail::dump_json(reader::to_json(v));
     else if (key == "version")
       d.version = r.text(v, p);
     else if (key == "health_check_period_s")
@@ -203,6 +205,8 @@ deployment_override read_deployment(const reader& r, const YAML::Node& n,
       d.health_check_timeout = r.seconds(v, p);
     else if (key == "graceful_shutdown_timeout_s")
       d.graceful_shutdown_timeout = r.seconds(v, p);
+    else if (key == "startup_timeout_s")
+      d.startup_timeout = r.seconds(v, p);
     else if (key == "max_replicas_per_node")
       d.max_replicas_per_node =
           static_cast<uint32_t>(r.integer(v, p, 0, 1'000'000));
@@ -213,7 +217,7 @@ deployment_override read_deployment(const reader& r, const YAML::Node& n,
       }
       if (!v.IsMap())
         r.fail(v, p, "must be a mapping or null");
-      auto cfg = autoscaling_from_json(reader::to_json(v).dump());
+      auto cfg = autoscaling_from_json(detail::dump_json(reader::to_json(v)));
       if (!cfg) {
         // "autoscaling_config.KEY what": point at KEY's line.
         auto msg = message_of(cfg.error());
@@ -237,7 +241,7 @@ deployment_override read_deployment(const reader& r, const YAML::Node& n,
         d.num_cpus = r.number(v["num_cpus"], p + ".num_cpus", 0, 1e6);
       if (auto res = v["resources"]) {
         std::map<std::string, double> out;
-        if (auto err = parse_resources(reader::to_json(res).dump(),
+        if (auto err = parse_resources(detail::dump_json(reader::to_json(res)),
                                        p + ".resources", out))
           r.fail(res, p + ".resources", message_of(err));
         d.resources = std::move(out);
@@ -350,19 +354,57 @@ deploy_config read_config(const reader& r, const YAML::Node& root) {
   return cfg;
 }
 
+/// Visits the document as the reader will, aliases expanded, and fails
+/// once it holds more than `max_config_nodes` nodes or nests deeper than
+/// `max_config_depth`: a few lines of nested aliases (a "billion laughs")
+/// would otherwise expand into gigabytes. The walk stops at the budget, so
+/// it costs at most that many steps.
+void check_budget(const reader& r, const YAML::Node& n, size_t depth,
+                  size_t& visited) {
+  if (++visited > max_config_nodes)
+    r.fail(n, "(document)",
+           "expands to more than " + std::to_string(max_config_nodes) +
+               " nodes (aliases counted each time they are used); the "
+               "limit is max_config_nodes");
+  if (depth > max_config_depth)
+    r.fail(n, "(document)",
+           "nests deeper than " + std::to_string(max_config_depth) +
+               " levels; the limit is max_config_depth");
+  if (n.IsSequence()) {
+    for (auto it = n.begin(); it != n.end(); ++it)
+      check_budget(r, *it, depth + 1, visited);
+  } else if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      check_budget(r, it->first, depth + 1, visited);
+      check_budget(r, it->second, depth + 1, visited);
+    }
+  }
+}
+
 } // namespace
 
 caf::expected<deploy_config> parse_deploy_config(const std::string& text,
                                                  const std::string& file) {
+  if (text.size() > max_config_bytes)
+    return make_error(errc::invalid_config,
+                      file + ": the config has " + std::to_string(text.size()) +
+                          " bytes; the limit is max_config_bytes (" +
+                          std::to_string(max_config_bytes) + ")");
   reader r{file};
   try {
-    return read_config(r, YAML::Load(text));
+    auto root = YAML::Load(text);
+    size_t visited = 0;
+    check_budget(r, root, 0, visited);
+    return read_config(r, root);
   } catch (const bad_config& e) {
     return make_error(errc::invalid_config, e.message);
   } catch (const YAML::Exception& e) {
     return make_error(errc::invalid_config,
                       file + ":" + std::to_string(e.mark.line + 1) +
                           ": not valid YAML: " + e.msg);
+  } catch (const std::bad_alloc&) {
+    return make_error(errc::invalid_config,
+                      file + ": the config is too large to read");
   }
 }
 
@@ -371,9 +413,11 @@ caf::expected<deploy_config> load_deploy_config(const std::string& path) {
   if (!in)
     return make_error(errc::invalid_config,
                       path + ": cannot read the config file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_deploy_config(buf.str(), path);
+  // One byte past the limit is enough to say it is too large.
+  std::string text(max_config_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return parse_deploy_config(text, path);
 }
 
 void apply_server_options(const deploy_config& cfg, serve_options& opts) {

@@ -35,6 +35,8 @@ const char* to_string(errc x) noexcept {
     return "cancelled";
   case errc::unauthenticated:
     return "unauthenticated";
+  case errc::forbidden:
+    return "forbidden";
   }
   return "unknown";
 }

@@ -1,4 +1,5 @@
 #include "actorserve/http.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -72,9 +73,15 @@ reply http_routes::dispatch(const state& st, http_request& req) {
     bool ok = true;
     for (size_t i = 0; ok && i < segments.size(); ++i) {
       auto& pat = e.segments[i];
-      if (!pat.empty() && pat[0] == ':')
-        params.emplace_back(pat.substr(1), url_decode(segments[i]));
-      else
+      if (!pat.empty() && pat[0] == ':') {
+        auto value = url_decode(segments[i]);
+        // A parameter goes into JSON, status and logs: it must be text.
+        if (!detail::valid_utf8(value))
+          return make_error(errc::bad_request,
+                            "path parameter '" + pat.substr(1) +
+                                "' is not valid UTF-8 once decoded");
+        params.emplace_back(pat.substr(1), std::move(value));
+      } else
         ok = pat == segments[i];
     }
     if (!ok)
@@ -127,16 +134,19 @@ std::string allowed_methods(const caf::error& err) {
 }
 
 nlohmann::json parse_json(const http_request& req) {
-  auto result = nlohmann::json::parse(req.body, nullptr, false);
+  auto result = detail::parse_json_text(req.body);
   if (result.is_discarded())
-    throw error_exception(errc::bad_request, "the body is not valid JSON");
+    throw error_exception(errc::bad_request,
+                          "the body is not valid JSON (or nests deeper than " +
+                              std::to_string(detail::max_json_depth) +
+                              " levels)");
   return result;
 }
 
 http_response json_response(const nlohmann::json& body, uint16_t status) {
   http_response result;
   result.status = status;
-  result.body = body.dump();
+  result.body = detail::dump_json(body);
   return result;
 }
 

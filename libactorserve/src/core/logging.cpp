@@ -1,6 +1,8 @@
 #include "logging.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -11,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actorserve/serve.hpp"
+#include "text.hpp"
 
 namespace actorserve::detail {
 
@@ -77,12 +80,17 @@ std::string render_text(std::string_view message, const log_fields& fields) {
     out += '=';
     if (value.is_string()) {
       auto& s = value.get_ref<const std::string&>();
-      if (s.find(' ') == std::string::npos && !s.empty())
+      // Quoted (JSON-escaped) unless it is plain printable ASCII, so that a
+      // value from outside cannot break a line or forge another.
+      bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return c > 0x20 && c < 0x7F && c != '"';
+      });
+      if (plain)
         out += s;
       else
-        out += nlohmann::json(s).dump();
+        out += dump_json(s);
     } else {
-      out += value.dump();
+      out += dump_json(value);
     }
   }
   return out;
@@ -92,11 +100,10 @@ std::string render_text(std::string_view message, const log_fields& fields) {
 std::string render_json(log_level level, std::string_view message,
                         const log_fields& fields) {
   std::string out =
-      "\"levelname\":" + nlohmann::json(level_name(level)).dump() +
-      ",\"message\":" + nlohmann::json(std::string{message}).dump();
+      "\"levelname\":" + dump_json(level_name(level)) +
+      ",\"message\":" + dump_json(std::string{message});
   for (auto& [key, value] : fields)
-    out += "," + nlohmann::json(key).dump() + ":" +
-           value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += "," + dump_json(key) + ":" + dump_json(value);
   return out;
 }
 
@@ -147,6 +154,37 @@ void log(log_level level, std::string_view message, const log_fields& fields) {
     current()->log(spd(level), "{}", line);
   } catch (...) {
     // A log line never takes the server down (a full disk, a bad file).
+  }
+}
+
+bool log_limiter::admit(uint64_t& suppressed) noexcept {
+  using namespace std::chrono;
+  auto now = duration_cast<seconds>(steady_clock::now().time_since_epoch())
+                 .count();
+  auto window = window_.load(std::memory_order_relaxed);
+  if (now != window &&
+      window_.compare_exchange_strong(window, now, std::memory_order_relaxed))
+    used_.store(0, std::memory_order_relaxed);
+  if (used_.fetch_add(1, std::memory_order_relaxed) >= per_second_) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  suppressed = dropped_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
+void log_caught(log_limiter& limiter, std::string_view where,
+                std::string_view what) noexcept {
+  uint64_t suppressed = 0;
+  if (!limiter.admit(suppressed))
+    return;
+  try {
+    log(log_level::error, "caught an exception and kept serving",
+        {{"where", std::string{where}},
+         {"what", clip_text(what, 512)},
+         {"suppressed", suppressed}});
+  } catch (...) {
+    // Out of memory: the line is lost, the loop goes on.
   }
 }
 

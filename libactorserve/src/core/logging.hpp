@@ -16,6 +16,7 @@
 /// Thread safety: every function may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -73,6 +74,30 @@ private:
   log_level level_;
   std::ostringstream out_;
 };
+
+/// At most `per_second` lines a second from one place; the lines it holds
+/// back are counted and reported by the next one it lets through. Lock-free.
+class log_limiter {
+public:
+  explicit log_limiter(uint32_t per_second = 5) noexcept
+      : per_second_(per_second) {}
+
+  /// Whether a line may be written now; if so, `suppressed` is the number
+  /// held back since the last one.
+  bool admit(uint64_t& suppressed) noexcept;
+
+private:
+  uint32_t per_second_;
+  std::atomic<int64_t> window_{0};
+  std::atomic<uint32_t> used_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+/// A loop of the framework's caught `what` at its boundary (`where`: the
+/// thread or loop) and goes on serving: one ERROR line, rate-limited by
+/// `limiter`.
+void log_caught(log_limiter& limiter, std::string_view where,
+                std::string_view what) noexcept;
 
 /// Whether access lines are written (`enable_access_log`, and INFO on).
 bool access_log_on() noexcept;

@@ -8,6 +8,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/http_types.hpp"
 #include "actorserve/placement.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -87,7 +88,7 @@ nlohmann::json json_of(const deployment_status& dep) {
 std::string to_json(const deployment_status& x) {
   auto out = json_of(x);
   out["name"] = x.name;
-  return out.dump();
+  return detail::dump_json(out);
 }
 
 std::string to_json(const serve_status& x) {
@@ -116,7 +117,8 @@ std::string to_json(const serve_status& x) {
                      {"deployments", n.deployments},
                      {"replicas", n.replicas}});
   }
-  return nlohmann::json{{"applications", apps}, {"nodes", nodes}}.dump();
+  return detail::dump_json(
+      nlohmann::json{{"applications", apps}, {"nodes", nodes}});
 }
 
 void register_types(caf::actor_system_config& cfg) {

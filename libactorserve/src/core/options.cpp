@@ -11,6 +11,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/placement.hpp"
 #include "actorserve/serve.hpp"
+#include "host_check.hpp"
 
 namespace actorserve {
 
@@ -27,8 +28,10 @@ struct flag_values {
       : opts(d), idle_spin_us(d.idle_spin.count()),
         request_timeout_ms(d.http.request_timeout.count()),
         drain_timeout_ms(d.drain_timeout.count()),
+        deploy_timeout_ms(d.deploy_timeout.count()),
         first_chunk_ms(d.http.stream_first_chunk_timeout.count()),
         stream_idle_ms(d.http.stream_idle_timeout.count()),
+        keep_alive_ms(d.http.keep_alive_timeout.count()),
         heartbeat_period_ms(d.cluster.heartbeat.period.count()),
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
         resources(d.node.resources.empty()
@@ -39,12 +42,16 @@ struct flag_values {
   int64_t idle_spin_us;
   int64_t request_timeout_ms;
   int64_t drain_timeout_ms;
+  int64_t deploy_timeout_ms;
   int64_t first_chunk_ms;
   int64_t stream_idle_ms;
+  int64_t keep_alive_ms;
   int64_t heartbeat_period_ms;
   int64_t heartbeat_timeout_ms;
   std::string resources;
+  double memory_mb = 0;
   std::string token_file;
+  std::string admin_token_file;
   bool no_http = false;
   bool no_admin = false;
   bool no_metrics = false;
@@ -81,6 +88,7 @@ void name_values(CLI::App& app) {
     else if (name == "--join")
       type = "HOST:PORT";
     else if (name == "--log-file" || name == "--cluster-token-file" ||
+             name == "--admin-token-file" ||
              name.rfind("--cluster-tls", 0) == 0)
       type = "PATH";
     opt->type_name(type);
@@ -129,6 +137,18 @@ void declare(CLI::App& app, flag_values& v) {
   app.add_option("--max-body-bytes", o.http.max_body_bytes, "413 above it")
       ->capture_default_str()
       ->check(in_range(size_t{1}, size_t{1} << 32));
+  ms("--keep-alive-timeout-ms", v.keep_alive_ms, day_ms,
+     "time a connection has to send its next whole request");
+  app.add_option("--max-connections", o.http.max_connections,
+                 "open HTTP connections, over all I/O threads")
+      ->capture_default_str()
+      ->check(in_range(size_t{1}, size_t{1} << 24));
+  app.add_option("--max-pipelined-requests", o.http.max_pipelined_requests,
+                 "requests a connection may send ahead of their answers")
+      ->capture_default_str()
+      ->check(in_range(size_t{2}, size_t{1024}));
+  ms("--deploy-timeout-ms", v.deploy_timeout_ms, day_ms,
+     "how long a deploy or delete may wait to be done");
   ms("--drain-timeout-ms", v.drain_timeout_ms, hour_ms,
      "bound on the drain at SIGINT/SIGTERM");
   app.add_option("--stream-window", o.http.stream_window,
@@ -145,6 +165,13 @@ void declare(CLI::App& app, flag_values& v) {
   app.add_option("--admin-port", o.admin.port, "admin API port, 0 picks one")
       ->capture_default_str()
       ->check(in_range(0, 65535));
+  app.add_option("--admin-token-file", v.admin_token_file,
+                 "admin requests need 'Authorization: Bearer' this token "
+                 "(required off loopback)");
+  app.add_option("--admin-max-body-bytes", o.admin.max_body_bytes,
+                 "admin API bodies above it get 413")
+      ->capture_default_str()
+      ->check(in_range(size_t{1}, size_t{1} << 30));
   app.add_flag("--no-admin", v.no_admin, "no admin API");
   app.add_flag("--no-metrics", v.no_metrics,
                "count nothing (GET /-/metrics is empty)");
@@ -173,6 +200,11 @@ void declare(CLI::App& app, flag_values& v) {
             return "must be a number >= 0 (got '" + text + "')";
           },
           ""));
+  app.add_option("--memory-budget-mb", v.memory_mb,
+                 "memory replicas may reserve here, 0 = a quarter of the "
+                 "machine's")
+      ->capture_default_str()
+      ->check(in_range(0.0, 1e9));
   app.add_option("--resources", v.resources,
                  "custom resources offered here, e.g. '{\"accel\": 2}'")
       ->capture_default_str();
@@ -208,12 +240,16 @@ caf::error apply(CLI::App& app, flag_values& v) {
   o.idle_spin = std::chrono::microseconds{v.idle_spin_us};
   o.http.request_timeout = std::chrono::milliseconds{v.request_timeout_ms};
   o.drain_timeout = std::chrono::milliseconds{v.drain_timeout_ms};
+  o.deploy_timeout = std::chrono::milliseconds{v.deploy_timeout_ms};
   o.http.stream_first_chunk_timeout =
       std::chrono::milliseconds{v.first_chunk_ms};
   o.http.stream_idle_timeout = std::chrono::milliseconds{v.stream_idle_ms};
+  o.http.keep_alive_timeout = std::chrono::milliseconds{v.keep_alive_ms};
   o.cluster.heartbeat.period = std::chrono::milliseconds{v.heartbeat_period_ms};
   o.cluster.heartbeat.timeout =
       std::chrono::milliseconds{v.heartbeat_timeout_ms};
+  if (app.count("--memory-budget-mb") > 0)
+    o.node.memory_bytes = v.memory_mb * 1024 * 1024;
   if (v.no_http)
     o.http.enabled = false;
   if (v.no_admin)
@@ -225,6 +261,10 @@ caf::error apply(CLI::App& app, flag_values& v) {
   if (app.count("--resources") > 0)
     if (auto err =
             parse_resources(v.resources, "flag --resources", o.node.resources))
+      return err;
+  if (app.count("--admin-token-file") > 0)
+    if (auto err = read_token_file(v.admin_token_file, "--admin-token-file",
+                                   o.admin.token))
       return err;
   if (app.count("--cluster-token-file") > 0)
     if (auto err = read_token_file(v.token_file, "--cluster-token-file",
@@ -315,11 +355,29 @@ caf::error validate(const serve_options& opts) {
       return bad("http.hard_body_limit", "must be >= http.max_body_bytes");
     if (opts.http.request_timeout.count() < 0)
       return bad("http.request_timeout", "must be >= 0");
+    if (opts.http.keep_alive_timeout.count() < 1)
+      return bad("http.keep_alive_timeout", "must be >= 1 ms");
+    if (opts.http.max_connections < 1)
+      return bad("http.max_connections", "must be >= 1");
+    if (opts.http.max_pipelined_requests < 2)
+      return bad("http.max_pipelined_requests", "must be >= 2");
   }
-  if (opts.admin.enabled && opts.admin.host.empty())
-    return bad("admin.host", "must not be empty");
+  if (opts.admin.enabled) {
+    if (opts.admin.host.empty())
+      return bad("admin.host", "must not be empty");
+    if (opts.admin.token.empty() && !detail::is_loopback_host(opts.admin.host))
+      return bad("admin.token",
+                 "is required when the admin API listens on " +
+                     opts.admin.host +
+                     ", which is not a loopback address "
+                     "(--admin-token-file)");
+    if (opts.admin.max_body_bytes < 1)
+      return bad("admin.max_body_bytes", "must be >= 1");
+  }
   if (opts.drain_timeout.count() < 0)
     return bad("drain_timeout", "must be >= 0");
+  if (opts.deploy_timeout.count() < 1)
+    return bad("deploy_timeout", "must be >= 1 ms");
   auto& lg = opts.logging;
   if (lg.encoding != "TEXT" && lg.encoding != "JSON")
     return bad("logging.encoding",
@@ -333,6 +391,8 @@ caf::error validate(const serve_options& opts) {
     return err;
   if (!(opts.node.num_cpus >= 0) || !std::isfinite(opts.node.num_cpus))
     return bad("node.num_cpus", "must be a number >= 0");
+  if (!(opts.node.memory_bytes >= 0) || !std::isfinite(opts.node.memory_bytes))
+    return bad("node.memory_bytes", "must be a number >= 0");
   for (auto& [name, amount] : opts.node.resources)
     if (name.empty() || !(amount >= 0) || !std::isfinite(amount))
       return bad("node.resources", "must map names to numbers >= 0");

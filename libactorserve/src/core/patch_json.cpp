@@ -6,6 +6,7 @@
 
 #include "actorserve/controller.hpp"
 #include "actorserve/error.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -93,7 +94,7 @@ autoscaling_config scaling_of(const json& obj) {
 
 caf::expected<autoscaling_config>
 autoscaling_from_json(const std::string& text) {
-  auto obj = json::parse(text, nullptr, false);
+  auto obj = detail::parse_json_text(text);
   if (obj.is_discarded())
     return make_error(errc::invalid_config,
                       "autoscaling_config is not valid JSON");
@@ -105,16 +106,18 @@ autoscaling_from_json(const std::string& text) {
 }
 
 caf::expected<deployment_patch> patch_from_json(const std::string& text) {
-  auto body = json::parse(text, nullptr, false);
+  auto body = detail::parse_json_text(text);
   if (body.is_discarded() || !body.is_object())
-    return make_error(errc::bad_request, "the body must be a JSON object");
+    return make_error(errc::bad_request,
+                      "the body must be a JSON object, nested at most " +
+                          std::to_string(detail::max_json_depth) + " levels");
   deployment_patch p;
   try {
     for (auto& [key, v] : body.items()) {
       if (key == "num_replicas")
         p.num_replicas = count_of(v, key, 1);
       else if (key == "user_config")
-        p.user_config = v.dump();
+        p.user_config = detail::dump_json(v);
       else if (key == "version") {
         if (!v.is_string())
           fail(key, "must be a string");

@@ -5,9 +5,12 @@
 #include <limits>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "actorserve/error.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -55,6 +58,22 @@ resource_set unbounded_cpus() {
   return resource_set{std::numeric_limits<double>::infinity(), {}};
 }
 
+double default_memory_budget() noexcept {
+  auto pages = ::sysconf(_SC_PHYS_PAGES);
+  auto size = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || size <= 0)
+    return 1024.0 * 1024 * 1024; // unknown: 1 GiB
+  return static_cast<double>(pages) * static_cast<double>(size) / 4;
+}
+
+resource_set with_memory(resource_set offered, double memory_bytes) {
+  if (memory_bytes > 0)
+    offered.custom[memory_resource] = memory_bytes;
+  else if (offered.custom.count(memory_resource) == 0)
+    offered.custom[memory_resource] = default_memory_budget();
+  return offered;
+}
+
 std::string to_string(const resource_set& x) {
   std::string out;
   auto add = [&](const std::string& name, double n) {
@@ -76,7 +95,7 @@ caf::error parse_resources(const std::string& json_text,
   auto fail = [&](const std::string& why) {
     return make_error(errc::invalid_config, field + ": " + why);
   };
-  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  auto j = detail::parse_json_text(json_text);
   if (!j.is_object())
     return fail("expected a JSON object of numbers, e.g. {\"accel\": 1} "
                 "(got '" +

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <pthread.h>
 #include <set>
+
+#include <caf/sec.hpp>
 #include <unistd.h>
 #include <sched.h>
 #include <sstream>
@@ -65,7 +67,9 @@ serve::serve(serve_options opts) {
   }
   impl_->controller = spawn_controller(
       *impl_->sys,
-      resource_set{impl_->opts.node.num_cpus, impl_->opts.node.resources},
+      with_memory(resource_set{impl_->opts.node.num_cpus,
+                               impl_->opts.node.resources},
+                  impl_->opts.node.memory_bytes),
       impl_->opts.cluster.heartbeat);
   if (impl_->opts.http.enabled) {
     impl_->http = std::make_unique<detail::http_server>(
@@ -136,10 +140,16 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
   caf::error failed;
   auto app = spec.name;
   auto ingress = spec.ingress ? spec.ingress->config.name : std::string{};
-  self->request(impl_->controller, caf::infinite, deploy_atom::value,
-                std::move(spec))
+  auto limit = impl_->opts.deploy_timeout;
+  self->request(impl_->controller, limit, deploy_atom::value, std::move(spec))
       .receive([&](application_status&) {},
                [&](caf::error& err) { failed = std::move(err); });
+  if (failed == caf::sec::request_timeout)
+    return make_error(errc::deadline_exceeded,
+                      "application '" + app + "' was not RUNNING within " +
+                          std::to_string(limit.count()) +
+                          " ms (deploy_timeout); it goes on deploying, and "
+                          "status says where it stands");
   if (failed)
     return failed;
   return find_endpoint(app, ingress);
@@ -151,8 +161,8 @@ serve::find_endpoint(const std::string& app, const std::string& deployment) {
     return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<endpoint_ptr> result{endpoint_ptr{}};
-  self->request(impl_->controller, caf::infinite, endpoint_atom::value, app,
-                deployment)
+  self->request(impl_->controller, impl_->opts.deploy_timeout,
+                endpoint_atom::value, app, deployment)
       .receive([&](endpoint_ptr& ep) { result = std::move(ep); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
@@ -163,7 +173,8 @@ caf::expected<bool> serve::remove(const std::string& app) {
     return impl_->no_controller();
   caf::scoped_actor self{*impl_->sys};
   caf::expected<bool> result{false};
-  self->request(impl_->controller, caf::infinite, delete_atom::value, app)
+  self->request(impl_->controller, impl_->opts.deploy_timeout,
+                delete_atom::value, app)
       .receive([&](bool ok) { result = ok; },
                [&](caf::error& err) { result = std::move(err); });
   return result;

@@ -6,6 +6,7 @@
 
 #include "actorserve/deploy_config.hpp"
 #include "serve_impl.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -47,7 +48,7 @@ void serve::set_app_registry(const app_registry& apps) {
 
 void serve::set_deployed_config(const nlohmann::json& source) {
   std::lock_guard<std::mutex> guard{impl_->config_mtx};
-  impl_->deployed_config = source.dump();
+  impl_->deployed_config = detail::dump_json(source);
 }
 
 std::string serve::deployed_config() const {

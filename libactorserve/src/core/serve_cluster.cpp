@@ -51,7 +51,9 @@ void serve::start_worker() {
   node_hello hello;
   hello.host = host_name();
   hello.pid = static_cast<int64_t>(::getpid());
-  hello.resources = resource_set{d.opts.node.num_cpus, d.opts.node.resources};
+  hello.resources =
+      with_memory(resource_set{d.opts.node.num_cpus, d.opts.node.resources},
+                  d.opts.node.memory_bytes);
   d.registry = std::make_shared<detail::node_registry>();
   auto make_agent = [&d](const cluster_gate_actor& gate) {
     auto on_head_lost = [&d] {

@@ -7,6 +7,7 @@
 #include "actorserve/deploy_config.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/serve.hpp"
+#include "text.hpp"
 
 namespace actorserve {
 
@@ -43,6 +44,8 @@ void apply(const deployment_override& o, deployment_config& c) {
     c.health_check_timeout = *o.health_check_timeout;
   if (o.graceful_shutdown_timeout)
     c.graceful_shutdown_timeout = *o.graceful_shutdown_timeout;
+  if (o.startup_timeout)
+    c.startup_timeout = *o.startup_timeout;
   if (o.num_cpus)
     c.num_cpus = *o.num_cpus;
   if (o.resources)
@@ -90,7 +93,7 @@ caf::error serve::deploy(const deploy_config& cfg, const app_registry& apps) {
     char version[32];
     std::snprintf(
         version, sizeof(version), "config-%016zx",
-        std::hash<std::string>{}(app.import_path + '\n' + app.args.dump()));
+        std::hash<std::string>{}(app.import_path + '\n' + detail::dump_json(app.args)));
     for (auto& kvp : by_name)
       if (kvp.second->config.version.empty())
         kvp.second->config.version = version;

@@ -120,6 +120,34 @@ bool valid_header_name(std::string_view x) noexcept {
   return true;
 }
 
+bool json_nesting_over(std::string_view x, size_t max_depth) noexcept {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    auto c = x[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+nlohmann::json parse_json_text(std::string_view x) {
+  if (json_nesting_over(x, max_json_depth))
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(x.begin(), x.end(), nullptr, false);
+}
+
 std::string dump_json(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 namespace actorserve::detail {
 
@@ -38,6 +38,19 @@ bool valid_header_text(std::string_view x) noexcept;
 
 /// Whether `x` is an HTTP token (a header field name).
 bool valid_header_name(std::string_view x) noexcept;
+
+/// The deepest JSON text a parser of ours accepts: deeper documents would
+/// make the recursive writers (`dump`) run out of stack.
+constexpr size_t max_json_depth = 256;
+
+/// Whether JSON text `x` nests arrays and objects deeper than `max_depth`
+/// (one pass; strings and escapes are skipped, so it needs no valid JSON).
+bool json_nesting_over(std::string_view x, size_t max_depth) noexcept;
+
+/// Parses JSON text from outside: the value, or a discarded value when it
+/// is not valid JSON or nests deeper than `max_json_depth`. Never throws on
+/// content.
+nlohmann::json parse_json_text(std::string_view x);
 
 /// `j` as compact JSON; invalid UTF-8 in its strings becomes U+FFFD.
 /// Never throws on content.

@@ -16,6 +16,7 @@
 
 #include "actorserve/handle.hpp" // thread roles
 #include "actorserve/metrics.hpp"
+#include "logging.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp" // spin_budget, spin_until
 #include "thread_name.hpp"
@@ -356,7 +357,17 @@ void user_pool::run_lane(lane& l) {
   while (auto job = next_job(l)) {
     l.turns.fetch_add(1);
     l.busy.store(true, std::memory_order_release);
-    auto result = job->resume(&l.run, max);
+    // The lane's boundary: CAF turns what a handler throws into the actor's
+    // exit; anything that still escapes is logged, the job counts as done,
+    // and the lane goes on.
+    auto result = caf::resumable::done;
+    try {
+      result = job->resume(&l.run, max);
+    } catch (const std::exception& e) {
+      log_caught(lane_errors_, "user-plane lane", e.what());
+    } catch (...) {
+      log_caught(lane_errors_, "user-plane lane", "a non-standard exception");
+    }
     l.busy.store(false, std::memory_order_release);
     if (result == caf::resumable::resume_later)
       push(l, job); // to the back of the queue, reference kept

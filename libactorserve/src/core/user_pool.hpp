@@ -50,6 +50,8 @@
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 
+#include "logging.hpp"
+
 namespace caf::scheduler {
 class test_coordinator;
 } // namespace caf::scheduler
@@ -150,6 +152,8 @@ private:
   std::unique_ptr<std::unique_ptr<lane>[]> lanes_;
   std::atomic<size_t> count_{0};
   std::atomic<size_t> next_home_{0};
+  /// Rate-limits the lines for what escapes a job on a lane.
+  log_limiter lane_errors_;
   std::atomic<int> spinning_{0};
   std::atomic<int> parked_{0};
   std::atomic<size_t> members_{0};

@@ -22,6 +22,7 @@
 
 #include "actorserve/handle.hpp"
 #include "actorserve/user_plane.hpp"
+#include "logging.hpp"
 #include "thread_name.hpp"
 
 namespace actorserve::detail {
@@ -125,6 +126,15 @@ size_t blocking_pool::stop() {
   return busy;
 }
 
+namespace {
+
+log_limiter& blocking_errors() {
+  static log_limiter limiter;
+  return limiter;
+}
+
+} // namespace
+
 void blocking_pool::run(const std::shared_ptr<state>& sp) {
   set_thread_role(thread_role::blocking);
   auto& st = *sp;
@@ -141,7 +151,16 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
     auto job = std::move(st.jobs.front());
     st.jobs.pop_front();
     guard.unlock();
-    job();
+    // The loop's boundary: a job that throws past its own guard is logged,
+    // and the thread takes the next one.
+    try {
+      job();
+    } catch (const std::exception& e) {
+      log_caught(blocking_errors(), "blocking thread", e.what());
+    } catch (...) {
+      log_caught(blocking_errors(), "blocking thread",
+                 "a non-standard exception");
+    }
     job = nullptr; // its captures go now, not at the next job
     guard.lock();
   }

@@ -12,16 +12,32 @@
 #include <restinio/all.hpp>
 
 #include "actorserve/metrics.hpp"
+#include "admin_access.hpp"
+#include "body_limit.hpp"
+#include "change_queue.hpp"
 #include "dashboard_feed.hpp"
 #include "dashboard_page.hpp"
 #include "http_server.hpp"
+#include "../core/logging.hpp"
+#include "../core/text.hpp"
 #include "../core/thread_name.hpp"
 
 namespace actorserve::detail {
 
 namespace {
 
-struct traits : restinio::default_single_thread_traits_t {};
+// Bodies over the limit get 413 unread (body_limit.hpp); connections are
+// capped.
+struct traits : restinio::default_single_thread_traits_t {
+  using http_methods_mapper_t = early_413_methods;
+  static constexpr bool use_connection_count_limiter = true;
+};
+
+/// Open connections to the admin API (dashboards, the CLI, scripts).
+constexpr size_t max_admin_connections = 256;
+
+/// The time a connection has to send its next whole request.
+constexpr auto admin_read_timeout = std::chrono::seconds(30);
 
 using server_type = restinio::http_server_t<traits>;
 
@@ -49,9 +65,8 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
       std::make_shared<dashboard_feed>(sys, ioc, controller);
   // -- declarative changes (PUT, DELETE) --
   admin_hooks hooks;
-  std::mutex changes_mtx; // guards `changes`
-  std::vector<std::thread> changes;
-  std::mutex change_mtx; // one change at a time
+  change_queue changes{opts.max_pending_changes};
+  log_limiter errors;
 
   /// On the server's thread.
   static void respond(const restinio::request_handle_t& req, uint16_t status,
@@ -65,7 +80,7 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
   }
 
   static std::string error_body(errc code, const std::string& message) {
-    return nlohmann::json{{"error", message}, {"code", to_string(code)}}.dump();
+    return dump_json({{"error", message}, {"code", to_string(code)}});
   }
 
   static void respond_error(const restinio::request_handle_t& req, errc code,
@@ -106,6 +121,27 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
                     });
         },
         controller);
+  }
+
+  /// Every request, with what it throws caught: a 500, and the server goes
+  /// on.
+  restinio::request_handling_status_t
+  handle_guarded(const restinio::request_handle_t& req) {
+    try {
+      if (admit_admin_request(req, opts))
+        return handle(req);
+      return restinio::request_accepted();
+    } catch (const std::exception& e) {
+      log_caught(errors, "admin API", e.what());
+    } catch (...) {
+      log_caught(errors, "admin API", "a non-standard exception");
+    }
+    try {
+      respond_error(req, errc::internal, "the admin API failed on this request");
+      return restinio::request_accepted();
+    } catch (...) {
+      return restinio::request_rejected();
+    }
   }
 
   restinio::request_handling_status_t
@@ -150,6 +186,12 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         respond_error(req, errc::unavailable, "too many dashboards are open");
       return restinio::request_accepted();
     }
+    if (path == "/-/status") {
+      ask<serve_status>(
+          req, [](const serve_status& st) { return to_json(st); },
+          status_atom::value);
+      return restinio::request_accepted();
+    }
     if (path == "/-/healthz") {
       ask<bool>(
           req, [](bool) { return std::string{R"({"status":"ok"})"}; },
@@ -165,7 +207,8 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
       auto dep = path.substr(mid + std::string_view{"/deployments/"}.size());
       if (app.find('/') != std::string::npos || dep.empty() ||
           dep.find('/') != std::string::npos) {
-        respond_error(req, errc::not_found, "no such admin route: " + path);
+        respond_error(req, errc::not_found,
+                      "no such admin route: " + clip_text(path, 256));
         return restinio::request_accepted();
       }
       if (method != restinio::http_method_patch()) {
@@ -181,7 +224,8 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
       update(req, std::move(app), std::move(dep), std::move(*patch));
       return restinio::request_accepted();
     }
-    respond_error(req, errc::not_found, "no such admin route: " + path);
+    respond_error(req, errc::not_found,
+                  "no such admin route: " + clip_text(path, 256));
     return restinio::request_accepted();
   }
 
@@ -198,24 +242,21 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         if (st["applications"].contains(name))
           st["applications"][name]["deployed_app_config"] = app;
       }
-    return st.dump();
+    return dump_json(st);
   }
 
-  /// Runs `f` (a change that waits until it is done) on a thread of its
-  /// own, one change at a time, and answers with its outcome.
+  /// Runs `f` (a change that waits until it is done) on the change queue's
+  /// thread, one change at a time, and answers with its outcome; 503 when
+  /// `max_pending_changes` wait already.
   template <class F>
   void change(const restinio::request_handle_t& req, F f) {
     auto self_ptr = shared_from_this();
-    std::lock_guard<std::mutex> guard{changes_mtx};
-    changes.emplace_back([self_ptr, req, f] {
+    auto run = [self_ptr, req, f] {
       caf::error err;
-      {
-        std::lock_guard<std::mutex> one{self_ptr->change_mtx};
-        try {
-          err = f();
-        } catch (const std::exception& e) {
-          err = make_error(errc::internal, e.what());
-        }
+      try {
+        err = f();
+      } catch (const std::exception& e) {
+        err = make_error(errc::internal, e.what());
       }
       if (!err)
         self_ptr->answer(req, 200, R"({"status":"ok"})");
@@ -224,7 +265,16 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
                                make_error(errc::bad_request, message_of(err)));
       else
         self_ptr->answer_error(req, err);
-    });
+    };
+    auto drop = [self_ptr, req] {
+      self_ptr->answer_error(
+          req, make_error(errc::unavailable,
+                          "the admin API stopped before this change ran"));
+    };
+    if (!changes.push(std::move(run), std::move(drop)))
+      respond_error(req, errc::unavailable,
+                    std::to_string(opts.max_pending_changes) +
+                        " changes wait already; retry once they are done");
   }
 
   static void respond_page(const restinio::request_handle_t& req) {
@@ -288,14 +338,16 @@ caf::error admin_server::start() {
           .port(d.opts.port)
           .request_handler([weak](auto req) {
             if (auto d = weak.lock())
-              return d->handle(req);
+              return d->handle_guarded(req);
             return restinio::request_rejected();
           })
           .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
                                         .max_url_size(8 * 1024)
                                         .max_field_value_size(16 * 1024)
                                         .max_field_count(100)
-                                        .max_body_size(1024 * 1024))
+                                        .max_body_size(d.opts.max_body_bytes))
+          .max_parallel_connections(max_admin_connections)
+          .read_next_http_message_timelimit(admin_read_timeout)
           .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
             d.port = acceptor.local_endpoint().port();
           });
@@ -311,7 +363,17 @@ caf::error admin_server::start() {
   }
   d.thread = std::thread{[&d] {
     name_this_thread("as-admin");
-    d.ioc.run();
+    // The loop's boundary: whatever a handler throws is logged and the
+    // server goes on.
+    while (!d.ioc.stopped()) {
+      try {
+        d.ioc.run();
+      } catch (const std::exception& e) {
+        log_caught(d.errors, "admin API thread", e.what());
+      } catch (...) {
+        log_caught(d.errors, "admin API thread", "a non-standard exception");
+      }
+    }
   }};
   return {};
 }
@@ -325,14 +387,8 @@ void admin_server::set_hooks(admin_hooks hooks) {
 }
 
 void admin_server::join_changes() {
-  std::vector<std::thread> changes;
-  {
-    std::lock_guard<std::mutex> guard{impl_->changes_mtx};
-    changes.swap(impl_->changes);
-  }
-  for (auto& t : changes)
-    if (t.joinable())
-      t.join();
+  impl_->changes.stop();
+  impl_->changes.join();
 }
 
 void admin_server::stop() {

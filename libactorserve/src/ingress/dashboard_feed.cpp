@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actorserve/metrics.hpp"
+#include "../core/text.hpp"
 
 namespace actorserve::detail {
 
@@ -84,7 +85,7 @@ void dashboard_feed::send(nlohmann::json status) {
   nlohmann::json event{{"time_ms", now},
                        {"status", std::move(status)},
                        {"metrics", reg ? reg->render() : std::string{}}};
-  auto chunk = "data: " + event.dump() + "\n\n";
+  auto chunk = "data: " + detail::dump_json(event) + "\n\n";
   std::weak_ptr<dashboard_feed> weak = shared_from_this();
   for (auto& [id, stream] : streams_) {
     stream.append_chunk(chunk);

@@ -28,6 +28,8 @@ uint16_t http_status_of(errc code) noexcept {
     return 499; // nginx's "client closed request"; no client reads it
   case errc::unauthenticated:
     return 401;
+  case errc::forbidden:
+    return 403;
   }
   return 500;
 }
@@ -40,6 +42,8 @@ const char* reason_phrase(uint16_t status) {
     return "Bad Request";
   case 401:
     return "Unauthorized";
+  case 403:
+    return "Forbidden";
   case 404:
     return "Not Found";
   case 405:

@@ -1,9 +1,11 @@
 #include "http_server.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <sys/resource.h>
 
 #include <caf/send.hpp>
 
@@ -41,10 +43,39 @@ void check_port_free(const std::string& host, uint16_t port) {
   probe.bind(ep);
 }
 
+/// Descriptors held back from client connections: the cluster's, the admin
+/// API's, log files, and what user code opens.
+constexpr rlim_t reserved_descriptors = 256;
+
+/// Raises the soft descriptor limit to the hard one, and returns how many
+/// connections the rest allows.
+size_t raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return SIZE_MAX;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      lim = raised;
+  }
+  if (lim.rlim_cur == RLIM_INFINITY)
+    return SIZE_MAX;
+  auto cur = static_cast<size_t>(lim.rlim_cur);
+  return cur > 2 * reserved_descriptors ? cur - reserved_descriptors
+                                        : std::max<size_t>(1, cur / 2);
+}
+
 } // namespace
 
 caf::error http_server::start() {
   auto& d = *impl_;
+  d.connection_cap = raise_descriptor_limit();
+  if (d.opts.max_connections > d.connection_cap)
+    log_warning("http: fewer descriptors than --max-connections; the "
+                "listeners accept fewer",
+                {{"max_connections", d.opts.max_connections},
+                 {"connections_allowed", d.connection_cap}});
   try {
     check_port_free(d.opts.host, d.opts.port);
     for (size_t i = 0; i < d.opts.threads; ++i) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/text.hpp"
 #include "actorserve/error.hpp"
 #include "shard.hpp"
 
@@ -15,17 +16,20 @@ std::string sse_event(const std::string& data, const char* event) {
     out += event;
     out += '\n';
   }
-  // One `data:` line per line of the chunk: a newline inside a chunk must
-  // not end the event early.
+  // One `data:` line per line of the chunk: a line break inside a chunk
+  // (LF, CR or CRLF, as SSE clients read them) must not end the event early
+  // or start a field of its own.
   size_t start = 0;
   for (;;) {
-    auto nl = data.find('\n', start);
+    auto nl = data.find_first_of("\r\n", start);
     out += "data: ";
     out.append(data, start, nl == std::string::npos ? nl : nl - start);
     out += '\n';
     if (nl == std::string::npos)
       break;
     start = nl + 1;
+    if (data[nl] == '\r' && start < data.size() && data[start] == '\n')
+      ++start;
   }
   out += '\n';
   return out;
@@ -126,7 +130,7 @@ void http_stream::on_end(const caf::error& err) {
       nlohmann::json body{{"error", message_of(err)},
                           {"code", to_string(code_of(err))},
                           {"request_id", request_id_}};
-      resp_.append_chunk(sse_event(body.dump(), "error"));
+      resp_.append_chunk(sse_event(dump_json(body), "error"));
     }
   } else if (err && code_of(err) != errc::cancelled) {
     // Chunked transfer has no place for an error: the response ends and

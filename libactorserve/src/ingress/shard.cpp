@@ -77,7 +77,8 @@ void ingress_shard::on_enqueue(caf::mailbox_element_ptr ptr) {
 }
 
 size_t ingress_shard::drain_replies() {
-  return replies.drain([this](caf::mailbox_element& x) { on_message(x); });
+  return replies.drain(
+      [this](caf::mailbox_element& x) { on_message_guarded(x); });
 }
 
 void ingress_shard::on_message(caf::mailbox_element& x) {
@@ -108,12 +109,13 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
   } else if (p.kind == pending_kind::health_query) {
     respond_json(p.req, p.request_id,
                  {{"status", "ok"}, {"in_flight", owner.in_flight()}});
-  } else if (p.kind == pending_kind::status_query &&
-             content.match_elements<serve_status>()) {
-    respond(p.req, p.request_id, 200, "application/json", {},
-            to_json(content.get_as<serve_status>(0)));
   } else if (content.match_elements<http_response>()) {
     auto& r = content.get_mutable_as<http_response>(0);
+    if (auto bad = bad_response_header(r); !bad.empty()) {
+      count(p, http_status_of(errc::user_error));
+      respond_error(p.req, p.request_id, errc::user_error, bad);
+      return;
+    }
     count(p, r.status); // a stream counts when its headers go out
     if (r.mode != body_mode::whole && r.stream) {
       start_stream(std::move(p), r);
@@ -129,42 +131,21 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
   }
 }
 
-std::string
-ingress_shard::request_id_of(const restinio::http_request_header_t& hdr) {
-  auto rid = hdr.get_field_or("X-Request-ID", "");
-  if (!rid.empty() && rid.size() <= 128)
-    return rid;
-  if (rid_prefix.empty())
-    rid_prefix = owner.id_prefix + std::to_string(index) + "-";
-  char digits[20];
-  auto end = std::to_chars(digits, digits + sizeof digits, next_rid++).ptr;
-  std::string out;
-  out.reserve(rid_prefix.size() + static_cast<size_t>(end - digits));
-  out.append(rid_prefix).append(digits, end);
-  return out;
-}
-
 restinio::request_handling_status_t
 ingress_shard::handle(const restinio::request_handle_t& req) {
   auto& hdr = req->header();
   auto rid = request_id_of(hdr);
   auto path = hdr.path();
+  // A body skipped for its size leaves the connection unusable: answered
+  // first, whatever the path.
+  if (declared_body_over(*req, owner.opts.max_body_bytes) &&
+      reject_front(req, rid, {}))
+    return restinio::request_accepted();
   if (path.size() >= 3 && path.compare(0, 3, "/-/") == 0)
     return builtin(req, rid, path);
   auto start = metrics ? clock_type::now() : clock_type::time_point{};
-  if (owner.draining.load(std::memory_order_relaxed)) {
-    count_unrouted(req, rid, start, http_status_of(errc::unavailable));
-    respond_error(req, rid, errc::unavailable, "the server is shutting down");
+  if (reject_front(req, rid, start))
     return restinio::request_accepted();
-  }
-  if (req->body().size() > owner.opts.max_body_bytes) {
-    count_unrouted(req, rid, start, http_status_of(errc::payload_too_large));
-    respond_error(req, rid, errc::payload_too_large,
-                  "the body has " + std::to_string(req->body().size()) +
-                      " bytes; the limit is " +
-                      std::to_string(owner.opts.max_body_bytes));
-    return restinio::request_accepted();
-  }
   owner.routes.refresh(routes_seen, routes);
   const route_entry* match = nullptr;
   for (auto& e : *routes)
@@ -187,25 +168,14 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
     msg.path = msg.full_path.size() == match->prefix.size()
                    ? std::string{"/"}
                    : msg.full_path.substr(match->prefix.size());
-  try {
-    auto qp = restinio::parse_query(hdr.query());
-    for (auto& kvp : qp)
-      msg.query.emplace_back(std::string{kvp.first}, std::string{kvp.second});
-  } catch (const std::exception&) {
+  request_meta meta;
+  if (auto why = read_request(req, msg, meta); !why.empty()) {
     count_unrouted(req, rid, start, http_status_of(errc::bad_request));
-    respond_error(req, rid, errc::bad_request, "the query string is not valid");
+    respond_error(req, rid, errc::bad_request, why);
     return restinio::request_accepted();
   }
-  hdr.for_each_field([&](const restinio::http_header_field_t& f) {
-    msg.headers.emplace_back(f.name(), f.value());
-  });
-  msg.body = req->body();
   msg.request_id = rid;
-  request_meta meta;
   meta.request_id = rid;
-  // Ray Serve's header for model multiplexing.
-  meta.multiplexed_model_id =
-      std::string{hdr.get_field_or("serve_multiplexed_model_id", "")};
   if (owner.opts.request_timeout.count() > 0)
     meta.deadline = caf::make_timestamp() + owner.opts.request_timeout;
   // A reference, not a copy: copying the shared_ptr would bump one
@@ -251,12 +221,6 @@ ingress_shard::builtin(const restinio::request_handle_t& req,
     for (auto& e : *routes)
       body[e.prefix] = e.app;
     respond_json(req, rid, body);
-  } else if (path == "/-/status") {
-    auto mid = add_pending(req, rid, pending_kind::status_query);
-    caf::actor_cast<caf::actor>(owner.controller)
-        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
-                                            status_atom::value),
-                  nullptr);
   } else {
     respond_error(req, rid, errc::not_found,
                   "no built-in endpoint " + std::string{path});
@@ -273,7 +237,6 @@ void ingress_shard::open(uint16_t port) {
   host = std::make_unique<call_host>(raw, index + 1, true);
   inbox = std::make_unique<stream_inbox>(raw);
   auto& o = owner.opts;
-  auto hard = o.hard_body_limit != 0 ? o.hard_body_limit : 4 * o.max_body_bytes;
   auto handling = o.request_timeout.count() > 0
                       ? std::chrono::duration_cast<clock_type::duration>(
                             o.request_timeout + std::chrono::seconds(10))
@@ -283,17 +246,18 @@ void ingress_shard::open(uint16_t port) {
       restinio::server_settings_t<traits>{}
           .address(o.host)
           .port(port)
-          .request_handler([this](auto req) { return handle(req); })
+          .request_handler([this](auto req) { return handle_guarded(req); })
           .incoming_http_msg_limits(
               restinio::incoming_http_msg_limits_t{}
                   .max_url_size(o.max_url_bytes)
                   .max_field_value_size(o.max_header_bytes)
                   .max_field_count(o.max_header_count)
-                  .max_body_size(hard))
+                  .max_body_size(o.max_body_bytes))
           .handle_request_timeout(handling)
           // Read on while a request runs, so that a client that goes away
           // is noticed (connection_listener) and its request cancelled.
-          .max_pipelined_requests(2)
+          .max_pipelined_requests(o.max_pipelined_requests)
+          .max_parallel_connections(connection_share())
           .connection_state_listener(
               std::make_shared<connection_listener>(*this))
           .read_next_http_message_timelimit(
@@ -330,21 +294,32 @@ void ingress_shard::run() {
     // thread) only when the thread is about to wait for events. With
     // several requests in flight it first polls the inbox briefly.
     while (!ioc.stopped()) {
-      size_t n = 0;
-      while (n < handler_batch && ioc.poll_one() > 0)
-        ++n;
-      n += drain_replies();
-      if (n > 0 || ioc.stopped())
-        continue;
-      if (pending.size() >= answer_spin_min_pending &&
-          await_answer(answer_spin))
-        continue;
-      if (!replies.try_block())
-        continue;
-      ioc.run_one();
-      replies.unblock();
+      try {
+        turn();
+      } catch (const std::exception& e) {
+        replies.unblock();
+        log_caught(loop_errors, "http I/O thread", e.what());
+      } catch (...) {
+        replies.unblock();
+        log_caught(loop_errors, "http I/O thread", "a non-standard exception");
+      }
     }
   }};
+}
+
+void ingress_shard::turn() {
+  size_t n = 0;
+  while (n < handler_batch && ioc.poll_one() > 0)
+    ++n;
+  n += drain_replies();
+  if (n > 0 || ioc.stopped())
+    return;
+  if (pending.size() >= answer_spin_min_pending && await_answer(answer_spin))
+    return;
+  if (!replies.try_block())
+    return;
+  ioc.run_one();
+  replies.unblock();
 }
 
 void ingress_shard::stop() {

@@ -31,6 +31,8 @@
 #include <restinio/all.hpp>
 
 #include "../core/call_host.hpp"
+#include "../core/logging.hpp"
+#include "body_limit.hpp"
 #include "http_metrics.hpp"
 #include "reply_inbox.hpp"
 #include "actorserve/stream_core.hpp"
@@ -64,8 +66,12 @@ private:
 
 // Each shard runs on exactly one thread, and every response is written from
 // it: no strand is needed.
+// The method mapper answers an oversized body with 413 before reading it
+// (body_limit.hpp); the connection count limiter caps open connections.
 struct traits : restinio::default_single_thread_traits_t {
   using connection_state_listener_t = connection_listener;
+  using http_methods_mapper_t = early_413_methods;
+  static constexpr bool use_connection_count_limiter = true;
 };
 using server_type = restinio::http_server_t<traits>;
 using clock_type = std::chrono::steady_clock;
@@ -78,7 +84,7 @@ constexpr auto health_timeout = std::chrono::seconds(1);
 constexpr auto deadline_slack = std::chrono::milliseconds(5);
 
 /// What a pending request waits for.
-enum class pending_kind : uint8_t { app_call, status_query, health_query };
+enum class pending_kind : uint8_t { app_call, health_query };
 
 struct pending_request {
   restinio::request_handle_t req;
@@ -102,6 +108,9 @@ struct ingress_state {
   published<route_table> routes{std::make_shared<route_table>()};
   std::atomic<uint16_t> port{0};
   std::atomic<bool> draining{false};
+  /// Connections the process's descriptors allow (http_server::start):
+  /// the listeners stop accepting before descriptors run out.
+  size_t connection_cap = SIZE_MAX;
   std::vector<std::unique_ptr<ingress_shard>> shards;
   bool stopped = false;
 
@@ -173,9 +182,11 @@ public:
 
   // -- responses ------------------------------------------------------------
 
+  /// `close`: the connection closes after this response.
   void respond(const restinio::request_handle_t& req, const std::string& rid,
                uint16_t status, const std::string& content_type,
-               const string_pairs& extra, std::string body);
+               const string_pairs& extra, std::string body,
+               bool close = false);
 
   void respond_json(const restinio::request_handle_t& req,
                     const std::string& rid, const nlohmann::json& body);
@@ -184,7 +195,8 @@ public:
   /// `Allow` header.
   void respond_error(const restinio::request_handle_t& req,
                      const std::string& rid, errc code,
-                     const std::string& message, const std::string& allow = {});
+                     const std::string& message, const std::string& allow = {},
+                     bool close = false);
 
   // -- pending requests -----------------------------------------------------
 
@@ -244,10 +256,46 @@ public:
 
   // -- requests from RESTinio -----------------------------------------------
 
+  /// The client's `X-Request-ID` when it is 1 to 128 visible ASCII
+  /// characters, else a new one (shard_guard.cpp).
   std::string request_id_of(const restinio::http_request_header_t& hdr);
+
+  /// Answers a request that must not be routed: the server drains (503),
+  /// or its body is, or was declared, over `max_body_bytes` (413, and the
+  /// connection closes). Returns whether it answered.
+  bool reject_front(const restinio::request_handle_t& req,
+                    const std::string& rid, clock_type::time_point start);
+
+  /// Fills `msg`'s query and headers and `meta`'s model id from `req`;
+  /// returns why the request is bad (400), or an empty string.
+  std::string read_request(const restinio::request_handle_t& req,
+                           http_request& msg, request_meta& meta);
+
+  /// Why the ingress deployment's response cannot go out (a header name
+  /// that is not a token, a value or content type with CR, LF or NUL), or
+  /// an empty string.
+  static std::string bad_response_header(const http_response& r);
+
+  /// `on_message`, with whatever it throws caught: the request it was for
+  /// gets a 500 (shard_guard.cpp).
+  void on_message_guarded(caf::mailbox_element& x);
+
+  /// The share of `max_connections` each shard's listener takes.
+  size_t connection_share() const;
+
+  /// One turn of the shard's loop (`run`).
+  void turn();
+
+  /// Rate-limits the lines for exceptions caught in this shard's loop.
+  log_limiter loop_errors;
 
   restinio::request_handling_status_t
   handle(const restinio::request_handle_t& req);
+
+  /// `handle`, with what it throws caught: logged, and a 500 when the
+  /// request was not answered yet (shard_guard.cpp).
+  restinio::request_handling_status_t
+  handle_guarded(const restinio::request_handle_t& req);
 
   restinio::request_handling_status_t
   builtin(const restinio::request_handle_t& req, const std::string& rid,

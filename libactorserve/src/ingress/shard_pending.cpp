@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/logging.hpp"
+#include "../core/text.hpp"
 #include "actorserve/http.hpp"
 #include "http_server.hpp"
 #include "http_stream.hpp"
@@ -17,14 +18,15 @@ namespace actorserve::detail {
 void ingress_shard::respond(const restinio::request_handle_t& req,
                             const std::string& rid, uint16_t status,
                             const std::string& content_type,
-                            const string_pairs& extra, std::string body) {
+                            const string_pairs& extra, std::string body,
+                            bool close) {
   auto resp = req->create_response(restinio::http_status_line_t{
       restinio::http_status_code_t{status}, reason_phrase(status)});
   resp.append_header(restinio::http_field::content_type, content_type);
   resp.append_header("X-Request-ID", rid);
   for (auto& kvp : extra)
     resp.append_header(kvp.first, kvp.second);
-  if (owner.draining.load(std::memory_order_relaxed))
+  if (close || owner.draining.load(std::memory_order_relaxed))
     resp.connection_close();
   resp.set_body(std::move(body));
   resp.done();
@@ -33,13 +35,13 @@ void ingress_shard::respond(const restinio::request_handle_t& req,
 void ingress_shard::respond_json(const restinio::request_handle_t& req,
                                  const std::string& rid,
                                  const nlohmann::json& body) {
-  respond(req, rid, 200, "application/json", {}, body.dump());
+  respond(req, rid, 200, "application/json", {}, dump_json(body));
 }
 
 void ingress_shard::respond_error(const restinio::request_handle_t& req,
                                   const std::string& rid, errc code,
                                   const std::string& message,
-                                  const std::string& allow) {
+                                  const std::string& allow, bool close) {
   string_pairs extra;
   auto status = http_status_of(code);
   if (status == 503)
@@ -48,7 +50,8 @@ void ingress_shard::respond_error(const restinio::request_handle_t& req,
     extra.emplace_back("Allow", allow);
   nlohmann::json body{
       {"error", message}, {"code", to_string(code)}, {"request_id", rid}};
-  respond(req, rid, status, "application/json", extra, body.dump());
+  respond(req, rid, status, "application/json", extra, dump_json(body),
+          close);
 }
 
 caf::message_id ingress_shard::add_pending(restinio::request_handle_t req,
