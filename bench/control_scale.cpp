@@ -7,11 +7,19 @@
 //
 //   control_scale [--replicas N] [--mode inline|isolated] [--seconds S]
 //                 [--health-period-s P]
+//   control_scale --scale-to N [--mode inline|isolated]
+//
+// With --scale-to, it deploys one replica, then scales to N while another
+// thread asks for the status every 10 ms, and reports how long the
+// scale-up took and the worst and median status round trips meanwhile: the
+// controller starts replicas in bounded steps, so it keeps answering.
 //
 // With a health period longer than the run, the idle CPU is the
 // autoscaling ticks' alone.
 //
 // Prints one JSON object.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +27,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/resource.h>
 
@@ -51,6 +60,49 @@ double cpu_seconds() {
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/// Scales one replica up to `n`, asking for the status every 10 ms
+/// meanwhile; prints the figures as one JSON object.
+int scale_responsiveness(uint32_t n, execution mode) {
+  serve_options opts;
+  opts.http.enabled = false;
+  opts.admin.enabled = false;
+  opts.system_threads = 2;
+  serve s{opts};
+  auto h = s.run(s.deployment("Noop", noop).mode(mode).bind(), {"noop", ""});
+  if (!h) {
+    std::cerr << message_of(h.error()) << std::endl;
+    return 1;
+  }
+  std::atomic<bool> done{false};
+  double scale_s = 0;
+  std::thread scaler{[&] {
+    auto t0 = steady_clock::now();
+    auto r = s.scale("noop", "Noop", n, minutes(30));
+    scale_s = duration<double>(steady_clock::now() - t0).count();
+    if (!r)
+      std::cerr << message_of(r.error()) << std::endl;
+    done = true;
+  }};
+  std::vector<double> rtts;
+  while (!done) {
+    auto t1 = steady_clock::now();
+    auto st = s.status(seconds(60));
+    rtts.push_back(duration<double, std::milli>(steady_clock::now() - t1)
+                       .count());
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  scaler.join();
+  std::sort(rtts.begin(), rtts.end());
+  auto at = [&](double q) {
+    return rtts.empty() ? 0.0 : rtts[static_cast<size_t>(q * (rtts.size() - 1))];
+  };
+  std::printf("{\"scale_to\": %u, \"mode\": \"%s\", \"scale_s\": %.3f, "
+              "\"status_probes\": %zu, \"status_p50_ms\": %.2f, "
+              "\"status_max_ms\": %.2f}\n",
+              n, to_string(mode), scale_s, rtts.size(), at(0.5), at(1.0));
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +110,7 @@ int main(int argc, char** argv) {
   auto mode = execution::inline_;
   int secs = 5;
   int health_s = 1;
+  uint32_t scale_to = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--replicas") == 0)
       n = static_cast<uint32_t>(std::atoi(argv[i + 1]));
@@ -68,7 +121,11 @@ int main(int argc, char** argv) {
       secs = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--health-period-s") == 0)
       health_s = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--scale-to") == 0)
+      scale_to = static_cast<uint32_t>(std::atoi(argv[i + 1]));
   }
+  if (scale_to > 0)
+    return scale_responsiveness(scale_to, mode);
   serve_options opts;
   opts.http.enabled = false;
   opts.admin.enabled = false;

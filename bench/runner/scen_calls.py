@@ -133,6 +133,16 @@ class CallScenarios:
                 v = json.loads(r.stdout)
                 self.results["control"].setdefault(mode, {})[health_s] = v
                 log(f"control {mode} health {health_s}s: {v}")
+        # A scale-up to 100,000 replicas while the status is asked for
+        # every 10 ms: the controller starts replicas in bounded steps and
+        # keeps answering (docs/reliability.md).
+        r = run([self.bin("control_scale"), "--scale-to", "100000",
+                 "--mode", "isolated"], timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr[-500:])
+        v = json.loads(r.stdout)
+        self.results["control"]["scale_up"] = v
+        log(f"control scale-up: {v}")
 
     def ray_memory(self):
         for n in self.a.ray_replicas:
