@@ -13,8 +13,9 @@ class FuzzSection:
                f"`tools/fuzz --seconds {f['seconds']} --keep-going`: each "
                "libFuzzer harness of tests/fuzz (ASan + UBSan) for that long "
                "over its seed corpus, one at a time, collecting every "
-               "crashing input; `cov` counts the code edges "
-               "reached and `ft` libFuzzer's finer features. What each "
+               "crashing input; `cov` and `ft` are the code edges and "
+               "libFuzzer's finer features as its fork mode counts them "
+               "(not comparable with a plain run's). What each "
                "harness asserts, and the findings so far, are in "
                "docs/reliability.md.", "",
                "| harness | executions | per second | cov | ft | new corpus "
@@ -29,7 +30,9 @@ class FuzzSection:
             for why in h.get("findings", [])[:10]:
                 self.w(f"- **{name}**: `{why}`")
         http = f.get("http") or {}
-        if http.get("output"):
+        if http.get("status") is None and http.get("output"):
+            self.w("", f"tools/httpfuzz did not run: {http['output']}.")
+        elif http.get("output"):
             self.w("", f"`tools/httpfuzz` against the demo "
                    f"({http.get('count')} requests, seed 1, "
                    f"{http.get('wall_s')} s): exit status "
