@@ -374,7 +374,16 @@ void check_budget(const reader& r, const YAML::Node& n, size_t depth,
     for (auto it = n.begin(); it != n.end(); ++it)
       check_budget(r, *it, depth + 1, visited);
   } else if (n.IsMap()) {
+    // YAML forbids a key twice in one mapping; readers disagree on which
+    // one wins, so it is refused.
+    std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar())
+        r.fail(it->first, "(document)", "mapping keys must be scalars");
+      if (!seen.insert(it->first.Scalar()).second)
+        r.fail(it->first, "(document)",
+               "key '" + detail::clip_text(it->first.Scalar(), 64) +
+                   "' appears twice in one mapping");
       check_budget(r, it->first, depth + 1, visited);
       check_budget(r, it->second, depth + 1, visited);
     }
@@ -395,7 +404,13 @@ caf::expected<deploy_config> parse_deploy_config(const std::string& text,
     auto root = YAML::Load(text);
     size_t visited = 0;
     check_budget(r, root, 0, visited);
-    return read_config(r, root);
+    // Read once as written, so that errors name the file's lines; then
+    // again from the config's JSON form (`deploy_config::source`), which is
+    // what `actorserve deploy` sends and the server reads: a plain scalar
+    // means the same either way (`version: 1.10` is the number 1.1 in
+    // YAML), so `run FILE` and `deploy FILE` configure the same.
+    read_config(r, root);
+    return read_config(r, YAML::Load(detail::dump_json(reader::to_json(root))));
   } catch (const bad_config& e) {
     return make_error(errc::invalid_config, e.message);
   } catch (const YAML::Exception& e) {
