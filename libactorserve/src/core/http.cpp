@@ -69,20 +69,10 @@ reply http_routes::dispatch(const state& st, http_request& req) {
   for (auto& e : st.entries) {
     if (e.segments.size() != segments.size())
       continue;
-    string_pairs params;
     bool ok = true;
     for (size_t i = 0; ok && i < segments.size(); ++i) {
       auto& pat = e.segments[i];
-      if (!pat.empty() && pat[0] == ':') {
-        auto value = url_decode(segments[i]);
-        // A parameter goes into JSON, status and logs: it must be text.
-        if (!detail::valid_utf8(value))
-          return make_error(errc::bad_request,
-                            "path parameter '" + pat.substr(1) +
-                                "' is not valid UTF-8 once decoded");
-        params.emplace_back(pat.substr(1), std::move(value));
-      } else
-        ok = pat == segments[i];
+      ok = (!pat.empty() && pat[0] == ':') || pat == segments[i];
     }
     if (!ok)
       continue;
@@ -90,6 +80,20 @@ reply http_routes::dispatch(const state& st, http_request& req) {
       if (allowed.find(e.method) == std::string::npos)
         allowed += (allowed.empty() ? "" : ", ") + e.method;
       continue;
+    }
+    // The route and method match: its parameters are decoded now. A
+    // parameter goes into JSON, status and logs, so it must be text.
+    string_pairs params;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      auto& pat = e.segments[i];
+      if (pat.empty() || pat[0] != ':')
+        continue;
+      auto value = url_decode(segments[i]);
+      if (!detail::valid_utf8(value))
+        return make_error(errc::bad_request,
+                          "path parameter '" + pat.substr(1) +
+                              "' is not valid UTF-8 once decoded");
+      params.emplace_back(pat.substr(1), std::move(value));
     }
     req.params = std::move(params);
     return e.handler(req);
