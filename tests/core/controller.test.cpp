@@ -169,7 +169,7 @@ TEST_CASE("replicas that do not fit the node's resources wait, pending with "
   CHECK(st.replicas.empty());
   CHECK(st.message == "2 replicas pending: no node has the resources free "
                       "(each replica needs num_cpus=0.5, accel=0.5, "
-                      "memory=16384)");
+                      "memory=65536)");
   // CPU-only replicas still fit beside it: 2 CPUs, one each.
   auto cpu = request<application_status>(
       f, ctrl, deploy_atom::value,
