@@ -9,6 +9,10 @@
 #include <string>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "child.hpp"
 #include "http_client.hpp"
 
@@ -136,4 +140,24 @@ TEST_CASE("run fails at start-up on a bad config, naming the field and line",
   CHECK(rc4 == 0);
   CHECK_THAT(out4, Catch::Contains("--admin-port"));
   CHECK_THAT(out4, Catch::Contains("-y"));
+}
+
+TEST_CASE("a CLI call to a server that never answers gives up at --timeout-s",
+          "[process][cli]") {
+  // A listener that takes connections (the kernel's backlog) and never
+  // answers: a hung server.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  auto [code, out] = cli({"status", "--admin-port", port, "--timeout-s", "0.5"});
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("did not answer within 500 ms"));
+  ::close(fd);
 }
