@@ -27,8 +27,7 @@ void record(controller_ptr self, const std::string& app_name,
   auto dep = live_deployment(self, app_name, dep_name, &app);
   if (dep == nullptr)
     return;
-  auto r = std::find_if(dep->replicas.begin(), dep->replicas.end(),
-                        [id](const replica_entry& e) { return e.id == id; });
+  auto r = find_replica(dep->replicas, id);
   if (r == dep->replicas.end() || r->state != replica_state::ready)
     return;
   if (record_probe(r->health, result_of(err)) != health_verdict::replace)
@@ -97,8 +96,7 @@ std::optional<replica_location> locate_replica(controller_ptr self,
   if (d == a->second.deployments.end())
     return std::nullopt;
   auto& reps = d->second.replicas;
-  auto r = std::find_if(reps.begin(), reps.end(),
-                        [id](const replica_entry& e) { return e.id == id; });
+  auto r = find_replica(reps, id);
   if (r == reps.end())
     return std::nullopt;
   return replica_location{&a->second, d->first, &d->second, r};

@@ -43,8 +43,7 @@ located locate(controller_ptr self, uint64_t id) {
   auto dep = live_deployment(self, i->second.first, i->second.second, &out.app);
   if (dep == nullptr)
     return out;
-  out.r = std::find_if(dep->replicas.begin(), dep->replicas.end(),
-                       [id](const replica_entry& e) { return e.id == id; });
+  out.r = find_replica(dep->replicas, id);
   if (out.r == dep->replicas.end())
     return out;
   out.dep_name = i->second.second;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -156,15 +157,22 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
   if (dep.replicas.size() >= dep.target)
     dep.pending.clear();
   if (dep.replicas.size() > dep.target) {
-    // Stop starting replicas first, then the newest ready ones.
-    std::stable_sort(dep.replicas.begin(), dep.replicas.end(),
-                     [](const replica_entry& x, const replica_entry& y) {
-                       return x.state == replica_state::ready &&
-                              y.state != replica_state::ready;
-                     });
-    std::vector<replica_entry> victims(dep.replicas.begin() + dep.target,
-                                       dep.replicas.end());
-    dep.replicas.resize(dep.target);
+    // Stop starting replicas first, then the newest ready ones; the others
+    // keep their order (by id: find_replica).
+    auto excess = dep.replicas.size() - dep.target;
+    std::unordered_set<uint64_t> chosen;
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto r = dep.replicas.rbegin();
+           r != dep.replicas.rend() && chosen.size() < excess; ++r)
+        if ((r->state == replica_state::ready) == (pass == 1))
+          chosen.insert(r->id);
+    auto keep = std::stable_partition(
+        dep.replicas.begin(), dep.replicas.end(),
+        [&](const replica_entry& r) { return chosen.count(r.id) == 0; });
+    std::vector<replica_entry> victims(std::make_move_iterator(keep),
+                                       std::make_move_iterator(
+                                           dep.replicas.end()));
+    dep.replicas.erase(keep, dep.replicas.end());
     // Routers stop sending to them first; then they drain what they hold.
     push_replicas(self, dep);
     for (auto& r : victims)

@@ -17,8 +17,7 @@ namespace actorserve::detail::ctl {
 namespace {
 
 replica_entry* find_replica(deployment_entry& dep, uint64_t id) {
-  auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
-                        [id](const replica_entry& e) { return e.id == id; });
+  auto r = ctl::find_replica(dep.replicas, id);
   return r == dep.replicas.end() ? nullptr : &*r;
 }
 
