@@ -29,6 +29,13 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
         self->state.node = std::move(node);
         self->state.local = with_memory(std::move(local));
         self->state.heartbeat = heartbeat;
+        // The replicas of this process end with the controller, however it
+        // ends (controller_data::local_replicas).
+        self->attach_functor([live = self->state.local_replicas] {
+          for (auto& kvp : *live)
+            caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+          live->clear();
+        });
         // Children (routers, replicas) are linked so that they end with the
         // controller; their own exits are handled by the down handler. An exit
         // sent to the controller itself (`anon_send_exit` names the receiver as

@@ -98,9 +98,9 @@ bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
       dep.spec->config.max_ongoing_requests);
   auto gate = args.gate;
   auto handle = spawn_replica(self->home_system(), std::move(args));
-  // Linked: replicas end with the controller. Monitored: the controller
-  // replaces a replica that dies on its own.
-  self->link_to(handle);
+  // Listed: replicas end with the controller (`local_replicas`).
+  // Monitored: the controller replaces a replica that dies on its own.
+  self->state.local_replicas->emplace(id, handle);
   self->monitor(handle);
   auto& cfg = dep.spec->config;
   dep.replicas.push_back(replica_entry{id, handle, replica_state::starting,
@@ -115,6 +115,7 @@ void drain(controller_ptr self, const replica_entry& r) {
   // Its reservation is released now: a pending replica may take it.
   schedule_place(self);
   self->state.index.erase(r.id);
+  self->state.local_replicas->erase(r.id);
   if (!r.handle)
     return; // still being started on its node: stopped once it answers
   self->demonitor(r.handle);
@@ -210,6 +211,7 @@ void replica_died(controller_ptr self, app_entry& app,
   auto quick = r->state != replica_state::ready ||
                now - r->ready_at < detail::crash_window;
   self->state.index.erase(r->id);
+  self->state.local_replicas->erase(r->id);
   dep.replicas.erase(r);
   push_replicas(self, dep);
   if (!replaces_replicas(app) || dep.unhealthy)
@@ -335,6 +337,7 @@ void start_delete(controller_ptr self, app_entry& app) {
     caf::anon_send(dep.gateway, replicas_atom::value);
     for (auto& r : dep.replicas) {
       self->state.index.erase(r.id);
+      self->state.local_replicas->erase(r.id);
       if (!r.handle)
         continue; // still being started on its node: stopped once it answers
       self->demonitor(r.handle);
