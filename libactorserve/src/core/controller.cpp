@@ -36,10 +36,10 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
             caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
           live->clear();
         });
-        // Children (routers, replicas) are linked so that they end with the
-        // controller; their own exits are handled by the down handler. An exit
-        // sent to the controller itself (`anon_send_exit` names the receiver as
-        // the source) ends it.
+        // Gateways are linked so that they end with the controller (replicas
+        // through `local_replicas`, above); replicas' deaths are handled by
+        // the down handler. An exit sent to the controller itself
+        // (`anon_send_exit` names the receiver as the source) ends it.
         self->set_exit_handler([self](caf::exit_msg& msg) {
           if (msg.source == self->address())
             self->quit(std::move(msg.reason));
