@@ -280,7 +280,7 @@ TEST_CASE("a call past its queue timeout is rejected, not run late",
   CHECK(w.box->batches.size() == 1); // 5 never ran
 }
 
-TEST_CASE("a per-item error fails its item; a length mismatch fails the "
+TEST_CASE("a per-item error fails its item, a length mismatch fails the "
           "batch",
           "[batching]") {
   batch_world w;

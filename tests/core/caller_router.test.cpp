@@ -247,7 +247,7 @@ TEST_CASE("threads of one caller share its queue bound", "[caller_router]") {
   CHECK(*ep->ingress_budget() == 0);
 }
 
-TEST_CASE("a new replica set takes waiting calls; a removed one fails them",
+TEST_CASE("a new replica set takes waiting calls, a removed one fails them",
           "[caller_router]") {
   auto ep = std::make_shared<endpoint>("app", "D", 1, -1);
   ep->publish(replicas({1}));

@@ -5,7 +5,7 @@
 
 using namespace actorserve;
 
-TEST_CASE("three failed probes in a row replace a replica; a pass forgives",
+TEST_CASE("three failed probes in a row replace a replica, a pass forgives",
           "[health]") {
   health_record r;
   CHECK(record_probe(r, probe_result::ok) == health_verdict::healthy);

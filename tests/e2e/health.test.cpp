@@ -163,7 +163,7 @@ TEST_CASE("a replica that fails its health check three times in a row is "
   CHECK(*r != victim);
 }
 
-TEST_CASE("a replica whose user code is busy stays healthy; its own check "
+TEST_CASE("a replica whose user code is busy stays healthy, its own check "
           "sees the block",
           "[health]") {
   auto b = std::make_shared<board>();

@@ -104,7 +104,7 @@ TEST_CASE("a model id or path parameter that is not valid UTF-8 gets 400, "
   check_alive(s);
 }
 
-TEST_CASE("the public port shows no status; the admin port does",
+TEST_CASE("the public port shows no status, the admin port does",
           "[hostile]") {
   test::demo_server s;
   CHECK(s.get("/-/status").status == 404);

@@ -46,7 +46,7 @@ TEST_CASE("a bad --idle-spin-us fails naming the flag", "[options]") {
   }
 }
 
-TEST_CASE("thread counts default from the cores; user threads, spin threads "
+TEST_CASE("thread counts default from the cores, user threads, spin threads "
           "and the scheduler are flags",
           "[options]") {
   auto defaults = parse({});

@@ -62,8 +62,8 @@ applications:
 
 } // namespace
 
-TEST_CASE("run serves a config; status, config, deploy and shutdown reach "
-          "it; Ctrl-C drains and exits 0",
+TEST_CASE("run serves a config, status, config, deploy and shutdown reach "
+          "it, Ctrl-C drains and exits 0",
           "[process][cli]") {
   temp_config cfg{config_text};
   test::child server{{DEMO_BINARY, "run", cfg.path}};

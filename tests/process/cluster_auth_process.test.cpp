@@ -98,13 +98,14 @@ bool all_ready(const nlohmann::json& st) {
 // shutdown and delete, on the cluster port (directly and routed on to the
 // worker) and on every other port of both processes.
 TEST_CASE("a peer without the token reaches no actor on any port of a head "
-          "or a worker; nothing changes",
+          "or a worker, nothing changes",
           "[process][cluster][auth]") {
   auto port = test::free_port();
   auto cport = test::free_port();
   auto wport = test::free_port();
-  test::child head{{DEMO_BINARY, "--admin-port", "0", "--port",
-                    std::to_string(port), "--cluster-port",
+  auto aport = test::free_port(); // status is on the admin port
+  test::child head{{DEMO_BINARY, "--admin-port", std::to_string(aport),
+                    "--port", std::to_string(port), "--cluster-port",
                     std::to_string(cport), "--expect-nodes", "1"},
                    {token_env}};
   test::child worker{{DEMO_BINARY, "--join",
@@ -113,12 +114,11 @@ TEST_CASE("a peer without the token reaches no actor on any port of a head "
                      {token_env}};
   log_reader head_log{head};
   log_reader worker_log{worker};
-  REQUIRE(head_log.until("admin API on")); // its last line at start
+  // The head prints its last start-up line once its run() returned, which
+  // is when every replica, on both nodes, is ready.
+  REQUIRE(head_log.until("admin API on"));
   REQUIRE(worker_log.until("worker proxy serving on"));
-  auto deadline = steady_clock::now() + seconds(10);
-  while (!all_ready(status_of(port)) && steady_clock::now() < deadline)
-    std::this_thread::sleep_for(milliseconds(20));
-  auto before = status_of(port);
+  auto before = status_of(aport);
   REQUIRE(all_ready(before));
   auto head_seen = head_log.lines.size();
   auto worker_seen = worker_log.lines.size();
@@ -141,13 +141,13 @@ TEST_CASE("a peer without the token reaches no actor on any port of a head "
   }
   // The head says it refused the peer, and nothing else.
   CHECK(head_log.until("refused a node joining from 127.0.0.1", seconds(10)));
-  auto after = status_of(port);
+  auto after = status_of(aport);
   CHECK(view_of(after) == view_of(before));
   CHECK(test::http(port, "POST", "/classify", R"({"text": "I love this"})")
             .status == 200);
   CHECK(test::http(wport, "POST", "/classify", R"({"text": "I love this"})")
             .status == 200);
-  CHECK(view_of(status_of(port)) == view_of(before));
+  CHECK(view_of(status_of(aport)) == view_of(before));
   head_log.read_for(milliseconds(200), [](auto&) { return false; });
   worker_log.read_for(milliseconds(200), [](auto&) { return false; });
   std::vector<std::string> head_new(head_log.lines.begin() + head_seen,
@@ -202,7 +202,7 @@ bool fail_once(uint16_t port) {
 } // namespace
 
 TEST_CASE("failed handshakes are rate-limited per address and logged in "
-          "bounded lines; a node with the token still joins",
+          "bounded lines, a node with the token still joins",
           "[process][cluster][auth]") {
   auto port = test::free_port();
   auto cport = test::free_port();

@@ -158,7 +158,7 @@ TEST_CASE("a head and two workers serve every demo route, spread replicas "
         200);
 }
 
-TEST_CASE("worker processes with a wrong or missing token are refused; both "
+TEST_CASE("worker processes with a wrong or missing token are refused, both "
           "sides say so and the head keeps serving",
           "[process][cluster]") {
   auto port = test::free_port();

@@ -21,6 +21,10 @@ namespace actorserve::detail {
 
 namespace {
 
+/// How long the gate waits for the controller to record a joining node.
+constexpr auto join_answer_timeout = std::chrono::seconds(10);
+
+
 using clock = std::chrono::steady_clock;
 
 /// Challenges live a few seconds, and only so many at once.
@@ -97,7 +101,9 @@ caf::result<uint64_t> join(gate_ptr self, node_hello& hello) {
   auto host = hello.host;
   auto pid = hello.pid;
   auto rp = self->make_response_promise<uint64_t>();
-  self->request(st.ctrl, caf::infinite, node_join_atom::value,
+  // Bounded: a controller that cannot answer (stopping, or stuck) leaves
+  // the joining node an error it reports, not a wait without end.
+  self->request(st.ctrl, join_answer_timeout, node_join_atom::value,
                 std::move(hello), peer)
       .then(
           [=](uint64_t id) mutable {
