@@ -2,7 +2,10 @@
 // loopback: the admin API, in-place reconfigure, a rolling update, a crash,
 // a sick replica, and autoscaling up and down with the load.
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <utility>
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
@@ -85,6 +88,92 @@ TEST_CASE("a user_config change over the admin API keeps the replicas",
   CHECK(test::ready_ids(s.serve, "flaky", "Flaky") == ids);
   CHECK(load.failed() == 0);
   CHECK(load.ok() > 0);
+}
+
+namespace {
+
+/// The latch a hanging reconfigure hook waits on; opened when the test ends.
+struct hook_latch {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool open = false;
+  int hung = 0;
+
+  void hang() {
+    std::unique_lock<std::mutex> guard{mtx};
+    ++hung;
+    cv.wait(guard, [this] { return open; });
+  }
+
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+/// Answers its config; its reconfigure hook hangs on a live replica when
+/// the new config asks it to (replicas started with that config do not).
+http_ingress::behavior_type stuck_hook(http_ingress::pointer self,
+                                       std::shared_ptr<hook_latch> latch) {
+  auto started = std::make_shared<bool>(false);
+  on_reconfigure(self, [latch, started](const std::string& cfg) {
+    if (std::exchange(*started, true) &&
+        cfg.find("hang") != std::string::npos)
+      latch->hang();
+  });
+  return {[self](http_request&) -> reply {
+    auto& ctx = replica_context_of(self);
+    return json_response({{"replica", ctx.replica_id},
+                          {"user_config", ctx.user_config}});
+  }};
+}
+
+} // namespace
+
+TEST_CASE("a reconfigure hook that hangs is replaced after "
+          "reconfigure_timeout, and later changes still reach the deployment",
+          "[control][reconfigure]") {
+  test::demo_server s;
+  auto latch = std::make_shared<hook_latch>();
+  // The hung hooks return before the server stops, whatever fails.
+  struct opener {
+    std::shared_ptr<hook_latch> latch;
+    ~opener() { latch->release(); }
+  } open_at_end{latch};
+  auto app = s.serve.deployment("Stuck", stuck_hook)
+                 .num_replicas(2)
+                 .user_config(R"({"x":1})")
+                 .reconfigure_timeout(milliseconds(300))
+                 .bind(latch);
+  REQUIRE(s.serve.run(app, {"stuck", "/stuck"}));
+  auto old_ids = test::ready_ids(s.serve, "stuck", "Stuck");
+  REQUIRE(old_ids.size() == 2);
+  deployment_patch p;
+  p.user_config = R"({"hang":true})";
+  // Healthy again only through new replicas: the hung ones are replaced.
+  auto st = s.serve.update("stuck", "Stuck", p, seconds(30));
+  REQUIRE(st);
+  CHECK(st->state == deployment_state::healthy);
+  CHECK_THAT(st->message, Catch::Contains("failed to reconfigure"));
+  auto now = test::ready_ids(s.serve, "stuck", "Stuck");
+  CHECK(now.size() == 2);
+  for (auto id : now)
+    CHECK(old_ids.count(id) == 0);
+  {
+    std::lock_guard<std::mutex> guard{latch->mtx};
+    CHECK(latch->hung == 2);
+  }
+  // A later change reaches every replica in place.
+  p.user_config = R"({"x":3})";
+  st = s.serve.update("stuck", "Stuck", p, seconds(30));
+  REQUIRE(st);
+  CHECK(st->state == deployment_state::healthy);
+  CHECK(test::ready_ids(s.serve, "stuck", "Stuck") == now);
+  auto answer = body_of(s.post("/stuck", nlohmann::json::object()));
+  CHECK(answer["user_config"] == R"({"x":3})");
 }
 
 TEST_CASE("a rolling update to a new version fails no request",

@@ -69,6 +69,11 @@ struct deployment_config {
   /// another started after the backoff (`max_constructor_retry_count`), so
   /// a constructor that hangs never holds a deploy forever. > 0.
   std::chrono::milliseconds startup_timeout{120'000};
+  /// How long a replica's `reconfigure` hook (a new `user_config` applied
+  /// in place) may take. One that has not returned by then is replaced: a
+  /// new replica starts with the new config and the stuck one drains, so a
+  /// hook that hangs never leaves the deployment UPDATING. > 0.
+  std::chrono::milliseconds reconfigure_timeout{120'000};
   /// How many times in a row a replica's constructor may fail before the
   /// deployment gives up (Ray Serve's limit: the smaller of this and 3 per
   /// replica). Retries back off exponentially. >= 1.
@@ -132,7 +137,7 @@ typename Inspector::result_type inspect(Inspector& f, deployment_config& x) {
            x.health_check_period, x.health_check_timeout,
            x.graceful_shutdown_timeout, x.max_constructor_retry_count, x.mode,
            x.num_cpus, x.resources, x.max_replicas_per_node,
-           x.startup_timeout);
+           x.startup_timeout, x.reconfigure_timeout);
 }
 
 } // namespace actorserve

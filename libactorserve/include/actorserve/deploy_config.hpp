@@ -56,6 +56,7 @@ struct deployment_override {
   std::optional<std::chrono::milliseconds> health_check_timeout;
   std::optional<std::chrono::milliseconds> graceful_shutdown_timeout;
   std::optional<std::chrono::milliseconds> startup_timeout;
+  std::optional<std::chrono::milliseconds> reconfigure_timeout;
   /// `ray_actor_options: {num_cpus, resources}`.
   std::optional<double> num_cpus;
   std::optional<std::map<std::string, double>> resources;

@@ -216,6 +216,12 @@ public:
     cfg_.startup_timeout = t;
     return *this;
   }
+  /// How long its `reconfigure` hook may take before the replica is
+  /// replaced.
+  deployment_builder& reconfigure_timeout(std::chrono::milliseconds t) {
+    cfg_.reconfigure_timeout = t;
+    return *this;
+  }
   deployment_builder& graceful_shutdown_timeout(std::chrono::milliseconds t) {
     cfg_.graceful_shutdown_timeout = t;
     return *this;

@@ -56,6 +56,8 @@ caf::error validate(const deployment_config& cfg) {
     return field_error(cfg, "graceful_shutdown_timeout_ms", "must be >= 0");
   if (cfg.startup_timeout.count() <= 0)
     return field_error(cfg, "startup_timeout_ms", "must be > 0");
+  if (cfg.reconfigure_timeout.count() <= 0)
+    return field_error(cfg, "reconfigure_timeout_ms", "must be > 0");
   if (cfg.max_constructor_retry_count < 1)
     return field_error(cfg, "max_constructor_retry_count", "must be >= 1");
   if (!(cfg.num_cpus >= 0) || !std::isfinite(cfg.num_cpus))

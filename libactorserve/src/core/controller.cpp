@@ -232,8 +232,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
               dep.ctor_failures = 0;
               // A replica that started before a config change catches up.
               if (r->user_config != dep.spec->config.user_config ||
-                  (r->gate && r->gate->max_ongoing() !=
-                                  dep.spec->config.max_ongoing_requests))
+                  r->max_ongoing != dep.spec->config.max_ongoing_requests)
                 reconfigure_replica(self, app.name, dep_name, dep, *r);
               schedule_push(self, app.name, dep_name, dep);
             },

@@ -229,7 +229,8 @@ void start_remote(controller_ptr self, app_entry& app, const std::string& name,
                   deployment_entry& dep, uint64_t id, uint64_t node) {
   auto& cfg = dep.spec->config;
   replica_entry e{id,       caf::actor{}, replica_state::starting, nullptr,
-                  dep.code, cfg.version,  cfg.user_config};
+                  dep.code, cfg.version,  cfg.user_config,
+                  cfg.max_ongoing_requests};
   e.node = node;
   dep.replicas.push_back(std::move(e));
   self->state.index.emplace(id, std::make_pair(app.name, name));

@@ -105,7 +105,8 @@ bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
   auto& cfg = dep.spec->config;
   dep.replicas.push_back(replica_entry{id, handle, replica_state::starting,
                                        std::move(gate), dep.code, cfg.version,
-                                       cfg.user_config});
+                                       cfg.user_config,
+                                       cfg.max_ongoing_requests});
   self->state.index.emplace(id, std::make_pair(app.name, name));
   return true;
 }
@@ -383,8 +384,10 @@ void check_running(controller_ptr self, app_entry& app) {
   auto was = app.state;
   app.state = application_state::running;
   app.message.clear();
-  if (was == application_state::unhealthy)
-    return; // back to health
+  // Back to health; an update that turned the app UNHEALTHY (a new
+  // constructor kept failing until a patch fixed it) finishes below.
+  if (was == application_state::unhealthy && app.next_ingress.empty())
+    return;
   // Deployed, or an update finished: its routes, then what it dropped.
   app.serving = true;
   if (!app.next_ingress.empty()) {

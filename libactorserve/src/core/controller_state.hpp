@@ -51,6 +51,9 @@ struct replica_entry {
   /// Its config's version and user_config, as it last applied them.
   std::string version;
   std::string user_config;
+  /// The `max_ongoing_requests` it last applied (its gate's, on a worker
+  /// node too, where the head holds no gate).
+  uint32_t max_ongoing = 0;
   /// A reconfigure is on its way to it.
   bool reconfiguring = false;
   /// When it became ready (for the crash backoff).

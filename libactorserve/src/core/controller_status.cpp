@@ -88,6 +88,13 @@ application_status status_of(const app_entry& app) {
   result.message = app.message;
   for (auto& name : app.order)
     result.deployments.push_back(status_of(name, app.deployments.at(name)));
+  // Those an update dropped still serve the old version until it is done.
+  for (auto& name : app.retired)
+    if (auto d = app.deployments.find(name); d != app.deployments.end()) {
+      result.deployments.push_back(status_of(name, d->second));
+      result.deployments.back().message =
+          "dropped by the update; stops once the update is done";
+    }
   return result;
 }
 

@@ -39,6 +39,10 @@ void stop_replicas(controller_ptr self, deployment_entry& dep,
     drain(self, r);
 }
 
+/// How much longer than `reconfigure_timeout` the controller waits for a
+/// replica's answer to a reconfigure.
+constexpr auto reconfigure_margin = std::chrono::seconds{5};
+
 std::string json_or_null(const std::string& text) {
   return text.empty() ? "null" : text;
 }
@@ -96,10 +100,14 @@ void reconfigure_replica(controller_ptr self, const std::string& app,
   r.reconfiguring = true;
   if (r.gate) // a replica on a worker node sets its own
     r.gate->set_max_ongoing(cfg.max_ongoing_requests);
-  self->request(r.handle, caf::infinite, actorserve::reconfigure_atom::value,
+  // The replica bounds the user's hook by `reconfigure_timeout`; the margin
+  // covers its answer's way back (from a worker node too).
+  auto limit = cfg.reconfigure_timeout + reconfigure_margin;
+  self->request(r.handle, limit, actorserve::reconfigure_atom::value,
                 json_or_null(cfg.user_config), cfg.max_ongoing_requests)
       .then(
-          [self, app, dep_name, id = r.id, sent = cfg.user_config](bool) {
+          [self, app, dep_name, id = r.id, sent = cfg.user_config,
+           max_ongoing = cfg.max_ongoing_requests](bool) {
             app_entry* a = nullptr;
             auto d = live_deployment(self, app, dep_name, &a);
             auto r = d != nullptr ? find_replica(*d, id) : nullptr;
@@ -107,9 +115,10 @@ void reconfigure_replica(controller_ptr self, const std::string& app,
               return;
             r->reconfiguring = false;
             r->user_config = sent;
+            r->max_ongoing = max_ongoing;
             // The config moved on while this one was applied.
             if (sent != d->spec->config.user_config ||
-                r->gate->max_ongoing() != d->spec->config.max_ongoing_requests)
+                max_ongoing != d->spec->config.max_ongoing_requests)
               reconfigure_replica(self, app, dep_name, *d, *r);
             answer_scale_waiters(*d, dep_name);
             check_running(self, *a);
@@ -119,7 +128,8 @@ void reconfigure_replica(controller_ptr self, const std::string& app,
             auto d = live_deployment(self, app, dep_name, &a);
             if (d == nullptr || find_replica(*d, id) == nullptr)
               return;
-            // Its code refused the config: a new replica starts with it.
+            // Its code refused the config, or its hook outlived
+            // `reconfigure_timeout`: a new replica starts with it.
             d->note = "replica " + std::to_string(id) +
                       " failed to reconfigure (" + message_of(err) +
                       "); replaced";
@@ -239,7 +249,11 @@ caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
     apply_config(self, app, name, dep, s->config, s, rebuild);
     reconcile(self, app, name, dep);
   }
-  for (auto& name : app.order)
+  // What this update drops: every entry the new order lacks, also those an
+  // earlier update dropped and never retired (it failed), less those this
+  // one adds back.
+  app.retired.clear();
+  for (auto& [name, dep] : app.deployments)
     if (std::find(order.begin(), order.end(), name) == order.end())
       app.retired.push_back(name);
   app.order = std::move(order);
@@ -257,7 +271,9 @@ caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
 
 void retire(controller_ptr self, app_entry& app, const std::string& name) {
   auto d = app.deployments.find(name);
-  if (d == app.deployments.end())
+  // One the app lists again is not retired.
+  if (d == app.deployments.end() ||
+      std::find(app.order.begin(), app.order.end(), name) != app.order.end())
     return;
   auto& dep = d->second;
   auto err = make_error(errc::unavailable,

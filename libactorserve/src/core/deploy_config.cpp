@@ -173,6 +173,7 @@ const std::set<std::string> deployment_keys{"name",
                                             "health_check_timeout_s",
                                             "graceful_shutdown_timeout_s",
                                             "startup_timeout_s",
+                                            "reconfigure_timeout_s",
                                             "ray_actor_options",
                                             "max_replicas_per_node"};
 
@@ -207,6 +208,8 @@ deployment_override read_deployment(const reader& r, const YAML::Node& n,
       d.graceful_shutdown_timeout = r.seconds(v, p);
     else if (key == "startup_timeout_s")
       d.startup_timeout = r.seconds(v, p);
+    else if (key == "reconfigure_timeout_s")
+      d.reconfigure_timeout = r.seconds(v, p);
     else if (key == "max_replicas_per_node")
       d.max_replicas_per_node =
           static_cast<uint32_t>(r.integer(v, p, 0, 1'000'000));

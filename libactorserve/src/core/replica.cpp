@@ -218,8 +218,10 @@ caf::behavior replica_actor::make_behavior() {
           return make_error(errc::unavailable, "the replica has no user code");
         st.args.gate->set_max_ongoing(max_ongoing);
         auto rp = self->make_response_promise<bool>();
-        self->request(st.user, caf::infinite, detail::reconfigure_atom::value,
-                      std::move(user_config))
+        // A hook that hangs fails the reconfigure: the controller replaces
+        // the replica.
+        self->request(st.user, st.args.spec->config.reconfigure_timeout,
+                      detail::reconfigure_atom::value, std::move(user_config))
             .then(
                 [rp](bool) mutable { rp.deliver(true); },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });

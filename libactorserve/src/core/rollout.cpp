@@ -41,6 +41,7 @@ update_kind classify_update(const deployment_config& old_cfg,
       new_cfg.health_check_timeout != old_cfg.health_check_timeout ||
       new_cfg.graceful_shutdown_timeout != old_cfg.graceful_shutdown_timeout ||
       new_cfg.startup_timeout != old_cfg.startup_timeout ||
+      new_cfg.reconfigure_timeout != old_cfg.reconfigure_timeout ||
       new_cfg.max_constructor_retry_count !=
           old_cfg.max_constructor_retry_count)
     return update_kind::lightweight;

@@ -46,6 +46,8 @@ void apply(const deployment_override& o, deployment_config& c) {
     c.graceful_shutdown_timeout = *o.graceful_shutdown_timeout;
   if (o.startup_timeout)
     c.startup_timeout = *o.startup_timeout;
+  if (o.reconfigure_timeout)
+    c.reconfigure_timeout = *o.reconfigure_timeout;
   if (o.num_cpus)
     c.num_cpus = *o.num_cpus;
   if (o.resources)
