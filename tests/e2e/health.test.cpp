@@ -8,6 +8,7 @@
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
+#include "sse_client.hpp"
 
 using namespace std::chrono;
 using namespace actorserve;
@@ -53,6 +54,13 @@ struct board {
     cv.notify_all();
   }
 
+  /// Waits for `n` more checks than ran so far; false after ten seconds.
+  bool more_checks(int n) {
+    std::unique_lock<std::mutex> guard{mtx};
+    auto target = checks + n;
+    return cv.wait_for(guard, seconds(10), [&] { return checks >= target; });
+  }
+
   /// Waits for `pred()` under the lock; false after ten seconds.
   template <class Pred>
   bool wait(Pred pred) {
@@ -90,6 +98,22 @@ worker_actor::behavior_type plain_worker(worker_actor::pointer self,
       b->hold();
     return id;
   }};
+}
+
+/// GET / streams "open", holds its blocking thread until the test opens
+/// the board, then streams "done"; a health check of its own counts probes.
+http_ingress::behavior_type streamer(http_ingress::pointer self, sick_ptr b) {
+  on_health_check(self, [b] { b->checked(); });
+  http_routes routes;
+  routes.get("/", [=](http_request&) -> reply {
+    return chunked_response(make_blocking_stream<std::string>(
+        self, [b](stream_sink<std::string>& out) {
+          out.push("open\n");
+          b->hold();
+          out.push("done\n");
+        }));
+  });
+  return {routes.handler()};
 }
 
 serve_options no_http() {
@@ -186,12 +210,7 @@ TEST_CASE("a replica whose user code is busy stays healthy, its own check "
     REQUIRE(b->wait([&] { return b->inside == 1; }));
     // The worker's thread is blocked through six probe rounds; its system
     // side answers them, so it stays.
-    int seen = 0;
-    REQUIRE(b->wait([&] {
-      if (seen == 0)
-        seen = b->checks;
-      return b->checks >= seen + 6;
-    }));
+    REQUIRE(b->more_checks(6));
     CHECK(ready_ids(s) == before);
     b->release();
     auto r = pending.get(seconds(10));
@@ -220,4 +239,37 @@ TEST_CASE("a replica whose user code is busy stays healthy, its own check "
     REQUIRE(r);
     CHECK(*r == *before.begin());
   }
+}
+
+TEST_CASE("a replica whose every slot holds a blocking stream passes its "
+          "health checks",
+          "[health]") {
+  auto b = std::make_shared<board>();
+  serve_options opts;
+  opts.admin.port = 0;
+  opts.http.port = 0;
+  serve s{opts};
+  REQUIRE(s.run(s.deployment("Streamer", streamer)
+                    .max_ongoing_requests(2)
+                    .health_check(milliseconds(50), milliseconds(200))
+                    .bind(b),
+                {"streams", "/streams"}));
+  auto before = ready_ids(s, "Streamer");
+  REQUIRE(before.size() == 1);
+  // Two streams hold both slots and both of the replica's blocking threads
+  // for as long as they live.
+  test::sse_client one{s.http_port(), "GET", "/streams", ""};
+  test::sse_client two{s.http_port(), "GET", "/streams", ""};
+  REQUIRE(one.status() == 200);
+  REQUIRE(two.status() == 200);
+  CHECK(one.line(seconds(10)) == std::optional<std::string>{"open"});
+  CHECK(two.line(seconds(10)) == std::optional<std::string>{"open"});
+  REQUIRE(b->wait([&] { return b->inside == 2; }));
+  // Its checks keep running and passing, through more rounds than three
+  // strikes take: it stays, and so do its streams.
+  REQUIRE(b->more_checks(8));
+  CHECK(ready_ids(s, "Streamer") == before);
+  b->release();
+  CHECK(one.line(seconds(10)) == std::optional<std::string>{"done"});
+  CHECK(two.line(seconds(10)) == std::optional<std::string>{"done"});
 }

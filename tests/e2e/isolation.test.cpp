@@ -38,9 +38,9 @@ struct gate {
 
   /// Waits for the event "n calls are inside"; the timeout only bounds a
   /// failing test.
-  bool wait_entered(int n) {
+  bool wait_entered(int n, seconds timeout = seconds(30)) {
     std::unique_lock<std::mutex> guard{mtx};
-    return cv.wait_for(guard, seconds(30),
+    return cv.wait_for(guard, timeout,
                        [this, n] { return entered.load() >= n; });
   }
 
@@ -188,6 +188,29 @@ TEST_CASE("blocked user threads delay neither routing nor status probes",
   g->release();
   for (auto& b : blocked)
     CHECK(b.get().status == 200);
+}
+
+TEST_CASE("a raised max_ongoing_requests lets as many blocking calls run at "
+          "once",
+          "[isolation]") {
+  test::demo_server s;
+  auto g = std::make_shared<gate>();
+  auto app = s.serve.deployment("Gate", gated).max_ongoing_requests(1).bind(g);
+  REQUIRE(s.serve.run(app, {"gate", "/gate"}));
+  deployment_patch more;
+  more.max_ongoing_requests = 3;
+  REQUIRE(s.serve.update("gate", "Gate", more, seconds(10)));
+  // The replica was reconfigured in place: its blocking pool must grow to
+  // three threads, or two of the calls wait behind the first.
+  std::vector<std::future<test::http_result>> blocked;
+  for (int i = 0; i < 3; ++i)
+    blocked.push_back(std::async(std::launch::async, [&s] {
+      return test::http(s.port, "POST", "/gate", "{}");
+    }));
+  CHECK(g->wait_entered(3, seconds(2)));
+  g->release();
+  for (auto& b : blocked)
+    b.get();
 }
 
 TEST_CASE("handlers that block their pool thread hold back neither the "

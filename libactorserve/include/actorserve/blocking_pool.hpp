@@ -4,6 +4,7 @@
 /// and the way back onto the replica's user actor.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -21,8 +22,11 @@
 
 namespace actorserve::detail {
 
-/// Threads that run blocking work for one replica. Grows on demand up to a
-/// limit; the threads stay until the replica stops.
+/// Threads that run blocking work: one replica's (`run_blocking`, blocking
+/// streams and batches, model loads), or the user health checks of every
+/// replica of an actor system (`probe_pool`). Grows on demand up to a
+/// limit, which may change while it runs; the threads stay until the pool
+/// stops, or until they idled for `retire_after` when that is set.
 class blocking_pool {
 public:
   /// Under CAF's test coordinator (`sys` uses one) the pool has no threads:
@@ -30,12 +34,18 @@ public:
   /// work (and user health checks) step by step. `thread_name` names its
   /// threads.
   blocking_pool(size_t max_threads, caf::actor_system& sys,
-                std::string thread_name = "as-blocking");
+                std::string thread_name = "as-blocking",
+                std::chrono::milliseconds retire_after = {});
   ~blocking_pool();
   blocking_pool(const blocking_pool&) = delete;
   blocking_pool& operator=(const blocking_pool&) = delete;
 
   void submit(std::function<void()> job);
+
+  /// A new limit (a reconfigured `max_ongoing_requests`): a raised one
+  /// starts threads for jobs waiting now; above a lowered one, threads end
+  /// as they finish their jobs, so no more than `n` run jobs from then on.
+  void set_max_threads(size_t n);
 
   /// Drops the jobs that have not started (their requests are answered by
   /// their reply guards) and lets the threads go: a thread still running
@@ -46,12 +56,25 @@ public:
 private:
   struct state;
   static void run(const std::shared_ptr<state>& st);
+  /// Starts a thread for each waiting job no idle thread will take, up to
+  /// the limit (under the lock).
+  static void grow(const std::shared_ptr<state>& st);
 
-  size_t max_threads_;
   std::shared_ptr<state> state_;
   /// The test coordinator, when `sys` runs one; null otherwise.
   caf::scheduler::abstract_coordinator* virtual_ = nullptr;
 };
+
+/// The threads that run user health checks (`on_health_check`) for every
+/// replica of `sys`, apart from the replicas' own blocking threads, so
+/// that a replica whose blocking threads are all taken (by streams, say)
+/// still answers its probes. Grows while checks wait and no thread is
+/// free (each replica has at most one check running); threads that idled
+/// for a second end. Shared while a returned reference lives.
+std::shared_ptr<blocking_pool> probe_pool(caf::actor_system& sys);
+
+/// The most threads `probe_pool` runs at once.
+constexpr size_t max_probe_threads = 1024;
 
 // handle.hpp: the current request's context, and answering through it.
 caf::strong_actor_ptr context_token(caf::local_actor* self);

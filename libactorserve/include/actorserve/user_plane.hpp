@@ -10,8 +10,11 @@
 ///  - catches every exception a handler or continuation throws and turns it
 ///    into an error reply (`user_error`, or the code of an `error_exception`),
 ///    so the replica lives on;
-///  - owns a small pool of blocking threads (at most `max_ongoing_requests`)
-///    for `run_blocking`, the analogue of Ray Serve's sync-handler threadpool.
+///  - owns a small pool of blocking threads (at most `max_ongoing_requests`,
+///    following a reconfigure) for `run_blocking`, blocking streams and
+///    batches, the analogue of Ray Serve's sync-handler threadpool;
+///  - runs the user's health check on threads of its own, shared by all
+///    replicas (`probe_pool`), so that probes never queue behind that work.
 ///
 /// ```cpp
 /// sleeper_actor::behavior_type sleeper(sleeper_actor::pointer self) {
@@ -291,6 +294,11 @@ private:
   /// Leaves the pool (on exit): the actor no longer keeps it open.
   void leave_lanes();
 
+  /// `offload` onto `pool`.
+  void offload_to(blocking_pool& pool, caf::local_actor* self,
+                  std::shared_ptr<promise_slot_base> slot,
+                  std::function<std::function<void()>()> job);
+
   /// Isolated mode: the pool (kept as long as the actor lives, for late
   /// enqueues) and the membership that keeps it open (until the actor
   /// exits; user_pool::attach).
@@ -324,8 +332,13 @@ private:
   size_t hooks_scan_at_ = 64;
   /// Streams this actor produces, by id, and the streams it consumes.
   std::unordered_map<uint64_t, std::unique_ptr<outbound>> streams_;
-  /// The user's health check; runs on a blocking thread.
+  /// The user's health check; runs on the probe pool's threads
+  /// (`probe_pool`), one check at a time: `checking_` is set while one
+  /// runs.
   std::function<void()> health_check_;
+  std::shared_ptr<blocking_pool> probes_;
+  std::shared_ptr<std::atomic<bool>> checking_ =
+      std::make_shared<std::atomic<bool>>(false);
   /// The user's reconfigure hook; runs on the actor's thread.
   std::function<void(const std::string&)> reconfigure_;
   /// Batched methods, by timer id (batching.hpp).

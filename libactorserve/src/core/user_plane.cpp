@@ -151,6 +151,12 @@ void user_plane::set_reconfigure(std::function<void(const std::string&)> hook) {
 void user_plane::reconfigure(caf::local_actor* self, caf::mailbox_element& x) {
   auto& content = x.content();
   ctx_->user_config = content.get_as<std::string>(1);
+  // The replica set the gate's new limit before it asked: the blocking
+  // pool follows it.
+  if (auto gate = ctx_->gate.lock()) {
+    ctx_->max_ongoing_requests = gate->max_ongoing();
+    pool_->set_max_threads(ctx_->max_ongoing_requests);
+  }
   caf::message answer;
   try {
     if (reconfigure_)
@@ -190,19 +196,30 @@ void user_plane::run_health_check(caf::local_actor* self,
     answer(caf::make_message(true));
     return;
   }
-  // On a blocking thread: a check may block, and user code never runs on
-  // the system plane.
-  offload(self, std::make_shared<probe_slot>(),
-          [check = health_check_, answer]() -> std::function<void()> {
-            caf::message msg;
-            try {
-              check();
-              msg = caf::make_message(true);
-            } catch (...) {
-              msg = caf::make_message(error_of(std::current_exception()));
-            }
-            return [answer, msg]() mutable { answer(std::move(msg)); };
-          });
+  if (!probes_)
+    probes_ = probe_pool(self->home_system());
+  // One check at a time: a check that has not returned by the next probe
+  // fails that probe, and holds one probe thread, not more.
+  if (checking_->exchange(true)) {
+    answer(caf::make_message(make_error(
+        errc::unavailable, "its previous health check has not returned")));
+    return;
+  }
+  // On the probe pool: a check may block, user code never runs on the
+  // system plane, and the replica's own blocking threads may all be taken.
+  offload_to(*probes_, self, std::make_shared<probe_slot>(),
+             [check = health_check_, answer,
+              busy = checking_]() -> std::function<void()> {
+               caf::message msg;
+               try {
+                 check();
+                 msg = caf::make_message(true);
+               } catch (...) {
+                 msg = caf::make_message(error_of(std::current_exception()));
+               }
+               busy->store(false);
+               return [answer, msg]() mutable { answer(std::move(msg)); };
+             });
 }
 
 bool user_plane::cancelled() const noexcept {

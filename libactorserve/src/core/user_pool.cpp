@@ -17,6 +17,7 @@
 #include "actorserve/handle.hpp" // thread roles
 #include "actorserve/metrics.hpp"
 #include "logging.hpp"
+#include "per_system.hpp"
 #include "serve_config.hpp"
 #include "spin_queue.hpp" // spin_budget, spin_until
 #include "thread_name.hpp"
@@ -110,15 +111,7 @@ public:
 };
 
 std::shared_ptr<user_pool> user_pool::attach(caf::actor_system& sys) {
-  // Never destroyed: replicas may outlive static destruction at exit.
-  static auto* mtx = new std::mutex;
-  static auto* pools = new std::unordered_map<const caf::actor_system*,
-                                              std::weak_ptr<pool_owner>>;
-  std::lock_guard<std::mutex> guard{*mtx};
-  for (auto i = pools->begin(); i != pools->end();)
-    i = i->second.expired() ? pools->erase(i) : std::next(i);
-  auto owner = (*pools)[&sys].lock();
-  if (!owner) {
+  auto owner = per_system<pool_owner>(sys, [&sys] {
     auto pool = std::make_shared<user_pool>(sys, user_threads_of(sys),
                                             idle_spin_of(sys));
     if (pool->coordinator_ != nullptr) {
@@ -141,16 +134,16 @@ std::shared_ptr<user_pool> user_pool::attach(caf::actor_system& sys) {
         throw std::runtime_error("cannot start the user plane's threads");
       }
     }
-    owner = std::make_shared<pool_owner>(std::move(pool));
-    (*pools)[&sys] = owner;
+    auto made = std::make_shared<pool_owner>(std::move(pool));
     if (auto reg = metrics_of(sys))
       reg->add_gauge_fn(
           "actorserve_user_plane_lanes",
           "Threads of the user plane's pool, which runs isolated replicas: "
           "the base lanes, plus extra ones while user code blocks lanes.",
-          {}, std::weak_ptr<const void>{owner},
-          [p = owner->pool.get()] { return double(p->alive_lanes()); });
-  }
+          {}, std::weak_ptr<const void>{made},
+          [p = made->pool.get()] { return double(p->alive_lanes()); });
+    return made;
+  });
   // Aliasing: the reference keeps the owner alive and points to the pool.
   return std::shared_ptr<user_pool>(owner, owner->pool.get());
 }

@@ -23,6 +23,7 @@
 #include "actorserve/handle.hpp"
 #include "actorserve/user_plane.hpp"
 #include "logging.hpp"
+#include "per_system.hpp"
 #include "thread_name.hpp"
 
 namespace actorserve::detail {
@@ -35,8 +36,13 @@ struct blocking_pool::state {
   std::condition_variable cv;
   std::deque<std::function<void()>> jobs;
   std::string thread_name;
+  /// Idle threads end after this; zero: never.
+  std::chrono::milliseconds retire_after{0};
+  size_t max_threads = 0;
   size_t threads = 0;
   size_t idle = 0;
+  /// Threads started that have not reached their loop yet: free too.
+  size_t starting = 0;
   bool stopping = false;
 };
 
@@ -74,9 +80,12 @@ private:
 } // namespace
 
 blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys,
-                             std::string thread_name)
-    : max_threads_(max_threads), state_(std::make_shared<state>()) {
+                             std::string thread_name,
+                             std::chrono::milliseconds retire_after)
+    : state_(std::make_shared<state>()) {
   state_->thread_name = std::move(thread_name);
+  state_->retire_after = retire_after;
+  state_->max_threads = max_threads;
   if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler()))
     virtual_ = &sys.scheduler();
 }
@@ -98,15 +107,31 @@ void blocking_pool::submit(std::function<void()> job) {
   if (st.stopping)
     return; // the job's promise goes with it: its guard answers
   st.jobs.push_back(std::move(job));
+  st.cv.notify_one();
+  grow(state_);
+}
+
+void blocking_pool::grow(const std::shared_ptr<state>& sp) {
   // An idle thread counts as free only until it takes a job; compare with
   // the queue, not just the idle count, or a burst would wake one thread
   // several times and run serially.
-  if (st.jobs.size() > st.idle && st.threads < max_threads_) {
+  auto& st = *sp;
+  while (st.jobs.size() > st.idle + st.starting && st.threads < st.max_threads) {
     ++st.threads;
-    std::thread{[s = state_] { run(s); }}.detach();
-  } else {
-    st.cv.notify_one();
+    ++st.starting;
+    std::thread{[sp] { run(sp); }}.detach();
   }
+}
+
+void blocking_pool::set_max_threads(size_t n) {
+  if (virtual_ != nullptr || n == 0)
+    return;
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    state_->max_threads = n;
+    grow(state_);
+  }
+  state_->cv.notify_all(); // idle threads above a lowered limit end
 }
 
 size_t blocking_pool::stop() {
@@ -118,7 +143,7 @@ size_t blocking_pool::stop() {
       return 0;
     state_->stopping = true;
     dropped.swap(state_->jobs);
-    busy = state_->threads - state_->idle;
+    busy = state_->threads - state_->idle - state_->starting;
   }
   state_->cv.notify_all();
   // Destroyed outside the lock: their reply guards answer the requests.
@@ -140,11 +165,19 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
   auto& st = *sp;
   name_this_thread(st.thread_name);
   std::unique_lock<std::mutex> guard{st.mtx};
+  --st.starting;
   for (;;) {
     ++st.idle;
-    st.cv.wait(guard, [&st] { return st.stopping || !st.jobs.empty(); });
+    auto ready = [&st] {
+      return st.stopping || !st.jobs.empty() || st.threads > st.max_threads;
+    };
+    bool woken = true;
+    if (st.retire_after.count() > 0)
+      woken = st.cv.wait_for(guard, st.retire_after, ready);
+    else
+      st.cv.wait(guard, ready);
     --st.idle;
-    if (st.stopping) {
+    if (st.stopping || !woken || st.threads > st.max_threads) {
       --st.threads;
       return;
     }
@@ -166,6 +199,13 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
   }
 }
 
+std::shared_ptr<blocking_pool> probe_pool(caf::actor_system& sys) {
+  return per_system<blocking_pool>(sys, [&sys] {
+    return std::make_shared<blocking_pool>(max_probe_threads, sys, "as-probe",
+                                           std::chrono::seconds(1));
+  });
+}
+
 // -- run_blocking: offloading a job, and the way back -------------------------
 
 promise_slot_base::~promise_slot_base() = default;
@@ -173,6 +213,12 @@ promise_slot_base::~promise_slot_base() = default;
 void user_plane::offload(caf::local_actor* self,
                          std::shared_ptr<promise_slot_base> slot,
                          std::function<std::function<void()>()> job) {
+  offload_to(*pool_, self, std::move(slot), std::move(job));
+}
+
+void user_plane::offload_to(blocking_pool& pool, caf::local_actor* self,
+                            std::shared_ptr<promise_slot_base> slot,
+                            std::function<std::function<void()>()> job) {
   // Forget the slots of completed jobs now and then.
   if (blocking_.size() >= 64)
     blocking_.erase(std::remove_if(blocking_.begin(), blocking_.end(),
@@ -183,7 +229,7 @@ void user_plane::offload(caf::local_actor* self,
   // The job may outlive this actor (a thread left running at shutdown):
   // it holds what it needs, never `this`, and only a weak reference to the
   // actor.
-  pool_->submit([back = poster(self), job = std::move(job)] {
+  pool.submit([back = poster(self), job = std::move(job)] {
     std::function<void()> completion;
     try {
       completion = job();
