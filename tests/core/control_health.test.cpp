@@ -103,32 +103,103 @@ crash_actor::behavior_type crasher(crash_actor::pointer self) {
 
 } // namespace
 
-TEST_CASE("replicas that keep dying are replaced after a growing backoff",
+TEST_CASE("replicas that served are replaced at once however often they "
+          "die",
           "[health]") {
-  using detail::after_replica_death;
-  CHECK(after_replica_death(1) == 0ms); // the first: at once
-  CHECK(after_replica_death(2) == 100ms);
-  CHECK(after_replica_death(3) == 200ms);
-  CHECK(after_replica_death(30) == 10s);
   test::fixture f;
   auto b = deployment("Crasher", crasher);
   b.num_replicas(2);
   auto ctrl = f.own(spawn_controller(f.sys));
   deploy(f, ctrl, b.bind().spec());
   auto gw = find_dep(f, ctrl, "app", "Crasher").gateway;
+  // Deaths in a quick row: each replacement starts at once, with no time
+  // passing, so the deployment never lacks a replica it could have.
+  for (int i = 0; i < 12; ++i) {
+    f.call(gw, -1);
+    f.run();
+    auto st = find_dep(f, ctrl, "app", "Crasher");
+    CHECK(test::ready_replicas(st) == 2);
+    CHECK(st.state == deployment_state::healthy);
+  }
+}
+
+namespace {
+
+/// A constructor that fails while `failing` holds, then works.
+struct flaky_ctor {
+  bool failing = false;
+  int constructions = 0;
+};
+
+crash_actor::behavior_type fragile(crash_actor::pointer self,
+                                   std::shared_ptr<flaky_ctor> box) {
+  ++box->constructions;
+  if (box->failing)
+    throw std::runtime_error("constructor failed on purpose");
+  return crasher(self);
+}
+
+} // namespace
+
+TEST_CASE("a failing start backs off in its own slot while the others serve",
+          "[health]") {
+  using detail::after_constructor_failure;
+  CHECK(after_constructor_failure(1, 3, 20).delay == 100ms);
+  CHECK(after_constructor_failure(2, 3, 20).delay == 200ms);
+  test::fixture f;
+  auto box = std::make_shared<flaky_ctor>();
+  auto b = deployment("Fragile", fragile);
+  b.num_replicas(3);
+  auto ctrl = f.own(spawn_controller(f.sys));
+  deploy(f, ctrl, b.bind(box).spec());
+  auto gw = find_dep(f, ctrl, "app", "Fragile").gateway;
+  box->failing = true;
   f.call(gw, -1);
   f.run();
-  // The first death: replaced at once.
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
+  // The replacement's constructor failed: its slot waits 100 ms; the other
+  // two replicas serve, and no other start happened.
+  auto st = find_dep(f, ctrl, "app", "Fragile");
+  CHECK(test::ready_replicas(st) == 2);
+  CHECK(box->constructions == 4);
+  pass_time(f, 100ms); // the slot's second start fails: it waits 200 ms
+  CHECK(box->constructions == 5);
+  // A served replica dies meanwhile: its slot is refilled at once (and
+  // fails, starting its own backoff), the waiting slot is not hurried.
   f.call(gw, -1);
   f.run();
-  // The second, soon after: the replacement waits 100 ms.
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 1);
+  CHECK(box->constructions == 6);
+  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Fragile")) == 1);
+  box->failing = false;
+  pass_time(f, 200ms); // both slots' backoffs are over: both start and work
+  st = find_dep(f, ctrl, "app", "Fragile");
+  CHECK(box->constructions == 8);
+  CHECK(test::ready_replicas(st) == 3);
+  CHECK(st.state == deployment_state::healthy);
+}
+
+TEST_CASE("a deployment whose replicas are all gone retries at the first "
+          "step",
+          "[health]") {
+  test::fixture f;
+  auto box = std::make_shared<flaky_ctor>();
+  auto b = deployment("Fragile", fragile);
+  b.num_replicas(1).max_constructor_retry_count(20);
+  auto ctrl = f.own(spawn_controller(f.sys));
+  deploy(f, ctrl, b.bind(box).spec());
+  auto gw = find_dep(f, ctrl, "app", "Fragile").gateway;
+  box->failing = true;
+  f.call(gw, -1);
+  f.run();
+  // The only replica died; its replacement failed.
+  CHECK(box->constructions == 2);
+  // With no replica left, the slot does not back off further: each retry
+  // comes 100 ms after the last failure, not 200, 400, ...
   pass_time(f, 100ms);
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
-  // Long after (past the crash window), a death starts a new streak.
-  pass_time(f, 11s);
-  f.call(gw, -1);
-  f.run();
-  CHECK(test::ready_replicas(find_dep(f, ctrl, "app", "Crasher")) == 2);
+  CHECK(box->constructions == 3);
+  // (One replica may fail 3 times in a row: the next one must work.)
+  box->failing = false;
+  pass_time(f, 100ms);
+  auto st = find_dep(f, ctrl, "app", "Fragile");
+  CHECK(box->constructions == 4);
+  CHECK(test::ready_replicas(st) == 1);
 }

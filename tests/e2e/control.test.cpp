@@ -219,8 +219,13 @@ TEST_CASE("a crash under load fails only what ran on the crashed replica, and "
     auto now = test::ready_ids(s.serve, "flaky", "Flaky");
     return now.size() == 2 && now.count(victim.get<uint64_t>()) == 0;
   }));
-  // Only calls running on the victim when it died may fail: at most one
-  // per client.
+  // Every call that was running when the victim died has its answer now:
+  // only those may fail, at most one per client.
+  REQUIRE(load.settle());
+  std::string why;
+  for (auto& x : load.failures())
+    why += x + "\n";
+  INFO(why);
   CHECK(load.failed() <= clients);
   auto failed_by_crash = load.failed();
   // Sick: three failed checks (every 500 ms, 300 ms timeout), then replaced;

@@ -66,10 +66,12 @@
 ///   after the backoff). No reply.
 ///
 /// Replicas that die are replaced, while the app deploys as well as while
-/// it runs: at once, or, when replicas keep dying soon after they started,
-/// after a backoff (`detail::after_replica_death`). A constructor that
-/// fails is retried with exponential backoff
-/// (`detail::after_constructor_failure`); past the retry limit a deploying
+/// it runs. One that became ready is replaced at once, however often
+/// replicas die. A start that fails (the constructor threw or outlived
+/// `startup_timeout`) backs off in its own slot, exponentially
+/// (`detail::after_constructor_failure`), while the deployment's other
+/// slots start and serve; while the deployment has no replica at all, one
+/// slot starts at once. Past the retry limit a deploying
 /// app is DEPLOY_FAILED, and a running one UNHEALTHY (it keeps serving with
 /// the replicas it has, and `scale` tries again). No message, in any order,
 /// stops the controller (`tests/core/controller_fuzz.test.cpp`).
@@ -198,16 +200,6 @@ struct constructor_retry {
 constructor_retry after_constructor_failure(uint32_t failures,
                                             uint32_t num_replicas,
                                             uint32_t max_retry_count) noexcept;
-
-/// A replica that dies within this long of becoming ready adds to its
-/// deployment's crash streak; a later death starts a new one.
-constexpr std::chrono::seconds crash_window{10};
-
-/// How long to wait before replacing a replica that died (its user code
-/// crashed, or its actor failed) as the `streak`-th in a row to die soon
-/// after it started: at once for the first, then 100 ms, doubling, at most
-/// 10 s, so a crash loop does not spin.
-std::chrono::milliseconds after_replica_death(uint32_t streak) noexcept;
 
 } // namespace detail
 

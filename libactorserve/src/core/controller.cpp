@@ -228,7 +228,7 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
                 self->monitor(r->handle);
               }
               r->state = replica_state::ready;
-              r->ready_at = self->clock().now();
+              r->slot_failures = 0;
               dep.ctor_failures = 0;
               // A replica that started before a config change catches up.
               if (r->user_config != dep.spec->config.user_config ||
@@ -312,7 +312,6 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
               auto d = a->second.deployments.find(dep_name);
               if (d == a->second.deployments.end())
                 return;
-              d->second.respawn_armed = false;
               if (replaces_replicas(a->second) && !d->second.unhealthy) {
                 reconcile(self, a->second, dep_name, d->second);
                 check_running(self, a->second);

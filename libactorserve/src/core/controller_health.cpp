@@ -124,11 +124,12 @@ void startup_timed_out(controller_ptr self, uint64_t id) {
     return;
   }
   // Still being started on its node: nothing to stop yet (the node stops
-  // a replica the head no longer lists); its slot is free now.
+  // a replica the head no longer lists); its slot backs off.
+  auto failures = r->slot_failures;
   st.index.erase(id);
   dep.replicas.erase(r);
   if (replaces_replicas(app) && !dep.unhealthy)
-    arm_respawn(self, app.name, dep_name, dep);
+    slot_failed(self, app.name, dep_name, dep, failures);
 }
 
 } // namespace actorserve::detail::ctl

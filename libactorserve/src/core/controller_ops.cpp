@@ -133,6 +133,25 @@ void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
   dep.scale_waiters.clear();
 }
 
+namespace {
+
+/// Takes the slots whose backoff is over out of `dep.waits`; returns their
+/// failure counts.
+std::vector<uint32_t> take_due_waits(controller_ptr self,
+                                     deployment_entry& dep) {
+  std::vector<uint32_t> due;
+  auto now = self->clock().now();
+  auto keep = std::stable_partition(
+      dep.waits.begin(), dep.waits.end(),
+      [&](const slot_wait& w) { return w.due > now; });
+  for (auto i = keep; i != dep.waits.end(); ++i)
+    due.push_back(i->failures);
+  dep.waits.erase(keep, dep.waits.end());
+  return due;
+}
+
+} // namespace
+
 /// Makes the number of live replicas match `dep.target`.
 void reconcile(controller_ptr self, app_entry& app, const std::string& name,
                deployment_entry& dep) {
@@ -146,16 +165,33 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
   placement_cache cache;
   uint32_t started = 0;
   dep.more_to_start = false;
-  while (dep.replicas.size() < dep.target) {
+  // Slots whose backoff is over are filled first, keeping their count of
+  // failures; those still waiting count towards the target.
+  auto due = take_due_waits(self, dep);
+  auto waiting = [&] { return dep.waits.size(); };
+  while (dep.replicas.size() + waiting() < dep.target) {
     if (started == max_starts_per_turn) {
       dep.more_to_start = true;
       schedule_place(self);
       break;
     }
-    if (!spawn_one(self, app, name, dep, cache))
-      break; // pending: retried when resources are released
+    uint32_t failures = 0;
+    if (!due.empty()) {
+      failures = due.back();
+      due.pop_back();
+    }
+    if (!spawn_one(self, app, name, dep, cache)) {
+      // Pending: retried when resources are released.
+      if (failures > 0)
+        dep.waits.push_back(slot_wait{self->clock().now(), failures});
+      break;
+    }
+    dep.replicas.back().slot_failures = failures;
     ++started;
   }
+  // A smaller target drops waiting slots before live replicas.
+  while (!dep.waits.empty() && dep.replicas.size() + waiting() > dep.target)
+    dep.waits.pop_back();
   if (dep.replicas.size() >= dep.target)
     dep.pending.clear();
   if (dep.replicas.size() > dep.target) {
@@ -190,13 +226,20 @@ bool replaces_replicas(const app_entry& app) {
          app.state == application_state::unhealthy;
 }
 
-/// Replaces the deployment's missing replicas after its backoff.
-void arm_respawn(controller_ptr self, const std::string& app,
-                 const std::string& dep_name, deployment_entry& dep) {
-  if (dep.respawn_armed)
-    return;
-  dep.respawn_armed = true;
-  self->delayed_send(self, dep.retry_delay, respawn_atom::value, app, dep_name);
+void slot_failed(controller_ptr self, const std::string& app,
+                 const std::string& dep_name, deployment_entry& dep,
+                 uint32_t failures) {
+  auto& cfg = dep.spec->config;
+  auto limit = cfg.max_constructor_retry_count;
+  auto delay =
+      detail::after_constructor_failure(failures + 1, dep.target, limit).delay;
+  // A deployment with no replica at all keeps one start going: its slot
+  // waits only the first step.
+  if (dep.replicas.empty())
+    delay = std::min(
+        delay, detail::after_constructor_failure(1, dep.target, limit).delay);
+  dep.waits.push_back(slot_wait{self->clock().now() + delay, failures + 1});
+  self->delayed_send(self, delay, respawn_atom::value, app, dep_name);
 }
 
 void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
@@ -205,30 +248,23 @@ void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
 void replica_died(controller_ptr self, app_entry& app,
                   const std::string& dep_name, deployment_entry& dep,
                   std::vector<replica_entry>::iterator r) {
-  auto failed = r->state == replica_state::failed;
-  // Died while starting, or soon after it became ready: a crash loop in
-  // the making.
-  auto now = self->clock().now();
-  auto quick = r->state != replica_state::ready ||
-               now - r->ready_at < detail::crash_window;
+  // A replica that never became ready failed its start: its slot backs
+  // off. One that served is replaced at once, however often replicas die,
+  // so crashes never leave the deployment with fewer replicas than it
+  // could have.
+  auto failed_start = r->state != replica_state::ready;
+  auto failures = r->slot_failures;
   self->state.index.erase(r->id);
   self->state.local_replicas->erase(r->id);
   dep.replicas.erase(r);
   push_replicas(self, dep);
   if (!replaces_replicas(app) || dep.unhealthy)
     return;
-  if (failed) {
-    arm_respawn(self, app.name, dep_name, dep);
-  } else {
-    dep.crash_streak = quick ? dep.crash_streak + 1 : 1;
-    auto delay = detail::after_replica_death(dep.crash_streak);
-    if (delay.count() == 0) {
-      reconcile(self, app, dep_name, dep);
-    } else {
-      dep.retry_delay = delay;
-      arm_respawn(self, app.name, dep_name, dep);
-    }
-  }
+  if (failed_start)
+    slot_failed(self, app.name, dep_name, dep, failures);
+  // A failed slot is filled when its backoff ends (`respawn_atom`).
+  if (!failed_start)
+    reconcile(self, app, dep_name, dep);
   check_running(self, app);
 }
 
@@ -248,7 +284,6 @@ void constructor_failed(controller_ptr self, app_entry& app,
   auto step = detail::after_constructor_failure(
       dep.ctor_failures, dep.target,
       dep.spec->config.max_constructor_retry_count);
-  dep.retry_delay = step.delay;
   if (!step.give_up)
     return;
   auto why = message + " (" + std::to_string(dep.ctor_failures) +
@@ -422,14 +457,6 @@ constructor_retry after_constructor_failure(uint32_t failures,
   result.delay = std::min(std::chrono::milliseconds{100} * (1 << shift),
                           std::chrono::milliseconds{10'000});
   return result;
-}
-
-std::chrono::milliseconds after_replica_death(uint32_t streak) noexcept {
-  if (streak <= 1)
-    return std::chrono::milliseconds{0};
-  auto shift = std::min<uint32_t>(streak - 2, 7);
-  return std::min(std::chrono::milliseconds{100} * (1 << shift),
-                  std::chrono::milliseconds{10'000});
 }
 
 } // namespace detail

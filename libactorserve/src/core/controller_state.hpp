@@ -56,8 +56,9 @@ struct replica_entry {
   uint32_t max_ongoing = 0;
   /// A reconfigure is on its way to it.
   bool reconfiguring = false;
-  /// When it became ready (for the crash backoff).
-  caf::actor_clock::time_point ready_at{};
+  /// Failed starts in a row of the slot it fills (`slot_wait`): its
+  /// constructor failing adds one, its becoming ready clears them.
+  uint32_t slot_failures = 0;
   health_record health{};
   /// The node it runs on.
   uint64_t node = head_node_id;
@@ -75,6 +76,15 @@ find_replica(std::vector<replica_entry>& reps, uint64_t id) {
       [](const replica_entry& e, uint64_t x) { return e.id < x; });
   return r != reps.end() && r->id == id ? r : reps.end();
 }
+
+/// A replica slot whose last start failed (its constructor threw or timed
+/// out): it is filled again at `due`, after its own backoff
+/// (`detail::after_constructor_failure`), while the other slots of the
+/// deployment start and serve as usual.
+struct slot_wait {
+  caf::actor_clock::time_point due;
+  uint32_t failures = 0;
+};
 
 struct scale_waiter {
   caf::typed_response_promise<deployment_status> rp;
@@ -108,12 +118,12 @@ struct deployment_entry {
   /// The target asks for more replicas than the last turn started
   /// (`max_starts_per_turn`): the next turn starts more.
   bool more_to_start = false;
-  /// Constructor failures in a row, and the wait before the next replica.
+  /// Constructor failures in a row, over all slots (Ray's retry limit).
   uint32_t ctor_failures = 0;
-  std::chrono::milliseconds retry_delay{0};
-  bool respawn_armed = false;
-  /// Replicas in a row that died soon after they became ready.
-  uint32_t crash_streak = 0;
+  /// Slots waiting out their backoff after a failed start; they count
+  /// towards the target until due. A replica that served and died is
+  /// replaced at once: backoff is for starts only.
+  std::vector<slot_wait> waits;
   /// Gave up on a failing constructor while the app ran.
   bool unhealthy = false;
   /// A push of the replica set is scheduled (`push_atom`).
@@ -336,9 +346,11 @@ void answer_scale_waiters(deployment_entry& dep, const std::string& name);
 /// Whether the app's replicas are replaced when they die.
 bool replaces_replicas(const app_entry& app);
 
-/// Replaces the deployment's missing replicas after its backoff.
-void arm_respawn(controller_ptr self, const std::string& app,
-                 const std::string& dep_name, deployment_entry& dep);
+/// A start of `dep` failed in a slot that had failed `failures` times
+/// before: the slot waits out its backoff, then `reconcile` fills it.
+void slot_failed(controller_ptr self, const std::string& app,
+                 const std::string& dep_name, deployment_entry& dep,
+                 uint32_t failures);
 
 // -- health
 // ---------------------------------------------------------------------
