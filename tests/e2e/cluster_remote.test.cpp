@@ -1,0 +1,114 @@
+// Replicas on a worker node, served through the head over real CAF
+// networking on loopback: the head offers replicas no room, so every
+// replica runs on the worker and every request crosses nodes. In-place
+// updates, the request's context, load reports and cancellation reach
+// them as they reach replicas in the head's own process.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actorserve/actorserve.hpp"
+#include "cluster_fixture.hpp"
+#include "demo_server.hpp"
+
+using namespace actorserve;
+using namespace test::cluster;
+using namespace std::chrono;
+
+namespace {
+
+/// A head with no room for replicas (each reserves 64 KiB of its node's
+/// memory budget) and fast heartbeats, so that load reports are fresh.
+serve_options roomless_head() {
+  auto opts = head_options();
+  opts.node.memory_bytes = 1024;
+  opts.cluster.heartbeat.period = milliseconds(100);
+  opts.cluster.heartbeat.timeout = milliseconds(2000);
+  opts.http.request_timeout = seconds(20);
+  return opts;
+}
+
+/// Every replica in the head's status.
+std::vector<replica_status> all_replicas(serve& s) {
+  std::vector<replica_status> out;
+  auto st = s.status();
+  REQUIRE(st);
+  for (auto& a : st->applications)
+    for (auto& d : a.deployments)
+      out.insert(out.end(), d.replicas.begin(), d.replicas.end());
+  return out;
+}
+
+/// A roomless head and one worker that both `run` the same applications:
+/// the head's deploy waits until the worker took every replica.
+struct remote_cluster {
+  serve head{roomless_head()};
+  std::unique_ptr<serve> worker;
+
+  template <class Run>
+  explicit remote_cluster(Run run) {
+    auto deployed = std::async(std::launch::async, [&] { return run(head); });
+    try {
+      worker = std::make_unique<serve>(worker_options(head.cluster_port()));
+      REQUIRE_FALSE(run(*worker));
+      REQUIRE(deployed.wait_for(seconds(30)) == std::future_status::ready);
+    } catch (...) {
+      head.shutdown(); // the head's `run` returns
+      throw;
+    }
+    auto err = deployed.get();
+    INFO(message_of(err));
+    REQUIRE_FALSE(err);
+    for (auto& r : all_replicas(head))
+      REQUIRE(r.node_id == worker->node_id());
+  }
+
+  uint16_t port() const { return head.http_port(); }
+};
+
+caf::error run_demo(serve& s) {
+  return demo::run_all(s);
+}
+
+} // namespace
+
+TEST_CASE("replicas on a worker take a new user_config and "
+          "max_ongoing_requests in place, and the head stays up",
+          "[cluster][remote]") {
+  remote_cluster c{run_demo};
+  auto before = test::ready_ids(c.head, "flaky", "Flaky");
+  REQUIRE(before.size() == 2);
+  deployment_patch patch;
+  patch.user_config = R"({"greeting": "moin"})";
+  auto st = c.head.update("flaky", "Flaky", patch, seconds(20));
+  INFO((st ? "" : message_of(st.error())));
+  REQUIRE(st);
+  CHECK(st->state == deployment_state::healthy);
+  // Both replicas on the worker answer with the new config; same ids.
+  std::set<uint64_t> seen;
+  REQUIRE(test::wait_until([&] {
+    auto r = test::http(c.port(), "POST", "/flaky", "");
+    auto body = test::body_of(r);
+    if (r.status != 200 || body["user_config"]["greeting"] != "moin")
+      return false;
+    seen.insert(body["replica"].get<uint64_t>());
+    return seen == before;
+  }));
+  deployment_patch limits;
+  limits.max_ongoing_requests = 3;
+  st = c.head.update("flaky", "Flaky", limits, seconds(20));
+  INFO((st ? "" : message_of(st.error())));
+  REQUIRE(st);
+  CHECK(st->state == deployment_state::healthy);
+  CHECK(test::ready_ids(c.head, "flaky", "Flaky") == before);
+  CHECK(test::http(c.port(), "POST", "/flaky", "").status == 200);
+  CHECK(test::http(c.head.admin_port(), "GET", "/-/healthz").status == 200);
+}
