@@ -112,3 +112,18 @@ TEST_CASE("replicas on a worker take a new user_config and "
   CHECK(test::http(c.port(), "POST", "/flaky", "").status == 200);
   CHECK(test::http(c.head.admin_port(), "GET", "/-/healthz").status == 200);
 }
+
+TEST_CASE("a request's multiplexed model id reaches a replica on a worker, "
+          "by header and by handle option",
+          "[cluster][remote][multiplex]") {
+  remote_cluster c{run_demo};
+  auto r = test::http(c.port(), "POST", "/multi", "{}",
+                      {{"serve_multiplexed_model_id", "m1"}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(test::body_of(r)["model_id"] == "m1");
+  r = test::http(c.port(), "POST", "/models/alpha/predict", R"({"x": 2})");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(test::body_of(r)["model_id"] == "alpha");
+}

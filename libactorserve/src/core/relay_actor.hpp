@@ -34,11 +34,22 @@ public:
 
   /// Sends `msg` as a request to `dest`; `k` gets the reply.
   void relay(const caf::actor& dest, caf::message msg, continuation k) {
+    relay_as(dest, std::move(msg), std::move(k),
+             [this](caf::message_id) { return ctrl(); });
+  }
+
+  /// As `relay`, with `make_sender(mid)` as the request's sender: one that
+  /// stands for this actor (a reply guard), so the answer to `mid` still
+  /// comes back here.
+  template <class MakeSender>
+  void relay_as(const caf::actor& dest, caf::message msg, continuation k,
+                MakeSender make_sender) {
     auto mid = new_request_id(caf::message_priority::normal);
     pending_.emplace(mid.response_id().integer_value(),
                      entry{dest.address(), std::move(k)});
-    dest->enqueue(caf::make_mailbox_element(ctrl(), mid, {}, std::move(msg)),
-                  context());
+    dest->enqueue(
+        caf::make_mailbox_element(make_sender(mid), mid, {}, std::move(msg)),
+        context());
   }
 
   /// Fails every pending relay to `dest` with `err` (the receiver died

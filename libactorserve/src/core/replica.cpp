@@ -16,6 +16,7 @@
 #include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
 #include "relay_actor.hpp"
+#include "reply_guard.hpp"
 
 namespace actorserve {
 
@@ -179,8 +180,17 @@ caf::behavior replica_actor::make_behavior() {
                             "the request expired before it started");
         }
         auto rp = self->make_response_promise();
-        self->relay(
-            st.user, std::move(args), [self, rp](caf::message& reply) mutable {
+        // The call's context (request id, deadline, multiplexed model id)
+        // reaches the handler in a reply guard, as a caller in this
+        // process sends it; the guard stands for this actor, so the answer
+        // comes back here.
+        auto make_guard = [&](caf::message_id mid) {
+          return detail::reply_guard::make(self, self->ctrl(), mid,
+                                           std::move(meta));
+        };
+        self->relay_as(
+            st.user, std::move(args),
+            [self, rp](caf::message& reply) mutable {
               caf::error err;
               if (!detail::is_error_reply(reply, err))
                 rp.deliver(std::move(reply));
@@ -191,7 +201,8 @@ caf::behavior replica_actor::make_behavior() {
                 rp.deliver(std::move(err));
               // A draining replica hears through gate_empty_atom.
               self->state.args.gate->leave();
-            });
+            },
+            make_guard);
         return rp;
       },
       [self](health_atom) -> caf::result<bool> {
