@@ -78,6 +78,46 @@ caf::error run_demo(serve& s) {
   return demo::run_all(s);
 }
 
+/// What the holder saw, shared with the test thread.
+struct board {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::multiset<std::string> started;
+  std::multiset<std::string> cancelled;
+
+  template <class Pred>
+  bool wait(Pred pred, milliseconds limit = seconds(10)) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, limit, [&] { return pred(*this); });
+  }
+
+  template <class F>
+  void update(F f) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      f(*this);
+    }
+    cv.notify_all();
+  }
+};
+
+using board_ptr = std::shared_ptr<board>;
+
+/// POST /: holds the request until it is cancelled, then answers.
+http_ingress::behavior_type holder(http_ingress::pointer self, board_ptr b) {
+  return {[=](http_request& req) -> reply {
+    auto text = req.body;
+    auto rp = self->make_response_promise<http_response>();
+    on_cancel(self, [=]() mutable {
+      if (is_cancelled(self))
+        b->update([&](board& x) { x.cancelled.insert(text); });
+      rp.deliver(json_response({{"stopped", text}}));
+    });
+    b->update([&](board& x) { x.started.insert(text); });
+    return rp;
+  }};
+}
+
 } // namespace
 
 TEST_CASE("replicas on a worker take a new user_config and "
@@ -126,4 +166,23 @@ TEST_CASE("a request's multiplexed model id reaches a replica on a worker, "
   INFO(r.body);
   REQUIRE(r.status == 200);
   CHECK(test::body_of(r)["model_id"] == "alpha");
+}
+
+TEST_CASE("a client that goes away cancels its call on a replica of another "
+          "node: the replica's handler sees the cancellation",
+          "[cluster][remote][cancel]") {
+  auto b = std::make_shared<board>();
+  remote_cluster c{[&](serve& s) {
+    auto h = s.run(s.deployment("Holder", holder).bind(b), {"hold", "/hold"});
+    return h ? caf::error{} : h.error();
+  }};
+  auto conn = std::make_unique<test::http_connection>(c.port());
+  REQUIRE(conn->connected());
+  REQUIRE(conn->send("POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                     "5\r\n\r\nfirst"));
+  REQUIRE(b->wait([](board& x) { return x.started.count("first") == 1; }));
+  conn->close();
+  REQUIRE(b->wait([](board& x) { return x.cancelled.count("first") == 1; }));
+  // Its slot is free again.
+  CHECK(test::replicas_idle(c.head));
 }

@@ -81,8 +81,9 @@ struct routed_call {
   /// The slot the call holds at that replica's gate, when it went straight
   /// to the user actor; the host gives it back when the answer arrives.
   detail::gate_ptr gate;
-  /// It went to a replica on another node (its host watches that replica).
-  bool remote = false;
+  /// The replica on another node it went to (its host watches that
+  /// replica, and sends a cancel there); null for a replica of this process.
+  caf::actor remote;
   /// Whether the call holds, or held, a queue slot.
   bool waited = false;
   /// The request this call was made for, when a replica's handler made it

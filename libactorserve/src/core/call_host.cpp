@@ -44,7 +44,7 @@ public:
       // A replica on another node cannot answer for itself when its node
       // is lost: watch it, so calls there fail at once instead of hanging.
       if (replica.handle->node() != self->node()) {
-        call->remote = true;
+        call->remote = replica.handle;
         host_.watch(replica);
       }
       replica.handle->enqueue(
@@ -106,7 +106,16 @@ void call_host::route(const endpoint_ptr& ep, caf::message_id mid,
 }
 
 void call_host::cancel_in_flight(const routed_call& call) {
-  // Calls relayed by a replica actor (no gate) run to completion.
+  if (call.remote) {
+    // The replica on the other node finds the call by its sender and
+    // request id, and cancels it there as below.
+    call.remote->enqueue(
+        caf::make_mailbox_element(self_->ctrl(), caf::make_message_id(), {},
+                                  caf::make_message(call_cancel_atom::value,
+                                                    call.token)),
+        self_->context());
+    return;
+  }
   auto guard = call.guard.lock();
   if (!guard || !call.gate)
     return;

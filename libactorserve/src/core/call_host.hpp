@@ -33,6 +33,11 @@ using route_retry_atom = caf::atom_constant<caf::atom("as_retry")>;
 /// it arrives after every answer the replica's user code sent before that.
 using replica_gone_atom = caf::atom_constant<caf::atom("as_gone")>;
 
+/// `(call_cancel_atom, uint64 request id)`: the sender cancels the call it
+/// made with that request id, sent to a replica on another node; the
+/// replica cancels it as a caller in its process would (replica.hpp).
+using call_cancel_atom = caf::atom_constant<caf::atom("as_ccancel")>;
+
 class call_host {
 public:
   /// `seed` fixes the routers' random choices. With `ingress`, waiting calls
@@ -91,7 +96,7 @@ private:
   void answer(call_ptr call, caf::error err);
 
   /// Tells the replica running `call` that it was cancelled.
-  static void cancel_in_flight(const routed_call& call);
+  void cancel_in_flight(const routed_call& call);
 
   /// Takes the waiting calls that match `pred` and answers them cancelled.
   template <class Pred>

@@ -1,7 +1,9 @@
 #include "actorserve/replica.hpp"
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -15,6 +17,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
+#include "call_host.hpp"
 #include "relay_actor.hpp"
 #include "reply_guard.hpp"
 
@@ -33,6 +36,10 @@ struct replica_data {
   std::shared_ptr<std::atomic<bool>> user_health_check;
   /// Keeps the replica's gauges in the metrics while the replica lives.
   std::shared_ptr<const int> metrics_token;
+  /// Calls relayed to the user actor (from callers on other nodes), by
+  /// their caller and its request id, with the reply guard each went with:
+  /// a caller's `call_cancel_atom` finds its call here.
+  std::map<std::pair<caf::actor_addr, uint64_t>, caf::weak_actor_ptr> relayed;
 };
 
 class replica_actor : public detail::relay_actor {
@@ -179,18 +186,27 @@ caf::behavior replica_actor::make_behavior() {
           return make_error(errc::deadline_exceeded,
                             "the request expired before it started");
         }
+        // The caller and its request id name the call for a cancel (taken
+        // before the response promise takes the sender over).
+        auto key = std::make_pair(
+            caf::actor_cast<caf::actor_addr>(self->current_sender()),
+            self->current_message_id().integer_value());
         auto rp = self->make_response_promise();
         // The call's context (request id, deadline, multiplexed model id)
         // reaches the handler in a reply guard, as a caller in this
         // process sends it; the guard stands for this actor, so the answer
         // comes back here.
+        caf::weak_actor_ptr guard;
         auto make_guard = [&](caf::message_id mid) {
-          return detail::reply_guard::make(self, self->ctrl(), mid,
-                                           std::move(meta));
+          auto g = detail::reply_guard::make(self, self->ctrl(), mid,
+                                             std::move(meta));
+          guard = caf::actor_cast<caf::weak_actor_ptr>(g);
+          return g;
         };
         self->relay_as(
             st.user, std::move(args),
-            [self, rp](caf::message& reply) mutable {
+            [self, rp, key](caf::message& reply) mutable {
+              self->state.relayed.erase(key);
               caf::error err;
               if (!detail::is_error_reply(reply, err))
                 rp.deliver(std::move(reply));
@@ -203,7 +219,28 @@ caf::behavior replica_actor::make_behavior() {
               self->state.args.gate->leave();
             },
             make_guard);
+        st.relayed.emplace(std::move(key), std::move(guard));
         return rp;
+      },
+      [self](detail::call_cancel_atom, uint64_t request) {
+        // A caller on another node cancelled its call: as a caller here
+        // would (call_host::cancel_in_flight), flag the guard, then tell
+        // the user actor, whose handler sees the cancellation.
+        auto& st = self->state;
+        auto i = st.relayed.find(std::make_pair(
+            caf::actor_cast<caf::actor_addr>(self->current_sender()), request));
+        if (i == st.relayed.end() || !st.user)
+          return;
+        auto guard = i->second.lock();
+        if (!guard)
+          return;
+        static_cast<detail::reply_guard*>(guard->get())->cancel();
+        st.user->enqueue(
+            caf::make_mailbox_element(std::move(guard), caf::make_message_id(),
+                                      {},
+                                      caf::make_message(
+                                          detail::cancel_atom::value)),
+            self->context());
       },
       [self](health_atom) -> caf::result<bool> {
         // The system side answers for itself: a replica whose user code is
