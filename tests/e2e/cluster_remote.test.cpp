@@ -168,6 +168,35 @@ TEST_CASE("a request's multiplexed model id reaches a replica on a worker, "
   CHECK(test::body_of(r)["model_id"] == "alpha");
 }
 
+TEST_CASE("status shows the requests running at a busy replica on a worker, "
+          "and autoscaling counts them",
+          "[cluster][remote][autoscaling]") {
+  remote_cluster c{run_demo};
+  auto worker_dep = [&] {
+    return test::deployment_of(c.head, "autoscale", "Worker");
+  };
+  REQUIRE(worker_dep().target_replicas == 1);
+  // Six requests of 4 s each: three times the target of 2 per replica.
+  std::vector<std::future<test::http_result>> load;
+  for (int i = 0; i < 6; ++i)
+    load.push_back(std::async(std::launch::async, [&] {
+      return test::http(c.port(), "GET", "/autoscale?ms=4000");
+    }));
+  CHECK(test::wait_until(
+      [&] {
+        uint32_t ongoing = 0;
+        for (auto& r : worker_dep().replicas)
+          ongoing += r.ongoing;
+        return ongoing >= 5; // max_ongoing_requests: one may queue
+      },
+      seconds(3)));
+  // The remote load scales the deployment up (upscale_delay 1 s).
+  CHECK(test::wait_until([&] { return worker_dep().target_replicas > 1; },
+                         seconds(3)));
+  for (auto& f : load)
+    CHECK(f.get().status == 200);
+}
+
 TEST_CASE("a client that goes away cancels its call on a replica of another "
           "node: the replica's handler sees the cancellation",
           "[cluster][remote][cancel]") {

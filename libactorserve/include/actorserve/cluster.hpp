@@ -154,6 +154,23 @@ using node_status_atom = caf::atom_constant<caf::atom("nodestat")>;
 /// The head's cluster address, for status.
 using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
 
+/// A worker's answer to a heartbeat: what runs and waits there, for the
+/// head's status and autoscaling.
+struct node_load {
+  /// The replicas hosted there, and the calls running at each (parallel).
+  std::vector<uint64_t> replicas;
+  std::vector<uint32_t> running;
+  /// "app/deployment" and the calls that callers there hold waiting for a
+  /// replica of it (parallel; only those with any).
+  std::vector<std::string> deployments;
+  std::vector<int64_t> queued;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_load& x) {
+  return f(x.replicas, x.running, x.deployments, x.queued);
+}
+
 /// The head's actor behind its cluster port.
 ///
 /// - `(join_challenge_atom)` from a joining worker: a fresh nonce, good for

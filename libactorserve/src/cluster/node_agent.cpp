@@ -50,6 +50,15 @@ node_registry::entry node_registry::find(const std::string& app,
   return i == entries_.end() ? entry{} : i->second;
 }
 
+std::vector<std::pair<std::string, endpoint_ptr>>
+node_registry::endpoints() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::pair<std::string, endpoint_ptr>> out;
+  for (auto& kvp : entries_)
+    out.emplace_back(kvp.first, kvp.second.ep);
+  return out;
+}
+
 std::vector<std::string> node_registry::names() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> out;
@@ -109,6 +118,21 @@ caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
   return handle;
 }
 
+/// What runs and waits here, for the head's heartbeat.
+node_load load_of(const agent_state& st) {
+  node_load out;
+  for (auto& [id, r] : st.hosted) {
+    out.replicas.push_back(id);
+    out.running.push_back(r.gate->running());
+  }
+  for (auto& [key, ep] : st.reg->endpoints())
+    if (auto n = ep->queued(); n > 0) {
+      out.deployments.push_back(key);
+      out.queued.push_back(n);
+    }
+  return out;
+}
+
 /// The head's routes, resolved against this node's endpoints.
 route_table resolve(const node_registry& reg,
                     const std::vector<route_name>& names) {
@@ -153,7 +177,7 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
             on_head_lost();
         });
         return {
-            [](node_ping_atom) { return true; },
+            [self](node_ping_atom) { return load_of(self->state); },
             [self](start_replica_atom, uint64_t id, const std::string& app,
                    const std::string& dep, deployment_config& cfg,
                    caf::actor& controller) {

@@ -6,9 +6,10 @@
 ///
 /// | message | sender | reply | errors |
 /// |---|---|---|---|
-/// | `(node_ping_atom)` | the controller, every heartbeat period | `true` |
-/// none (a node that does not answer within the heartbeat timeout is
-/// DEAD) |
+/// | `(node_ping_atom)` | the controller, every heartbeat period | the
+/// `node_load` here: each hosted replica's running calls, and the calls
+/// callers here hold waiting per deployment | none (a node that does not
+/// answer within the heartbeat timeout is DEAD) |
 /// | `(start_replica_atom, uint64 id, string app, string deployment,
 /// deployment_config, actor controller)` | the controller, placing a
 /// replica here | the replica actor, which reports `ready_atom` to
@@ -42,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -58,7 +60,7 @@ namespace actorserve::detail {
 using start_replica_atom = caf::atom_constant<caf::atom("startrep")>;
 
 using node_agent_actor = caf::typed_actor<
-    caf::replies_to<node_ping_atom>::with<bool>,
+    caf::replies_to<node_ping_atom>::with<node_load>,
     caf::replies_to<start_replica_atom, uint64_t, std::string, std::string,
                     deployment_config, caf::actor>::with<caf::actor>,
     caf::reacts_to<replicas_atom, std::string, std::string,
@@ -87,6 +89,9 @@ public:
 
   /// Every "app/deployment", sorted.
   std::vector<std::string> names() const;
+
+  /// Every "app/deployment" with its endpoint here, sorted.
+  std::vector<std::pair<std::string, endpoint_ptr>> endpoints() const;
 
 private:
   mutable std::mutex mtx_;

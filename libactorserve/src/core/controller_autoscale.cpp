@@ -25,14 +25,16 @@ void next_autoscale(controller_ptr self, const std::string& app,
 void autoscale_step(controller_ptr self, app_entry& app,
                     const std::string& dep_name, deployment_entry& dep) {
   auto& cfg = *dep.spec->config.autoscaling;
-  // Requests waiting at every caller, plus those running at the replicas
-  // (read from their gates: in this process that needs no message).
-  auto queued = static_cast<double>(std::max<int64_t>(dep.ep->queued(), 0));
+  // Requests waiting at every caller, plus those running at the replicas:
+  // read from their gates in this process (no message), and as the worker
+  // nodes last reported (their heartbeat answers) for the others.
+  auto key = dep.ep->app() + "/" + dep.ep->deployment();
+  auto queued = static_cast<double>(std::max<int64_t>(dep.ep->queued(), 0) +
+                                    queued_on_nodes(self, key));
   auto total = queued;
   uint32_t running = 0;
   for (auto& r : dep.replicas) {
-    if (r.gate)
-      total += r.gate->running();
+    total += running_at(r);
     if (r.state == replica_state::ready)
       ++running;
   }

@@ -174,7 +174,7 @@ void heartbeat(controller_ptr self) {
     auto id = n.status.id;
     auto timeout = st.heartbeat.timeout;
     self->request(n.agent, timeout, node_ping_atom::value)
-        .then([](bool) {},
+        .then([self, id](node_load& load) { node_reported(self, id, load); },
               [self, id, timeout](caf::error&) {
                 node_lost(self, id,
                           "it did not answer a heartbeat within " +
@@ -184,6 +184,32 @@ void heartbeat(controller_ptr self) {
   st.heartbeat_armed = any;
   if (any)
     self->delayed_send(self, st.heartbeat.period, heartbeat_atom::value);
+}
+
+void node_reported(controller_ptr self, uint64_t node,
+                   const node_load& load) {
+  auto n = find_node(self, node);
+  if (n == nullptr || n->status.state != node_state::alive)
+    return;
+  n->queued.clear();
+  auto deps = std::min(load.deployments.size(), load.queued.size());
+  for (size_t i = 0; i < deps; ++i)
+    n->queued[load.deployments[i]] = load.queued[i];
+  auto reps = std::min(load.replicas.size(), load.running.size());
+  for (size_t i = 0; i < reps; ++i) {
+    auto at = locate(self, load.replicas[i]);
+    if (at.dep != nullptr && at.r->node == node)
+      at.r->reported_running = load.running[i];
+  }
+}
+
+int64_t queued_on_nodes(controller_ptr self, const std::string& key) {
+  int64_t total = 0;
+  for (auto& n : self->state.nodes)
+    if (n.status.state == node_state::alive)
+      if (auto i = n.queued.find(key); i != n.queued.end())
+        total += std::max<int64_t>(i->second, 0);
+  return total;
 }
 
 caf::error set_node_deployments(controller_ptr self, uint64_t node,

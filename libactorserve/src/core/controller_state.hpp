@@ -39,6 +39,9 @@ struct node_entry {
   detail::node_agent_actor agent;
   /// It said which deployments its binary registers (after its `run`s).
   bool announced = false;
+  /// Calls its callers hold waiting, by "app/deployment", as its last
+  /// heartbeat answer said (autoscaling counts them).
+  std::map<std::string, int64_t> queued;
 };
 
 struct replica_entry {
@@ -62,7 +65,16 @@ struct replica_entry {
   health_record health{};
   /// The node it runs on.
   uint64_t node = head_node_id;
+  /// On a worker node (no gate here): the calls running there, as its
+  /// node's last heartbeat answer said.
+  uint32_t reported_running = 0;
 };
+
+/// The calls running at `r`: its gate's count here, its node's report
+/// otherwise.
+inline uint32_t running_at(const replica_entry& r) {
+  return r.gate ? r.gate->running() : r.reported_running;
+}
 
 /// The replica `id` of `dep`, or `dep.replicas.end()`. A deployment's
 /// replicas stay in the order of their ids (new ones are appended with
@@ -320,6 +332,14 @@ void start_remote(controller_ptr self, app_entry& app, const std::string& name,
 /// A node stopped answering heartbeats (or its connection dropped): it is
 /// DEAD, and its replicas are replaced on the others.
 void node_lost(controller_ptr self, uint64_t node, const std::string& why);
+
+/// Takes a worker's heartbeat answer: its replicas' running calls and
+/// its callers' waiting ones.
+void node_reported(controller_ptr self, uint64_t node, const node_load& load);
+
+/// Calls that callers on the alive worker nodes hold waiting for a replica
+/// of "app/deployment" `key`, as they last reported.
+int64_t queued_on_nodes(controller_ptr self, const std::string& key);
 
 /// Answers the `wait_nodes_atom` callers whose count of alive, announced
 /// workers is reached.

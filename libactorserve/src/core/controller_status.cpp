@@ -74,7 +74,7 @@ deployment_status status_of(const std::string& name,
   result.gateway = dep.gateway;
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{
-        r.id, r.state, r.gate ? r.gate->running() : 0, r.version,
+        r.id, r.state, running_at(r), r.version,
         r.gate ? r.gate->model_ids() : std::vector<std::string>{}, r.node});
   return result;
 }

@@ -136,6 +136,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<resource_set>("actorserve::resource_set");
   cfg.add_message_type<node_hello>("actorserve::node_hello");
   cfg.add_message_type<node_status>("actorserve::node_status");
+  cfg.add_message_type<node_load>("actorserve::node_load");
   cfg.add_message_type<route_name>("actorserve::route_name");
   cfg.add_message_type<std::vector<route_name>>(
       "std::vector<actorserve::route_name>");
