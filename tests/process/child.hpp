@@ -64,7 +64,44 @@ struct child {
     return all;
   }
 
+  /// As `read_until`, but gives up after `limit`: what was read by then.
+  /// Reads the pipe itself (poll, then read), so use it alone on a child,
+  /// not mixed with `read_until`.
+  std::string read_until_for(const std::string& what,
+                             std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    auto fd = ::fileno(out);
+    while (seen_.find(what) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        break;
+      char buf[4096];
+      auto n = ::read(fd, buf, sizeof(buf));
+      if (n <= 0)
+        break;
+      seen_.append(buf, static_cast<size_t>(n));
+    }
+    auto at = seen_.find(what);
+    if (at == std::string::npos)
+      return seen_;
+    auto line_end = seen_.find('\n', at);
+    auto cut = line_end == std::string::npos ? seen_.size() : line_end + 1;
+    auto result = seen_.substr(0, cut);
+    seen_.erase(0, cut);
+    return result;
+  }
+
   int wait_exit() {
+    auto status = wait_status();
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  /// Waits for the child to end; its raw `waitpid` status.
+  int wait_status() {
     int status = 0;
     ::waitpid(pid, &status, 0);
     pid = -1;

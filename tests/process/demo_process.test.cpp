@@ -121,3 +121,33 @@ TEST_CASE("a port that is taken fails at start-up with a clear message",
   CHECK_THAT(second.read_until("\n"), Catch::Contains("cannot listen"));
   CHECK(second.wait_exit() == 1);
 }
+
+TEST_CASE("a fatal signal leaves a line and the stack in the log, and the "
+          "process dies of it",
+          "[process]") {
+  auto port = test::free_port();
+  test::child demo{
+      {DEMO_BINARY, "--admin-port", "0", "--port", std::to_string(port)}};
+  REQUIRE_THAT(demo.read_until("serving on"), Catch::Contains("serving on"));
+  REQUIRE(::kill(demo.pid, SIGSEGV) == 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer keeps its own handler, and reports with its own words.
+  const std::string said = "AddressSanitizer:DEADLYSIGNAL";
+#else
+  const std::string said = "fatal signal SIGSEGV";
+#endif
+  auto log = demo.read_until(said);
+  REQUIRE_THAT(log, Catch::Contains(said));
+  // The stack follows: frames of the demo binary or its libraries.
+  auto rest = demo.read_until("\n");
+  rest += demo.read_until("\n");
+  CHECK_THAT(rest, Catch::Contains("(") || Catch::Contains("#"));
+  auto status = demo.wait_status();
+#if defined(__SANITIZE_ADDRESS__)
+  // It ends the process its own way (abort_on_error: SIGABRT).
+  CHECK((WIFSIGNALED(status) || WEXITSTATUS(status) != 0));
+#else
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGSEGV);
+#endif
+}

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actorserve/metrics.hpp"
+#include "fatal_signal.hpp"
 #include "logging.hpp"
 #include "serve_impl.hpp"
 
@@ -57,6 +58,7 @@ serve::serve(serve_options opts) {
                                                     opts.logging.file +
                                                     "': " + e.what());
   }
+  detail::install_fatal_signal_log(opts.logging.file);
   impl_ = std::make_unique<impl>(std::move(opts));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
   if (impl_->opts.metrics)
