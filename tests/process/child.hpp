@@ -5,8 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <poll.h>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,8 +107,12 @@ struct child {
     int status = 0;
     ::waitpid(pid, &status, 0);
     pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return status;
   }
+
+private:
+  /// Output `read_until_for` read and has not returned yet.
+  std::string seen_;
 };
 
 } // namespace test
