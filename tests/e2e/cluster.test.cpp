@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <future>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -241,4 +242,38 @@ TEST_CASE("a replica that needs what only a worker offers waits pending, "
   auto node = find_node(*st, 3);
   REQUIRE(node != nullptr);
   CHECK(node->replicas == std::vector<uint64_t>{dep.replicas[0].id});
+}
+
+TEST_CASE("the head keeps the most recent DEAD nodes only, however many come "
+          "and go",
+          "[cluster]") {
+  auto opts = head_options();
+  opts.cluster.heartbeat.period = std::chrono::milliseconds(20);
+  serve head{opts};
+  peer_system peer;
+  auto gate = peer.gate(head.cluster_port());
+  // Peers without an agent answer no heartbeat: each is DEAD at once.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto id = peer.join(gate, token);
+    REQUIRE(id);
+    ids.push_back(*id);
+  }
+  auto dead_ids = [&] {
+    std::vector<uint64_t> out;
+    auto st = head.status();
+    REQUIRE(st);
+    for (auto& n : st->nodes)
+      if (n.state == node_state::dead)
+        out.push_back(n.id);
+    return out;
+  };
+  REQUIRE(test::wait_until([&] {
+    auto st = head.status();
+    return st && st->nodes.back().id == ids.back() &&
+           st->nodes.back().state == node_state::dead;
+  }));
+  auto dead = dead_ids();
+  CHECK(dead.size() == max_dead_nodes);
+  CHECK(dead == std::vector<uint64_t>(ids.end() - max_dead_nodes, ids.end()));
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -191,6 +192,81 @@ TEST_CASE("worker processes with a wrong or missing token are refused, both "
   }
   auto st = status_of(aport);
   CHECK(st["nodes"].size() == 1);
+  CHECK(test::http(port, "POST", "/classify", R"({"text": "ok"})").status ==
+        200);
+}
+
+TEST_CASE("a worker that hangs fails the calls running there with 503 at "
+          "once, and joins again as a new node once it wakes up",
+          "[process][cluster][hang]") {
+  auto port = test::free_port();
+  auto cport = test::free_port();
+  auto aport = test::free_port();
+  // The head has no room for replicas: every one runs on the worker.
+  test::child head{{DEMO_BINARY, "--admin-port", std::to_string(aport),
+                    "--port", std::to_string(port), "--cluster-port",
+                    std::to_string(cport), "--expect-nodes", "1",
+                    "--memory-budget-mb", "0.001", "--request-timeout-ms",
+                    "30000", "--heartbeat-period-ms", "200",
+                    "--heartbeat-timeout-ms", "600"},
+                   {token_env}};
+  test::child worker{
+      {DEMO_BINARY, "--join", "127.0.0.1:" + std::to_string(cport)},
+      {token_env}};
+  REQUIRE_THAT(head.read_until_for("serving on", seconds(60)),
+               Catch::Contains("serving on"));
+  auto first = test::http(port, "POST", "/classify", R"({"text": "ok"})");
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  // A call that runs for 20 s on the worker.
+  auto slow = std::async(std::launch::async, [&] {
+    auto r = test::http(port, "GET", "/blocking?ms=20000");
+    return std::make_pair(r.status, steady_clock::now());
+  });
+  CHECK(status_until(
+      aport,
+      [&](const cluster_view&) {
+        auto st = status_of(aport);
+        auto& sleeper = st["applications"]["blocking"]["deployments"]["Sleeper"];
+        for (auto& r : sleeper["replicas"])
+          if (r["ongoing_requests"].get<int>() > 0)
+            return true;
+        return false;
+      },
+      seconds(10)));
+  auto t0 = steady_clock::now();
+  REQUIRE(::kill(worker.pid, SIGSTOP) == 0);
+  // DEAD within the heartbeat timeout and a period; the call running there
+  // fails at once then, not at the request timeout.
+  REQUIRE(slow.wait_for(seconds(10)) == std::future_status::ready);
+  auto [code, at] = slow.get();
+  auto took = duration_cast<milliseconds>(at - t0);
+  CHECK(code == 503);
+  CHECK(took < milliseconds(3000)); // the request timeout is 30 s
+  WARN("the call on the hung worker failed after " << took.count() << " ms");
+  CHECK_THAT(head.read_until_for("is DEAD", seconds(5)),
+             Catch::Contains("node 2 is DEAD (it did not answer a heartbeat"));
+  // Awake again: it stops its old replicas and joins as node 3, which the
+  // head fills with replicas again.
+  REQUIRE(::kill(worker.pid, SIGCONT) == 0);
+  CHECK_THAT(worker.read_until_for("joined the head again", seconds(10)),
+             Catch::Contains("declared node 2 DEAD; stopping its"));
+  CHECK(status_until(
+      aport,
+      [](const cluster_view& v) {
+        if (v.nodes.size() != 3 || v.nodes.at(2) != "DEAD" ||
+            v.nodes.at(3) != "ALIVE" || v.ready.count("classify/Tokenizer") == 0)
+          return false;
+        for (auto& [dep, nodes] : v.ready)
+          if (nodes.count(3) != nodes.size())
+            return false;
+        return true;
+      },
+      seconds(10)));
+  auto st = status_of(aport);
+  INFO(st.dump());
+  CHECK(st["nodes"][1]["replicas"].empty()); // node 2: none left
+  CHECK(st["nodes"].size() == 3);
   CHECK(test::http(port, "POST", "/classify", R"({"text": "ok"})").status ==
         200);
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ struct heartbeat_options {
   std::chrono::milliseconds timeout{3000};
 };
 
+/// The most DEAD nodes status keeps (the most recent); older ones are
+/// forgotten, so nodes that come and go do not grow the head's state.
+constexpr size_t max_dead_nodes = 16;
+
 /// Cluster flags (serve_options::cluster).
 struct cluster_options {
   /// The head listens for nodes (`--cluster-port`; 0 picks a port).
@@ -59,6 +64,13 @@ struct cluster_options {
   std::chrono::milliseconds join_timeout{10'000};
   /// `--heartbeat-period-ms`, `--heartbeat-timeout-ms` (the head's).
   heartbeat_options heartbeat;
+  /// `--cluster-connection-timeout-ms`: a cluster connection on which
+  /// nothing arrived for this long is closed, on every node (CAF's BASP
+  /// heartbeats, sent every heartbeat period, keep a live one busy), so a
+  /// hung or unreachable peer is noticed even when its socket stays open.
+  /// 0 turns it off. Longer than the heartbeat timeout, so that a worker
+  /// that hung for less rejoins over its connection.
+  std::chrono::milliseconds connection_timeout{10'000};
   /// TLS between nodes (`--cluster-tls-cert`, `--cluster-tls-key`,
   /// `--cluster-tls-ca`; PEM files): every node presents a certificate
   /// signed by the CA and checks its peer's. All three, or none.
@@ -153,6 +165,9 @@ using node_ping_atom = caf::atom_constant<caf::atom("nodeping")>;
 using node_status_atom = caf::atom_constant<caf::atom("nodestat")>;
 /// The head's cluster address, for status.
 using cluster_address_atom = caf::atom_constant<caf::atom("claddr")>;
+/// `(node_dead_atom, caf::node_id)` from the head to every worker's agent:
+/// the CAF node that was declared DEAD (the receiver itself: it rejoins).
+using node_dead_atom = caf::atom_constant<caf::atom("nodedead")>;
 
 /// A worker's answer to a heartbeat: what runs and waits there, for the
 /// head's status and autoscaling.

@@ -44,6 +44,11 @@ caf::error validate(const cluster_options& opts) {
     return flag_error("--heartbeat-period-ms", "must be > 0");
   if (opts.heartbeat.timeout.count() <= 0)
     return flag_error("--heartbeat-timeout-ms", "must be > 0");
+  if (opts.connection_timeout.count() != 0 &&
+      opts.connection_timeout <= opts.heartbeat.timeout)
+    return flag_error("--cluster-connection-timeout-ms",
+                      "must be 0 (never) or longer than "
+                      "--heartbeat-timeout-ms");
   if (opts.proxy && opts.join.empty())
     return flag_error("--proxy", "only a worker node (--join) takes it; the "
                                  "head serves HTTP anyway");

@@ -88,6 +88,13 @@ caf::expected<cluster_link> join_cluster(caf::actor_system& sys,
 /// on loopback) without this.
 void set_cluster_nodelay(uint16_t port, bool local);
 
+/// Ends this process's proxies of the actors on CAF node `node`, as CAF
+/// does when the connection to it drops: every watch and monitor of one
+/// fires at once (calls running there fail `unavailable`, streams from
+/// there end), though the connection may still be open. For a node the
+/// head declared DEAD. Any thread.
+void forget_node(caf::actor_system& sys, const caf::node_id& node);
+
 /// Tells the head which deployments this worker's binary registers. The
 /// connection proved the token already, so `token` stays here.
 caf::error announce_deployments(caf::actor_system& sys,

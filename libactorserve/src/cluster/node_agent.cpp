@@ -2,6 +2,9 @@
 #include "../core/logging.hpp"
 #include "node_agent.hpp"
 
+#include "auth.hpp"
+#include "cluster_impl.hpp"
+
 #include <iostream>
 #include <unordered_map>
 
@@ -77,6 +80,10 @@ struct hosted_replica {
 struct agent_state {
   registry_ptr reg;
   cluster_gate_actor gate;
+  rejoin_info rejoin;
+  std::function<void()> on_head_lost;
+  /// Joining again after the head declared this node DEAD.
+  bool rejoining = false;
   /// This node's HTTP ingress (`--proxy`), and the routes it serves.
   std::vector<caf::actor> route_subscribers;
   route_table routes;
@@ -133,6 +140,65 @@ node_load load_of(const agent_state& st) {
   return out;
 }
 
+/// Stops every replica hosted here.
+void stop_hosted(agent_ptr self) {
+  for (auto& [id, r] : self->state.hosted)
+    self->send_exit(r.handle, caf::exit_reason::user_shutdown);
+  self->state.hosted.clear();
+}
+
+/// Joining again failed: the node ends as when its head goes away.
+void give_up(agent_ptr self, const caf::error& err) {
+  detail::log_line{detail::log_level::error}
+      << "could not join the head again: " << message_of(err);
+  if (self->state.on_head_lost)
+    self->state.on_head_lost();
+}
+
+/// Announces what this binary registers under the new node id.
+void announce_again(agent_ptr self, uint64_t id) {
+  auto& st = self->state;
+  self->request(st.gate, st.rejoin.timeout, node_deployments_atom::value, id,
+                st.reg->names())
+      .then([self](bool) { self->state.rejoining = false; },
+            [self](caf::error& err) { give_up(self, err); });
+}
+
+/// The head declared this node DEAD (it hung, or was cut off, for longer
+/// than the heartbeat timeout) and has placed its replicas elsewhere: stop
+/// them, then join as a new node, as a restarted worker would.
+void join_again(agent_ptr self) {
+  auto& st = self->state;
+  if (st.rejoining)
+    return;
+  st.rejoining = true;
+  detail::log_line{detail::log_level::warning}
+      << "the head declared node " << st.rejoin.node_id->load()
+      << " DEAD; stopping its " << st.hosted.size()
+      << " replica(s) and joining again";
+  stop_hosted(self);
+  self->request(st.gate, st.rejoin.timeout, join_challenge_atom::value)
+      .then(
+          [self](const std::string& nonce) {
+            auto& st = self->state;
+            auto hello = st.rejoin.hello;
+            hello.proof = auth::join_proof(st.rejoin.token, nonce);
+            hello.agent = caf::actor_cast<caf::actor>(self);
+            hello.deployments = st.reg->names();
+            self->request(st.gate, st.rejoin.timeout, join_atom::value,
+                          std::move(hello))
+                .then(
+                    [self](uint64_t id) {
+                      self->state.rejoin.node_id->store(id);
+                      detail::log_line{detail::log_level::info}
+                          << "joined the head again as node " << id;
+                      announce_again(self, id);
+                    },
+                    [self](caf::error& err) { give_up(self, err); });
+          },
+          [self](caf::error& err) { give_up(self, err); });
+}
+
 /// The head's routes, resolved against this node's endpoints.
 route_table resolve(const node_registry& reg,
                     const std::vector<route_name>& names) {
@@ -146,14 +212,16 @@ route_table resolve(const node_registry& reg,
 } // namespace
 
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate,
+                                  cluster_gate_actor gate, rejoin_info rejoin,
                                   std::function<void()> on_head_lost) {
   return sys.spawn(
       [](agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
-         std::function<void()> on_head_lost)
+         rejoin_info rejoin, std::function<void()> on_head_lost)
           -> node_agent_actor::behavior_type {
         self->state.reg = std::move(reg);
         self->state.gate = gate;
+        self->state.rejoin = std::move(rejoin);
+        self->state.on_head_lost = on_head_lost;
         self->monitor(gate);
         auto head = gate.address();
         self->set_down_handler([=](caf::down_msg& dm) {
@@ -170,14 +238,18 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
               << "lost the head; stopping this worker "
                  "node's "
               << hosted.size() << " replica(s)";
-          for (auto& [id, r] : hosted)
-            self->send_exit(r.handle, caf::exit_reason::user_shutdown);
-          hosted.clear();
+          stop_hosted(self);
           if (on_head_lost)
             on_head_lost();
         });
         return {
             [self](node_ping_atom) { return load_of(self->state); },
+            [self](node_dead_atom, const caf::node_id& node) {
+              if (node == self->node())
+                join_again(self);
+              else
+                forget_node(self->home_system(), node);
+            },
             [self](start_replica_atom, uint64_t id, const std::string& app,
                    const std::string& dep, deployment_config& cfg,
                    caf::actor& controller) {
@@ -217,7 +289,8 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
             },
         };
       },
-      std::move(reg), std::move(gate), std::move(on_head_lost));
+      std::move(reg), std::move(gate), std::move(rejoin),
+      std::move(on_head_lost));
 }
 
 } // namespace actorserve::detail

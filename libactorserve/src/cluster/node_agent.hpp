@@ -10,6 +10,9 @@
 /// `node_load` here: each hosted replica's running calls, and the calls
 /// callers here hold waiting per deployment | none (a node that does not
 /// answer within the heartbeat timeout is DEAD) |
+/// | `(node_dead_atom, node_id)` | the controller, when a node is declared
+/// DEAD | none: another node's proxies here end (`forget_node`); this
+/// node's own: it stops its replicas and joins again as a new node |
 /// | `(start_replica_atom, uint64 id, string app, string deployment,
 /// deployment_config, actor controller)` | the controller, placing a
 /// replica here | the replica actor, which reports `ready_atom` to
@@ -31,13 +34,16 @@
 /// The agent keeps the replicas it started (and their admission gates:
 /// callers on this node take slots there, as on the head) and publishes
 /// every pushed replica set into this node's endpoint of the deployment,
-/// where the replicas here that call it find it. When the head goes away it
-/// stops its replicas and tells the process (`on_head_lost`).
+/// where the replicas here that call it find it. When the head goes away,
+/// or declared this node DEAD and does not take it back, it stops its
+/// replicas and tells the process (`on_head_lost`).
 ///
 /// Ownership: the registry is shared with `serve` (which fills it as
 /// `run` builds applications); the agent owns the replicas it started.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +67,7 @@ using start_replica_atom = caf::atom_constant<caf::atom("startrep")>;
 
 using node_agent_actor = caf::typed_actor<
     caf::replies_to<node_ping_atom>::with<node_load>,
+    caf::reacts_to<node_dead_atom, caf::node_id>,
     caf::replies_to<start_replica_atom, uint64_t, std::string, std::string,
                     deployment_config, caf::actor>::with<caf::actor>,
     caf::reacts_to<replicas_atom, std::string, std::string,
@@ -100,10 +107,22 @@ private:
 
 using registry_ptr = std::shared_ptr<node_registry>;
 
+/// What a worker needs to join its head again, once declared DEAD.
+struct rejoin_info {
+  std::string token;
+  /// The node's hello (its proof and agent are filled in anew).
+  node_hello hello;
+  std::chrono::milliseconds timeout{10'000};
+  /// The node's id, which a rejoin changes; read by `serve::node_id`.
+  std::shared_ptr<std::atomic<uint64_t>> node_id =
+      std::make_shared<std::atomic<uint64_t>>(0);
+};
+
 /// Spawns the agent of a worker node that joins through `gate`; it calls
-/// `on_head_lost` (on a system thread) when the head goes away.
+/// `on_head_lost` (on a system thread) when the head goes away, or when
+/// joining again after the head declared this node DEAD fails.
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
-                                  cluster_gate_actor gate,
+                                  cluster_gate_actor gate, rejoin_info rejoin,
                                   std::function<void()> on_head_lost);
 
 } // namespace actorserve::detail

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 
 #if ACTORSERVE_HAS_TLS
@@ -29,6 +30,16 @@ namespace actorserve::detail {
 void load_transport(caf::actor_system_config& cfg,
                     const cluster_options& opts) {
   cfg.load<caf::io::middleman>();
+  // BASP heartbeats keep a live connection busy; one silent for the
+  // connection timeout is closed, and every proxy of its peer's actors
+  // ends (watches fire, calls there fail at once): a hung or unreachable
+  // head or worker is noticed even while its socket stays open.
+  if (opts.connection_timeout.count() > 0) {
+    cfg.set("middleman.heartbeat-interval",
+            caf::timespan{opts.heartbeat.period});
+    cfg.set("middleman.connection-timeout",
+            caf::timespan{opts.connection_timeout});
+  }
 #if ACTORSERVE_HAS_TLS
   if (opts.tls()) {
     cfg.load<caf::openssl::manager>();
@@ -74,6 +85,19 @@ caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
   auto timeout = std::min<std::chrono::milliseconds>(opts.join_timeout,
                                                     std::chrono::seconds(5));
   return dial_gate(sys, opts.token, host, port, timeout);
+}
+
+void forget_node(caf::actor_system& sys, const caf::node_id& node) {
+  if (!node || node == sys.node() || !sys.has_middleman())
+    return;
+  // The BASP broker exists once a cluster connection was made; its proxy
+  // registry is guarded by a mutex of its own.
+  auto handle = sys.middleman().named_broker<caf::io::basp_broker>(
+      caf::atom("BASP"));
+  auto broker = dynamic_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(handle));
+  if (broker != nullptr)
+    broker->proxy_registry_ptr()->erase(node);
 }
 
 } // namespace actorserve::detail

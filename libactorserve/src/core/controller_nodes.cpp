@@ -10,6 +10,7 @@
 #include "logging.hpp"
 #include "actorserve/error.hpp"
 #include "controller_state.hpp"
+#include "../cluster/cluster_impl.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -111,7 +112,8 @@ uint64_t node_joined(controller_ptr self, node_hello hello,
 
 bool node_went_down(controller_ptr self, const caf::down_msg& dm) {
   for (auto& n : self->state.nodes) {
-    if (!n.agent)
+    // A node that joined again keeps its agent: only its live entry counts.
+    if (!n.agent || n.status.state == node_state::dead)
       continue;
     // The agent itself, or any actor of a node whose connection dropped
     // (its replicas' down messages may come first).
@@ -125,6 +127,43 @@ bool node_went_down(controller_ptr self, const caf::down_msg& dm) {
   }
   return false;
 }
+
+namespace {
+
+/// Every node forgets the dead node's actors: their proxies end, as when
+/// its connection drops, so calls and streams in flight there fail at once
+/// wherever they were made, though a hung node's socket may stay open. The
+/// dead node itself hears it too, should it wake up: it joins again.
+void tell_node_dead(controller_ptr self, uint64_t node) {
+  auto dead = find_node(self, node);
+  if (dead == nullptr || !dead->agent)
+    return;
+  auto where = dead->agent.node();
+  // Sent before this process forgets the node: the message must still
+  // reach its agent.
+  self->send(dead->agent, node_dead_atom::value, where);
+  for (auto& n : self->state.nodes)
+    if (n.status.state == node_state::alive && n.agent)
+      self->send(n.agent, node_dead_atom::value, where);
+  detail::forget_node(self->home_system(), where);
+}
+
+/// Keeps the most recent `max_dead_nodes` DEAD nodes for status.
+void prune_dead_nodes(controller_data& st) {
+  auto dead = static_cast<size_t>(
+      std::count_if(st.nodes.begin(), st.nodes.end(), [](const node_entry& n) {
+        return n.status.state == node_state::dead;
+      }));
+  for (auto i = st.nodes.begin(); dead > max_dead_nodes && i != st.nodes.end();)
+    if (i->status.state == node_state::dead) {
+      i = st.nodes.erase(i);
+      --dead;
+    } else {
+      ++i;
+    }
+}
+
+} // namespace
 
 void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
   auto n = find_node(self, node);
@@ -162,6 +201,8 @@ void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
   detail::log_line{detail::log_level::warning}
       << "node " << node << " is DEAD (" << why << "); " << lost
       << " of its replica(s) are being placed elsewhere";
+  tell_node_dead(self, node);
+  prune_dead_nodes(self->state);
 }
 
 void heartbeat(controller_ptr self) {

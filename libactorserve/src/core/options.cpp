@@ -34,6 +34,7 @@ struct flag_values {
         keep_alive_ms(d.http.keep_alive_timeout.count()),
         heartbeat_period_ms(d.cluster.heartbeat.period.count()),
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
+        connection_timeout_ms(d.cluster.connection_timeout.count()),
         resources(d.node.resources.empty()
                       ? std::string{"{}"}
                       : to_string(resource_set{0, d.node.resources})) {}
@@ -48,6 +49,7 @@ struct flag_values {
   int64_t keep_alive_ms;
   int64_t heartbeat_period_ms;
   int64_t heartbeat_timeout_ms;
+  int64_t connection_timeout_ms;
   std::string resources;
   double memory_mb = 0;
   std::string token_file;
@@ -220,6 +222,8 @@ void declare(CLI::App& app, flag_values& v) {
      "how often the head pings each node");
   ms("--heartbeat-timeout-ms", v.heartbeat_timeout_ms, hour_ms,
      "a node silent this long is DEAD");
+  ms("--cluster-connection-timeout-ms", v.connection_timeout_ms, hour_ms,
+     "close a cluster connection silent this long, 0: never");
   app.add_option("--cluster-tls-cert", o.cluster.tls_cert,
                  "this node's certificate (TLS between nodes, with the next "
                  "two)");
@@ -248,6 +252,8 @@ caf::error apply(CLI::App& app, flag_values& v) {
   o.cluster.heartbeat.period = std::chrono::milliseconds{v.heartbeat_period_ms};
   o.cluster.heartbeat.timeout =
       std::chrono::milliseconds{v.heartbeat_timeout_ms};
+  o.cluster.connection_timeout =
+      std::chrono::milliseconds{v.connection_timeout_ms};
   if (app.count("--memory-budget-mb") > 0)
     o.node.memory_bytes = v.memory_mb * 1024 * 1024;
   if (v.no_http)

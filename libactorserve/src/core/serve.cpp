@@ -129,6 +129,7 @@ caf::expected<endpoint_ptr> serve::run_impl(app_spec spec) {
     // for the head to place (it decides where replicas run).
     auto& d = *impl_;
     d.registry->add(spec.name, spec.ingress);
+    d.link.node_id = d.node_id->load(); // changed if it joined again
     if (auto err = detail::announce_deployments(
             *d.sys, d.link, d.opts.cluster.token, d.registry->names()))
       return err;
@@ -234,7 +235,7 @@ uint16_t serve::cluster_port() const noexcept {
 }
 
 uint64_t serve::node_id() const noexcept {
-  return impl_->link.node_id;
+  return impl_->node_id->load();
 }
 
 const serve_options& serve::options() const noexcept {

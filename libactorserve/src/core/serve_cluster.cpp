@@ -55,14 +55,19 @@ void serve::start_worker() {
       with_memory(resource_set{d.opts.node.num_cpus, d.opts.node.resources},
                   d.opts.node.memory_bytes);
   d.registry = std::make_shared<detail::node_registry>();
-  auto make_agent = [&d](const cluster_gate_actor& gate) {
+  detail::rejoin_info rejoin;
+  rejoin.token = d.opts.cluster.token;
+  rejoin.hello = hello;
+  rejoin.timeout = d.opts.cluster.join_timeout;
+  rejoin.node_id = d.node_id;
+  auto make_agent = [&d, rejoin](const cluster_gate_actor& gate) {
     auto on_head_lost = [&d] {
       // serve::wait() drains and returns, as on SIGTERM.
       if (d.waiting.load())
         ::kill(::getpid(), SIGTERM);
     };
     return caf::actor_cast<caf::actor>(detail::spawn_node_agent(
-        *d.sys, d.registry, gate, on_head_lost));
+        *d.sys, d.registry, gate, rejoin, on_head_lost));
   };
   auto link = detail::join_cluster(*d.sys, d.opts.cluster, std::move(hello),
                                    make_agent);
@@ -72,6 +77,7 @@ void serve::start_worker() {
     throw error_exception(code_of(err), message_of(err));
   }
   d.link = std::move(*link);
+  d.node_id->store(d.link.node_id);
   detail::log_line{detail::log_level::info}
       << "joined the head at " << d.opts.cluster.join << " as node "
       << d.link.node_id;

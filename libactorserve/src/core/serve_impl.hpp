@@ -65,6 +65,10 @@ struct serve::impl {
   cluster_gate_actor gate;
   uint16_t cluster_port = 0;
   detail::cluster_link link;
+  /// A worker: its node id, which changes when it joins again after the
+  /// head declared it DEAD (the agent writes it).
+  std::shared_ptr<std::atomic<uint64_t>> node_id =
+      std::make_shared<std::atomic<uint64_t>>(0);
   /// The config `deploy` applied last (JSON text).
   mutable std::mutex config_mtx;
   std::string deployed_config = "null";
