@@ -57,7 +57,11 @@ caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
                                      const cluster_options& opts) {
 #if ACTORSERVE_HAS_TLS
   if (opts.tls())
-    return caf::openssl::publish(gate, opts.port, opts.host.c_str());
+    return caf::openssl::publish(gate, opts.port, opts.host.c_str(),
+                                 /* SO_REUSEADDR: a restarted head binds
+                                    while old connections sit in
+                                    TIME_WAIT */
+                                 true);
 #endif
   cluster_front::settings cfg;
   cfg.host = opts.host;

@@ -348,6 +348,11 @@ caf::error admin_server::start() {
                                         .max_body_size(d.opts.max_body_bytes))
           .max_parallel_connections(max_admin_connections)
           .read_next_http_message_timelimit(admin_read_timeout)
+          // A restarted server binds while its old connections sit in
+          // TIME_WAIT.
+          .acceptor_options_setter([](restinio::acceptor_options_t& o) {
+            o.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+          })
           .acceptor_post_bind_hook([&d](asio::ip::tcp::acceptor& acceptor) {
             d.port = acceptor.local_endpoint().port();
           });
