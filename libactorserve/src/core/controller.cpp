@@ -208,8 +208,16 @@ controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
             },
             [self](ready_atom, uint64_t id, bool ok, std::string& message) {
               auto at = locate_replica(self, id);
-              if (!at)
-                return; // drained or deleted meanwhile
+              if (!at) {
+                // Drained, deleted or given up on while it started (a
+                // start on a worker node that timed out was replaced): a
+                // replica nobody lists must not live on.
+                if (ok)
+                  if (auto sender = self->current_sender())
+                    self->send_exit(caf::actor_cast<caf::actor>(sender),
+                                    caf::exit_reason::user_shutdown);
+                return;
+              }
               auto& app = *at->app;
               auto& dep_name = at->dep_name;
               auto& dep = *at->dep;
