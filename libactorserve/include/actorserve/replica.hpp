@@ -19,7 +19,10 @@
 /// the user actor's reply | `rejected` (full, starting or draining: the
 /// caller retries another replica), `deadline_exceeded` (arrived after its
 /// deadline), `user_error` and any code user code raised, `unavailable`
-/// (user actor gone) |
+/// (user actor gone). The handler sees `request_meta` as its context |
+/// | `(call_cancel_atom, uint64 request id)` (call_host.hpp) | a caller
+/// that sent a call this way | none: that call is cancelled (its handler
+/// sees it; the answer follows as usual) | none |
 /// | `(status_atom)` | the controller, tests | `replica_status` | none |
 /// | `(health_atom)` | the controller, every `health_check_period` | `true`;
 /// with a user health check (`on_health_check`), once that passed on a
