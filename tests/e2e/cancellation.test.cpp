@@ -79,6 +79,25 @@ http_ingress::behavior_type front(http_ingress::pointer self,
     });
     return rp;
   });
+  // POST /timed: asks the holder with a 200 ms timeout of the call's own;
+  // answers the error's name when it fails.
+  routes.post("/timed", [=](http_request& req) -> reply {
+    auto rp = self->make_response_promise<http_response>();
+    h.options({milliseconds(200), {}, {}})
+        .call(self, req.body)
+        .then(
+            [=](std::string& answer) mutable {
+              http_response r;
+              r.body = answer;
+              rp.deliver(std::move(r));
+            },
+            [=](caf::error& err) mutable {
+              http_response r;
+              r.body = to_string(code_of(err));
+              rp.deliver(std::move(r));
+            });
+    return rp;
+  });
   return {routes.handler()};
 }
 
@@ -204,4 +223,29 @@ TEST_CASE("a call whose deadline has passed is not run downstream",
   std::lock_guard<std::mutex> guard{b->mtx};
   CHECK(b->late_results.front() == errc::deadline_exceeded);
   CHECK(b->started.count("late") == 0);
+}
+
+TEST_CASE("a handle's timeout cancels the callee, from an actor and from a "
+          "thread",
+          "[cancel][deadline]") {
+  auto b = std::make_shared<board>();
+  serve s{http_on_free_port()};
+  auto hold = s.deployment("Holder", holder).bind(b);
+  auto h = s.run(hold, {"holder", ""});
+  REQUIRE(h);
+  REQUIRE(s.run(s.deployment("Front", front).bind(hold, b), {"app", "/"}));
+  // From a thread: the call fails at its timeout, and the holder's handler
+  // sees the cancellation instead of running on.
+  auto r = h->options({milliseconds(200), {}, {}})
+               .call(std::string{"thread"})
+               .get(seconds(5));
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == errc::deadline_exceeded);
+  CHECK(b->wait([](board& x) { return x.cancelled.count("thread") == 1; }));
+  // From a replica's handler.
+  auto answer = test::http(s.http_port(), "POST", "/timed", "actor");
+  CHECK(answer.status == 200);
+  CHECK(answer.body == to_string(errc::deadline_exceeded));
+  CHECK(b->wait([](board& x) { return x.cancelled.count("actor") == 1; }));
+  CHECK(test::replicas_idle(s));
 }

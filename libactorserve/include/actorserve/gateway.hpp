@@ -21,6 +21,10 @@
 /// set | none | none |
 /// | `(replica_gone_atom, uint64 replica)` (call_host.hpp) | a replica it
 /// sent calls to, as it exits | none | none |
+/// | `(call_cancel_atom, uint64 request id)` (call_host.hpp) | itself, at
+/// the deadline of a call that has one (the caller's timeout) | none: the
+/// call, still queued or running, is cancelled (a no-op once answered) |
+/// none |
 ///
 /// Ownership: `args` stays with the gateway until the call is answered (a
 /// rejected call is sent again); the replica gets a reference to it.

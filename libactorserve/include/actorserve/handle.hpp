@@ -57,8 +57,10 @@ namespace actorserve {
 
 /// Per-call options of a handle.
 struct call_options {
-  /// Fails the call with `deadline_exceeded` when no answer came in time.
-  /// Zero means no timeout. Inside a handler, the request's own deadline
+  /// Fails the call with `deadline_exceeded` when no answer came in time,
+  /// and cancels it: a queued call never runs, a running one's handler sees
+  /// the cancellation (as when an HTTP client goes away). Zero means no
+  /// timeout. Inside a handler, the request's own deadline
   /// also applies (whichever is earlier).
   std::chrono::milliseconds timeout{0};
   /// Request id to carry. Inside a handler the request's own id is carried

@@ -12,6 +12,19 @@
 
 namespace actorserve::detail {
 
+namespace {
+
+/// Whether a response is CAF's timeout of the request (the caller's own,
+/// armed by `request_response_timeout`).
+bool is_timeout(const caf::type_erased_tuple& content) {
+  if (!content.match_elements<caf::error>())
+    return false;
+  auto& err = content.get_as<caf::error>(0);
+  return err == caf::sec::request_timeout;
+}
+
+} // namespace
+
 class call_host::entry : public call_sink {
 public:
   entry(call_host& host, endpoint_ptr ep, uint64_t seed,
@@ -208,8 +221,21 @@ void call_host::on_replica_gone(uint64_t replica) {
 
 bool call_host::on_response(caf::mailbox_element& x) {
   auto i = in_flight_.find(x.mid.integer_value());
-  if (i == in_flight_.end())
+  // The caller's own timeout (`call_options::timeout`): nobody waits for
+  // the call now, so it does not run on. A queued one leaves the queue; a
+  // running one is told at its replica, whose late answer is dropped.
+  auto timed_out = is_timeout(x.content());
+  if (i == in_flight_.end()) {
+    if (timed_out) {
+      auto mask = caf::message_id::request_id_mask;
+      auto key = x.mid.integer_value() & mask;
+      cancel_waiting(
+          [&](const routed_call& c) { return (c.token & mask) == key; });
+    }
     return false;
+  }
+  if (timed_out)
+    cancel_in_flight(*i->second.first);
   auto call = std::move(i->second.first);
   auto e = i->second.second;
   in_flight_.erase(i);

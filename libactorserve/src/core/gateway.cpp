@@ -1,5 +1,6 @@
 #include "actorserve/gateway.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include <caf/actor_system.hpp>
@@ -32,9 +33,21 @@ public:
     return {
         [this](call_atom, request_meta& meta, caf::message& args) {
           auto rp = make_response_promise();
-          host_->route(ep_, new_request_id(caf::message_priority::normal),
-                       std::move(meta), std::move(args), rp);
+          auto mid = new_request_id(caf::message_priority::normal);
+          // A caller's timeout is its deadline: past it, nobody waits for
+          // the call, so it does not run on (`cancel` is a no-op once it
+          // was answered).
+          if (auto d = meta.deadline; d.time_since_epoch().count() != 0)
+            delayed_send(this,
+                         std::max(d - caf::make_timestamp(),
+                                  caf::timestamp::duration{0}),
+                         detail::call_cancel_atom::value,
+                         mid.integer_value());
+          host_->route(ep_, mid, std::move(meta), std::move(args), rp);
           return rp;
+        },
+        [this](detail::call_cancel_atom, uint64_t mid) {
+          host_->cancel(caf::message_id{mid});
         },
         [this](replicas_atom) { host_->update(); },
         [this](detail::route_retry_atom) { host_->on_retry(); },
