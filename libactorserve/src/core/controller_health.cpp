@@ -40,7 +40,7 @@ void record(controller_ptr self, const std::string& app_name,
   auto victim = *r;
   dep->replicas.erase(r);
   push_replicas(self, *dep);
-  drain(self, victim);
+  drain(self, victim, dep->spec->config.graceful_shutdown_timeout);
   reconcile(self, *app, dep_name, *dep);
 }
 

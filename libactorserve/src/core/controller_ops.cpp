@@ -112,7 +112,8 @@ bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
 }
 
 /// Drains a replica that is already out of the router's set.
-void drain(controller_ptr self, const replica_entry& r) {
+void drain(controller_ptr self, const replica_entry& r,
+           std::chrono::milliseconds grace) {
   // Its reservation is released now: a pending replica may take it.
   schedule_place(self);
   self->state.index.erase(r.id);
@@ -120,8 +121,11 @@ void drain(controller_ptr self, const replica_entry& r) {
   if (!r.handle)
     return; // still being started on its node: stopped once it answers
   self->demonitor(r.handle);
-  self->request(r.handle, caf::infinite, drain_atom::value)
-      .then([](bool) {}, [](caf::error&) {});
+  self->request(r.handle, grace + drain_margin, drain_atom::value)
+      .then([](bool) {},
+            [self, handle = r.handle](caf::error&) {
+              self->send_exit(handle, caf::exit_reason::kill);
+            });
 }
 
 void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
@@ -214,7 +218,7 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
     // Routers stop sending to them first; then they drain what they hold.
     push_replicas(self, dep);
     for (auto& r : victims)
-      drain(self, r);
+      drain(self, r, dep.spec->config.graceful_shutdown_timeout);
   }
   answer_scale_waiters(dep, name);
 }
@@ -378,7 +382,9 @@ void start_delete(controller_ptr self, app_entry& app) {
         continue; // still being started on its node: stopped once it answers
       self->demonitor(r.handle);
       ++app.draining;
-      self->request(r.handle, caf::infinite, drain_atom::value)
+      self->request(r.handle,
+                    dep.spec->config.graceful_shutdown_timeout + drain_margin,
+                    drain_atom::value)
           .then(
               [self, name](bool) {
                 auto i = self->state.apps.find(name);

@@ -355,7 +355,15 @@ void schedule_place(controller_ptr self);
 void place_pending(controller_ptr self);
 
 /// Drains a replica that is already out of the callers' set.
-void drain(controller_ptr self, const replica_entry& r);
+/// Bounded: a replica that has not stopped `grace` (the deployment's
+/// `graceful_shutdown_timeout`) plus a margin later, or whose node is gone,
+/// is killed and forgotten.
+void drain(controller_ptr self, const replica_entry& r,
+           std::chrono::milliseconds grace);
+
+/// How long the controller waits for a drained replica past its
+/// `graceful_shutdown_timeout` (its own force stop fires at that).
+constexpr std::chrono::seconds drain_margin{5};
 
 /// Makes the number of live replicas match `dep.target`.
 void reconcile(controller_ptr self, app_entry& app, const std::string& name,

@@ -36,7 +36,7 @@ void stop_replicas(controller_ptr self, deployment_entry& dep,
   dep.replicas.erase(keep, dep.replicas.end());
   push_replicas(self, dep);
   for (auto& r : gone)
-    drain(self, r);
+    drain(self, r, dep.spec->config.graceful_shutdown_timeout);
 }
 
 /// How much longer than `reconfigure_timeout` the controller waits for a
@@ -283,7 +283,7 @@ void retire(controller_ptr self, app_entry& app, const std::string& name) {
   dep.ep->remove();
   self->send_exit(dep.gateway, caf::exit_reason::user_shutdown);
   for (auto& r : dep.replicas)
-    drain(self, r);
+    drain(self, r, dep.spec->config.graceful_shutdown_timeout);
   app.deployments.erase(d);
 }
 
