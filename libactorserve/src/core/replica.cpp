@@ -157,7 +157,11 @@ caf::behavior replica_actor::make_behavior() {
     self->quit(dm.reason);
   });
   // The user actor answers the ping once the user's constructor has run.
-  self->request(st.user, caf::infinite, detail::ping_atom::value)
+  // The controller's start-up timer (`startup_timeout`) stops a replica
+  // whose constructor hangs; this bound, twice as long, only ends a replica
+  // whose controller is gone.
+  self->request(st.user, st.args.spec->config.startup_timeout * 2,
+                detail::ping_atom::value)
       .then(
           [self](detail::ping_atom) {
             auto& st = self->state;
@@ -168,8 +172,14 @@ caf::behavior replica_actor::make_behavior() {
             st.args.gate->open();
             report(self, true, {});
           },
-          [](caf::error&) {
-            // The down handler reports the reason.
+          [self](caf::error& err) {
+            // A dead user actor: the down handler reports the reason.
+            if (err != caf::sec::request_timeout ||
+                self->state.state != replica_state::starting)
+              return;
+            self->state.state = replica_state::failed;
+            report(self, false, "the constructor did not finish");
+            self->quit(err);
           });
   return {
       [self](call_atom, request_meta& meta,
