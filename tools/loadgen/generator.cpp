@@ -126,6 +126,9 @@ void load_generator::assign(size_t c, int64_t i) {
   conn.request = i;
   conn.written = 0;
   conn.parser.reset();
+  conn.cut = plan_cut(opts_.seed, i, opts_.cut,
+                      static_cast<int64_t>(opts_.cut_max_ms * 1e6),
+                      request_of(i).size());
   ++in_flight_;
   if (conn.st == connection::state::closed) {
     try {
@@ -133,13 +136,49 @@ void load_generator::assign(size_t c, int64_t i) {
     } catch (const fatal_error&) {
       throw;
     } catch (const std::runtime_error& e) {
-      fail(c, e.what());
+      fail(c, connect_failed, e.what());
     }
     return;
   }
   conn.st = connection::state::busy;
   ++tally_of(i).sent;
+  begin(c);
+}
+
+void load_generator::begin(size_t c) {
+  auto& conn = conns_[c];
+  if (conn.cut.cut && !conn.cut.by_bytes)
+    cuts_.emplace(now_ns() + conn.cut.after_ns, c, conn.request);
   write_some(c);
+}
+
+void load_generator::cut(size_t c) {
+  auto& conn = conns_[c];
+  end(conn.request, cut_by_us, now_ns());
+  conn.request = -1;
+  --in_flight_;
+  if (conn.cut.rst) {
+    linger lg{1, 0}; // close() sends a reset
+    setsockopt(conn.fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  close(c);
+}
+
+void load_generator::fire_cuts(int64_t now) {
+  while (!cuts_.empty() && std::get<0>(cuts_.top()) <= now) {
+    auto [at, c, i] = cuts_.top();
+    cuts_.pop();
+    if (conns_[c].request == i && conns_[c].st == connection::state::busy)
+      cut(c); // else it ended before its cut
+  }
+}
+
+int64_t load_generator::next_wakeup(int64_t deadline) const {
+  auto at = next_release_ < sched_.total ? sched_.intended(next_release_)
+                                         : deadline;
+  if (!cuts_.empty())
+    at = std::min(at, std::get<0>(cuts_.top()));
+  return at;
 }
 
 void load_generator::on_connected(size_t c) {
@@ -148,17 +187,20 @@ void load_generator::on_connected(size_t c) {
   socklen_t len = sizeof(err);
   getsockopt(conn.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0)
-    return fail(c, errno_text("reconnect", err));
+    return fail(c, connect_failed, errno_text("reconnect", err));
   conn.st = connection::state::busy;
   ++tally_of(conn.request).sent;
-  write_some(c);
+  begin(c);
 }
 
 void load_generator::write_some(size_t c) {
   auto& conn = conns_[c];
-  while (conn.written < request_.size()) {
-    auto n = send(conn.fd.get(), request_.data() + conn.written,
-                  request_.size() - conn.written, MSG_NOSIGNAL);
+  auto& request = request_of(conn.request);
+  auto limit = conn.cut.by_bytes ? std::min(conn.cut.bytes, request.size())
+                                 : request.size();
+  while (conn.written < limit) {
+    auto n = send(conn.fd.get(), request.data() + conn.written,
+                  limit - conn.written, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         watch(c, EPOLLIN | EPOLLOUT);
@@ -166,10 +208,12 @@ void load_generator::write_some(size_t c) {
       }
       if (errno == EINTR)
         continue;
-      return fail(c, errno_text("write"));
+      return fail(c, write_failed, errno_text("write"));
     }
     conn.written += static_cast<size_t>(n);
   }
+  if (conn.cut.by_bytes)
+    return cut(c); // part of the request went out, the rest never will
   watch(c, EPOLLIN);
 }
 
@@ -185,16 +229,17 @@ void load_generator::read_some(size_t c) {
         return;
       if (conn.request < 0)
         return close(c); // an idle connection went away
-      return fail(c, errno_text("read"));
+      return fail(c, reset, errno_text("read"));
     }
     if (n == 0) {
       if (conn.request < 0)
         return close(c); // the server closed an idle connection
       if (conn.parser.on_eof() == response_parser::result::done)
         return complete(c);
-      return fail(c, conn.parser.error());
+      return fail(c, closed, conn.parser.error());
     }
     if (conn.request < 0) {
+      book_.unsolicited();
       report(c, "unsolicited data from the server");
       return close(c);
     }
@@ -203,7 +248,7 @@ void load_generator::read_some(size_t c) {
     auto res = conn.parser.feed(conn.in, pos);
     conn.in.erase(0, pos);
     if (res == response_parser::result::failed)
-      return fail(c, "bad response: " + conn.parser.error());
+      return fail(c, bad_response, "bad response: " + conn.parser.error());
     if (res == response_parser::result::done)
       return complete(c);
   }
@@ -214,6 +259,7 @@ void load_generator::complete(size_t c) {
   auto now = now_ns();
   auto i = conn.request;
   auto& t = tally_of(i);
+  end(i, conn.parser.status(), now);
   if (conn.parser.status() >= 200 && conn.parser.status() < 300)
     ++t.ok;
   else
@@ -225,8 +271,10 @@ void load_generator::complete(size_t c) {
   conn.request = -1;
   --in_flight_;
   bool leftover = !conn.in.empty();
-  if (leftover)
+  if (leftover) {
+    book_.unsolicited();
     report(c, "unsolicited data after a response");
+  }
   if (conn.parser.closes() || leftover) {
     close(c);
   } else {
@@ -235,11 +283,12 @@ void load_generator::complete(size_t c) {
   }
 }
 
-void load_generator::fail(size_t c, const std::string& why) {
+void load_generator::fail(size_t c, int code, const std::string& why) {
   auto& conn = conns_[c];
   report(c, why);
   if (conn.request >= 0) {
     ++tally_of(conn.request).errors;
+    end(conn.request, code, now_ns());
     conn.request = -1;
     --in_flight_;
   }
@@ -269,7 +318,7 @@ void load_generator::on_event(size_t c, uint32_t events) {
     return;
   }
   if ((events & EPOLLOUT) && conn.request >= 0 &&
-      conn.written < request_.size()) {
+      conn.written < request_of(conn.request).size()) {
     write_some(c);
     if (!conn.fd.valid())
       return;
@@ -286,11 +335,11 @@ void load_generator::run() {
   for (;;) {
     auto now = now_ns();
     release_due(now);
+    fire_cuts(now);
     dispatch();
     if (!outstanding() || now >= deadline)
       break;
-    arm_timer(next_release_ < sched_.total ? sched_.intended(next_release_)
-                                           : deadline);
+    arm_timer(next_wakeup(deadline));
     int n = epoll_wait(epoll_.get(), events.data(),
                        static_cast<int>(events.size()), -1);
     if (n < 0) {
@@ -311,12 +360,16 @@ void load_generator::run() {
     }
   }
   // Whatever is still waiting or in flight has timed out.
-  for (auto i : waiting_)
+  auto now = now_ns();
+  for (auto i : waiting_) {
     ++tally_of(i).timeouts;
+    end(i, timed_out, now);
+  }
   waiting_.clear();
   for (size_t c = 0; c < conns_.size(); ++c) {
     if (conns_[c].request >= 0) {
       ++tally_of(conns_[c].request).timeouts;
+      end(conns_[c].request, timed_out, now);
       conns_[c].request = -1;
     }
     conns_[c].fd.reset();

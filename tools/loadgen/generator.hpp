@@ -6,7 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <queue>
+#include <tuple>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/epoll.h>
@@ -14,6 +18,7 @@
 
 #include "common.hpp"
 #include "options.hpp"
+#include "outcomes.hpp"
 #include "response_parser.hpp"
 
 namespace loadgen {
@@ -77,6 +82,7 @@ struct connection {
   uint32_t events = 0;  // what epoll watches for
   int64_t request = -1; // index of the request in flight, or -1
   size_t written = 0;   // bytes of the request sent so far
+  cut_plan cut;         // where the request in flight is cut, if it is
   std::string in;       // received, not yet parsed
   response_parser parser;
 };
@@ -86,9 +92,10 @@ inline constexpr uint64_t timer_key = ~uint64_t{0};
 class load_generator {
 public:
   explicit load_generator(const options& opts)
-      : opts_(opts), request_(build_request(opts)),
+      : opts_(opts), requests_(build_requests(opts)),
         sched_(opts.rate, opts.warmup, opts.duration),
-        conns_(static_cast<size_t>(opts.connections)) {
+        conns_(static_cast<size_t>(opts.connections)),
+        book_(sched_.total, !opts.log_path.empty()) {
     epoll_ = unique_fd{epoll_create1(EPOLL_CLOEXEC)};
     if (!epoll_.valid())
       throw fatal_error(errno_text("epoll_create1"));
@@ -113,6 +120,7 @@ public:
 
   const tally& measured() const { return measured_; }
   const tally& warmup() const { return warmup_; }
+  const outcome_book& book() const { return book_; }
   const schedule& plan() const { return sched_; }
   std::vector<int64_t>& samples() { return samples_; }
 
@@ -141,7 +149,17 @@ private:
   void write_some(size_t c);
   void read_some(size_t c);
   void complete(size_t c);
-  void fail(size_t c, const std::string& why);
+  void fail(size_t c, int code, const std::string& why);
+  void begin(size_t c);
+  void cut(size_t c);
+  void fire_cuts(int64_t now);
+  int64_t next_wakeup(int64_t deadline) const;
+  const std::string& request_of(int64_t i) const {
+    return requests_[static_cast<size_t>(i % opts_.vary)];
+  }
+  void end(int64_t i, int code, int64_t now) {
+    book_.record(i, code, sched_.intended(i), now);
+  }
   void close(size_t c);
   void watch(size_t c, uint32_t events);
   void arm_timer(int64_t at);
@@ -151,9 +169,15 @@ private:
   }
 
   const options& opts_;
-  const std::string request_;
+  const std::vector<std::string> requests_;
   schedule sched_;
   std::vector<connection> conns_;
+  outcome_book book_;
+  // Timed cuts still to come: (when, connection, request), earliest first.
+  using pending_cut = std::tuple<int64_t, size_t, int64_t>;
+  std::priority_queue<pending_cut, std::vector<pending_cut>,
+                      std::greater<pending_cut>>
+      cuts_;
   unique_fd epoll_;
   unique_fd timer_;
   std::deque<size_t> free_;     // connections without a request

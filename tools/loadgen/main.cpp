@@ -22,6 +22,14 @@
 // connection or waits, in order, for one. A closed connection is reopened
 // by the next request that uses it, and a failed reopen fails that request.
 //
+// Accounting (the chaos suite's instrument): every request of the schedule
+// ends exactly once, with an HTTP status, a transport error, a cut of ours
+// (--cut closes a connection on purpose, part way through the request or
+// at a random time after it began: waiting for the answer or in the middle
+// of a stream) or a timeout (lost). The --json summary counts them by
+// outcome, with answers that came with no request waiting (a request
+// answered twice) and the worst wait; --log writes one line per request.
+//
 // Exit status: 0 if every measured request got an HTTP response (any
 // status), 1 if any failed or timed out, or if the pool cannot be opened at
 // start (nothing listening: no run, no summary), 2 for bad usage.
@@ -80,6 +88,9 @@ latency_stats compute_stats(std::vector<int64_t>& samples) {
 }
 
 struct summary {
+  const outcome_book* book = nullptr;
+  int64_t due = 0;
+  int64_t t0_ns = 0;
   double offered_rps = 0;
   double achieved_rps = 0;
   tally measured;
@@ -96,11 +107,25 @@ void print_json(const options& opts, const summary& s) {
               ",\"p90_us\":%" PRId64 ",\"p99_us\":%" PRId64
               ",\"p999_us\":%" PRId64 ",\"max_us\":%" PRId64
               ",\"connections\":%d"
-              ",\"duration_s\":%.3f}\n",
+              ",\"duration_s\":%.3f",
               s.offered_rps, s.achieved_rps, m.sent, m.completed(), m.ok,
               m.non2xx, m.errors, m.timeouts, s.latency.mean, s.latency.p50,
               s.latency.p90, s.latency.p99, s.latency.p999, s.latency.max,
               opts.connections, opts.duration);
+  // Every request of the run, warm-up included: how each one ended.
+  const auto& b = *s.book;
+  std::printf(",\"due\":%" PRId64 ",\"ended\":%" PRId64
+              ",\"unsolicited\":%" PRId64 ",\"ended_twice\":%" PRId64
+              ",\"worst_us\":%" PRId64 ",\"t0_ns\":%" PRId64
+              ",\"outcomes\":{",
+              s.due, b.ended(), b.unsolicited_count(), b.ended_twice(),
+              b.worst_us(), s.t0_ns);
+  const char* sep = "";
+  for (auto& [code, n] : b.counts()) {
+    std::printf("%s\"%s\":%" PRId64, sep, outcome_name(code).c_str(), n);
+    sep = ",";
+  }
+  std::printf("}}\n");
 }
 
 void print_human(const options& opts, const summary& s) {
@@ -120,6 +145,12 @@ void print_human(const options& opts, const summary& s) {
               "  p90 %" PRId64 "  p99 %" PRId64 "  p99.9 %" PRId64
               "  max %" PRId64 "\n",
               l.mean, l.p50, l.p90, l.p99, l.p999, l.max);
+  std::printf("  outcomes:   ");
+  for (auto& [code, n] : s.book->counts())
+    std::printf(" %s %" PRId64, outcome_name(code).c_str(), n);
+  std::printf(" (of %" PRId64 " due); worst wait %" PRId64 " us, %" PRId64
+              " unsolicited answers\n",
+              s.due, s.book->worst_us(), s.book->unsolicited_count());
   if (opts.warmup > 0)
     std::printf("  warm-up:    %" PRId64 " requests sent, %" PRId64
                 " failed (not counted above)\n",
@@ -150,6 +181,9 @@ int main(int argc, char** argv) {
     }
     gen.run();
     summary s;
+    s.book = &gen.book();
+    s.due = gen.plan().total;
+    s.t0_ns = gen.plan().t0;
     s.measured = gen.measured();
     s.warmup = gen.warmup();
     s.offered_rps =
@@ -157,6 +191,10 @@ int main(int argc, char** argv) {
     s.achieved_rps = static_cast<double>(s.measured.completed()) /
                      gen.measured_span(opts.duration);
     s.latency = compute_stats(gen.samples());
+    if (!opts.log_path.empty() &&
+        !gen.book().write_log(opts.log_path,
+                              [&](int64_t i) { return gen.plan().intended(i); }))
+      std::fprintf(stderr, "loadgen: cannot write %s\n", opts.log_path.c_str());
     if (opts.json)
       print_json(opts, s);
     else

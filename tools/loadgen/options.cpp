@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include <arpa/inet.h>
@@ -128,6 +129,30 @@ bool parse_options(int argc, char** argv, options& opts) {
     } else if (flag == "--body-bytes") {
       opts.body_bytes =
           static_cast<size_t>(parse_integer(flag, value, 0, 1LL << 30));
+    } else if (flag == "--body") {
+      opts.body = value;
+      opts.literal_body = true;
+    } else if (flag == "--header") {
+      auto colon = value.find(':');
+      if (colon == 0 || colon == std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        throw usage_error("--header: expected 'NAME: VALUE', got '" + value +
+                          "'");
+      opts.headers.push_back(value);
+    } else if (flag == "--vary") {
+      opts.vary = static_cast<int>(parse_integer(flag, value, 1, 1000000));
+    } else if (flag == "--cut") {
+      opts.cut = parse_number(flag, value, 0, true);
+      if (opts.cut > 1)
+        throw usage_error("--cut: expected a fraction in [0, 1], got '" +
+                          value + "'");
+    } else if (flag == "--cut-max-ms") {
+      opts.cut_max_ms = parse_number(flag, value, 0, true);
+    } else if (flag == "--seed") {
+      opts.seed = static_cast<uint64_t>(
+          parse_integer(flag, value, 0, std::numeric_limits<long long>::max()));
+    } else if (flag == "--log") {
+      opts.log_path = value;
     } else if (flag == "--timeout") {
       opts.timeout = parse_number(flag, value, 0, false);
     } else {
@@ -142,23 +167,53 @@ bool parse_options(int argc, char** argv, options& opts) {
     throw usage_error("--duration: required");
   if (opts.body_bytes > 0 && opts.method != "POST")
     throw usage_error("--body-bytes: needs --method POST");
+  if (opts.literal_body && opts.method != "POST")
+    throw usage_error("--body: needs --method POST");
+  if (opts.literal_body && opts.body_bytes > 0)
+    throw usage_error("--body: not with --body-bytes");
   if (opts.rate * (opts.warmup + opts.duration) > 1e8)
     throw usage_error("--rate: more than 100 million requests in one run");
   return true;
 }
 
-/// The bytes of the one request every connection sends, again and again.
-std::string build_request(const options& opts) {
-  std::string req = opts.method + " " + opts.url.path + " HTTP/1.1\r\n";
+namespace {
+
+std::string replace_all(std::string text, const std::string& what,
+                        const std::string& with) {
+  for (auto at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + with.size()))
+    text.replace(at, what.size(), with);
+  return text;
+}
+
+std::string build_one(const options& opts, const std::string& n) {
+  auto fill = [&](const std::string& s) {
+    return opts.vary > 1 ? replace_all(s, "{n}", n) : s;
+  };
+  std::string req = opts.method + " " + fill(opts.url.path) + " HTTP/1.1\r\n";
   req += "Host: " + opts.url.host_header + "\r\n";
   req += "Connection: keep-alive\r\n";
+  for (auto& h : opts.headers)
+    req += fill(h) + "\r\n";
+  auto body = opts.literal_body ? fill(opts.body)
+                                : std::string(opts.body_bytes, 'x');
   if (opts.method == "POST") {
-    req += "Content-Type: application/octet-stream\r\n";
-    req += "Content-Length: " + std::to_string(opts.body_bytes) + "\r\n";
+    req += opts.literal_body ? "Content-Type: application/json\r\n"
+                             : "Content-Type: application/octet-stream\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n";
-  req.append(opts.body_bytes, 'x');
-  return req;
+  return req + body;
+}
+
+} // namespace
+
+/// The bytes of each request, sent again and again.
+std::vector<std::string> build_requests(const options& opts) {
+  std::vector<std::string> out;
+  for (int n = 0; n < opts.vary; ++n)
+    out.push_back(build_one(opts, std::to_string(n)));
+  return out;
 }
 
 } // namespace loadgen
