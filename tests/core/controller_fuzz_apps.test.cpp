@@ -93,6 +93,21 @@ void start_failing_update(test::fixture& f, boxes& b,
   CHECK(b["app/C2"]->live == 1);
 }
 
+/// Settles, then checks that "app" runs with exactly `names`, that every
+/// user actor alive is a replica status lists, and every request has its
+/// answer.
+void check_running(test::fixture& f, boxes& b, const controller_actor& ctrl,
+                   const std::shared_ptr<tally>& t,
+                   std::vector<std::string> names) {
+  settle(f);
+  auto st = status(f, ctrl);
+  REQUIRE(find_app(st, "app") != nullptr);
+  CHECK(find_app(st, "app")->state == application_state::running);
+  CHECK(names_of(*find_app(st, "app")) == names);
+  CHECK(b.live() == listed_replicas(st));
+  CHECK(t->answered == t->sent);
+}
+
 } // namespace
 
 TEST_CASE("a redeploy that adds back what a failed one dropped leaves a "
@@ -105,15 +120,8 @@ TEST_CASE("a redeploy that adds back what a failed one dropped leaves a "
   start_failing_update(f, b, ctrl, t);
   // Undone: C2 comes back, C3 goes.
   deploy(f, ctrl, t, app_of(b, "app", {"C1", "C2"}));
-  settle(f);
-  auto st = status(f, ctrl);
-  REQUIRE(find_app(st, "app") != nullptr);
-  CHECK(find_app(st, "app")->state == application_state::running);
-  CHECK(names_of(*find_app(st, "app")) ==
-        std::vector<std::string>{"C1", "C2", "M"});
+  check_running(f, b, ctrl, t, {"C1", "C2", "M"});
   CHECK(b["app/C2"]->live == 1);
-  CHECK(b.live() == listed_replicas(st));
-  CHECK(t->answered == t->sent);
 }
 
 TEST_CASE("an update fixed by a patch retires what it dropped",
@@ -129,16 +137,9 @@ TEST_CASE("an update fixed by a patch retires what it dropped",
   p.num_replicas = 1;
   fire<deployment_status>(f, ctrl, t, update_atom::value, std::string{"app"},
                           std::string{"C3"}, p, true);
-  settle(f);
-  auto st = status(f, ctrl);
-  REQUIRE(find_app(st, "app") != nullptr);
-  CHECK(find_app(st, "app")->state == application_state::running);
-  CHECK(names_of(*find_app(st, "app")) ==
-        std::vector<std::string>{"C1", "C3", "M"});
+  check_running(f, b, ctrl, t, {"C1", "C3", "M"});
   // The dropped C2 stopped once the update was done.
   CHECK(b["app/C2"]->live == 0);
-  CHECK(b.live() == listed_replicas(st));
-  CHECK(t->answered == t->sent);
 }
 
 TEST_CASE("no sequence of redeploys of multi-deployment apps stops the "

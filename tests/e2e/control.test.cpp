@@ -9,6 +9,7 @@
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
+#include "gate.hpp"
 #include "steady_load.hpp"
 
 using namespace std::chrono;
@@ -92,37 +93,15 @@ TEST_CASE("a user_config change over the admin API keeps the replicas",
 
 namespace {
 
-/// The latch a hanging reconfigure hook waits on; opened when the test ends.
-struct hook_latch {
-  std::mutex mtx;
-  std::condition_variable cv;
-  bool open = false;
-  int hung = 0;
-
-  void hang() {
-    std::unique_lock<std::mutex> guard{mtx};
-    ++hung;
-    cv.wait(guard, [this] { return open; });
-  }
-
-  void release() {
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      open = true;
-    }
-    cv.notify_all();
-  }
-};
-
 /// Answers its config; its reconfigure hook hangs on a live replica when
 /// the new config asks it to (replicas started with that config do not).
 http_ingress::behavior_type stuck_hook(http_ingress::pointer self,
-                                       std::shared_ptr<hook_latch> latch) {
+                                       std::shared_ptr<test::gate> latch) {
   auto started = std::make_shared<bool>(false);
   on_reconfigure(self, [latch, started](const std::string& cfg) {
     if (std::exchange(*started, true) &&
         cfg.find("hang") != std::string::npos)
-      latch->hang();
+      latch->pass();
   });
   return {[self](http_request&) -> reply {
     auto& ctx = replica_context_of(self);
@@ -137,10 +116,10 @@ TEST_CASE("a reconfigure hook that hangs is replaced after "
           "reconfigure_timeout, and later changes still reach the deployment",
           "[control][reconfigure]") {
   test::demo_server s;
-  auto latch = std::make_shared<hook_latch>();
+  auto latch = std::make_shared<test::gate>();
   // The hung hooks return before the server stops, whatever fails.
   struct opener {
-    std::shared_ptr<hook_latch> latch;
+    std::shared_ptr<test::gate> latch;
     ~opener() { latch->release(); }
   } open_at_end{latch};
   auto app = s.serve.deployment("Stuck", stuck_hook)
@@ -162,10 +141,7 @@ TEST_CASE("a reconfigure hook that hangs is replaced after "
   CHECK(now.size() == 2);
   for (auto id : now)
     CHECK(old_ids.count(id) == 0);
-  {
-    std::lock_guard<std::mutex> guard{latch->mtx};
-    CHECK(latch->hung == 2);
-  }
+  CHECK(latch->entered.load() == 2);
   // A later change reaches every replica in place.
   p.user_config = R"({"x":3})";
   st = s.serve.update("stuck", "Stuck", p, seconds(30));

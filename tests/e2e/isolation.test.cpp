@@ -15,6 +15,7 @@
 
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
+#include "gate.hpp"
 #include "user_pool.hpp" // the pool's retirement event
 
 using namespace std::chrono;
@@ -22,36 +23,7 @@ using namespace actorserve;
 
 namespace {
 
-/// Blocks every call until the test opens it.
-struct gate {
-  std::mutex mtx;
-  std::condition_variable cv;
-  bool open = false;
-  std::atomic<int> entered{0};
-
-  void pass() {
-    std::unique_lock<std::mutex> guard{mtx};
-    ++entered;
-    cv.notify_all();
-    cv.wait(guard, [this] { return open; });
-  }
-
-  /// Waits for the event "n calls are inside"; the timeout only bounds a
-  /// failing test.
-  bool wait_entered(int n, seconds timeout = seconds(30)) {
-    std::unique_lock<std::mutex> guard{mtx};
-    return cv.wait_for(guard, timeout,
-                       [this, n] { return entered.load() >= n; });
-  }
-
-  void release() {
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      open = true;
-    }
-    cv.notify_all();
-  }
-};
+using test::gate;
 
 http_ingress::behavior_type gated(http_ingress::pointer self,
                                   std::shared_ptr<gate> g) {
