@@ -8,10 +8,11 @@ import sys
 
 import scaling  # bench/scaling.py
 
-from .config import BENCH, ROOT, VENV
+from .config import BENCH, BUILD, ROOT, VENV
 from .host import machine, setup
 from .procs import log
 from .report import Report
+from .report_chaos import ReliabilityReport
 from .suite import Suite
 
 
@@ -57,6 +58,17 @@ def main(doc):
     ap.add_argument("--httpfuzz-count", type=int, default=20000,
                     help="with --only fuzz: requests tools/httpfuzz sends to "
                          "the demo (default 20000)")
+    ap.add_argument("--build", default=BUILD,
+                    help="with --skip-setup: the build whose demo and "
+                         "loadgen the chaos and soak steps run (default "
+                         "build/bench)")
+    ap.add_argument("--soak-minutes", type=float,
+                    help="length of the soak (default 60 with --only soak, "
+                         "10 in the full run)")
+    ap.add_argument("--reliability", default=os.path.join(
+                        ROOT, "docs", "reliability.md"),
+                    help="the document whose generated part the chaos and "
+                         "soak steps rewrite")
     ap.add_argument("--from-results", metavar="JSON",
                     help="rewrite the document from a saved run "
                          "(bench/results/*.json) without measuring")
@@ -78,6 +90,10 @@ def main(doc):
         a.spins = [0, 50]
         a.fuzz_seconds = min(a.fuzz_seconds, 30)
         a.httpfuzz_count = min(a.httpfuzz_count, 1000)
+    if a.soak_minutes is None:
+        a.soak_minutes = 60 if a.only and "soak" in a.only.split(",") else 10
+        if a.quick:
+            a.soak_minutes = 2
     command = "bench/run" + "".join(" " + x for x in sys.argv[1:])
     suite = Suite(a)
     suite.errors = {}
@@ -89,6 +105,8 @@ def main(doc):
         command = saved.get("command", "bench/run")
         Report(suite, saved["info"], command,
                os.path.join(os.path.dirname(a.out), "img")).write(a.out)
+        ReliabilityReport(suite.results, saved["info"], command).write(
+            a.reliability)
         log(f"wrote {a.out} from {a.from_results}")
         return
     if not a.skip_setup:
@@ -111,7 +129,9 @@ def main(doc):
              ("multiplexing", suite.multiplexing),
              ("cluster", suite.cluster),
              ("metrics cost", suite.metrics_cost),
-             ("idle spin", suite.idle_spin)]
+             ("idle spin", suite.idle_spin),
+             ("chaos", suite.chaos),
+             ("soak", suite.soak)]
     if a.callgrind:
         steps.append(("callgrind", suite.callgrind))
     # The fuzzing campaign (an hour and more) runs only when asked for.
@@ -150,7 +170,15 @@ def main(doc):
         json.dump({"info": info, "command": command,
                    "ray_error": suite.ray_error, "results": suite.results,
                    "errors": suite.errors}, f, indent=1, default=str)
-    Report(suite, info, command,
-           os.path.join(os.path.dirname(a.out), "img")).write(a.out)
-    log(f"wrote {a.out}; raw results in bench/results/{stamp}.json; "
+    # The chaos and soak steps alone touch docs/reliability.md only (their
+    # figures live there); with other steps, or --merge, the page too.
+    only_reliability = a.only and not a.merge and all(
+        n in ("chaos", "soak") for n, _ in steps)
+    if not only_reliability:
+        Report(suite, info, command,
+               os.path.join(os.path.dirname(a.out), "img")).write(a.out)
+    if ReliabilityReport(suite.results, info, command).write(a.reliability):
+        log(f"wrote the generated part of {a.reliability}")
+    log(("" if only_reliability else f"wrote {a.out}; ") +
+        f"raw results in bench/results/{stamp}.json; "
         f"logs in {suite.tmp}")
