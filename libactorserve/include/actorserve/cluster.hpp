@@ -71,6 +71,11 @@ struct cluster_options {
   /// 0 turns it off. Longer than the heartbeat timeout, so that a worker
   /// that hung for less rejoins over its connection.
   std::chrono::milliseconds connection_timeout{10'000};
+  /// `--rejoin-timeout-ms`: a worker whose connection to its head closed
+  /// (the head went away, or this worker was silent for the connection
+  /// timeout) stops its replicas and tries to join again, backing off up
+  /// to 2 s between tries, for this long; then it exits. 0 exits at once.
+  std::chrono::milliseconds rejoin_timeout{60'000};
   /// TLS between nodes (`--cluster-tls-cert`, `--cluster-tls-key`,
   /// `--cluster-tls-ca`; PEM files): every node presents a certificate
   /// signed by the CA and checks its peer's. All three, or none.

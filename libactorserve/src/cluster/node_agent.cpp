@@ -5,6 +5,7 @@
 #include "auth.hpp"
 #include "cluster_impl.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <unordered_map>
 
@@ -21,69 +22,27 @@ namespace actorserve::detail {
 
 namespace {
 
-std::string key_of(const std::string& app, const std::string& deployment) {
-  return app + "/" + deployment;
-}
-
-} // namespace
-
-void node_registry::add(const std::string& app, const spec_ptr& ingress) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<spec_ptr> todo{ingress};
-  while (!todo.empty()) {
-    auto spec = todo.back();
-    todo.pop_back();
-    if (!spec)
-      continue;
-    auto& e = entries_[key_of(app, spec->config.name)];
-    if (e.spec)
-      continue;
-    e.spec = spec;
-    e.ep = std::make_shared<endpoint>(app, spec->config.name,
-                                      spec->config.max_ongoing_requests,
-                                      spec->config.max_queued_requests);
-    todo.insert(todo.end(), spec->children.begin(), spec->children.end());
-  }
-}
-
-node_registry::entry node_registry::find(const std::string& app,
-                                         const std::string& deployment) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = entries_.find(key_of(app, deployment));
-  return i == entries_.end() ? entry{} : i->second;
-}
-
-std::vector<std::pair<std::string, endpoint_ptr>>
-node_registry::endpoints() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<std::pair<std::string, endpoint_ptr>> out;
-  for (auto& kvp : entries_)
-    out.emplace_back(kvp.first, kvp.second.ep);
-  return out;
-}
-
-std::vector<std::string> node_registry::names() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<std::string> out;
-  for (auto& kvp : entries_)
-    out.push_back(kvp.first);
-  return out;
-}
-
-namespace {
-
 struct hosted_replica {
   caf::actor handle;
   gate_ptr gate;
 };
 
+/// Joining the head again: each attempt has a number, and answers to an
+/// older attempt (over a connection since closed) are dropped.
+struct rejoin_run {
+  bool active = false;
+  uint64_t attempt = 0;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::milliseconds backoff{100};
+};
+
 struct agent_state {
   registry_ptr reg;
+  /// The head's gate; null while the connection is closed.
   cluster_gate_actor gate;
   rejoin_info rejoin;
   std::function<void()> on_head_lost;
-  /// Joining again after the head declared this node DEAD.
-  bool rejoining = false;
+  rejoin_run again;
   /// This node's HTTP ingress (`--proxy`), and the routes it serves.
   std::vector<caf::actor> route_subscribers;
   route_table routes;
@@ -147,56 +106,134 @@ void stop_hosted(agent_ptr self) {
   self->state.hosted.clear();
 }
 
-/// Joining again failed: the node ends as when its head goes away.
-void give_up(agent_ptr self, const caf::error& err) {
+/// Joining again failed for good: the node ends as when its head goes
+/// away.
+void give_up(agent_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.again.active = false;
   detail::log_line{detail::log_level::error}
-      << "could not join the head again: " << message_of(err);
-  if (self->state.on_head_lost)
-    self->state.on_head_lost();
+      << "could not join the head again: " << why;
+  if (st.on_head_lost)
+    st.on_head_lost();
 }
 
-/// Announces what this binary registers under the new node id.
-void announce_again(agent_ptr self, uint64_t id) {
-  auto& st = self->state;
-  self->request(st.gate, st.rejoin.timeout, node_deployments_atom::value, id,
-                st.reg->names())
-      .then([self](bool) { self->state.rejoining = false; },
-            [self](caf::error& err) { give_up(self, err); });
-}
-
-/// The head declared this node DEAD (it hung, or was cut off, for longer
-/// than the heartbeat timeout) and has placed its replicas elsewhere: stop
-/// them, then join as a new node, as a restarted worker would.
-void join_again(agent_ptr self) {
-  auto& st = self->state;
-  if (st.rejoining)
+/// Attempt `attempt` failed: another after the backoff (the last one at
+/// the deadline), or give up once the deadline passed.
+void retry_later(agent_ptr self, uint64_t attempt, const std::string& why) {
+  using namespace std::chrono;
+  auto& r = self->state.again;
+  if (!r.active || attempt != r.attempt)
     return;
-  st.rejoining = true;
+  auto left = duration_cast<milliseconds>(r.deadline - steady_clock::now());
+  if (left.count() <= 0) {
+    give_up(self, why);
+    return;
+  }
+  auto wait = std::min(r.backoff, left);
   detail::log_line{detail::log_level::warning}
-      << "the head declared node " << st.rejoin.node_id->load()
-      << " DEAD; stopping its " << st.hosted.size()
-      << " replica(s) and joining again";
-  stop_hosted(self);
-  self->request(st.gate, st.rejoin.timeout, join_challenge_atom::value)
+      << "joining the head again failed (" << why << "); trying again in "
+      << wait.count() << " ms";
+  self->delayed_send(self, wait, rejoin_atom::value, ++r.attempt);
+  r.backoff = std::min<milliseconds>(r.backoff * 2, seconds(2));
+}
+
+/// Connects to the head again on a thread of its own (a dial blocks); the
+/// result comes back as `(rejoin_atom, attempt, gate, why)`.
+void dial(agent_ptr self, uint64_t attempt) {
+  auto agent = caf::actor_cast<caf::actor>(self);
+  self->home_system().spawn<caf::detached>(
+      [agent, attempt, dial = self->state.rejoin.dial](caf::event_based_actor* me) {
+        auto gate = dial();
+        if (gate)
+          caf::anon_send(agent, rejoin_atom::value, attempt, *gate,
+                         std::string{});
+        else
+          caf::anon_send(agent, rejoin_atom::value, attempt,
+                         cluster_gate_actor{}, me->system().render(gate.error()));
+      });
+}
+
+/// One attempt: a fresh challenge, the join, and the announcement of what
+/// this binary registers under the new node id; a new connection first
+/// when the old one closed.
+void try_join(agent_ptr self) {
+  auto& st = self->state;
+  auto attempt = st.again.attempt;
+  if (!st.gate) {
+    if (st.rejoin.dial)
+      dial(self, attempt);
+    else
+      give_up(self, "the connection to the head closed");
+    return;
+  }
+  auto fail = [self, attempt](caf::error& err) {
+    retry_later(self, attempt, message_of(err));
+  };
+  auto gate = st.gate;
+  auto timeout = st.rejoin.timeout;
+  self->request(gate, timeout, join_challenge_atom::value)
       .then(
-          [self](const std::string& nonce) {
+          [=](const std::string& nonce) {
             auto& st = self->state;
             auto hello = st.rejoin.hello;
             hello.proof = auth::join_proof(st.rejoin.token, nonce);
             hello.agent = caf::actor_cast<caf::actor>(self);
             hello.deployments = st.reg->names();
-            self->request(st.gate, st.rejoin.timeout, join_atom::value,
-                          std::move(hello))
+            self->request(gate, timeout, join_atom::value, std::move(hello))
                 .then(
-                    [self](uint64_t id) {
+                    [=](uint64_t id) {
                       self->state.rejoin.node_id->store(id);
-                      detail::log_line{detail::log_level::info}
-                          << "joined the head again as node " << id;
-                      announce_again(self, id);
+                      self->request(gate, timeout, node_deployments_atom::value,
+                                    id, self->state.reg->names())
+                          .then(
+                              [=](bool) {
+                                auto& r = self->state.again;
+                                if (attempt != r.attempt)
+                                  return;
+                                r.active = false;
+                                detail::log_line{detail::log_level::info}
+                                    << "joined the head again as node " << id;
+                              },
+                              fail);
                     },
-                    [self](caf::error& err) { give_up(self, err); });
+                    fail);
           },
-          [self](caf::error& err) { give_up(self, err); });
+          fail);
+}
+
+/// The head declared this node DEAD (it hung, or was cut off, for longer
+/// than the heartbeat timeout), or the connection to it closed: its
+/// replicas run elsewhere now. Stop them and join as a new node, as a
+/// restarted worker would, trying for `give_up_after`.
+void join_again(agent_ptr self, const char* why) {
+  auto& st = self->state;
+  detail::log_line{detail::log_level::warning}
+      << why << "; stopping its " << st.hosted.size()
+      << " replica(s) and joining again";
+  stop_hosted(self);
+  auto& r = st.again;
+  ++r.attempt; // answers over the old connection no longer count
+  if (!r.active) {
+    r.active = true;
+    r.deadline = std::chrono::steady_clock::now() + st.rejoin.give_up_after;
+    r.backoff = std::chrono::milliseconds{100};
+  }
+  try_join(self);
+}
+
+/// A dial's result for attempt `attempt`.
+void dialed(agent_ptr self, uint64_t attempt, cluster_gate_actor& gate,
+            const std::string& why) {
+  auto& st = self->state;
+  if (!st.again.active || attempt != st.again.attempt)
+    return;
+  if (!gate) {
+    retry_later(self, attempt, why);
+    return;
+  }
+  st.gate = std::move(gate);
+  self->monitor(st.gate);
+  try_join(self);
 }
 
 /// The head's routes, resolved against this node's endpoints.
@@ -223,10 +260,10 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
         self->state.rejoin = std::move(rejoin);
         self->state.on_head_lost = on_head_lost;
         self->monitor(gate);
-        auto head = gate.address();
-        self->set_down_handler([=](caf::down_msg& dm) {
-          auto& hosted = self->state.hosted;
-          if (dm.source != head) {
+        self->set_down_handler([self](caf::down_msg& dm) {
+          auto& st = self->state;
+          auto& hosted = st.hosted;
+          if (!st.gate || dm.source != st.gate.address()) {
             for (auto i = hosted.begin(); i != hosted.end(); ++i)
               if (i->second.handle.address() == dm.source) {
                 hosted.erase(i);
@@ -234,19 +271,28 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
               }
             return;
           }
+          st.gate = nullptr;
+          if (st.rejoin.give_up_after.count() > 0 && st.rejoin.dial) {
+            join_again(self, "lost the connection to the head");
+            return;
+          }
           detail::log_line{detail::log_level::warning}
-              << "lost the head; stopping this worker "
-                 "node's "
+              << "lost the head; stopping this worker node's "
               << hosted.size() << " replica(s)";
           stop_hosted(self);
-          if (on_head_lost)
-            on_head_lost();
+          st.again.active = false;
+          if (st.on_head_lost)
+            st.on_head_lost();
         });
         return {
             [self](node_ping_atom) { return load_of(self->state); },
             [self](node_dead_atom, const caf::node_id& node) {
-              if (node == self->node())
-                join_again(self);
+              if (node == self->node()) {
+                auto msg = "the head declared node " +
+                           std::to_string(self->state.rejoin.node_id->load()) +
+                           " DEAD";
+                join_again(self, msg.c_str());
+              }
               else
                 forget_node(self->home_system(), node);
             },
@@ -285,8 +331,18 @@ node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
             [](health_atom) { return true; },
             [self](status_atom) -> caf::result<serve_status> {
               auto& st = self->state;
+              if (!st.gate)
+                return make_error(errc::unavailable,
+                                  "this node is joining its head again");
               return self->delegate(st.gate, node_status_atom::value);
             },
+            [self](rejoin_atom, uint64_t attempt) {
+              auto& r = self->state.again;
+              if (r.active && attempt == r.attempt)
+                try_join(self);
+            },
+            [self](rejoin_atom, uint64_t attempt, cluster_gate_actor& gate,
+                   const std::string& why) { dialed(self, attempt, gate, why); },
         };
       },
       std::move(reg), std::move(gate), std::move(rejoin),

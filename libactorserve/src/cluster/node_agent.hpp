@@ -36,7 +36,9 @@
 /// every pushed replica set into this node's endpoint of the deployment,
 /// where the replicas here that call it find it. When the head goes away,
 /// or declared this node DEAD and does not take it back, it stops its
-/// replicas and tells the process (`on_head_lost`).
+/// replicas and joins again (a new connection when the old one closed),
+/// with backoff for up to `rejoin_info::give_up_after`; then it tells the
+/// process (`on_head_lost`).
 ///
 /// Ownership: the registry is shared with `serve` (which fills it as
 /// `run` builds applications); the agent owns the replicas it started.
@@ -53,6 +55,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "actorserve/cluster.hpp"
@@ -64,6 +67,8 @@
 namespace actorserve::detail {
 
 using start_replica_atom = caf::atom_constant<caf::atom("startrep")>;
+/// The agent's own messages while it joins its head again.
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 
 using node_agent_actor = caf::typed_actor<
     caf::replies_to<node_ping_atom>::with<node_load>,
@@ -77,7 +82,11 @@ using node_agent_actor = caf::typed_actor<
     // agent stands in for the head's.
     caf::reacts_to<routes_atom, caf::actor>,
     caf::replies_to<health_atom>::with<bool>,
-    caf::replies_to<status_atom>::with<serve_status>>;
+    caf::replies_to<status_atom>::with<serve_status>,
+    // From itself: try joining again (attempt number), and a dial's result
+    // (the head's gate, or null and why not).
+    caf::reacts_to<rejoin_atom, uint64_t>,
+    caf::reacts_to<rejoin_atom, uint64_t, cluster_gate_actor, std::string>>;
 
 /// The deployments this node's binary registers, by "app/deployment", each
 /// with the endpoint callers on this node use. Thread safe.
@@ -107,20 +116,29 @@ private:
 
 using registry_ptr = std::shared_ptr<node_registry>;
 
-/// What a worker needs to join its head again, once declared DEAD.
+/// What a worker needs to join its head again, once declared DEAD or
+/// once its connection closed.
 struct rejoin_info {
   std::string token;
   /// The node's hello (its proof and agent are filled in anew).
   node_hello hello;
+  /// Each request of a join.
   std::chrono::milliseconds timeout{10'000};
+  /// How long it keeps trying (`--rejoin-timeout-ms`); 0: once the
+  /// connection closed, the node ends at once.
+  std::chrono::milliseconds give_up_after{60'000};
+  /// Connects to the head again (blocking: it runs on a thread of its
+  /// own); null: a closed connection ends the node.
+  std::function<caf::expected<cluster_gate_actor>()> dial;
   /// The node's id, which a rejoin changes; read by `serve::node_id`.
   std::shared_ptr<std::atomic<uint64_t>> node_id =
       std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 /// Spawns the agent of a worker node that joins through `gate`; it calls
-/// `on_head_lost` (on a system thread) when the head goes away, or when
-/// joining again after the head declared this node DEAD fails.
+/// `on_head_lost` (on a system thread) when it cannot join its head again
+/// within `rejoin.give_up_after`, after the connection closed or the head
+/// declared this node DEAD.
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
                                   cluster_gate_actor gate, rejoin_info rejoin,
                                   std::function<void()> on_head_lost);

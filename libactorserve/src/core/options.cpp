@@ -35,6 +35,7 @@ struct flag_values {
         heartbeat_period_ms(d.cluster.heartbeat.period.count()),
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
         connection_timeout_ms(d.cluster.connection_timeout.count()),
+        rejoin_timeout_ms(d.cluster.rejoin_timeout.count()),
         resources(d.node.resources.empty()
                       ? std::string{"{}"}
                       : to_string(resource_set{0, d.node.resources})) {}
@@ -50,6 +51,7 @@ struct flag_values {
   int64_t heartbeat_period_ms;
   int64_t heartbeat_timeout_ms;
   int64_t connection_timeout_ms;
+  int64_t rejoin_timeout_ms;
   std::string resources;
   double memory_mb = 0;
   std::string token_file;
@@ -224,6 +226,8 @@ void declare(CLI::App& app, flag_values& v) {
      "a node silent this long is DEAD");
   ms("--cluster-connection-timeout-ms", v.connection_timeout_ms, hour_ms,
      "close a cluster connection silent this long, 0: never");
+  ms("--rejoin-timeout-ms", v.rejoin_timeout_ms, hour_ms,
+     "a worker that lost its head tries to join again this long, 0: exit");
   app.add_option("--cluster-tls-cert", o.cluster.tls_cert,
                  "this node's certificate (TLS between nodes, with the next "
                  "two)");
@@ -254,6 +258,7 @@ caf::error apply(CLI::App& app, flag_values& v) {
       std::chrono::milliseconds{v.heartbeat_timeout_ms};
   o.cluster.connection_timeout =
       std::chrono::milliseconds{v.connection_timeout_ms};
+  o.cluster.rejoin_timeout = std::chrono::milliseconds{v.rejoin_timeout_ms};
   if (app.count("--memory-budget-mb") > 0)
     o.node.memory_bytes = v.memory_mb * 1024 * 1024;
   if (v.no_http)

@@ -60,6 +60,19 @@ void serve::start_worker() {
   rejoin.hello = hello;
   rejoin.timeout = d.opts.cluster.join_timeout;
   rejoin.node_id = d.node_id;
+  rejoin.give_up_after = d.opts.cluster.rejoin_timeout;
+  // The same address, token (or certificates) and path as the first join.
+  rejoin.dial = [sys = d.sys.get(), opts = d.opts.cluster]()
+      -> caf::expected<cluster_gate_actor> {
+    std::string host;
+    uint16_t port = 0;
+    if (auto err = split_host_port(opts.join, host, port))
+      return err;
+    auto gate = detail::connect_gate(*sys, opts, host, port);
+    if (gate)
+      detail::set_cluster_nodelay(port, false);
+    return gate;
+  };
   auto make_agent = [&d, rejoin](const cluster_gate_actor& gate) {
     auto on_head_lost = [&d] {
       // serve::wait() drains and returns, as on SIGTERM.
