@@ -91,18 +91,20 @@ def worker_stop(ctx, stopped_s=15.0):
         later(t0, 3)
         os.kill(w.proc.pid, signal.SIGSTOP)
         t_stop = time.monotonic()
-        stop = Fault(t_stop, "SIGSTOP a worker 15 s", moved(w.node_id, keys))
+        stop = Fault(t_stop, "replicas moved after SIGSTOP",
+                     moved(w.node_id, keys))
         detected = poller.wait(t_stop, lambda v: v["nodes"].get(
             w.node_id) == "DEAD", stopped_s)
         later(t_stop, stopped_s)
         os.kill(w.proc.pid, signal.SIGCONT)
         t_cont = time.monotonic()
-        rejoin = Fault(t_cont, "SIGCONT", lambda v: alive(v) == 3 and
-                       at_target(v, keys))
+        rejoin = Fault(t_cont, "rejoined after SIGCONT",
+                       lambda v: alive(v) == 3 and at_target(v, keys))
         later(t0, secs)
         return [stop, rejoin], {
             "detected_s": detected and round(detected - t_stop, 3),
             "worker_exit": w.proc.poll(),
+            "fault": "SIGSTOP a worker for 15 s, then SIGCONT",
             "nodes_at_end": end_nodes(poller),
             "checks": {"declared DEAD while stopped": detected is not None,
                        "worker process still running": w.proc.poll() is None}}

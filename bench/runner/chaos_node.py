@@ -127,14 +127,15 @@ def autoscale(ctx):
 
     def schedule(t0, demo, poller):
         later(t0, 2)
-        up = Fault(time.monotonic(), "a 6× burst for 8 s",
+        up = Fault(time.monotonic(), "scaled up after the burst began",
                    lambda v: target(v) > 1 and at_target(v, [key]))
         later(t0, 2 + burst)
-        down = Fault(time.monotonic(), "the burst ends",
+        down = Fault(time.monotonic(), "back to 1 after it ended",
                      lambda v: target(v) == 1 and at_target(v, [key]))
         later(t0, secs)
         peak = max((target(v) for _, v in poller.samples if v), default=0)
-        return [up, down], {"peak_replicas": peak, "checks": {
+        return [up, down], {"peak_replicas": peak,
+                            "fault": "a 6× burst for 8 s", "checks": {
             "scaled up": peak > 1}}
     try:
         return run_scenario(ctx, "autoscale up and down", demo, specs,

@@ -104,7 +104,10 @@ def run_scenario(ctx, name, demo, specs, schedule, promise, keys,
     # A scenario may count only some failures against its promise (SIGTERM:
     # those due before the signal); the others are reported apart.
     counts = extra.pop("counts", lambda t_due, what: True)
-    failures = [f for f in acct.pop("failures") if counts(*f)]
+    every = acct.pop("failures")
+    failures = [f for f in every if counts(*f)]
+    excused = collections.Counter(w for f in every if not counts(*f)
+                                  for w in [f[1]])
     extra_checks = extra.pop("checks", {})
     allowed = promise(faults)
     repairs = [f.repair_s for f in faults if f.repaired]
@@ -114,6 +117,8 @@ def run_scenario(ctx, name, demo, specs, schedule, promise, keys,
            "failed_by": dict(collections.Counter(w for _, w in failures)),
            "worst_ms": round(acct["worst_ms"], 1),
            "repair_s": repairs, "leaked": leaked,
+           "repair_by": [[f.what, f.repair_s] for f in faults if f.repaired],
+           "excused_by": dict(excused),
            "settle_s": round(settle_s, 2), **acct, **extra}
     row["checks"] = {
         "exactly one end per request": acct["exact"],

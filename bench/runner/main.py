@@ -27,6 +27,13 @@ def int_keys(x):
     return x
 
 
+def measured_page(results):
+    """Whether a run holds figures for docs/benchmarks.md: the chaos and
+    soak steps alone touch docs/reliability.md only, where their figures
+    live."""
+    return any(v for k, v in results.items() if k not in ("chaos", "soak"))
+
+
 def main(doc):
     """`doc`: bench/run's docstring, whose first line --help shows."""
     ap = argparse.ArgumentParser(prog="bench/run",
@@ -103,8 +110,9 @@ def main(doc):
         suite.results, suite.errors = saved["results"], saved["errors"]
         suite.ray_error = saved.get("ray_error")
         command = saved.get("command", "bench/run")
-        Report(suite, saved["info"], command,
-               os.path.join(os.path.dirname(a.out), "img")).write(a.out)
+        if measured_page(suite.results):
+            Report(suite, saved["info"], command,
+                   os.path.join(os.path.dirname(a.out), "img")).write(a.out)
         ReliabilityReport(suite.results, saved["info"], command).write(
             a.reliability)
         log(f"wrote {a.out} from {a.from_results}")
@@ -170,10 +178,7 @@ def main(doc):
         json.dump({"info": info, "command": command,
                    "ray_error": suite.ray_error, "results": suite.results,
                    "errors": suite.errors}, f, indent=1, default=str)
-    # The chaos and soak steps alone touch docs/reliability.md only (their
-    # figures live there); with other steps, or --merge, the page too.
-    only_reliability = a.only and not a.merge and all(
-        n in ("chaos", "soak") for n, _ in steps)
+    only_reliability = not measured_page(suite.results)
     if not only_reliability:
         Report(suite, info, command,
                os.path.join(os.path.dirname(a.out), "img")).write(a.out)

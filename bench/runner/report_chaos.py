@@ -26,6 +26,11 @@ def _outcomes(row):
 
 
 def _repairs(row):
+    by = row.get("repair_by") or []
+    if len({what for what, _ in by}) > 1:  # faults of different kinds
+        return "; ".join(f"{what}: " + (f"{s:.2f} s" if s is not None else
+                                         "not within 30 s")
+                         for what, s in by)
     reps = row.get("repair_s") or []
     if row.get("faults") and None in reps:
         done = [r for r in reps if r is not None]
@@ -47,6 +52,8 @@ NOTES = {
     "exit_code": "exit status",
     "drain_s": "SIGTERM to exit (s)",
     "failed_by": "failed requests by outcome",
+    "excused_by": "ends not counted against the promise (after the "
+                  "signal)",
 }
 
 
@@ -125,8 +132,10 @@ class ReliabilityReport:
             notes = [f"{text}: {row[k]}" for k, text in NOTES.items()
                      if row.get(k) not in (None, [], {}, "")]
             if notes:
-                self.w(f"- **{row['name']}** ({row.get('fault') or 'cuts'}"
-                       f"): " + "; ".join(str(n) for n in notes) + ".")
+                what = row.get("fault") or (
+                    "cuts" if row.get("cut") else "no fault")
+                self.w(f"- **{row['name']}** ({what}): " +
+                       "; ".join(str(n) for n in notes) + ".")
         self.w("")
 
     def soak_section(self, s):
