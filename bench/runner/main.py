@@ -115,7 +115,8 @@ def main(doc):
                    os.path.join(os.path.dirname(a.out), "img")).write(a.out)
         ReliabilityReport(suite.results, saved["info"], command).write(
             a.reliability)
-        log(f"wrote {a.out} from {a.from_results}")
+        log(f"wrote {a.out if measured_page(suite.results) else ''} "
+            f"{a.reliability} from {a.from_results}")
         return
     if not a.skip_setup:
         err = setup(a.ray)

@@ -150,7 +150,7 @@ class ReliabilityReport:
                f"RSS sampled every {s['period_s']} s. After "
                f"{s['warmup_s']} s of warm-up the RSS went from "
                f"{s['base_mib']:.1f} MiB (median of the first "
-               f"{s['window']} samples) to {s['end_mib']:.1f} MiB (median "
+               f"{s['window']} sample(s)) to {s['end_mib']:.1f} MiB (median "
                f"of the last {s['window']}): {s['growth_pct']:+.2f} %, "
                f"{verdict} the 1 % bound; highest "
                f"{s['max_mib']:.1f} MiB. Requests: {s['due']:,} due, "
