@@ -84,11 +84,15 @@ TEST_CASE("a replica whose start on a worker timed out, and was replaced, is "
   REQUIRE(node->asked.size() == 2);
   // The first replica comes up after all and reports ready.
   auto stopped = std::make_shared<std::atomic<bool>>(false);
-  auto late = f.sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
-    self->attach_functor([=] { stopped->store(true); });
-    self->send(ctrl, ready_atom::value, late_id, true, std::string{});
-    return {[](int32_t) {}};
-  });
+  // The id is a spawn argument: CAF 0.17 spawns functors without
+  // arguments through a null pointer (undefined behavior under UBSan).
+  auto late = f.sys.spawn(
+      [=](caf::event_based_actor* self, uint64_t id) -> caf::behavior {
+        self->attach_functor([=] { stopped->store(true); });
+        self->send(ctrl, ready_atom::value, id, true, std::string{});
+        return {[](int32_t) {}};
+      },
+      late_id);
   f.run();
   CHECK(stopped->load());
   if (!stopped->load())
