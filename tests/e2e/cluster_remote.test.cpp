@@ -168,6 +168,36 @@ TEST_CASE("a request's multiplexed model id reaches a replica on a worker, "
   CHECK(test::body_of(r)["model_id"] == "alpha");
 }
 
+TEST_CASE("replicas on a worker report their multiplexed models: status "
+          "lists them and the head's callers send a model's calls to its "
+          "holder",
+          "[cluster][remote][multiplex]") {
+  remote_cluster c{run_demo};
+  auto call = [&] {
+    auto r = test::http(c.port(), "POST", "/multi", "{}",
+                        {{"serve_multiplexed_model_id", "m1"}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return test::body_of(r);
+  };
+  auto holder = call()["replica"].get<uint64_t>();
+  // The worker's next heartbeat answer carries the model to the head.
+  auto holds = [&] {
+    for (auto& r : test::deployment_of(c.head, "multi", "MultiModel").replicas)
+      if (r.id == holder && r.node_id == c.worker->node_id())
+        return r.multiplexed_model_ids == std::vector<std::string>{"m1"};
+    return false;
+  };
+  CHECK(test::wait_until(holds, seconds(5)));
+  // Two replicas on the worker, equally idle: every call of m1 goes to the
+  // one that holds it (a blind choice would pick each half the time).
+  for (int i = 0; i < 20; ++i) {
+    auto body = call();
+    CHECK(body["replica"].get<uint64_t>() == holder);
+    CHECK(body["loaded"] == false);
+  }
+}
+
 TEST_CASE("status shows the requests running at a busy replica on a worker, "
           "and autoscaling counts them",
           "[cluster][remote][autoscaling]") {

@@ -180,6 +180,8 @@ struct node_load {
   /// The replicas hosted there, and the calls running at each (parallel).
   std::vector<uint64_t> replicas;
   std::vector<uint32_t> running;
+  /// The multiplexed model ids each holds or is loading (parallel too).
+  std::vector<std::vector<std::string>> models;
   /// "app/deployment" and the calls that callers there hold waiting for a
   /// replica of it (parallel; only those with any).
   std::vector<std::string> deployments;
@@ -188,7 +190,7 @@ struct node_load {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_load& x) {
-  return f(x.replicas, x.running, x.deployments, x.queued);
+  return f(x.replicas, x.running, x.models, x.deployments, x.queued);
 }
 
 /// The head's actor behind its cluster port.

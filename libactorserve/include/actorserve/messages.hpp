@@ -24,6 +24,27 @@ namespace actorserve {
 
 namespace detail {
 class admission_gate; // admission.hpp
+
+/// The multiplexed model ids a replica on another node holds, as its
+/// node's last heartbeat answer said; callers prefer holders of a
+/// request's model through it as they do through a local replica's gate.
+/// Thread safe.
+class reported_models {
+public:
+  void set(std::vector<std::string> ids) {
+    std::atomic_store(
+        &ids_, std::make_shared<const std::vector<std::string>>(std::move(ids)));
+  }
+
+  /// Never null.
+  std::shared_ptr<const std::vector<std::string>> get() const {
+    return std::atomic_load(&ids_);
+  }
+
+private:
+  std::shared_ptr<const std::vector<std::string>> ids_ =
+      std::make_shared<const std::vector<std::string>>();
+};
 } // namespace detail
 
 // -- atoms --------------------------------------------------------------------
@@ -84,6 +105,9 @@ struct replica_ref {
   /// actor (admission.hpp). Null: calls go through `handle`. Never
   /// serialized.
   std::shared_ptr<detail::admission_gate> gate;
+  /// For a replica on another node, on the head: the model ids it reports
+  /// (null elsewhere). Never serialized.
+  std::shared_ptr<detail::reported_models> models;
 };
 
 template <class Inspector>

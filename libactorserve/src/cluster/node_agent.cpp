@@ -90,6 +90,7 @@ node_load load_of(const agent_state& st) {
   for (auto& [id, r] : st.hosted) {
     out.replicas.push_back(id);
     out.running.push_back(r.gate->running());
+    out.models.push_back(r.gate->model_ids());
   }
   for (auto& [key, ep] : st.reg->endpoints())
     if (auto n = ep->queued(); n > 0) {

@@ -7,8 +7,9 @@
 /// | message | sender | reply | errors |
 /// |---|---|---|---|
 /// | `(node_ping_atom)` | the controller, every heartbeat period | the
-/// `node_load` here: each hosted replica's running calls, and the calls
-/// callers here hold waiting per deployment | none (a node that does not
+/// `node_load` here: each hosted replica's running calls and multiplexed
+/// model ids, and the calls callers here hold waiting per deployment |
+/// none (a node that does not
 /// answer within the heartbeat timeout is DEAD) |
 /// | `(node_dead_atom, node_id)` | the controller, when a node is declared
 /// DEAD | none: another node's proxies here end (`forget_node`); this

@@ -239,8 +239,12 @@ void node_reported(controller_ptr self, uint64_t node,
   auto reps = std::min(load.replicas.size(), load.running.size());
   for (size_t i = 0; i < reps; ++i) {
     auto at = locate(self, load.replicas[i]);
-    if (at.dep != nullptr && at.r->node == node)
-      at.r->reported_running = load.running[i];
+    if (at.dep == nullptr || at.r->node != node)
+      continue;
+    at.r->reported_running = load.running[i];
+    if (i < load.models.size() && at.r->models &&
+        *at.r->models->get() != load.models[i])
+      at.r->models->set(load.models[i]);
   }
 }
 
@@ -299,6 +303,7 @@ void start_remote(controller_ptr self, app_entry& app, const std::string& name,
                   dep.code, cfg.version,  cfg.user_config,
                   cfg.max_ongoing_requests};
   e.node = node;
+  e.models = std::make_shared<reported_models>();
   dep.replicas.push_back(std::move(e));
   self->state.index.emplace(id, std::make_pair(app.name, name));
   auto n = find_node(self, node);

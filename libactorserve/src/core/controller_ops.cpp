@@ -30,7 +30,7 @@ void push_replicas(controller_ptr self, deployment_entry& dep) {
   refs.reserve(dep.replicas.size());
   for (auto& r : dep.replicas)
     if (r.state == replica_state::ready)
-      refs.push_back(replica_ref{r.id, r.handle, r.gate});
+      refs.push_back(replica_ref{r.id, r.handle, r.gate, r.models});
   auto& scaling = dep.spec->config.autoscaling;
   bool from_zero = scaling && scaling->min_replicas == 0;
   push_to_nodes(self, dep, refs, from_zero);

@@ -68,7 +68,18 @@ struct replica_entry {
   /// On a worker node (no gate here): the calls running there, as its
   /// node's last heartbeat answer said.
   uint32_t reported_running = 0;
+  /// On a worker node: the model ids it reported, shared with the head's
+  /// callers through its `replica_ref`.
+  std::shared_ptr<reported_models> models;
 };
+
+/// The multiplexed model ids `r` holds: its gate's here, its node's
+/// report otherwise.
+inline std::vector<std::string> models_at(const replica_entry& r) {
+  if (r.gate)
+    return r.gate->model_ids();
+  return r.models ? *r.models->get() : std::vector<std::string>{};
+}
 
 /// The calls running at `r`: its gate's count here, its node's report
 /// otherwise.

@@ -75,7 +75,7 @@ deployment_status status_of(const std::string& name,
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{
         r.id, r.state, running_at(r), r.version,
-        r.gate ? r.gate->model_ids() : std::vector<std::string>{}, r.node});
+        models_at(r), r.node});
   return result;
 }
 

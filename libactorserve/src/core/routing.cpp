@@ -184,8 +184,10 @@ bool caller_router::try_dispatch(call_ptr& call) {
     detail::prefer_model(
         model, candidates, loads, rest, rest_loads,
         [this](size_t i) -> std::shared_ptr<const std::vector<std::string>> {
-          auto& gate = slots_[i].ref.gate;
-          return gate ? gate->models() : nullptr;
+          auto& ref = slots_[i].ref;
+          if (ref.gate)
+            return ref.gate->models();
+          return ref.models ? ref.models->get() : nullptr;
         });
     if (dispatch_nearest(call, candidates, loads))
       return true;
