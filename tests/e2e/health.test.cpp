@@ -71,6 +71,13 @@ struct board {
 
 using sick_ptr = std::shared_ptr<board>;
 
+/// Opens the board when the test ends, however it ends: blocked user code
+/// must return before the server can stop.
+struct release_at_end {
+  sick_ptr b;
+  ~release_at_end() { b->release(); }
+};
+
 /// (hold): answers its id; with hold != 0, only once the test opens the
 /// gate (user code that blocks its replica's thread).
 using worker_actor = caf::typed_actor<caf::replies_to<int32_t>::with<uint64_t>>;
@@ -100,6 +107,41 @@ worker_actor::behavior_type plain_worker(worker_actor::pointer self,
   }};
 }
 
+/// (hold): like plain_worker, but holds one of its blocking threads, not
+/// its actor.
+worker_actor::behavior_type blocking_worker(worker_actor::pointer self,
+                                            sick_ptr b) {
+  auto id = replica_context_of(self).replica_id;
+  return {[self, b, id](int32_t hold) -> caf::result<uint64_t> {
+    return run_blocking(self, [b, id, hold] {
+      if (hold != 0)
+        b->hold();
+      return id;
+    });
+  }};
+}
+
+/// Deployment "Worker" of `fn`, probed every 50 ms with a 200 ms timeout.
+template <class F>
+auto probed_worker(serve& s, F fn) {
+  return s.deployment("Worker", fn).health_check(milliseconds(50),
+                                                 milliseconds(200));
+}
+
+/// The deployment message of `name` in status, and on the admin port.
+std::pair<std::string, std::string> messages(serve& s,
+                                             const std::string& name) {
+  std::pair<std::string, std::string> out;
+  auto st = s.status();
+  REQUIRE(st);
+  for (auto& app : st->applications)
+    for (auto& dep : app.deployments)
+      if (dep.name == name)
+        out.first = dep.message;
+  out.second = test::http(s.admin_port(), "GET", "/-/status").body;
+  return out;
+}
+
 /// GET / streams "open", holds its blocking thread until the test opens
 /// the board, then streams "done"; a health check of its own counts probes.
 http_ingress::behavior_type streamer(http_ingress::pointer self, sick_ptr b) {
@@ -122,6 +164,13 @@ serve_options no_http() {
   return opts;
 }
 
+/// Options with the admin API on a free port and no HTTP ingress.
+serve_options admin_only() {
+  auto opts = no_http();
+  opts.admin.port = 0;
+  return opts;
+}
+
 /// The ids of the READY replicas of deployment `name`.
 std::set<uint64_t> ready_ids(serve& s, const std::string& name = "Worker") {
   std::set<uint64_t> ids;
@@ -136,6 +185,12 @@ std::set<uint64_t> ready_ids(serve& s, const std::string& name = "Worker") {
   return ids;
 }
 
+/// Waits until the one READY replica of Worker is no longer one of
+/// `before` (it was replaced); then the deployment's message, in status and
+/// on the admin port.
+std::pair<std::string, std::string>
+replaced_because(serve& s, const std::set<uint64_t>& before);
+
 /// Waits until `pred(ready ids)` holds; false after ten seconds.
 template <class Pred>
 bool wait_for_ids(serve& s, Pred pred) {
@@ -146,6 +201,14 @@ bool wait_for_ids(serve& s, Pred pred) {
     std::this_thread::yield();
   }
   return false;
+}
+
+std::pair<std::string, std::string>
+replaced_because(serve& s, const std::set<uint64_t>& before) {
+  REQUIRE(wait_for_ids(s, [&](const std::set<uint64_t>& ids) {
+    return ids.size() == 1 && ids != before;
+  }));
+  return messages(s, "Worker");
 }
 
 } // namespace
@@ -249,6 +312,7 @@ TEST_CASE("a replica whose every slot holds a blocking stream passes its "
   opts.admin.port = 0;
   opts.http.port = 0;
   serve s{opts};
+  release_at_end guard{b}; // before the server stops
   REQUIRE(s.run(s.deployment("Streamer", streamer)
                     .max_ongoing_requests(2)
                     .health_check(milliseconds(50), milliseconds(200))
@@ -272,4 +336,64 @@ TEST_CASE("a replica whose every slot holds a blocking stream passes its "
   b->release();
   CHECK(one.line(seconds(10)) == std::optional<std::string>{"done"});
   CHECK(two.line(seconds(10)) == std::optional<std::string>{"done"});
+}
+
+TEST_CASE("a replica whose handler blocks its actor for good, with calls "
+          "waiting behind it, is replaced and status says why",
+          "[health]") {
+  auto b = std::make_shared<board>();
+  serve s{admin_only()};
+  release_at_end guard{b}; // before the server stops
+  // No check of its own: only the replica's system side can tell.
+  auto h = s.run(probed_worker(s, plain_worker).bind(b), {"w", ""});
+  REQUIRE(h);
+  auto before = ready_ids(s);
+  REQUIRE(before.size() == 1);
+  auto first = h->call(int32_t{1});
+  REQUIRE(b->wait([&] { return b->inside == 1; }));
+  // Two more calls queue behind the blocked one, in its actor's mailbox.
+  auto second = h->call(int32_t{0});
+  auto third = h->call(int32_t{0});
+  auto [message, admin] = replaced_because(s, before);
+  CHECK_THAT(message, Catch::Contains("failed 3 health checks in a row") &&
+                          Catch::Contains("wedged") &&
+                          Catch::Contains("in one message"));
+  CHECK_THAT(admin, Catch::Contains("wedged"));
+  b->release();
+  CHECK(first.get(seconds(10)));
+  CHECK(second.get(seconds(10)));
+  CHECK(third.get(seconds(10)));
+}
+
+TEST_CASE("a replica whose blocking calls never return, with callers "
+          "turned away, is replaced and status says why",
+          "[health]") {
+  auto b = std::make_shared<board>();
+  serve s{admin_only()};
+  release_at_end guard{b}; // before the server stops
+  auto h = s.run(
+      probed_worker(s, blocking_worker).max_ongoing_requests(2).bind(b),
+      {"w", ""});
+  REQUIRE(h);
+  auto before = ready_ids(s);
+  REQUIRE(before.size() == 1);
+  auto one = h->call(int32_t{1});
+  auto two = h->call(int32_t{1});
+  REQUIRE(b->wait([&] { return b->inside == 2; }));
+  // A third call waits in its caller, which keeps knocking at the full
+  // gate; nothing in the replica moves.
+  auto three = h->call(int32_t{0});
+  auto [message, admin] = replaced_because(s, before);
+  CHECK_THAT(message, Catch::Contains("wedged: all 2 slots held"));
+  CHECK_THAT(admin, Catch::Contains("wedged"));
+  // The waiting call is answered: by the new replica, or `unavailable`
+  // when it found the set empty between the two.
+  auto r = three.get(seconds(10));
+  if (r)
+    CHECK(before.count(*r) == 0);
+  else
+    CHECK(code_of(r.error()) == errc::unavailable);
+  b->release();
+  CHECK(one.get(seconds(10)));
+  CHECK(two.get(seconds(10)));
 }

@@ -71,9 +71,12 @@ public:
     auto cur = word_.load(std::memory_order_relaxed);
     for (;;) {
       running = cur & count_mask;
-      if ((cur & closed_bit) != 0 ||
-          running >= max_ongoing_.load(std::memory_order_relaxed))
+      if ((cur & closed_bit) != 0)
         return false;
+      if (running >= max_ongoing_.load(std::memory_order_relaxed)) {
+        turned_away();
+        return false;
+      }
       if (word_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
         return true;
@@ -95,6 +98,19 @@ public:
 
   bool is_open() const noexcept {
     return (word_.load(std::memory_order_relaxed) & closed_bit) == 0;
+  }
+
+  /// A caller found every slot held (and went to another replica, or
+  /// waited). Mostly a load: the flag is set once between two probes.
+  void turned_away() noexcept {
+    if (!turned_away_.load(std::memory_order_relaxed))
+      turned_away_.store(true, std::memory_order_relaxed);
+  }
+
+  /// Whether a caller was turned away since the last call (the replica's
+  /// health probes: work wanted in while every slot was held).
+  bool take_turned_away() noexcept {
+    return turned_away_.exchange(false, std::memory_order_relaxed);
   }
 
   uint32_t max_ongoing() const noexcept {
@@ -137,6 +153,7 @@ private:
   /// takes no calls.
   std::atomic<uint32_t> word_{closed_bit};
   std::atomic<uint32_t> max_ongoing_;
+  std::atomic<bool> turned_away_{false};
   caf::actor user_;
   caf::weak_actor_ptr replica_;
   std::shared_ptr<const std::vector<std::string>> models_ =

@@ -4,8 +4,10 @@
 /// and the way back onto the replica's user actor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,27 @@
 
 namespace actorserve::detail {
 
+/// Counters of one replica's user code, for its health probes
+/// (`watch_progress` in health.hpp): written by the user actor's thread and
+/// its blocking pool, read by the replica's system side at each probe.
+struct replica_activity {
+  /// Messages the user actor began, and ended (its thread only).
+  std::atomic<uint64_t> begun{0};
+  std::atomic<uint64_t> ended{0};
+  /// Streams the user actor produces now (its thread only).
+  std::atomic<uint32_t> streams{0};
+  /// Blocking jobs that started, and that wait for a thread (the pool's,
+  /// under its lock).
+  std::atomic<uint64_t> jobs_started{0};
+  std::atomic<uint64_t> jobs_waiting{0};
+
+  /// Adds one to a counter that only its one writer changes: no atomic
+  /// read-modify-write on the path of every message.
+  static void bump(std::atomic<uint64_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
 /// Threads that run blocking work: one replica's (`run_blocking`, blocking
 /// streams and batches, model loads), or the user health checks of every
 /// replica of an actor system (`probe_pool`). Grows on demand up to a
@@ -33,9 +56,11 @@ public:
   /// each job becomes a coordinator job, so deterministic tests run blocking
   /// work (and user health checks) step by step. `thread_name` names its
   /// threads.
+  /// `activity`, when set, counts the jobs that started and wait.
   blocking_pool(size_t max_threads, caf::actor_system& sys,
                 std::string thread_name = "as-blocking",
-                std::chrono::milliseconds retire_after = {});
+                std::chrono::milliseconds retire_after = {},
+                std::shared_ptr<replica_activity> activity = nullptr);
   ~blocking_pool();
   blocking_pool(const blocking_pool&) = delete;
   blocking_pool& operator=(const blocking_pool&) = delete;

@@ -4,10 +4,19 @@
 /// replaced). The controller probes each ready replica every
 /// `health_check_period` and feeds the outcome here; tests drive it with
 /// plain values.
+///
+/// A probe fails when the user's check throws or does not answer in time,
+/// and also when the replica is wedged (`watch_progress`, below): its user
+/// code has made no progress for `health_check_timeout` while work waits
+/// for it. The replica's system side decides that at each probe from
+/// counters the user plane keeps, so a replica whose user code is stuck in
+/// every slot fails its probes even without a check of its own.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace actorserve {
 
@@ -83,6 +92,102 @@ schedule_probes(uint32_t replicas, std::chrono::milliseconds period) noexcept {
   }
   s.interval = interval;
   return s;
+}
+
+/// What a replica's user code was doing at a probe, as its system side
+/// reads it (counters of the user plane and the admission gate). Counts
+/// that only grow matter by whether they changed since the last probe.
+struct activity_sample {
+  /// Progress so far: messages the user actor finished, and blocking jobs
+  /// that started.
+  uint64_t progress = 0;
+  /// The user actor is inside a message now.
+  bool in_message = false;
+  /// Calls and streams holding a slot at the gate, and the gate's limit.
+  uint32_t running = 0;
+  uint32_t max_ongoing = 0;
+  /// The streams among `running`.
+  uint32_t streams = 0;
+  /// A caller was turned away at the full gate since the last probe.
+  bool turned_away = false;
+  /// Blocking jobs waiting for one of the replica's blocking threads.
+  uint64_t jobs_waiting = 0;
+};
+
+/// How a replica is wedged: what waits, and on what.
+enum class stall : uint8_t {
+  /// Not wedged.
+  none,
+  /// The user actor is inside one message while other calls of the
+  /// replica wait for it (their continuations, or their turn).
+  actor,
+  /// Blocking jobs wait while every blocking thread is held.
+  blocking,
+  /// Every slot is held (not all by streams) and callers were turned away.
+  full,
+};
+
+/// The probing side's memory of a replica's progress.
+struct progress_watch {
+  bool seen = false;
+  /// Work waited at the last probe.
+  bool waiting = false;
+  activity_sample last;
+  /// Since when work has waited with no progress (while a stall holds).
+  std::chrono::steady_clock::time_point since;
+};
+
+/// Records sample `s`, taken at `now`, and says whether the replica is
+/// wedged: work waited at this probe, and nothing progressed from the
+/// probe at which waiting work was first seen (unbroken since) until now,
+/// `timeout` or more later. A long call with nothing waiting behind it is
+/// busy, not wedged; so are slots held by streams alone (a stream may be
+/// quiet for long).
+inline stall watch_progress(progress_watch& w, const activity_sample& s,
+                            std::chrono::steady_clock::time_point now,
+                            std::chrono::milliseconds timeout) noexcept {
+  auto kind = stall::none;
+  if (s.in_message && s.running >= 2)
+    kind = stall::actor;
+  else if (s.jobs_waiting > 0)
+    kind = stall::blocking;
+  else if (s.turned_away && s.running >= s.max_ongoing &&
+           s.running > s.streams)
+    kind = stall::full;
+  bool moved = !w.seen || s.progress != w.last.progress;
+  bool was_waiting = w.waiting;
+  w.seen = true;
+  w.waiting = kind != stall::none;
+  w.last = s;
+  if (kind == stall::none)
+    return stall::none;
+  if (moved || !was_waiting) {
+    w.since = now;
+    return stall::none;
+  }
+  return now - w.since >= timeout ? kind : stall::none;
+}
+
+/// Why a probe of a replica wedged by `kind` failed, for its status.
+inline std::string describe(stall kind, const activity_sample& s,
+                            std::chrono::milliseconds stalled) {
+  auto ms = std::to_string(stalled.count()) + " ms";
+  switch (kind) {
+    case stall::actor:
+      return "wedged: its user code has been in one message for " + ms +
+             " while " + std::to_string(s.running - 1) +
+             " other call(s) wait for it";
+    case stall::blocking:
+      return "wedged: no blocking job started for " + ms + " while " +
+             std::to_string(s.jobs_waiting) + " wait for a thread";
+    case stall::full:
+      return "wedged: all " + std::to_string(s.max_ongoing) +
+             " slots held with no progress for " + ms +
+             " while callers were turned away";
+    case stall::none:
+      break;
+  }
+  return "not wedged";
 }
 
 } // namespace actorserve

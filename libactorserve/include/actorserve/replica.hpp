@@ -26,7 +26,9 @@
 /// | `(status_atom)` | the controller, tests | `replica_status` | none |
 /// | `(health_atom)` | the controller, every `health_check_period` | `true`;
 /// with a user health check (`on_health_check`), once that passed on a
-/// blocking thread | `unavailable` (not ready), the check's error, or a
+/// probe thread | `unavailable` (not ready; or wedged: its user code made
+/// no progress for `health_check_timeout` while work waited, health.hpp's
+/// `watch_progress`, the message says which way), the check's error, or a
 /// request timeout after `health_check_timeout` |
 /// | `(reconfigure_atom, string user_config, uint32 max_ongoing)` | the
 /// controller, when those changed (an in-place update) | `true` once the

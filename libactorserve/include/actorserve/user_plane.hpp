@@ -90,6 +90,10 @@ struct replica_context {
   /// The replica's admission gate (framework use: streams hold a slot).
   /// Weak: the gate names the user actor, which holds this context.
   std::weak_ptr<detail::admission_gate> gate;
+  /// What the user code is doing, for the replica's health probes
+  /// (framework use).
+  std::shared_ptr<detail::replica_activity> activity =
+      std::make_shared<detail::replica_activity>();
 };
 
 namespace detail {
@@ -232,6 +236,24 @@ protected:
     caf::error err_;
     bool refused_ = false;
   };
+
+  /// Counts one message of the user actor, begun and ended, for the
+  /// replica's health probes.
+  class activity_scope {
+  public:
+    explicit activity_scope(replica_activity& a) noexcept : a_(a) {
+      replica_activity::bump(a_.begun);
+    }
+    ~activity_scope() { replica_activity::bump(a_.ended); }
+    activity_scope(const activity_scope&) = delete;
+    activity_scope& operator=(const activity_scope&) = delete;
+
+  private:
+    replica_activity& a_;
+  };
+
+  /// The replica's activity counters (`replica_context::activity`).
+  replica_activity* activity_;
 
   /// The actor is stopping: requests still unanswered get `unavailable`.
   void mark_exiting() noexcept;
@@ -385,6 +407,7 @@ public:
   }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    activity_scope turn{*activity_};
     if (handle_framework_message(this, x))
       return caf::invoke_message_result::consumed;
     message_scope scope{*this, x};

@@ -1,6 +1,7 @@
 #include "actorserve/replica.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <utility>
@@ -15,6 +16,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actorserve/error.hpp"
+#include "actorserve/health.hpp"
 #include "actorserve/metrics.hpp"
 #include "actorserve/user_plane.hpp"
 #include "call_host.hpp"
@@ -36,6 +38,9 @@ struct replica_data {
   std::shared_ptr<std::atomic<bool>> user_health_check;
   /// Keeps the replica's gauges in the metrics while the replica lives.
   std::shared_ptr<const int> metrics_token;
+  /// What the user code is doing, and what the probes saw of it.
+  std::shared_ptr<detail::replica_activity> activity;
+  progress_watch progress;
   /// Calls relayed to the user actor (from callers on other nodes), by
   /// their caller and its request id, with the reply guard each went with:
   /// a caller's `call_cancel_atom` finds its call here.
@@ -96,6 +101,32 @@ void stop(replica_actor* self) {
   self->quit();
 }
 
+/// Why the replica is wedged at this probe (`watch_progress`), or "".
+std::string wedged(replica_actor* self) {
+  auto& st = self->state;
+  auto& gate = *st.args.gate;
+  auto& a = *st.activity;
+  activity_sample s;
+  // Ended before begun: a message counted begun and not ended is one the
+  // actor is inside now.
+  auto ended = a.ended.load(std::memory_order_relaxed);
+  s.in_message = a.begun.load(std::memory_order_relaxed) != ended;
+  s.progress = ended + a.jobs_started.load(std::memory_order_relaxed);
+  s.running = gate.running();
+  s.max_ongoing = gate.max_ongoing();
+  s.streams = a.streams.load(std::memory_order_relaxed);
+  s.turned_away = gate.take_turned_away();
+  s.jobs_waiting = a.jobs_waiting.load(std::memory_order_relaxed);
+  auto now = self->clock().now();
+  auto kind = watch_progress(st.progress, s, now,
+                             st.args.spec->config.health_check_timeout);
+  if (kind == stall::none)
+    return {};
+  return describe(kind, s,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                      now - st.progress.since));
+}
+
 caf::error rejection(uint32_t running, const char* why) {
   return caf::error{static_cast<uint8_t>(errc::rejected), error_category,
                     caf::make_message(std::string{why}, running)};
@@ -129,6 +160,7 @@ caf::behavior replica_actor::make_behavior() {
         });
   }
   st.user_health_check = ctx->user_health_check;
+  st.activity = ctx->activity;
   try {
     st.user = st.args.spec->spawn(self->home_system(), cfg.mode, std::move(ctx),
                                   st.args.children);
@@ -254,10 +286,14 @@ caf::behavior replica_actor::make_behavior() {
       },
       [self](health_atom) -> caf::result<bool> {
         // The system side answers for itself: a replica whose user code is
-        // busy is still healthy. Only the user's own check sees inside.
+        // busy is still healthy, unless it is wedged (no progress for
+        // health_check_timeout while work waits). The user's own check
+        // sees further inside.
         auto& st = self->state;
         if (st.state != replica_state::ready || !st.user)
           return make_error(errc::unavailable, "the replica is not ready");
+        if (auto why = wedged(self); !why.empty())
+          return make_error(errc::unavailable, std::move(why));
         if (!st.user_health_check->load())
           return true;
         auto rp = self->make_response_promise<bool>();

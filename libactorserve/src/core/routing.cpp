@@ -172,6 +172,8 @@ bool caller_router::try_dispatch(call_ptr& call) {
                                   s.ref.id) == call->tried.end()) {
       candidates.push_back(i);
       loads.push_back(load);
+    } else if (load >= limit && s.ref.gate && s.ref.gate->is_open()) {
+      s.ref.gate->turned_away(); // its health probes see the demand
     }
   }
   // A multiplexed call tries the replicas that hold its model first, else

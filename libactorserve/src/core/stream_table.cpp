@@ -22,6 +22,8 @@ uint64_t user_plane::add_stream(std::unique_ptr<outbound> st) {
   if (st->gate)
     st->gate->enter();
   streams_.emplace(id, std::move(st));
+  activity_->streams.store(static_cast<uint32_t>(streams_.size()),
+                           std::memory_order_relaxed);
   return id;
 }
 
@@ -31,6 +33,8 @@ void user_plane::end_stream(uint64_t id, caf::error err) {
     return;
   auto st = std::move(i->second);
   streams_.erase(i);
+  activity_->streams.store(static_cast<uint32_t>(streams_.size()),
+                           std::memory_order_relaxed);
   if (st->consumer) {
     unwatch_actor(st->consumer, st.get());
     st->consumer->enqueue(caf::make_mailbox_element(
@@ -121,6 +125,7 @@ bool user_plane::handle_stream_message(caf::mailbox_element& x) {
 void user_plane::close_streams() {
   auto streams = std::move(streams_);
   streams_.clear();
+  activity_->streams.store(0, std::memory_order_relaxed);
   for (auto& [id, st] : streams) {
     st->on_exit();
     if (st->consumer)

@@ -34,10 +34,11 @@ user_plane::user_plane(caf::actor_system& sys,
                        bool isolated)
     // Replicas make their contexts mutable (replica.cpp); a reconfigure
     // changes `user_config` in place.
-    : life_(std::make_shared<plane_life>()),
+    : activity_(ctx->activity.get()), life_(std::make_shared<plane_life>()),
       ctx_(std::const_pointer_cast<replica_context>(std::move(ctx))),
-      pool_(std::make_unique<blocking_pool>(ctx_->max_ongoing_requests, sys,
-                                            ctx_->deployment + "~b")),
+      pool_(std::make_unique<blocking_pool>(
+          ctx_->max_ongoing_requests, sys, ctx_->deployment + "~b",
+          std::chrono::milliseconds{}, ctx_->activity)),
       completions_(std::make_shared<completion_box>()) {
   life_->app = ctx_->app;
   life_->deployment = ctx_->deployment;

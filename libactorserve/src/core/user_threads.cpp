@@ -36,6 +36,8 @@ struct blocking_pool::state {
   std::condition_variable cv;
   std::deque<std::function<void()>> jobs;
   std::string thread_name;
+  /// Counts started and waiting jobs; may be null.
+  std::shared_ptr<replica_activity> activity;
   /// Idle threads end after this; zero: never.
   std::chrono::milliseconds retire_after{0};
   size_t max_threads = 0;
@@ -81,8 +83,10 @@ private:
 
 blocking_pool::blocking_pool(size_t max_threads, caf::actor_system& sys,
                              std::string thread_name,
-                             std::chrono::milliseconds retire_after)
+                             std::chrono::milliseconds retire_after,
+                             std::shared_ptr<replica_activity> activity)
     : state_(std::make_shared<state>()) {
+  state_->activity = std::move(activity);
   state_->thread_name = std::move(thread_name);
   state_->retire_after = retire_after;
   state_->max_threads = max_threads;
@@ -107,6 +111,8 @@ void blocking_pool::submit(std::function<void()> job) {
   if (st.stopping)
     return; // the job's promise goes with it: its guard answers
   st.jobs.push_back(std::move(job));
+  if (st.activity)
+    st.activity->jobs_waiting.store(st.jobs.size(), std::memory_order_relaxed);
   st.cv.notify_one();
   grow(state_);
 }
@@ -143,6 +149,8 @@ size_t blocking_pool::stop() {
       return 0;
     state_->stopping = true;
     dropped.swap(state_->jobs);
+    if (state_->activity)
+      state_->activity->jobs_waiting.store(0, std::memory_order_relaxed);
     busy = state_->threads - state_->idle - state_->starting;
   }
   state_->cv.notify_all();
@@ -183,6 +191,11 @@ void blocking_pool::run(const std::shared_ptr<state>& sp) {
     }
     auto job = std::move(st.jobs.front());
     st.jobs.pop_front();
+    if (st.activity) {
+      replica_activity::bump(st.activity->jobs_started);
+      st.activity->jobs_waiting.store(st.jobs.size(),
+                                      std::memory_order_relaxed);
+    }
     guard.unlock();
     // The loop's boundary: a job that throws past its own guard is logged,
     // and the thread takes the next one.
