@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "actorserve/actorserve.hpp"
 #include "http_client.hpp"
@@ -24,6 +26,8 @@ struct latch {
   std::condition_variable cv;
   bool open = false;
   int entered = 0;
+  /// When each constructor began.
+  std::vector<steady_clock::time_point> starts;
 
   void release() {
     {
@@ -38,6 +42,8 @@ square_actor::behavior_type hangs(square_actor::pointer,
                                   std::shared_ptr<latch> l) {
   std::unique_lock<std::mutex> guard{l->mtx};
   ++l->entered;
+  l->starts.push_back(steady_clock::now());
+  l->cv.notify_all();
   l->cv.wait(guard, [&] { return l->open; });
   return {[](int32_t x) { return x * x; }};
 }
@@ -69,4 +75,49 @@ TEST_CASE("a constructor that hangs fails run() after its retries, naming "
   CHECK(test::http(s.http_port(), "GET", "/-/healthz").status == 200);
   CHECK(test::http(s.admin_port(), "GET", "/-/status").status == 200);
   l->release(); // the stuck constructors end; their replicas are gone
+}
+
+TEST_CASE("a constructor that hangs is stopped at startup_timeout and "
+          "retried after a backoff, and status says why while it retries",
+          "[startup]") {
+  serve_options opts;
+  opts.admin.port = 0;
+  opts.http.port = 0;
+  auto l = std::make_shared<latch>();
+  serve s{opts};
+  struct open_at_end {
+    std::shared_ptr<latch> l;
+    ~open_at_end() { l->release(); } // the stuck constructors end
+  } guard{l};
+  auto run = std::async(std::launch::async, [&] {
+    return s.run(s.deployment("Hangs", hangs)
+                     .startup_timeout(milliseconds(200))
+                     .max_constructor_retry_count(3)
+                     .bind(l),
+                 {"hangs", ""});
+  });
+  // The second attempt is under way: the first was stopped, and status
+  // says why while the deployment still retries.
+  {
+    std::unique_lock<std::mutex> lock{l->mtx};
+    REQUIRE(l->cv.wait_for(lock, seconds(10), [&] { return l->entered >= 2; }));
+  }
+  auto st = s.status();
+  REQUIRE(st);
+  REQUIRE(st->applications.size() == 1);
+  auto& app = st->applications.front();
+  CHECK(app.state == application_state::deploying);
+  REQUIRE(app.deployments.size() == 1);
+  CHECK_THAT(app.deployments.front().message,
+             Catch::Contains("did not finish within 200 ms (startup_timeout)"));
+  CHECK_THAT(test::http(s.admin_port(), "GET", "/-/status").body,
+             Catch::Contains("startup_timeout"));
+  // Three attempts, then run() fails; each start came at least the
+  // timeout plus the first backoff step (100 ms) after the one before.
+  auto h = run.get();
+  REQUIRE_FALSE(h);
+  std::lock_guard<std::mutex> lock{l->mtx};
+  REQUIRE(l->starts.size() == 3);
+  for (size_t i = 1; i < l->starts.size(); ++i)
+    CHECK(l->starts[i] - l->starts[i - 1] >= milliseconds(300));
 }

@@ -113,11 +113,13 @@ void startup_timed_out(controller_ptr self, uint64_t id) {
   auto r = at->r;
   auto limit = dep.spec->config.startup_timeout;
   r->state = replica_state::failed;
-  constructor_failed(self, app, dep_name, dep,
-                     "replica " + std::to_string(id) +
-                         ": the constructor did not finish within " +
-                         std::to_string(limit.count()) +
-                         " ms (startup_timeout)");
+  auto why = "replica " + std::to_string(id) +
+             ": the constructor did not finish within " +
+             std::to_string(limit.count()) + " ms (startup_timeout)";
+  // Status says why while the deployment retries (past the retry limit,
+  // constructor_failed sets the message, which status shows instead).
+  dep.note = why + "; stopped, another starts after a backoff";
+  constructor_failed(self, app, dep_name, dep, why);
   if (r->handle) {
     // Its down message replaces it after the backoff (a failed replica).
     self->send_exit(r->handle, caf::exit_reason::kill);
