@@ -20,6 +20,19 @@
 
 namespace actorserve::detail {
 
+rejoin_step after_rejoin_failure(std::chrono::milliseconds backoff,
+                                 std::chrono::milliseconds left) {
+  rejoin_step out;
+  if (left.count() <= 0) {
+    out.give_up = true;
+    return out;
+  }
+  out.wait = std::min(backoff, left);
+  out.next_backoff =
+      std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+  return out;
+}
+
 namespace {
 
 struct hosted_replica {
@@ -118,24 +131,23 @@ void give_up(agent_ptr self, const std::string& why) {
     st.on_head_lost();
 }
 
-/// Attempt `attempt` failed: another after the backoff (the last one at
-/// the deadline), or give up once the deadline passed.
+/// Attempt `attempt` failed: another after the backoff, or give up.
 void retry_later(agent_ptr self, uint64_t attempt, const std::string& why) {
   using namespace std::chrono;
   auto& r = self->state.again;
   if (!r.active || attempt != r.attempt)
     return;
-  auto left = duration_cast<milliseconds>(r.deadline - steady_clock::now());
-  if (left.count() <= 0) {
+  auto step = after_rejoin_failure(
+      r.backoff, duration_cast<milliseconds>(r.deadline - steady_clock::now()));
+  if (step.give_up) {
     give_up(self, why);
     return;
   }
-  auto wait = std::min(r.backoff, left);
   detail::log_line{detail::log_level::warning}
       << "joining the head again failed (" << why << "); trying again in "
-      << wait.count() << " ms";
-  self->delayed_send(self, wait, rejoin_atom::value, ++r.attempt);
-  r.backoff = std::min<milliseconds>(r.backoff * 2, seconds(2));
+      << step.wait.count() << " ms";
+  self->delayed_send(self, step.wait, rejoin_atom::value, ++r.attempt);
+  r.backoff = step.next_backoff;
 }
 
 /// Connects to the head again on a thread of its own (a dial blocks); the

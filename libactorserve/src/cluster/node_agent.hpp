@@ -136,6 +136,21 @@ struct rejoin_info {
       std::make_shared<std::atomic<uint64_t>>(0);
 };
 
+/// What a worker does after a failed try to join its head again.
+struct rejoin_step {
+  bool give_up = false;
+  /// How long until the next try.
+  std::chrono::milliseconds wait{0};
+  /// The backoff after that try, should it fail too.
+  std::chrono::milliseconds next_backoff{0};
+};
+
+/// The next try after one failed: after `backoff` (the first is 100 ms,
+/// doubling up to 2 s), the last one at the deadline (`left` from now);
+/// none once the deadline passed.
+rejoin_step after_rejoin_failure(std::chrono::milliseconds backoff,
+                                 std::chrono::milliseconds left);
+
 /// Spawns the agent of a worker node that joins through `gate`; it calls
 /// `on_head_lost` (on a system thread) when it cannot join its head again
 /// within `rejoin.give_up_after`, after the connection closed or the head
