@@ -2,6 +2,8 @@
 // in a replica on CAF's test coordinator with virtual time.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include <caf/detail/test_actor_clock.hpp>
 
 #include "actorserve/batching.hpp"
@@ -149,6 +151,29 @@ batched_actor::behavior_type inline_batched(batched_actor::pointer self,
   }};
 }
 
+/// One result per input: ten times the input.
+std::vector<caf::expected<int32_t>> times_ten(const std::vector<int32_t>& xs) {
+  std::vector<caf::expected<int32_t>> out;
+  for (auto x : xs)
+    out.emplace_back(x * 10);
+  return out;
+}
+
+/// Async: answers through `done`, then throws (a handler that broke its
+/// contract); its batches are recorded in `box->batches`.
+batched_actor::behavior_type done_then_throw(batched_actor::pointer self,
+                                             std::shared_ptr<batch_box> box) {
+  auto batch = make_async_batch<int32_t, int32_t>(
+      self, box->opts, [box](std::vector<int32_t> xs, batch_done<int32_t> done) {
+        box->batches.push_back(xs);
+        done(times_ten(xs));
+        throw std::runtime_error("failed after answering");
+      });
+  return {[batch](int32_t x, int32_t priority) {
+    return batch(x, batch_call_options{priority, {}});
+  }};
+}
+
 struct batch_world : test::fixture {
   std::shared_ptr<batch_box> box = std::make_shared<batch_box>();
   caf::actor gw;
@@ -192,10 +217,14 @@ struct batch_world : test::fixture {
   void finish_one() {
     auto [xs, done] = std::move(box->running.front());
     box->running.erase(box->running.begin());
-    std::vector<caf::expected<int32_t>> out;
-    for (auto x : xs)
-      out.emplace_back(x * 10);
-    done(std::move(out));
+    done(times_ten(xs));
+    run();
+  }
+
+  /// Sends from..to (priority 0) and runs until all is quiet.
+  void send_all(int32_t from, int32_t to) {
+    for (int32_t i = from; i <= to; ++i)
+      send(i);
     run();
   }
 };
@@ -329,4 +358,85 @@ TEST_CASE("a call whose deadline passes in the queue leaves it unrun",
   CHECK(code_of(w.log->results[0].error()) == errc::deadline_exceeded);
   w.finish_one();
   CHECK(w.box->batches.size() == 1);
+}
+
+// -- the async contract: done exactly once, and a deadline -------------------
+
+TEST_CASE("an async batch that answers and then throws is answered once, "
+          "and the next batch runs",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(done_then_throw);
+  w.send_all(1, 4);
+  REQUIRE(w.log->results.size() == 4);
+  CHECK(w.log->ok() == 4); // the answers, not the exception
+  // The batch's slot was given back once: the next batch runs.
+  w.send_all(5, 8);
+  CHECK(w.box->batches.size() == 2);
+  CHECK(w.log->results.size() == 8);
+  CHECK(w.log->ok() == 8);
+}
+
+TEST_CASE("done called twice, or from two threads at once, answers once",
+          "[batching]") {
+  batch_world w;
+  w.box->opts = four();
+  w.deploy(async_batched);
+  w.send_all(1, 4);
+  REQUIRE(w.box->running.size() == 1);
+  auto [xs, done] = std::move(w.box->running.front());
+  w.box->running.clear();
+  // From threads other than the actor's: the answers go through it.
+  std::thread a{[&, xs = xs, done = done] { done(times_ten(xs)); }};
+  std::thread b{[&, xs = xs, done = done] { done(times_ten(xs)); }};
+  a.join();
+  b.join();
+  w.run();
+  done(times_ten(xs)); // and once more, late
+  w.run();
+  CHECK(w.log->results.size() == 4);
+  CHECK(w.log->ok() == 4);
+  w.send_all(5, 8);
+  CHECK(w.box->batches.size() == 2); // one batch ended, one slot free
+}
+
+TEST_CASE("an async batch that never answers fails its calls at its "
+          "batch_timeout, frees its slot, and a late done is ignored",
+          "[batching]") {
+  batch_options o;
+  CHECK(o.batch_timeout == std::chrono::seconds(60));
+  o.batch_timeout = -1ms;
+  CHECK_THAT(message_of(validate(o)), Catch::Contains("batch_timeout"));
+  batch_world w;
+  w.box->opts = four();
+  w.box->opts.batch_timeout = 50ms;
+  w.deploy(async_batched);
+  w.send_all(1, 4);
+  REQUIRE(w.box->running.size() == 1);
+  w.pass(49ms);
+  CHECK(w.log->results.empty());
+  w.pass(1ms);
+  REQUIRE(w.log->results.size() == 4);
+  for (auto& r : w.log->results) {
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == errc::deadline_exceeded);
+    CHECK_THAT(message_of(r.error()), Catch::Contains("batch_timeout"));
+  }
+  // The slot is free: the next batch runs while the first never answered.
+  w.send_all(5, 8);
+  REQUIRE(w.box->running.size() == 2);
+  // The first batch's done, late: ignored (no answer, no slot given back).
+  auto [xs, done] = std::move(w.box->running.front());
+  w.box->running.erase(w.box->running.begin());
+  done(times_ten(xs));
+  w.run();
+  CHECK(w.log->results.size() == 4);
+  w.send_all(9, 12);
+  CHECK(w.box->batches.size() == 2); // the second batch still holds the slot
+  w.finish_one();
+  CHECK(w.log->ok() == 4);
+  CHECK(w.box->batches.size() == 3);
+  w.finish_one();
+  CHECK(w.log->ok() == 8);
 }

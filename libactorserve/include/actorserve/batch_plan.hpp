@@ -28,6 +28,12 @@ struct batch_options {
   /// A call that waited longer than this is rejected (`overloaded`); 0
   /// means no limit. A call may set its own.
   std::chrono::milliseconds queue_timeout{0};
+  /// How long a batch may run before its calls fail with
+  /// `deadline_exceeded` and its slot (of `max_concurrent_batches`) is
+  /// given back; an answer after that is ignored. 0: no limit (a batch
+  /// that never answers then holds its slot for good). For a blocking
+  /// batch the thread runs on until the handler returns.
+  std::chrono::milliseconds batch_timeout{60'000};
   /// The method's name in metrics (Ray's `function_name` label), fixed
   /// when the batched method is made (`set_options` keeps it). Give each
   /// batched method of a deployment its own, or their metrics add up.

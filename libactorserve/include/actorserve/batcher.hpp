@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -83,7 +84,9 @@ class batcher : public batcher_base,
 public:
   using promise_type = caf::typed_response_promise<Out>;
   using results = std::vector<caf::expected<Out>>;
-  /// Runs a batch; calls `done` once with one result per input.
+  /// Runs a batch; calls `done` with one result per input. The first call
+  /// counts, from any thread; later ones, and one after the batch's
+  /// `batch_timeout`, are ignored.
   using runner =
       std::function<void(std::vector<In>, std::function<void(results)>)>;
 
@@ -91,6 +94,7 @@ public:
       : self_(self), opts_(std::move(opts)), run_(std::move(run)) {}
 
   void start() {
+    plane_ = &user_plane_of(self_);
     id_ = add_batcher(self_, this->weak_from_this());
     metrics_ = make_batch_metrics(self_, opts_.name);
   }
@@ -137,7 +141,9 @@ public:
   size_t waiting() const noexcept { return queue_.size(); }
 
   /// Batches running now.
-  uint32_t running() const noexcept { return running_; }
+  uint32_t running() const noexcept {
+    return static_cast<uint32_t>(runs_.size());
+  }
 
   void tick() override {
     armed_.reset();
@@ -146,6 +152,17 @@ public:
 
 private:
   using slot_type = promise_slot<promise_type>;
+
+  /// A batch that runs: answered once, by its `done` or at its deadline,
+  /// whichever comes first (`over` says one came).
+  struct running_batch {
+    std::atomic<bool> over{false};
+    std::vector<std::shared_ptr<slot_type>> slots;
+    batch_clock::time_point deadline = batch_clock::time_point::max();
+    std::chrono::milliseconds limit{0};
+    std::chrono::steady_clock::time_point started;
+  };
+  using run_ptr = std::shared_ptr<running_batch>;
 
   struct item {
     In input;
@@ -157,6 +174,7 @@ private:
   };
 
   void pump() {
+    expire_runs();
     for (;;) {
       std::vector<waiting_call> infos;
       infos.reserve(queue_.size());
@@ -164,7 +182,7 @@ private:
         it.info.cancelled = it.cancel.cancelled();
         infos.push_back(it.info);
       }
-      auto plan = plan_batch(infos, opts_, running_, self_->clock().now());
+      auto plan = plan_batch(infos, opts_, running(), self_->clock().now());
       auto limit = [&](const item& it) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
             it.info.expires - it.info.arrived);
@@ -208,44 +226,99 @@ private:
         run_batch(std::move(inputs), std::move(slots));
         continue; // maybe another batch
       }
-      arm(plan.wake_at);
+      auto wake = plan.wake_at;
+      for (auto& r : runs_)
+        if (r->deadline != batch_clock::time_point::max() &&
+            (!wake || r->deadline < *wake))
+          wake = r->deadline;
+      arm(wake);
       return;
     }
   }
 
   void run_batch(std::vector<In> inputs,
                  std::vector<std::shared_ptr<slot_type>> slots) {
-    ++running_;
-    auto weak = this->weak_from_this();
+    auto run = std::make_shared<running_batch>();
+    run->slots = std::move(slots);
+    run->started = std::chrono::steady_clock::now();
+    run->limit = opts_.batch_timeout;
+    if (run->limit.count() > 0)
+      run->deadline = self_->clock().now() + run->limit;
+    runs_.push_back(run);
     auto n = inputs.size();
     metrics_.size.observe(static_cast<double>(n));
     metrics_.utilization.observe(100.0 * static_cast<double>(n) /
                                  opts_.max_batch_size);
-    auto started = std::chrono::steady_clock::now();
-    auto exec_ms = metrics_.execution_ms;
-    auto done = [weak, slots = std::move(slots), n, started,
-                 exec_ms](results out) mutable {
-      exec_ms.observe(std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - started)
-                          .count());
-      if (out.size() != n) {
-        auto err = batch_length_error(n, out.size());
-        for (auto& s : slots)
-          s->deliver(err);
-      } else {
-        for (size_t i = 0; i < n; ++i) {
-          if (out[i])
-            slots[i]->deliver(std::move(*out[i]));
-          else
-            slots[i]->deliver(std::move(out[i].error()));
-        }
-      }
-      if (auto self = weak.lock()) {
-        --self->running_;
-        self->pump();
-      }
+    run_(std::move(inputs), make_done(std::move(run), n));
+  }
+
+  /// The `done` of batch `run`: the first call answers (on the actor's
+  /// thread; from any other, through the actor), the rest do nothing.
+  std::function<void(results)> make_done(run_ptr run, size_t n) {
+    return [run, n, weak = this->weak_from_this(), plane = plane_,
+            back = plane_->poster(self_),
+            exec_ms = metrics_.execution_ms](results out) mutable {
+      if (run->over.exchange(true))
+        return; // answered already, or its deadline passed
+      auto finish = [run, n, weak, exec_ms,
+                     out = std::move(out)]() mutable {
+        exec_ms.observe(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - run->started)
+                            .count());
+        answer(run->slots, n, std::move(out));
+        run->slots.clear();
+        if (auto self = weak.lock())
+          self->retire(run);
+      };
+      if (user_plane::running_here() == plane)
+        finish();
+      else
+        back.post(std::move(finish));
     };
-    run_(std::move(inputs), std::move(done));
+  }
+
+  static void answer(std::vector<std::shared_ptr<slot_type>>& slots, size_t n,
+                     results out) {
+    if (out.size() != n) {
+      auto err = batch_length_error(n, out.size());
+      for (auto& s : slots)
+        s->deliver(err);
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (out[i])
+        slots[i]->deliver(std::move(*out[i]));
+      else
+        slots[i]->deliver(std::move(out[i].error()));
+    }
+  }
+
+  /// Batch `run` answered: its slot is free.
+  void retire(const run_ptr& run) {
+    auto i = std::find(runs_.begin(), runs_.end(), run);
+    if (i != runs_.end())
+      runs_.erase(i);
+    pump();
+  }
+
+  /// Fails the calls of batches past their deadline, freeing their slots.
+  void expire_runs() {
+    auto now = self_->clock().now();
+    for (auto i = runs_.begin(); i != runs_.end();) {
+      auto& run = **i;
+      if (run.deadline > now || run.over.exchange(true)) {
+        ++i; // running, or answered and on its way here
+        continue;
+      }
+      auto err = make_error(errc::deadline_exceeded,
+                            "the batch did not answer within its "
+                            "batch_timeout (" +
+                                std::to_string(run.limit.count()) + " ms)");
+      for (auto& slot : run.slots)
+        slot->deliver(err);
+      run.slots.clear();
+      i = runs_.erase(i);
+    }
   }
 
   void arm(std::optional<batch_clock::time_point> at) {
@@ -264,7 +337,8 @@ private:
   runner run_;
   uint64_t id_ = 0;
   std::vector<item> queue_;
-  uint32_t running_ = 0;
+  std::vector<run_ptr> runs_;
+  user_plane* plane_ = nullptr;
   std::optional<batch_clock::time_point> armed_;
   batch_metrics metrics_;
 };

@@ -32,6 +32,11 @@
 /// - `make_async_batch`: `void f(std::vector<In>, batch_done<Out>)`, which
 ///   answers later through `done(results)` (after calls of its own).
 ///
+/// Every batch is answered exactly once: the first `done` counts (from any
+/// thread), and a batch that has not answered within
+/// `batch_options::batch_timeout` fails its calls with `deadline_exceeded`
+/// and frees its slot; anything after that is ignored.
+///
 /// A handler may return `std::vector<caf::expected<Out>>` instead: an error
 /// fails only its item. Returning a vector of another length fails every
 /// call of the batch with `internal`, naming both lengths; throwing fails
@@ -100,7 +105,10 @@ private:
   std::shared_ptr<detail::batcher<In, Out>> b_;
 };
 
-/// Answers an async batch: call once with one result per input.
+/// Answers an async batch with one result per input. Only the first call
+/// counts, from whatever thread (on another than the actor's, the answers
+/// go through the actor); later ones, and any after the batch's
+/// `batch_timeout`, do nothing.
 template <class Out>
 using batch_done = std::function<void(std::vector<caf::expected<Out>>)>;
 

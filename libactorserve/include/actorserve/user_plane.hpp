@@ -237,6 +237,19 @@ protected:
     bool refused_ = false;
   };
 
+  /// Makes `running_here` report `up` on this thread (for a framework
+  /// message, which runs outside `message_scope`), until it ends.
+  class running_scope {
+  public:
+    explicit running_scope(user_plane* up) noexcept;
+    ~running_scope();
+    running_scope(const running_scope&) = delete;
+    running_scope& operator=(const running_scope&) = delete;
+
+  private:
+    user_plane* prev_;
+  };
+
   /// Counts one message of the user actor, begun and ended, for the
   /// replica's health probes.
   class activity_scope {

@@ -51,6 +51,8 @@ caf::error validate(const batch_options& opts) {
     return bad("max_concurrent_batches", "must be >= 1");
   if (opts.queue_timeout.count() < 0)
     return bad("queue_timeout", "must be >= 0");
+  if (opts.batch_timeout.count() < 0)
+    return bad("batch_timeout", "must be >= 0");
   return {};
 }
 

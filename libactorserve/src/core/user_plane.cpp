@@ -277,6 +277,9 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
   // argument is not one (an http_request, say) skips the checks below.
   if (content.empty() || !content.match_element<caf::atom_value>(0))
     return false;
+  // Completions and timers run user code (a batch's `done`, say) that asks
+  // whether it runs on this actor.
+  running_scope here{this};
   if (content.match_elements<completions_atom>()) {
     std::vector<std::function<void()>> done;
     {

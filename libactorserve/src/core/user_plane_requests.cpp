@@ -26,6 +26,15 @@ user_plane* user_plane::running_here() noexcept {
   return running_plane;
 }
 
+user_plane::running_scope::running_scope(user_plane* up) noexcept
+    : prev_(running_plane) {
+  running_plane = up;
+}
+
+user_plane::running_scope::~running_scope() {
+  running_plane = prev_;
+}
+
 user_plane* find_user_plane(caf::local_actor* self) noexcept {
   // Comparing with the plane running here costs a load; the cross-cast
   // through the actor's class hierarchy costs thousands of instructions.
