@@ -221,7 +221,11 @@ TEST_CASE("a call whose deadline has passed is not run downstream",
   CHECK(code_of(r.error()) == errc::deadline_exceeded);
   REQUIRE(b->wait([](board& x) { return !x.late_results.empty(); }));
   std::lock_guard<std::mutex> guard{b->mtx};
-  CHECK(b->late_results.front() == errc::deadline_exceeded);
+  // Past its deadline the late call fails where it is made; the caller's
+  // timeout also cancels the late request with the calls it made, and
+  // whichever comes first answers it.
+  auto got = b->late_results.front();
+  CHECK((got == errc::deadline_exceeded || got == errc::cancelled));
   CHECK(b->started.count("late") == 0);
 }
 

@@ -92,7 +92,7 @@ TEST_CASE("SIGINT stops an idle server with status 0", "[process]") {
   CHECK(demo.wait_exit() == 0);
 }
 
-TEST_CASE("--help lists the flags and exits 0", "[process]") {
+TEST_CASE("the demo's --help lists the flags and exits 0", "[process]") {
   test::child demo{{DEMO_BINARY, "--help"}};
   auto text = demo.read_until("--help");
   CHECK_THAT(text, Catch::Contains("--port"));

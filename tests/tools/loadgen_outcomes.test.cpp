@@ -142,7 +142,7 @@ TEST_CASE("cuts: none at 0, all at 1, about the fraction between, the same "
   CHECK(differ > 300);
 }
 
-TEST_CASE("--cut 1: every request ends exactly once, answered or cut, one "
+TEST_CASE("loadgen --cut 1: every request ends exactly once, answered or cut, one "
           "log line each, and the server is left with nothing in flight",
           "[loadgen][cut]") {
   server srv;
@@ -183,7 +183,7 @@ TEST_CASE("--cut 1: every request ends exactly once, answered or cut, one "
   CHECK(idle);
 }
 
-TEST_CASE("--vary fills {n} in the path and headers; outcomes are counted "
+TEST_CASE("loadgen --vary fills {n} in the path and headers, and outcomes are counted "
           "by status",
           "[loadgen]") {
   server srv;
