@@ -107,7 +107,7 @@ struct replica_ref {
   std::shared_ptr<detail::admission_gate> gate;
   /// For a replica on another node, on the head: the model ids it reports
   /// (null elsewhere). Never serialized.
-  std::shared_ptr<detail::reported_models> models;
+  std::shared_ptr<detail::reported_models> models{};
 };
 
 template <class Inspector>

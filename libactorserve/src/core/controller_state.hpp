@@ -70,7 +70,7 @@ struct replica_entry {
   uint32_t reported_running = 0;
   /// On a worker node: the model ids it reported, shared with the head's
   /// callers through its `replica_ref`.
-  std::shared_ptr<reported_models> models;
+  std::shared_ptr<reported_models> models{};
 };
 
 /// The multiplexed model ids `r` holds: its gate's here, its node's
