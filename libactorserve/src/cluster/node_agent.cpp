@@ -154,8 +154,11 @@ void retry_later(agent_ptr self, uint64_t attempt, const std::string& why) {
 /// result comes back as `(rejoin_atom, attempt, gate, why)`.
 void dial(agent_ptr self, uint64_t attempt) {
   auto agent = caf::actor_cast<caf::actor>(self);
+  // The attempt goes in as a spawn argument: CAF 0.17 spawns functors
+  // without arguments through a null pointer (undefined behavior).
   self->home_system().spawn<caf::detached>(
-      [agent, attempt, dial = self->state.rejoin.dial](caf::event_based_actor* me) {
+      [agent, dial = self->state.rejoin.dial](caf::event_based_actor* me,
+                                              uint64_t attempt) {
         auto gate = dial();
         if (gate)
           caf::anon_send(agent, rejoin_atom::value, attempt, *gate,
@@ -163,7 +166,8 @@ void dial(agent_ptr self, uint64_t attempt) {
         else
           caf::anon_send(agent, rejoin_atom::value, attempt,
                          cluster_gate_actor{}, me->system().render(gate.error()));
-      });
+      },
+      attempt);
 }
 
 /// One attempt: a fresh challenge, the join, and the announcement of what
