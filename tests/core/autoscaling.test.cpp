@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "actorserve/autoscaling.hpp"
-#include "actorserve/rollout.hpp"
+#include "policy/rollout.hpp"
 #include "demo_scaling.hpp"
 
 using namespace actorserve;

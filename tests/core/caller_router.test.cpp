@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "actorserve/error.hpp"
-#include "actorserve/routing.hpp"
+#include "calls/routing.hpp"
 
 using namespace actorserve;
 

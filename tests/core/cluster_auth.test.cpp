@@ -2,8 +2,8 @@
 // head admits and what a node accepts as the head's proof.
 #include <catch2/catch.hpp>
 
-#include "auth.hpp"
-#include "front_limits.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/front_limits.hpp"
 
 using namespace actorserve::detail::auth;
 

@@ -15,9 +15,9 @@
 
 #include "actorserve/admission.hpp"
 #include "actorserve/cluster.hpp"
-#include "actorserve/replica.hpp"
+#include "replica/replica.hpp"
 #include "controller_fuzz.hpp"
-#include "node_agent.hpp"
+#include "cluster/node_agent.hpp"
 
 using namespace actorserve;
 using namespace test::fuzz;

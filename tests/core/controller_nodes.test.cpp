@@ -12,7 +12,7 @@
 #include "actorserve/cluster.hpp"
 #include "actorserve/controller.hpp"
 #include "coordinator_fixture.hpp"
-#include "node_agent.hpp"
+#include "cluster/node_agent.hpp"
 
 using namespace actorserve;
 

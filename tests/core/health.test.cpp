@@ -1,7 +1,7 @@
 // The health verdict as a pure function of probe results.
 #include <catch2/catch.hpp>
 
-#include "actorserve/health.hpp"
+#include "policy/health.hpp"
 
 using namespace actorserve;
 

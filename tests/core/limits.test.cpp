@@ -12,10 +12,10 @@
 #include "actorserve/deploy_config.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/placement.hpp"
-#include "controller_state.hpp" // max_starts_per_turn
+#include "control/controller_state.hpp" // max_starts_per_turn
 #include "coordinator_fixture.hpp"
-#include "host_check.hpp"
-#include "text.hpp"
+#include "ops/host_check.hpp"
+#include "base/text.hpp"
 
 using namespace actorserve;
 using namespace actorserve::detail;

@@ -8,7 +8,7 @@
 
 #include "actorserve/controller.hpp"
 #include "actorserve/multiplexing.hpp"
-#include "actorserve/routing.hpp"
+#include "calls/routing.hpp"
 #include "coordinator_fixture.hpp"
 
 using namespace actorserve;

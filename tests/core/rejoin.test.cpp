@@ -2,7 +2,7 @@
 // (node_agent.hpp): a pure decision, no actors.
 #include <catch2/catch.hpp>
 
-#include "node_agent.hpp"
+#include "cluster/node_agent.hpp"
 
 using actorserve::detail::after_rejoin_failure;
 using ms = std::chrono::milliseconds;

@@ -13,7 +13,7 @@
 #include <caf/make_message.hpp>
 #include <caf/mailbox_element.hpp>
 
-#include "reply_inbox.hpp"
+#include "ingress/reply_inbox.hpp"
 
 using actorserve::detail::reply_inbox;
 

@@ -7,9 +7,9 @@
 #include <random>
 
 #include "actorserve/error.hpp"
-#include "actorserve/replica.hpp"
-#include "actorserve/gateway.hpp"
-#include "actorserve/routing.hpp"
+#include "replica/replica.hpp"
+#include "calls/gateway.hpp"
+#include "calls/routing.hpp"
 #include "coordinator_fixture.hpp"
 
 using namespace actorserve;

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "spin_queue.hpp"
+#include "runtime/spin_queue.hpp"
 
 using actorserve::detail::spin_until;
 using actorserve::detail::yield_ends_spin;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "actorserve/admission.hpp"
-#include "actorserve/replica.hpp"
+#include "replica/replica.hpp"
 #include "actorserve/stream.hpp"
 #include "actorserve/stream_reader.hpp"
 #include "coordinator_fixture.hpp"

@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "user_pool_plan.hpp"
+#include "policy/user_pool_plan.hpp"
 
 using actorserve::detail::lane_sample;
 using actorserve::detail::plan_pool;

@@ -12,8 +12,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actorserve/actorserve.hpp"
-#include "auth.hpp"
-#include "cluster_impl.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/cluster_impl.hpp"
 #include "demo_server.hpp"
 
 namespace test::cluster {

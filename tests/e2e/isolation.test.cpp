@@ -16,7 +16,7 @@
 #include "actorserve/actorserve.hpp"
 #include "demo_server.hpp"
 #include "gate.hpp"
-#include "user_pool.hpp" // the pool's retirement event
+#include "replica/user_pool.hpp" // the pool's retirement event
 
 using namespace std::chrono;
 using namespace actorserve;

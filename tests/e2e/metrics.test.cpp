@@ -109,6 +109,11 @@ TEST_CASE("the admin port serves the dashboard page and its event stream",
   static const std::regex external{
       R"((src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import)"};
   CHECK_FALSE(std::regex_search(page.body, external));
+  // Nor from here: the stylesheet and scripts that the page's source
+  // (libactorserve/assets/dashboard.html) links to are inline.
+  CHECK(page.body.find("<script src=") == std::string::npos);
+  CHECK(page.body.find("<link rel=\"stylesheet\"") == std::string::npos);
+  CHECK(page.body.find("\nstartSSE();\n</script>") != std::string::npos);
   REQUIRE(s.post("/classify", {{"text", "I hate this"}}).status == 200);
   test::sse_client events{s.serve.admin_port(), "GET", "/api/dashboard/events",
                           ""};

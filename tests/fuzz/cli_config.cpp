@@ -6,7 +6,7 @@
 #include "actorserve/error.hpp"
 #include "actorserve/serve.hpp"
 #include "check.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
 
 using namespace actorserve;
 

@@ -13,7 +13,7 @@
 #include "actorserve/cluster.hpp"
 #include "actorserve/messages.hpp"
 #include "check.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
 
 using namespace actorserve;
 

@@ -8,7 +8,7 @@
 
 #include "actorserve/http.hpp"
 #include "check.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
 
 namespace fuzz_request {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "http_stream.hpp"
+#include "ingress/http_stream.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "check.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
 
 using namespace actorserve::detail;
 

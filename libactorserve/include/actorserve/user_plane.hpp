@@ -112,7 +112,7 @@ using check_health_atom = caf::atom_constant<caf::atom("as_health")>;
 using reconfigure_atom = caf::atom_constant<caf::atom("as_reconf")>;
 
 /// The threads that run isolated replicas' user actors, shared by the
-/// replicas of one actor system (src/core/user_pool.hpp).
+/// replicas of one actor system (src/replica/user_pool.hpp).
 class user_pool;
 
 /// The calls one actor makes to deployments (call_host.hpp).

@@ -1,5 +1,5 @@
 // The cluster's challenge and response (auth.hpp), on OpenSSL's HMAC.
-#include "auth.hpp"
+#include "cluster/auth.hpp"
 
 #include <algorithm>
 #include <cstring>

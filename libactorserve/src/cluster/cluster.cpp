@@ -9,7 +9,7 @@
 
 #include "actorserve/controller.hpp"
 #include "actorserve/error.hpp"
-#include "cluster_impl.hpp"
+#include "cluster/cluster_impl.hpp"
 
 namespace actorserve {
 

@@ -17,8 +17,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actorserve/error.hpp"
-#include "auth.hpp"
-#include "cluster_impl.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/cluster_impl.hpp"
 
 namespace actorserve::detail {
 

@@ -1,5 +1,5 @@
 // The head's front on its cluster port (front.hpp).
-#include "front.hpp"
+#include "cluster/front.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,10 +18,10 @@
 #include <caf/io/network/multiplexer.hpp>
 #include <caf/send.hpp>
 
-#include "../core/logging.hpp"
+#include "ops/logging.hpp"
 #include "actorserve/error.hpp"
-#include "auth.hpp"
-#include "front_limits.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/front_limits.hpp"
 
 namespace actorserve::detail {
 

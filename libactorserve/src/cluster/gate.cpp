@@ -1,7 +1,7 @@
 // The head's cluster gate (cluster.hpp): it admits nodes that prove the
 // cluster token over one of its challenges, and hears only nodes it
 // admitted.
-#include "../core/logging.hpp"
+#include "ops/logging.hpp"
 
 #include <chrono>
 #include <deque>
@@ -13,9 +13,9 @@
 
 #include "actorserve/controller.hpp"
 #include "actorserve/error.hpp"
-#include "auth.hpp"
-#include "cluster_impl.hpp"
-#include "front_limits.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/cluster_impl.hpp"
+#include "cluster/front_limits.hpp"
 
 namespace actorserve::detail {
 

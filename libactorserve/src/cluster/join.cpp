@@ -12,8 +12,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actorserve/error.hpp"
-#include "auth.hpp"
-#include "cluster_impl.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/cluster_impl.hpp"
 
 namespace actorserve::detail {
 

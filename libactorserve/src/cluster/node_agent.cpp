@@ -1,9 +1,9 @@
 // A worker node's agent and its registry of deployments (node_agent.hpp).
-#include "../core/logging.hpp"
-#include "node_agent.hpp"
+#include "ops/logging.hpp"
+#include "cluster/node_agent.hpp"
 
-#include "auth.hpp"
-#include "cluster_impl.hpp"
+#include "cluster/auth.hpp"
+#include "cluster/cluster_impl.hpp"
 
 #include <algorithm>
 #include <iostream>
@@ -16,7 +16,7 @@
 
 #include "actorserve/admission.hpp"
 #include "actorserve/error.hpp"
-#include "actorserve/replica.hpp"
+#include "replica/replica.hpp"
 
 namespace actorserve::detail {
 

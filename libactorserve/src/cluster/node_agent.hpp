@@ -1,36 +1,7 @@
 /// @file
-/// A worker node's agent: the actor the head's controller talks to on that
-/// node (private to the library).
-///
-/// ## Protocol
-///
-/// | message | sender | reply | errors |
-/// |---|---|---|---|
-/// | `(node_ping_atom)` | the controller, every heartbeat period | the
-/// `node_load` here: each hosted replica's running calls and multiplexed
-/// model ids, and the calls callers here hold waiting per deployment |
-/// none (a node that does not
-/// answer within the heartbeat timeout is DEAD) |
-/// | `(node_dead_atom, node_id)` | the controller, when a node is declared
-/// DEAD | none: another node's proxies here end (`forget_node`); this
-/// node's own: it stops its replicas and joins again as a new node |
-/// | `(start_replica_atom, uint64 id, string app, string deployment,
-/// deployment_config, actor controller)` | the controller, placing a
-/// replica here | the replica actor, which reports `ready_atom` to
-/// `controller` | `not_found` (this binary does not register the
-/// deployment) |
-/// | `(replicas_atom, string app, string deployment, vector<replica_ref>,
-/// bool scales_from_zero, uint32 max_ongoing, int64 max_queued)` | the
-/// controller, whenever the deployment's ready set changes | none |
-/// | `(routes_atom, vector<route_name>)` | the controller, whenever the
-/// route table changes | none |
-/// | `(routes_atom, actor)` | this node's HTTP ingress (`--proxy`),
-/// subscribing | none; it gets `(routes_atom, route_table)` now and on
-/// every change |
-/// | `(health_atom)` | this node's ingress (`GET /-/healthz`) | `true` |
-/// none |
-/// | `(status_atom)` | this node's ingress (`GET /-/status`) | the head's
-/// `serve_status`, through the gate | the gate's errors |
+/// A worker node's agent (private to the library): the actor the head's
+/// controller talks to on that node. It speaks `node_agent_actor`, whose
+/// protocol the controller owns (control/node_protocol.hpp).
 ///
 /// The agent keeps the replicas it started (and their admission gates:
 /// callers on this node take slots there, as on the head) and publishes
@@ -64,30 +35,9 @@
 #include "actorserve/deployment.hpp"
 #include "actorserve/endpoint.hpp"
 #include "actorserve/messages.hpp"
+#include "control/node_protocol.hpp"
 
 namespace actorserve::detail {
-
-using start_replica_atom = caf::atom_constant<caf::atom("startrep")>;
-/// The agent's own messages while it joins its head again.
-using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
-
-using node_agent_actor = caf::typed_actor<
-    caf::replies_to<node_ping_atom>::with<node_load>,
-    caf::reacts_to<node_dead_atom, caf::node_id>,
-    caf::replies_to<start_replica_atom, uint64_t, std::string, std::string,
-                    deployment_config, caf::actor>::with<caf::actor>,
-    caf::reacts_to<replicas_atom, std::string, std::string,
-                   std::vector<replica_ref>, bool, uint32_t, int64_t>,
-    caf::reacts_to<routes_atom, std::vector<route_name>>,
-    // What this node's HTTP ingress (`--proxy`) asks its controller: the
-    // agent stands in for the head's.
-    caf::reacts_to<routes_atom, caf::actor>,
-    caf::replies_to<health_atom>::with<bool>,
-    caf::replies_to<status_atom>::with<serve_status>,
-    // From itself: try joining again (attempt number), and a dial's result
-    // (the head's gate, or null and why not).
-    caf::reacts_to<rejoin_atom, uint64_t>,
-    caf::reacts_to<rejoin_atom, uint64_t, cluster_gate_actor, std::string>>;
 
 /// The deployments this node's binary registers, by "app/deployment", each
 /// with the endpoint callers on this node use. Thread safe.

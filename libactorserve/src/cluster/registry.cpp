@@ -1,6 +1,6 @@
 // A worker node's registry of the deployments its binary registers
 // (node_agent.hpp).
-#include "node_agent.hpp"
+#include "cluster/node_agent.hpp"
 
 namespace actorserve::detail {
 

@@ -14,8 +14,8 @@
 #endif
 
 #include "actorserve/error.hpp"
-#include "cluster_impl.hpp"
-#include "front.hpp"
+#include "cluster/cluster_impl.hpp"
+#include "cluster/front.hpp"
 
 namespace actorserve {
 

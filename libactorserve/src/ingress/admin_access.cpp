@@ -1,12 +1,12 @@
-#include "admin_access.hpp"
+#include "ingress/admin_access.hpp"
 
 #include <string>
 
-#include "../core/host_check.hpp"
-#include "../core/text.hpp"
+#include "ops/host_check.hpp"
+#include "base/text.hpp"
 #include "actorserve/error.hpp"
-#include "body_limit.hpp"
-#include "http_server.hpp"
+#include "ingress/body_limit.hpp"
+#include "ingress/http_server.hpp"
 
 namespace actorserve::detail {
 

@@ -1,7 +1,7 @@
 /// @file
 /// What the admin API checks before any route (private to the library):
 /// the declared body size, the `Host` header (no DNS rebinding) and the
-/// bearer token. See src/core/host_check.hpp for the rules.
+/// bearer token. See src/ops/host_check.hpp for the rules.
 #pragma once
 
 #include <restinio/all.hpp>

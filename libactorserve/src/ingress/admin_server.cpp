@@ -1,4 +1,4 @@
-#include "admin_server.hpp"
+#include "ingress/admin_server.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -12,15 +12,15 @@
 #include <restinio/all.hpp>
 
 #include "actorserve/metrics.hpp"
-#include "admin_access.hpp"
-#include "body_limit.hpp"
-#include "change_queue.hpp"
-#include "dashboard_feed.hpp"
-#include "dashboard_page.hpp"
-#include "http_server.hpp"
-#include "../core/logging.hpp"
-#include "../core/text.hpp"
-#include "../core/thread_name.hpp"
+#include "ingress/admin_access.hpp"
+#include "ingress/body_limit.hpp"
+#include "ingress/change_queue.hpp"
+#include "ingress/dashboard_feed.hpp"
+#include "ingress/dashboard_page.hpp"
+#include "ingress/http_server.hpp"
+#include "ops/logging.hpp"
+#include "base/text.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace actorserve::detail {
 

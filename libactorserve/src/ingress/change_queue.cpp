@@ -1,7 +1,7 @@
-#include "change_queue.hpp"
+#include "ingress/change_queue.hpp"
 
-#include "../core/logging.hpp"
-#include "../core/thread_name.hpp"
+#include "ops/logging.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace actorserve::detail {
 

@@ -1,4 +1,4 @@
-#include "dashboard_feed.hpp"
+#include "ingress/dashboard_feed.hpp"
 
 #include <chrono>
 #include <string>
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actorserve/metrics.hpp"
-#include "../core/text.hpp"
+#include "base/text.hpp"
 
 namespace actorserve::detail {
 

@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include "ingress/http_server.hpp"
 
 namespace actorserve::detail {
 

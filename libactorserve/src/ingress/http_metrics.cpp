@@ -1,4 +1,4 @@
-#include "http_metrics.hpp"
+#include "ingress/http_metrics.hpp"
 
 namespace actorserve::detail {
 

@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include "ingress/http_server.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 
 #include <caf/send.hpp>
 
-#include "../core/logging.hpp"
-#include "shard.hpp"
+#include "ops/logging.hpp"
+#include "ingress/shard.hpp"
 
 namespace actorserve::detail {
 

@@ -1,10 +1,10 @@
-#include "http_stream.hpp"
+#include "ingress/http_stream.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "../core/text.hpp"
+#include "base/text.hpp"
 #include "actorserve/error.hpp"
-#include "shard.hpp"
+#include "ingress/shard.hpp"
 
 namespace actorserve::detail {
 

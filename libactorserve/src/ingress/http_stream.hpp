@@ -13,7 +13,7 @@
 
 #include "actorserve/http_types.hpp"
 #include "actorserve/stream_core.hpp"
-#include "http_metrics.hpp"
+#include "ingress/http_metrics.hpp"
 
 namespace actorserve::detail {
 

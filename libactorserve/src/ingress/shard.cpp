@@ -1,4 +1,4 @@
-#include "shard.hpp"
+#include "ingress/shard.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -11,12 +11,12 @@
 #include <caf/make_message.hpp>
 
 #include "actorserve/http.hpp"
-#include "../core/logging.hpp"
-#include "http_server.hpp"
-#include "../core/thread_name.hpp"
-#include "../core/serve_config.hpp"
-#include "../core/spin_queue.hpp"
-#include "http_stream.hpp"
+#include "ops/logging.hpp"
+#include "ingress/http_server.hpp"
+#include "runtime/thread_name.hpp"
+#include "runtime/serve_config.hpp"
+#include "runtime/spin_queue.hpp"
+#include "ingress/http_stream.hpp"
 
 namespace actorserve::detail {
 

@@ -30,11 +30,11 @@
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
-#include "../core/call_host.hpp"
-#include "../core/logging.hpp"
-#include "body_limit.hpp"
-#include "http_metrics.hpp"
-#include "reply_inbox.hpp"
+#include "calls/call_host.hpp"
+#include "ops/logging.hpp"
+#include "ingress/body_limit.hpp"
+#include "ingress/http_metrics.hpp"
+#include "ingress/reply_inbox.hpp"
 #include "actorserve/stream_core.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/endpoint.hpp"

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <charconv>
 
-#include "../core/logging.hpp"
-#include "../core/text.hpp"
+#include "ops/logging.hpp"
+#include "base/text.hpp"
 #include "actorserve/http.hpp"
-#include "http_server.hpp"
-#include "shard.hpp"
+#include "ingress/http_server.hpp"
+#include "ingress/shard.hpp"
 
 namespace actorserve::detail {
 

@@ -6,12 +6,12 @@
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
 
-#include "../core/logging.hpp"
-#include "../core/text.hpp"
+#include "ops/logging.hpp"
+#include "base/text.hpp"
 #include "actorserve/http.hpp"
-#include "http_server.hpp"
-#include "http_stream.hpp"
-#include "shard.hpp"
+#include "ingress/http_server.hpp"
+#include "ingress/http_stream.hpp"
+#include "ingress/shard.hpp"
 
 namespace actorserve::detail {
 

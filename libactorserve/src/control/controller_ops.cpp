@@ -1,0 +1,470 @@
+#include "control/controller_state.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actorserve/error.hpp"
+#include "calls/gateway.hpp"
+#include "actorserve/metrics.hpp"
+#include "replica/replica.hpp"
+
+namespace actorserve::detail::ctl {
+
+// Steps used only here.
+void finish_delete(controller_ptr self, const std::string& name);
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message);
+
+// -- replicas -----------------------------------------------------------------
+
+/// Publishes the ready replicas to every caller (they read the endpoint at
+/// their next call) and tells the gateway, which may have calls waiting.
+void push_replicas(controller_ptr self, deployment_entry& dep) {
+  std::vector<replica_ref> refs;
+  refs.reserve(dep.replicas.size());
+  for (auto& r : dep.replicas)
+    if (r.state == replica_state::ready)
+      refs.push_back(replica_ref{r.id, r.handle, r.gate, r.models});
+  auto& scaling = dep.spec->config.autoscaling;
+  bool from_zero = scaling && scaling->min_replicas == 0;
+  push_to_nodes(self, dep, refs, from_zero);
+  dep.ep->publish(std::move(refs), from_zero);
+  caf::anon_send(dep.gateway, replicas_atom::value);
+}
+
+void schedule_push(controller_ptr self, const std::string& app,
+                   const std::string& dep_name, deployment_entry& dep) {
+  if (dep.push_pending)
+    return;
+  dep.push_pending = true;
+  self->send(self, push_atom::value, app, dep_name);
+}
+
+uint32_t configured_target(const deployment_config& cfg) {
+  return cfg.autoscaling ? initial_target(*cfg.autoscaling) : cfg.num_replicas;
+}
+
+deployment_entry& add_deployment(controller_ptr self, app_entry& app,
+                                 const detail::spec_ptr& spec) {
+  auto& st = self->state;
+  auto& dep = app.deployments[spec->config.name];
+  dep.spec = spec;
+  dep.target = configured_target(spec->config);
+  dep.ep = std::make_shared<endpoint>(app.name, spec->config.name,
+                                      spec->config.max_ongoing_requests,
+                                      spec->config.max_queued_requests);
+  if (auto reg = metrics_of(self->home_system())) {
+    std::weak_ptr<endpoint> ep = dep.ep;
+    reg->add_gauge_fn(
+        "ray_serve_deployment_queued_queries",
+        "Calls waiting in callers for a replica of a deployment",
+        {{"deployment", spec->config.name}, {"application", app.name}}, dep.ep,
+        [ep] {
+          auto e = ep.lock();
+          return e ? static_cast<double>(e->queued()) : 0.0;
+        });
+  }
+  dep.gateway =
+      spawn_gateway(self->home_system(), dep.ep, st.next_replica_id * 7919);
+  self->link_to(dep.gateway); // gateways end with the controller
+  return dep;
+}
+
+bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep, placement_cache& cache) {
+  auto node = choose_node(self, app, dep, cache);
+  if (!node)
+    return false;
+  auto id = self->state.next_replica_id++;
+  self->delayed_send(self, dep.spec->config.startup_timeout,
+                     startup_timeout_atom::value, id);
+  if (*node != head_node_id) {
+    start_remote(self, app, name, dep, id, *node);
+    return true;
+  }
+  replica_args args;
+  args.id = id;
+  args.app = app.name;
+  args.spec = dep.spec;
+  args.children = dep.children;
+  args.controller = caf::actor_cast<caf::actor>(self);
+  args.gate = std::make_shared<detail::admission_gate>(
+      dep.spec->config.max_ongoing_requests);
+  auto gate = args.gate;
+  auto handle = spawn_replica(self->home_system(), std::move(args));
+  // Listed: replicas end with the controller (`local_replicas`).
+  // Monitored: the controller replaces a replica that dies on its own.
+  self->state.local_replicas->emplace(id, handle);
+  self->monitor(handle);
+  auto& cfg = dep.spec->config;
+  dep.replicas.push_back(replica_entry{id, handle, replica_state::starting,
+                                       std::move(gate), dep.code, cfg.version,
+                                       cfg.user_config,
+                                       cfg.max_ongoing_requests});
+  self->state.index.emplace(id, std::make_pair(app.name, name));
+  return true;
+}
+
+/// Drains a replica that is already out of the router's set.
+void drain(controller_ptr self, const replica_entry& r,
+           std::chrono::milliseconds grace) {
+  // Its reservation is released now: a pending replica may take it.
+  schedule_place(self);
+  self->state.index.erase(r.id);
+  self->state.local_replicas->erase(r.id);
+  if (!r.handle)
+    return; // still being started on its node: stopped once it answers
+  self->demonitor(r.handle);
+  self->request(r.handle, grace + drain_margin, drain_atom::value)
+      .then([](bool) {},
+            [self, handle = r.handle](caf::error&) {
+              self->send_exit(handle, caf::exit_reason::kill);
+            });
+}
+
+void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
+  if (dep.scale_waiters.empty() || state_of(dep) != deployment_state::healthy)
+    return;
+  auto st = status_of(name, dep);
+  for (auto& w : dep.scale_waiters)
+    w.rp.deliver(st);
+  dep.scale_waiters.clear();
+}
+
+namespace {
+
+/// Takes the slots whose backoff is over out of `dep.waits`; returns their
+/// failure counts.
+std::vector<uint32_t> take_due_waits(controller_ptr self,
+                                     deployment_entry& dep) {
+  std::vector<uint32_t> due;
+  auto now = self->clock().now();
+  auto keep = std::stable_partition(
+      dep.waits.begin(), dep.waits.end(),
+      [&](const slot_wait& w) { return w.due > now; });
+  for (auto i = keep; i != dep.waits.end(); ++i)
+    due.push_back(i->failures);
+  dep.waits.erase(keep, dep.waits.end());
+  return due;
+}
+
+} // namespace
+
+/// Makes the number of live replicas match `dep.target`.
+void reconcile(controller_ptr self, app_entry& app, const std::string& name,
+               deployment_entry& dep) {
+  if (rolling(dep)) {
+    roll(self, app, name, dep);
+    answer_scale_waiters(dep, name);
+    return;
+  }
+  // At most `max_starts_per_turn` now; the rest in later turns, after
+  // whatever else waits in the controller's mailbox.
+  placement_cache cache;
+  uint32_t started = 0;
+  dep.more_to_start = false;
+  // Slots whose backoff is over are filled first, keeping their count of
+  // failures; those still waiting count towards the target.
+  auto due = take_due_waits(self, dep);
+  auto waiting = [&] { return dep.waits.size(); };
+  while (dep.replicas.size() + waiting() < dep.target) {
+    if (started == max_starts_per_turn) {
+      dep.more_to_start = true;
+      schedule_place(self);
+      break;
+    }
+    uint32_t failures = 0;
+    if (!due.empty()) {
+      failures = due.back();
+      due.pop_back();
+    }
+    if (!spawn_one(self, app, name, dep, cache)) {
+      // Pending: retried when resources are released.
+      if (failures > 0)
+        dep.waits.push_back(slot_wait{self->clock().now(), failures});
+      break;
+    }
+    dep.replicas.back().slot_failures = failures;
+    ++started;
+  }
+  // A smaller target drops waiting slots before live replicas.
+  while (!dep.waits.empty() && dep.replicas.size() + waiting() > dep.target)
+    dep.waits.pop_back();
+  if (dep.replicas.size() >= dep.target)
+    dep.pending.clear();
+  if (dep.replicas.size() > dep.target) {
+    // Stop starting replicas first, then the newest ready ones; the others
+    // keep their order (by id: find_replica).
+    auto excess = dep.replicas.size() - dep.target;
+    std::unordered_set<uint64_t> chosen;
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto r = dep.replicas.rbegin();
+           r != dep.replicas.rend() && chosen.size() < excess; ++r)
+        if ((r->state == replica_state::ready) == (pass == 1))
+          chosen.insert(r->id);
+    auto keep = std::stable_partition(
+        dep.replicas.begin(), dep.replicas.end(),
+        [&](const replica_entry& r) { return chosen.count(r.id) == 0; });
+    std::vector<replica_entry> victims(std::make_move_iterator(keep),
+                                       std::make_move_iterator(
+                                           dep.replicas.end()));
+    dep.replicas.erase(keep, dep.replicas.end());
+    // Routers stop sending to them first; then they drain what they hold.
+    push_replicas(self, dep);
+    for (auto& r : victims)
+      drain(self, r, dep.spec->config.graceful_shutdown_timeout);
+  }
+  answer_scale_waiters(dep, name);
+}
+
+/// Whether the app's replicas are replaced when they die.
+bool replaces_replicas(const app_entry& app) {
+  return app.state == application_state::deploying ||
+         app.state == application_state::running ||
+         app.state == application_state::unhealthy;
+}
+
+void slot_failed(controller_ptr self, const std::string& app,
+                 const std::string& dep_name, deployment_entry& dep,
+                 uint32_t failures) {
+  auto& cfg = dep.spec->config;
+  auto limit = cfg.max_constructor_retry_count;
+  auto delay =
+      detail::after_constructor_failure(failures + 1, dep.target, limit).delay;
+  // A deployment with no replica at all keeps one start going: its slot
+  // waits only the first step.
+  if (dep.replicas.empty())
+    delay = std::min(
+        delay, detail::after_constructor_failure(1, dep.target, limit).delay);
+  dep.waits.push_back(slot_wait{self->clock().now() + delay, failures + 1});
+  self->delayed_send(self, delay, respawn_atom::value, app, dep_name);
+}
+
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message);
+
+void replica_died(controller_ptr self, app_entry& app,
+                  const std::string& dep_name, deployment_entry& dep,
+                  std::vector<replica_entry>::iterator r) {
+  // A replica that never became ready failed its start: its slot backs
+  // off. One that served is replaced at once, however often replicas die,
+  // so crashes never leave the deployment with fewer replicas than it
+  // could have.
+  auto failed_start = r->state != replica_state::ready;
+  auto failures = r->slot_failures;
+  self->state.index.erase(r->id);
+  self->state.local_replicas->erase(r->id);
+  dep.replicas.erase(r);
+  push_replicas(self, dep);
+  if (!replaces_replicas(app) || dep.unhealthy)
+    return;
+  if (failed_start)
+    slot_failed(self, app.name, dep_name, dep, failures);
+  // A failed slot is filled when its backoff ends (`respawn_atom`).
+  if (!failed_start)
+    reconcile(self, app, dep_name, dep);
+  check_running(self, app);
+}
+
+void retry_constructor(deployment_entry& dep) {
+  if (!dep.unhealthy)
+    return;
+  dep.unhealthy = false;
+  dep.message.clear();
+  dep.ctor_failures = 0;
+}
+
+/// A replica's constructor failed: back off, or give up past the limit.
+void constructor_failed(controller_ptr self, app_entry& app,
+                        const std::string& dep_name, deployment_entry& dep,
+                        const std::string& message) {
+  ++dep.ctor_failures;
+  auto step = detail::after_constructor_failure(
+      dep.ctor_failures, dep.target,
+      dep.spec->config.max_constructor_retry_count);
+  if (!step.give_up)
+    return;
+  auto why = message + " (" + std::to_string(dep.ctor_failures) +
+             " attempts in a row)";
+  if (app.state == application_state::deploying && !app.serving) {
+    fail_deploy(self, app, dep_name, why);
+    return;
+  }
+  // A running app (or one being updated) keeps serving with the replicas
+  // it has.
+  dep.unhealthy = true;
+  dep.message = "the constructor keeps failing: " + why;
+  app.state = application_state::unhealthy;
+  app.message = "deployment '" + dep_name + "' " + dep.message;
+  auto err = make_error(errc::unavailable, app.message);
+  for (auto& w : dep.scale_waiters)
+    w.rp.deliver(err);
+  dep.scale_waiters.clear();
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(err);
+  app.deploy_waiters.clear();
+}
+
+deployment_entry* live_deployment(controller_ptr self, const std::string& app,
+                                  const std::string& dep_name,
+                                  app_entry** app_out) {
+
+  auto a = self->state.apps.find(app);
+  if (a == self->state.apps.end() || !replaces_replicas(a->second))
+    return nullptr;
+  auto d = a->second.deployments.find(dep_name);
+  if (d == a->second.deployments.end())
+    return nullptr;
+  if (app_out != nullptr)
+    *app_out = &a->second;
+  return &d->second;
+}
+
+// -- applications -------------------------------------------------------------
+
+void finish_delete(controller_ptr self, const std::string& name) {
+  auto i = self->state.apps.find(name);
+  if (i == self->state.apps.end())
+    return;
+  schedule_place(self); // its reservations are released
+  auto& app = i->second;
+  for (auto& [dname, dep] : app.deployments) {
+    dep.ep->remove();
+    self->send_exit(dep.gateway, caf::exit_reason::user_shutdown);
+  }
+  auto waiters = std::move(app.delete_waiters);
+  self->state.apps.erase(i);
+  for (auto& rp : waiters)
+    rp.deliver(true);
+  if (self->state.apps.empty()) {
+    for (auto& rp : self->state.shutdown_waiters)
+      rp.deliver(true);
+    self->state.shutdown_waiters.clear();
+  }
+}
+
+/// Removes the app's routes, empties its routers' replica sets (failing
+/// their queues with `unavailable`) and drains every replica.
+void start_delete(controller_ptr self, app_entry& app) {
+  auto was = app.state;
+  app.state = application_state::deleting;
+  publish_routes(self);
+  auto name = app.name;
+  // Whoever still waits on the app gets an answer now.
+  if (!app.deploy_waiters.empty()) {
+    auto err = was == application_state::deploy_failed
+                   ? make_error(errc::user_error, app.message)
+                   : make_error(errc::unavailable,
+                                "application '" + name +
+                                    "' was deleted before it was running");
+    for (auto& rp : app.deploy_waiters)
+      rp.deliver(err);
+    app.deploy_waiters.clear();
+  }
+  for (auto& [dname, dep] : app.deployments) {
+    auto err = make_error(errc::unavailable,
+                          "application '" + name + "' is being deleted");
+    for (auto& w : dep.scale_waiters)
+      w.rp.deliver(err);
+    dep.scale_waiters.clear();
+    dep.ep->publish({});
+    caf::anon_send(dep.gateway, replicas_atom::value);
+    for (auto& r : dep.replicas) {
+      self->state.index.erase(r.id);
+      self->state.local_replicas->erase(r.id);
+      if (!r.handle)
+        continue; // still being started on its node: stopped once it answers
+      self->demonitor(r.handle);
+      ++app.draining;
+      self->request(r.handle,
+                    dep.spec->config.graceful_shutdown_timeout + drain_margin,
+                    drain_atom::value)
+          .then(
+              [self, name](bool) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              },
+              [self, name](caf::error&) {
+                auto i = self->state.apps.find(name);
+                if (i != self->state.apps.end() && --i->second.draining == 0)
+                  finish_delete(self, name);
+              });
+    }
+    dep.replicas.clear();
+  }
+  if (app.draining == 0)
+    finish_delete(self, name);
+}
+
+void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
+                 const std::string& message) {
+  app.state = application_state::deploy_failed;
+  app.message = "deployment '" + dep + "' failed to start: " + message;
+  app.deployments.at(dep).message = message;
+  auto err = make_error(errc::user_error, app.message);
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(err);
+  app.deploy_waiters.clear();
+  start_delete(self, app);
+}
+
+void check_running(controller_ptr self, app_entry& app) {
+  if (app.state != application_state::unhealthy &&
+      app.state != application_state::deploying)
+    return;
+  for (auto& name : app.order)
+    if (state_of(app.deployments.at(name)) != deployment_state::healthy)
+      return;
+  auto was = app.state;
+  app.state = application_state::running;
+  app.message.clear();
+  // Back to health; an update that turned the app UNHEALTHY (a new
+  // constructor kept failing until a patch fixed it) finishes below.
+  if (was == application_state::unhealthy && app.next_ingress.empty())
+    return;
+  // Deployed, or an update finished: its routes, then what it dropped.
+  app.serving = true;
+  if (!app.next_ingress.empty()) {
+    app.prefix = app.next_prefix;
+    app.ingress = app.next_ingress;
+    app.next_ingress.clear();
+  }
+  publish_routes(self);
+  for (auto& name : std::exchange(app.retired, {}))
+    retire(self, app, name);
+  auto st = status_of(app);
+  for (auto& rp : app.deploy_waiters)
+    rp.deliver(st);
+  app.deploy_waiters.clear();
+}
+
+} // namespace actorserve::detail::ctl
+
+namespace actorserve {
+
+namespace detail {
+
+constructor_retry after_constructor_failure(uint32_t failures,
+                                            uint32_t num_replicas,
+                                            uint32_t max_retry_count) noexcept {
+  constructor_retry result;
+  auto per_replica = static_cast<uint64_t>(num_replicas) * 3;
+  auto limit =
+      std::min<uint64_t>(max_retry_count, std::max<uint64_t>(per_replica, 1));
+  result.give_up = failures >= limit;
+  auto shift = std::min<uint32_t>(failures > 0 ? failures - 1 : 0, 7);
+  result.delay = std::min(std::chrono::milliseconds{100} * (1 << shift),
+                          std::chrono::milliseconds{10'000});
+  return result;
+}
+
+} // namespace detail
+
+} // namespace actorserve
