@@ -50,12 +50,21 @@ struct cluster_link {
 /// certificates when it has them.
 void load_transport(caf::actor_system_config& cfg, const cluster_options& opts);
 
+/// The head's open cluster port: its number, and how to close it before
+/// the actor system goes (empty over TLS, where CAF's own doorman ends
+/// with the middleman).
+struct published_port {
+  uint16_t port = 0;
+  std::function<void()> close;
+};
+
 /// Opens the head's cluster port for its gate: behind the front
 /// (front.hpp), which admits only connections that prove the token, or
-/// over TLS when set. The front stops when the gate does.
-caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
-                                     const cluster_gate_actor& gate,
-                                     const cluster_options& opts);
+/// over TLS when set. `serve` closes it while shutting down, before the
+/// actor system; the front also stops when the gate does.
+caf::expected<published_port> publish_gate(caf::actor_system& sys,
+                                           const cluster_gate_actor& gate,
+                                           const cluster_options& opts);
 
 /// Connects to a head's gate: through its front with the token, or over
 /// TLS when set.

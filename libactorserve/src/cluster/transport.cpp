@@ -52,16 +52,20 @@ void load_transport(caf::actor_system_config& cfg,
 #endif
 }
 
-caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
-                                     const cluster_gate_actor& gate,
-                                     const cluster_options& opts) {
+caf::expected<published_port> publish_gate(caf::actor_system& sys,
+                                           const cluster_gate_actor& gate,
+                                           const cluster_options& opts) {
 #if ACTORSERVE_HAS_TLS
-  if (opts.tls())
-    return caf::openssl::publish(gate, opts.port, opts.host.c_str(),
-                                 /* SO_REUSEADDR: a restarted head binds
-                                    while old connections sit in
-                                    TIME_WAIT */
-                                 true);
+  if (opts.tls()) {
+    auto port = caf::openssl::publish(gate, opts.port, opts.host.c_str(),
+                                      /* SO_REUSEADDR: a restarted head
+                                         binds while old connections sit
+                                         in TIME_WAIT */
+                                      true);
+    if (!port)
+      return std::move(port.error());
+    return published_port{*port, {}};
+  }
 #endif
   cluster_front::settings cfg;
   cfg.host = opts.host;
@@ -72,10 +76,14 @@ caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
       sys.message_types(gate));
   if (!front)
     return std::move(front.error());
-  auto port = (*front)->port();
+  // The gate's end stops the front too, but only after the gate left the
+  // system's count of running actors: ~actor_system may then be stopping
+  // the middleman while the front's thread still runs. `serve` therefore
+  // closes the port itself first; `stop` is idempotent.
+  auto f = *front;
   caf::actor_cast<caf::abstract_actor*>(gate)->attach_functor(
-      [f = *front] { f->stop(); });
-  return port;
+      [f] { f->stop(); });
+  return published_port{f->port(), [f] { f->stop(); }};
 }
 
 caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,

@@ -3,6 +3,9 @@
 // (node_agent.hpp), and what happens when a node is lost.
 #include <algorithm>
 #include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/exit_reason.hpp>
 #include <unistd.h>
@@ -172,6 +175,10 @@ void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
   n->status.state = node_state::dead;
   self->demonitor(n->agent.address());
   size_t lost = 0;
+  // reconcile and check_running may change the maps iterated here
+  // (check_running retires dropped deployments: app.deployments.erase):
+  // they run after the walk, on what is still there.
+  std::vector<std::pair<std::string, std::string>> hit;
   for (auto& [app_name, app] : self->state.apps)
     for (auto& [dep_name, dep] : app.deployments) {
       auto before = dep.replicas.size();
@@ -194,10 +201,19 @@ void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
       // Callers drop the lost replicas; calls in flight there fail at once
       // (call_host watches remote replicas), queued ones go elsewhere.
       push_replicas(self, dep);
-      if (replaces_replicas(app) && !dep.unhealthy)
-        reconcile(self, app, dep_name, dep);
-      check_running(self, app);
+      hit.emplace_back(app_name, dep_name);
     }
+  for (auto& [app_name, dep_name] : hit) {
+    auto a = self->state.apps.find(app_name);
+    if (a == self->state.apps.end())
+      continue;
+    auto& app = a->second;
+    auto d = app.deployments.find(dep_name);
+    if (d != app.deployments.end() && replaces_replicas(app) &&
+        !d->second.unhealthy)
+      reconcile(self, app, dep_name, d->second);
+    check_running(self, app);
+  }
   detail::log_line{detail::log_level::warning}
       << "node " << node << " is DEAD (" << why << "); " << lost
       << " of its replica(s) are being placed elsewhere";

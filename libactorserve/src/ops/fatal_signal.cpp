@@ -3,7 +3,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <mutex>
+#include <string>
+#include <typeinfo>
 
 #include <execinfo.h>
 #include <fcntl.h>
@@ -67,6 +70,31 @@ void on_fatal_signal(int sig) {
   ::raise(sig);
 }
 
+/// std::terminate names what ended the process before it aborts (the
+/// SIGABRT handler then adds the stack): an exception that escaped a
+/// thread or a destructor, with its type and text.
+[[noreturn]] void on_terminate() {
+  std::string line = "actorserve: std::terminate";
+  if (auto eptr = std::current_exception()) {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      line += std::string{" after an uncaught "} + typeid(e).name() + ": " +
+              e.what();
+    } catch (...) {
+      line += " after an uncaught exception of an unknown type";
+    }
+  } else {
+    line += " without an exception (a noexcept function, or a joinable "
+            "std::thread destroyed)";
+  }
+  line += "\n";
+  write_all(STDERR_FILENO, line.data(), line.size());
+  if (auto fd = log_fd.load(); fd >= 0)
+    write_all(fd, line.data(), line.size());
+  std::abort();
+}
+
 /// Room for the handler when the fault is a stack overflow.
 alignas(16) char alt_stack[64 * 1024];
 
@@ -84,6 +112,7 @@ void install_once() {
   sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
   for (auto sig : fatal_signals)
     ::sigaction(sig, &sa, nullptr);
+  std::set_terminate(on_terminate);
 }
 
 } // namespace

@@ -13,6 +13,9 @@
 /// it (`main`, which built `serve`) it runs on its own stack, so a stack
 /// overflow there is reported too.
 ///
+/// `std::terminate` first writes a line naming the exception that escaped
+/// (its type and text), or saying there was none.
+///
 /// Builds with a sanitizer keep the sanitizer's own handlers and report.
 ///
 /// Thread safety: call from any thread; installs once per process.

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <pthread.h>
 #include <set>
+#include <utility>
 
 #include <caf/sec.hpp>
 #include <unistd.h>
@@ -284,6 +285,11 @@ void serve::shutdown() {
   //    joins.
   if (d.http)
     d.http->stop();
+  // The cluster front's thread hands sockets to the middleman: it ends
+  // here, while the actor system is whole, not in the gate's exit, which
+  // runs after ~actor_system may have begun stopping the middleman.
+  if (d.close_cluster_port)
+    std::exchange(d.close_cluster_port, nullptr)();
   if (d.controller)
     caf::anon_send_exit(d.controller, caf::exit_reason::user_shutdown);
   if (d.gate)

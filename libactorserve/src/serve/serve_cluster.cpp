@@ -34,9 +34,10 @@ void serve::open_cluster_port() {
                           "flag --cluster-port: cannot listen on " + cl.host +
                               ":" + std::to_string(cl.port) + ": " + why);
   }
-  d.cluster_port = *port;
-  cell->store(*port);
-  auto address = cl.host + ":" + std::to_string(*port);
+  d.cluster_port = port->port;
+  d.close_cluster_port = std::move(port->close);
+  cell->store(d.cluster_port);
+  auto address = cl.host + ":" + std::to_string(d.cluster_port);
   caf::anon_send(d.controller, cluster_address_atom::value, address);
   detail::log_line{detail::log_level::info} << "taking worker nodes on "
                                             << address;

@@ -68,6 +68,8 @@ struct serve::impl {
   /// The head: its published gate and port. A worker: its link.
   cluster_gate_actor gate;
   uint16_t cluster_port = 0;
+  /// The head: stops its cluster front (joins its thread); empty otherwise.
+  std::function<void()> close_cluster_port;
   detail::cluster_link link;
   /// A worker: its node id, which changes when it joins again after the
   /// head declared it DEAD (the agent writes it).
