@@ -1,11 +1,4 @@
-// The dashboard's script, first part: Prometheus text parsing, aggregation over
-// replicas and routes, rates and quantiles from successive snapshots.
-#include "dashboard_page.hpp"
-
-namespace actorserve::detail {
-
-std::string_view dashboard_script_data() noexcept {
-  return R"page('use strict';
+'use strict';
 const HISTORY = 60;            // samples kept for the charts
 const SVGNS = 'http://www.w3.org/2000/svg';
 const $ = (id) => document.getElementById(id);
@@ -171,8 +164,3 @@ function onSample(source, timeMs, status, metricsText) {
   try { render(cur.agg); $('page-error').style.display = 'none'; }
   catch (e) { const pe = $('page-error'); pe.textContent = 'render error: ' + e; pe.style.display = 'block'; }
 }
-
-)page";
-}
-
-} // namespace actorserve::detail

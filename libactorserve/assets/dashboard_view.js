@@ -1,11 +1,4 @@
-// The dashboard's script, second part: sparklines, the DOM it renders, and the
-// event stream with its polling fallback.
-#include "dashboard_page.hpp"
-
-namespace actorserve::detail {
-
-std::string_view dashboard_script_view() noexcept {
-  return R"page(// ---- charts: inline SVG sparklines, newest sample at the right --------------
+// ---- charts: inline SVG sparklines, newest sample at the right --------------
 function spark(nLines, lat, w, h) {
   const svg = document.createElementNS(SVGNS, 'svg');
   svg.setAttribute('class', 'spark' + (lat ? ' lat' : ''));
@@ -250,7 +243,3 @@ async function startPolling(reason) {
   }
 }
 startSSE();
-)page";
-}
-
-} // namespace actorserve::detail
