@@ -263,107 +263,138 @@ route_table resolve(const node_registry& reg,
   return table; // in the head's order: longest prefix first
 }
 
+/// A monitored actor went down: a hosted replica, or the head's gate (the
+/// connection closed): join again, or stop this node's replicas.
+void on_down(agent_ptr self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto& hosted = st.hosted;
+  if (!st.gate || dm.source != st.gate.address()) {
+    for (auto i = hosted.begin(); i != hosted.end(); ++i)
+      if (i->second.handle.address() == dm.source) {
+        hosted.erase(i);
+        break;
+      }
+    return;
+  }
+  st.gate = nullptr;
+  if (st.rejoin.give_up_after.count() > 0 && st.rejoin.dial) {
+    join_again(self, "lost the connection to the head");
+    return;
+  }
+  detail::log_line{detail::log_level::warning}
+      << "lost the head; stopping this worker node's " << hosted.size()
+      << " replica(s)";
+  stop_hosted(self);
+  st.again.active = false;
+  if (st.on_head_lost)
+    st.on_head_lost();
+}
+
+/// The head declared `node` DEAD: this node joins again; another node's
+/// actors are forgotten here.
+void on_node_dead(agent_ptr self, const caf::node_id& node) {
+  if (node != self->node()) {
+    forget_node(self->home_system(), node);
+    return;
+  }
+  auto msg = "the head declared node " +
+             std::to_string(self->state.rejoin.node_id->load()) + " DEAD";
+  join_again(self, msg.c_str());
+}
+
+/// A deployment's replica set from the head, published into this node's
+/// endpoint of it.
+void on_replicas(agent_ptr self, const std::string& app,
+                 const std::string& dep, std::vector<replica_ref>& refs,
+                 bool scales_from_zero, uint32_t max_ongoing,
+                 int64_t max_queued) {
+  auto ep = self->state.reg->find(app, dep).ep;
+  if (!ep)
+    return;
+  // Replicas here are reached through their gates, as on the head; the
+  // others through their actors.
+  for (auto& r : refs)
+    if (auto i = self->state.hosted.find(r.id); i != self->state.hosted.end())
+      r.gate = i->second.gate;
+  ep->set_limits(max_ongoing, max_queued);
+  ep->publish(std::move(refs), scales_from_zero);
+}
+
+/// The head's route table changed: resolved here, and passed on to this
+/// node's ingress.
+void on_routes(agent_ptr self, const std::vector<route_name>& names) {
+  auto& st = self->state;
+  st.routes = resolve(*st.reg, names);
+  for (auto& sub : st.route_subscribers)
+    caf::anon_send(sub, routes_atom::value, st.routes);
+}
+
+/// This node's ingress subscribes to the route table.
+void on_route_subscriber(agent_ptr self, caf::actor& subscriber) {
+  caf::anon_send(subscriber, routes_atom::value, self->state.routes);
+  self->state.route_subscribers.push_back(std::move(subscriber));
+}
+
+/// This node's ingress asks for status: the head's, through the gate.
+caf::result<serve_status> on_status(agent_ptr self) {
+  auto& st = self->state;
+  if (!st.gate)
+    return make_error(errc::unavailable, "this node is joining its head again");
+  return self->delegate(st.gate, node_status_atom::value);
+}
+
+/// A rejoin's timer fired: the next try, unless a newer attempt began.
+void on_rejoin_timer(agent_ptr self, uint64_t attempt) {
+  auto& r = self->state.again;
+  if (r.active && attempt == r.attempt)
+    try_join(self);
+}
+
+node_agent_actor::behavior_type
+node_agent(agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
+           rejoin_info rejoin, std::function<void()> on_head_lost) {
+  auto& st = self->state;
+  st.reg = std::move(reg);
+  st.gate = gate;
+  st.rejoin = std::move(rejoin);
+  st.on_head_lost = std::move(on_head_lost);
+  self->monitor(gate);
+  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  return {
+      [self](node_ping_atom) { return load_of(self->state); },
+      [self](node_dead_atom, const caf::node_id& node) {
+        on_node_dead(self, node);
+      },
+      [self](start_replica_atom, uint64_t id, const std::string& app,
+             const std::string& dep, deployment_config& cfg,
+             caf::actor& controller) {
+        return start_replica(self, id, app, dep, cfg, controller);
+      },
+      [self](replicas_atom, const std::string& app, const std::string& dep,
+             std::vector<replica_ref>& refs, bool scales_from_zero,
+             uint32_t max_ongoing, int64_t max_queued) {
+        on_replicas(self, app, dep, refs, scales_from_zero, max_ongoing,
+                    max_queued);
+      },
+      [self](routes_atom, const std::vector<route_name>& names) {
+        on_routes(self, names);
+      },
+      [self](routes_atom, caf::actor& sub) { on_route_subscriber(self, sub); },
+      [](health_atom) { return true; },
+      [self](status_atom) { return on_status(self); },
+      [self](rejoin_atom, uint64_t attempt) { on_rejoin_timer(self, attempt); },
+      [self](rejoin_atom, uint64_t attempt, cluster_gate_actor& gate,
+             const std::string& why) { dialed(self, attempt, gate, why); },
+  };
+}
+
 } // namespace
 
 node_agent_actor spawn_node_agent(caf::actor_system& sys, registry_ptr reg,
                                   cluster_gate_actor gate, rejoin_info rejoin,
                                   std::function<void()> on_head_lost) {
-  return sys.spawn(
-      [](agent_ptr self, registry_ptr reg, cluster_gate_actor gate,
-         rejoin_info rejoin, std::function<void()> on_head_lost)
-          -> node_agent_actor::behavior_type {
-        self->state.reg = std::move(reg);
-        self->state.gate = gate;
-        self->state.rejoin = std::move(rejoin);
-        self->state.on_head_lost = on_head_lost;
-        self->monitor(gate);
-        self->set_down_handler([self](caf::down_msg& dm) {
-          auto& st = self->state;
-          auto& hosted = st.hosted;
-          if (!st.gate || dm.source != st.gate.address()) {
-            for (auto i = hosted.begin(); i != hosted.end(); ++i)
-              if (i->second.handle.address() == dm.source) {
-                hosted.erase(i);
-                break;
-              }
-            return;
-          }
-          st.gate = nullptr;
-          if (st.rejoin.give_up_after.count() > 0 && st.rejoin.dial) {
-            join_again(self, "lost the connection to the head");
-            return;
-          }
-          detail::log_line{detail::log_level::warning}
-              << "lost the head; stopping this worker node's "
-              << hosted.size() << " replica(s)";
-          stop_hosted(self);
-          st.again.active = false;
-          if (st.on_head_lost)
-            st.on_head_lost();
-        });
-        return {
-            [self](node_ping_atom) { return load_of(self->state); },
-            [self](node_dead_atom, const caf::node_id& node) {
-              if (node == self->node()) {
-                auto msg = "the head declared node " +
-                           std::to_string(self->state.rejoin.node_id->load()) +
-                           " DEAD";
-                join_again(self, msg.c_str());
-              }
-              else
-                forget_node(self->home_system(), node);
-            },
-            [self](start_replica_atom, uint64_t id, const std::string& app,
-                   const std::string& dep, deployment_config& cfg,
-                   caf::actor& controller) {
-              return start_replica(self, id, app, dep, cfg, controller);
-            },
-            [self](replicas_atom, const std::string& app,
-                   const std::string& dep, std::vector<replica_ref>& refs,
-                   bool scales_from_zero, uint32_t max_ongoing,
-                   int64_t max_queued) {
-              auto ep = self->state.reg->find(app, dep).ep;
-              if (!ep)
-                return;
-              // Replicas here are reached through their gates, as on the
-              // head; the others through their actors.
-              for (auto& r : refs)
-                if (auto i = self->state.hosted.find(r.id);
-                    i != self->state.hosted.end())
-                  r.gate = i->second.gate;
-              ep->set_limits(max_ongoing, max_queued);
-              ep->publish(std::move(refs), scales_from_zero);
-            },
-            [self](routes_atom, const std::vector<route_name>& names) {
-              auto& st = self->state;
-              st.routes = resolve(*st.reg, names);
-              for (auto& sub : st.route_subscribers)
-                caf::anon_send(sub, routes_atom::value, st.routes);
-            },
-            [self](routes_atom, caf::actor& subscriber) {
-              caf::anon_send(subscriber, routes_atom::value,
-                             self->state.routes);
-              self->state.route_subscribers.push_back(std::move(subscriber));
-            },
-            [](health_atom) { return true; },
-            [self](status_atom) -> caf::result<serve_status> {
-              auto& st = self->state;
-              if (!st.gate)
-                return make_error(errc::unavailable,
-                                  "this node is joining its head again");
-              return self->delegate(st.gate, node_status_atom::value);
-            },
-            [self](rejoin_atom, uint64_t attempt) {
-              auto& r = self->state.again;
-              if (r.active && attempt == r.attempt)
-                try_join(self);
-            },
-            [self](rejoin_atom, uint64_t attempt, cluster_gate_actor& gate,
-                   const std::string& why) { dialed(self, attempt, gate, why); },
-        };
-      },
-      std::move(reg), std::move(gate), std::move(rejoin),
-      std::move(on_head_lost));
+  return sys.spawn(node_agent, std::move(reg), std::move(gate),
+                   std::move(rejoin), std::move(on_head_lost));
 }
 
 } // namespace actorserve::detail
