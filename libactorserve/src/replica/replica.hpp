@@ -33,11 +33,18 @@
 /// | `(reconfigure_atom, string user_config, uint32 max_ongoing)` | the
 /// controller, when those changed (an in-place update) | `true` once the
 /// user's `on_reconfigure` hook ran on its thread; the gate's limit changes
-/// at once | `unavailable` (no user code), the hook's error |
-/// | `(drain_atom)` | the controller | `true` once nothing is in flight; the
-/// replica then stops its user actor and exits | none |
+/// at once | `unavailable` (no user code), the hook's error, or a request
+/// timeout after `reconfigure_timeout` (the controller replaces it) |
+/// | `(drain_atom)` | the controller | `true` once nothing is in flight, or
+/// at `graceful_shutdown_timeout`, when it kills its user actor; the replica
+/// then stops its user actor and exits | none |
 /// | `(gate_empty_atom)` | the caller whose answer emptied the closed gate
 /// | none | none |
+/// | `(force_stop_atom)` (private) | itself, `graceful_shutdown_timeout`
+/// after a drain began | none: it kills its user actor and exits | none |
+/// | `down_msg` | its user actor, when that ends | none: relayed calls it
+/// held are answered `unavailable`; the replica fails and exits (reporting
+/// not ok if it was still starting) | none |
 ///
 /// At start it reports `(ready_atom, uint64 id, bool ok, string message)` to
 /// the controller once the user actor has been constructed (ok) or has failed
@@ -49,6 +56,10 @@
 /// user actor that is gone before it takes it comes back to its caller as
 /// `(error, message args)` through the call's reply guard (reply_guard.hpp),
 /// and the caller routes it again.
+///
+/// The actor itself is `replica_actor` (replica_actor.hpp): `make_behavior`
+/// runs the start-up steps and maps each message above to one `on_...`
+/// member function.
 ///
 /// Ownership: `args` goes to the user actor as the message itself; the reply
 /// comes back unchanged. The replica owns its user actor and stops it when it
