@@ -144,89 +144,91 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  /// The admin API's routes: each path to its handler.
   restinio::request_handling_status_t
   handle(const restinio::request_handle_t& req) {
-    auto& hdr = req->header();
-    std::string path{hdr.path()};
+    std::string path{req->header().path()};
     while (path.size() > 1 && path.back() == '/')
       path.pop_back();
-    auto method = hdr.method();
-    if (path == apps_path) {
-      if (method == restinio::http_method_get()) {
-        auto config = hooks.config ? hooks.config() : std::string{"null"};
-        ask<serve_status>(
-            req,
-            [config](const serve_status& st) {
-              return with_config(to_json(st), config);
-            },
-            status_atom::value);
-      } else if (method == restinio::http_method_put() && hooks.deploy) {
-        auto body = req->body();
-        change(req, [this, body] { return hooks.deploy(body); });
-      } else if (method == restinio::http_method_delete() && hooks.delete_all) {
-        change(req, [this] { return hooks.delete_all(); });
-      } else {
-        respond_error(req, errc::method_not_allowed,
-                      "use GET, PUT or DELETE on " + std::string{apps_path} +
-                          "/");
-      }
-      return restinio::request_accepted();
-    }
-    if (path == "/" || path == "/-/metrics" ||
-        path == "/api/dashboard/events") {
-      if (method != restinio::http_method_get()) {
-        respond_error(req, errc::method_not_allowed, "use GET on " + path);
-        return restinio::request_accepted();
-      }
-      if (path == "/")
-        respond_page(req);
-      else if (path == "/-/metrics")
-        respond_metrics(req);
-      else if (!feed->add(req))
-        respond_error(req, errc::unavailable, "too many dashboards are open");
-      return restinio::request_accepted();
-    }
-    if (path == "/-/status") {
+    if (path == apps_path)
+      on_applications(req);
+    else if (path == "/" || path == "/-/metrics" ||
+             path == "/api/dashboard/events")
+      on_page(req, path);
+    else if (path == "/-/status")
       ask<serve_status>(
           req, [](const serve_status& st) { return to_json(st); },
           status_atom::value);
-      return restinio::request_accepted();
-    }
-    if (path == "/-/healthz") {
+    else if (path == "/-/healthz")
       ask<bool>(
           req, [](bool) { return std::string{R"({"status":"ok"})"}; },
           health_atom::value);
-      return restinio::request_accepted();
+    else if (!on_deployment(req, path))
+      respond_error(req, errc::not_found,
+                    "no such admin route: " + clip_text(path, 256));
+    return restinio::request_accepted();
+  }
+
+  /// GET, PUT or DELETE of every application.
+  void on_applications(const restinio::request_handle_t& req) {
+    auto method = req->header().method();
+    if (method == restinio::http_method_get()) {
+      auto config = hooks.config ? hooks.config() : std::string{"null"};
+      ask<serve_status>(
+          req,
+          [config](const serve_status& st) {
+            return with_config(to_json(st), config);
+          },
+          status_atom::value);
+    } else if (method == restinio::http_method_put() && hooks.deploy) {
+      auto body = req->body();
+      change(req, [this, body] { return hooks.deploy(body); });
+    } else if (method == restinio::http_method_delete() && hooks.delete_all) {
+      change(req, [this] { return hooks.delete_all(); });
+    } else {
+      respond_error(req, errc::method_not_allowed,
+                    "use GET, PUT or DELETE on " + std::string{apps_path} +
+                        "/");
     }
-    // /api/serve/applications/{app}/deployments/{deployment}
+  }
+
+  /// The dashboard page, its event feed and the metrics: GET only.
+  void on_page(const restinio::request_handle_t& req, const std::string& path) {
+    if (req->header().method() != restinio::http_method_get())
+      respond_error(req, errc::method_not_allowed, "use GET on " + path);
+    else if (path == "/")
+      respond_page(req);
+    else if (path == "/-/metrics")
+      respond_metrics(req);
+    else if (!feed->add(req))
+      respond_error(req, errc::unavailable, "too many dashboards are open");
+  }
+
+  /// PATCH /api/serve/applications/{app}/deployments/{deployment}; false
+  /// when `path` is not of that form.
+  bool on_deployment(const restinio::request_handle_t& req,
+                     const std::string& path) {
     auto prefix = std::string{apps_path} + "/";
     auto mid = path.find("/deployments/");
-    if (path.rfind(prefix, 0) == 0 && mid != std::string::npos &&
-        mid > prefix.size()) {
-      auto app = path.substr(prefix.size(), mid - prefix.size());
-      auto dep = path.substr(mid + std::string_view{"/deployments/"}.size());
-      if (app.find('/') != std::string::npos || dep.empty() ||
-          dep.find('/') != std::string::npos) {
-        respond_error(req, errc::not_found,
-                      "no such admin route: " + clip_text(path, 256));
-        return restinio::request_accepted();
-      }
-      if (method != restinio::http_method_patch()) {
-        respond_error(req, errc::method_not_allowed,
-                      "use PATCH to change a deployment");
-        return restinio::request_accepted();
-      }
-      auto patch = patch_from_json(req->body());
-      if (!patch) {
-        respond_error(req, errc::bad_request, message_of(patch.error()));
-        return restinio::request_accepted();
-      }
-      update(req, std::move(app), std::move(dep), std::move(*patch));
-      return restinio::request_accepted();
+    if (path.rfind(prefix, 0) != 0 || mid == std::string::npos ||
+        mid <= prefix.size())
+      return false;
+    auto app = path.substr(prefix.size(), mid - prefix.size());
+    auto dep = path.substr(mid + std::string_view{"/deployments/"}.size());
+    if (app.find('/') != std::string::npos || dep.empty() ||
+        dep.find('/') != std::string::npos)
+      return false;
+    if (req->header().method() != restinio::http_method_patch()) {
+      respond_error(req, errc::method_not_allowed,
+                    "use PATCH to change a deployment");
+      return true;
     }
-    respond_error(req, errc::not_found,
-                  "no such admin route: " + clip_text(path, 256));
-    return restinio::request_accepted();
+    auto patch = patch_from_json(req->body());
+    if (!patch)
+      respond_error(req, errc::bad_request, message_of(patch.error()));
+    else
+      update(req, std::move(app), std::move(dep), std::move(*patch));
+    return true;
   }
 
   /// The status with each application's part of the config last applied
