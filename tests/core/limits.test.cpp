@@ -12,7 +12,7 @@
 #include "actorserve/deploy_config.hpp"
 #include "actorserve/error.hpp"
 #include "actorserve/placement.hpp"
-#include "control/controller_state.hpp" // max_starts_per_turn
+#include "control/controller_steps.hpp" // max_starts_per_turn
 #include "coordinator_fixture.hpp"
 #include "ops/host_check.hpp"
 #include "base/text.hpp"

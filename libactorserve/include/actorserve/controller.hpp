@@ -64,6 +64,26 @@
 ///   `startup_timeout` after the replica was started: a replica still
 ///   starting then counts as a failed constructor (stopped, and retried
 ///   after the backoff). No reply.
+/// - `(node_join_atom, node_hello, string peer)` from the cluster gate
+///   (cluster.hpp), once a worker proved its token. Reply: the node's id;
+///   the controller monitors its agent and starts the heartbeats.
+/// - `(node_deployments_atom, uint64 node, vector<string> names)` from the
+///   cluster gate: the "app/deployment" names the worker's binary
+///   registers. Reply: `true`. Error: `not_found` for an unknown node.
+/// - `(cluster_address_atom, string address)` from `serve`, once its
+///   cluster port listens: the head's address in status. No reply.
+/// - `(heartbeat_atom)` from itself, every heartbeat period while a worker
+///   is alive: pings every alive node's agent; one that does not answer
+///   within the timeout is DEAD and its replicas are placed elsewhere. No
+///   reply.
+/// - `(wait_nodes_atom, uint32 n)` from `serve::wait_for_nodes`. Reply:
+///   `true` once n workers are alive and announced their deployments
+///   (the caller's request bounds the wait).
+///
+/// Not in the table: a down message for a node's agent (or for an actor of
+/// a node whose connection dropped) marks the node DEAD; one for a replica
+/// replaces it (below). An exit message ends the controller only when it
+/// names the controller itself as its source (`anon_send_exit`).
 ///
 /// Replicas that die are replaced, while the app deploys as well as while
 /// it runs. One that became ready is replaced at once, however often

@@ -3,7 +3,8 @@
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 
-#include "control/controller_state.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -52,6 +53,22 @@ void autoscale_step(controller_ptr self, app_entry& app,
   dep.target = next;
   dep.autoscaled_target = true;
   reconcile(self, app, dep_name, dep);
+}
+
+// -- handlers -----------------------------------------------------------------
+
+void on_autoscale_tick(controller_ptr self, const std::string& app_name,
+                       const std::string& dep_name, uint64_t chain) {
+  app_entry* app = nullptr;
+  auto dep = live_deployment(self, app_name, dep_name, &app);
+  if (dep == nullptr || dep->autoscale_chain != chain)
+    return; // gone, or a chain since replaced
+  if (!dep->spec->config.autoscaling) {
+    dep->autoscale_armed = false; // the chain ends
+    return;
+  }
+  autoscale_step(self, *app, dep_name, *dep);
+  next_autoscale(self, app_name, dep_name, *dep);
 }
 
 } // namespace actorserve::detail::ctl

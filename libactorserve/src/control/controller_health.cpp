@@ -6,7 +6,8 @@
 #include <caf/sec.hpp>
 
 #include "actorserve/error.hpp"
-#include "control/controller_state.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -132,6 +133,19 @@ void startup_timed_out(controller_ptr self, uint64_t id) {
   dep.replicas.erase(r);
   if (replaces_replicas(app) && !dep.unhealthy)
     slot_failed(self, app.name, dep_name, dep, failures);
+}
+
+// -- handlers -----------------------------------------------------------------
+
+void on_health_tick(controller_ptr self, const std::string& app_name,
+                    const std::string& dep_name, uint64_t chain) {
+  // Ticks end with their deployment (deleted, or the app is being
+  // deleted).
+  auto dep = live_deployment(self, app_name, dep_name);
+  if (dep == nullptr || dep->health_chain != chain)
+    return;
+  probe_replicas(self, app_name, dep_name, *dep);
+  arm_health(self, app_name, dep_name, *dep);
 }
 
 } // namespace actorserve::detail::ctl

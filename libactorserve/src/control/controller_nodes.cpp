@@ -12,7 +12,8 @@
 
 #include "ops/logging.hpp"
 #include "actorserve/error.hpp"
-#include "control/controller_state.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 #include "runtime/serve_config.hpp"
 
 namespace actorserve::detail::ctl {
@@ -369,6 +370,27 @@ std::vector<node_status> nodes_status(controller_ptr self) {
           if (n.id == r.node)
             n.replicas.push_back(r.id);
   return out;
+}
+
+// -- handlers -----------------------------------------------------------------
+
+caf::result<bool> on_node_deployments(controller_ptr self, uint64_t node,
+                                      std::vector<std::string>& names) {
+  if (auto err = set_node_deployments(self, node, std::move(names)))
+    return err;
+  return true;
+}
+
+void on_cluster_address(controller_ptr self, std::string& address) {
+  self->state.address = std::move(address);
+}
+
+caf::result<bool> on_wait_nodes(controller_ptr self, uint32_t n) {
+  auto rp = self->make_response_promise<bool>();
+  self->state.node_waiters.emplace_back(n, rp);
+  // Answered at once when enough nodes are there already.
+  answer_node_waiters(self);
+  return rp;
 }
 
 } // namespace actorserve::detail::ctl

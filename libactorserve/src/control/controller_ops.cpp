@@ -1,79 +1,101 @@
-#include "control/controller_state.hpp"
-
+// The controller's replica lifecycle: starting replicas where placement
+// finds room, reconciling a deployment's count with its target, draining,
+// and what follows a replica's death or failed start.
 #include <algorithm>
-#include <set>
 #include <unordered_set>
 #include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include "actorserve/error.hpp"
-#include "calls/gateway.hpp"
-#include "actorserve/metrics.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 #include "replica/replica.hpp"
 
 namespace actorserve::detail::ctl {
 
-// Steps used only here.
-void finish_delete(controller_ptr self, const std::string& name);
-void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
-                 const std::string& message);
+// -- handlers -----------------------------------------------------------------
 
-// -- replicas -----------------------------------------------------------------
-
-/// Publishes the ready replicas to every caller (they read the endpoint at
-/// their next call) and tells the gateway, which may have calls waiting.
-void push_replicas(controller_ptr self, deployment_entry& dep) {
-  std::vector<replica_ref> refs;
-  refs.reserve(dep.replicas.size());
-  for (auto& r : dep.replicas)
-    if (r.state == replica_state::ready)
-      refs.push_back(replica_ref{r.id, r.handle, r.gate, r.models});
-  auto& scaling = dep.spec->config.autoscaling;
-  bool from_zero = scaling && scaling->min_replicas == 0;
-  push_to_nodes(self, dep, refs, from_zero);
-  dep.ep->publish(std::move(refs), from_zero);
-  caf::anon_send(dep.gateway, replicas_atom::value);
-}
-
-void schedule_push(controller_ptr self, const std::string& app,
-                   const std::string& dep_name, deployment_entry& dep) {
-  if (dep.push_pending)
+void on_ready(controller_ptr self, uint64_t id, bool ok,
+              const std::string& message) {
+  auto at = locate_replica(self, id);
+  if (!at) {
+    // Drained, deleted or given up on while it started (a start on a worker
+    // node that timed out was replaced): a replica nobody lists must not
+    // live on.
+    if (ok)
+      if (auto sender = self->current_sender())
+        self->send_exit(caf::actor_cast<caf::actor>(sender),
+                        caf::exit_reason::user_shutdown);
     return;
-  dep.push_pending = true;
-  self->send(self, push_atom::value, app, dep_name);
+  }
+  auto& app = *at->app;
+  auto& dep_name = at->dep_name;
+  auto& dep = *at->dep;
+  auto r = at->r;
+  if (!ok) {
+    // The replica exits; the down handler replaces it after the backoff,
+    // unless this was the last try.
+    r->state = replica_state::failed;
+    constructor_failed(self, app, dep_name, dep, message);
+    return;
+  }
+  if (!r->handle) {
+    // Started on a worker node whose answer is still on its way: the
+    // report's sender is the replica.
+    r->handle = caf::actor_cast<caf::actor>(self->current_sender());
+    self->monitor(r->handle);
+  }
+  r->state = replica_state::ready;
+  r->slot_failures = 0;
+  dep.ctor_failures = 0;
+  // A replica that started before a config change catches up.
+  if (r->user_config != dep.spec->config.user_config ||
+      r->max_ongoing != dep.spec->config.max_ongoing_requests)
+    reconfigure_replica(self, app.name, dep_name, dep, *r);
+  schedule_push(self, app.name, dep_name, dep);
 }
+
+void on_respawn(controller_ptr self, const std::string& app_name,
+                const std::string& dep_name) {
+  auto a = self->state.apps.find(app_name);
+  if (a == self->state.apps.end())
+    return;
+  auto d = a->second.deployments.find(dep_name);
+  if (d == a->second.deployments.end())
+    return;
+  if (replaces_replicas(a->second) && !d->second.unhealthy) {
+    reconcile(self, a->second, dep_name, d->second);
+    check_running(self, a->second);
+  }
+}
+
+void on_down(controller_ptr self, caf::down_msg& dm) {
+  if (node_went_down(self, dm))
+    return;
+  // A replica died outside of a drain: replace it, at once, or after a
+  // backoff when its constructor failed or replicas keep dying (one pass
+  // over the replicas: O(n) per death).
+  for (auto& [app_name, app] : self->state.apps)
+    for (auto& [dep_name, dep] : app.deployments) {
+      auto r = std::find_if(dep.replicas.begin(), dep.replicas.end(),
+                            [&](const replica_entry& e) {
+                              return e.handle.address() == dm.source;
+                            });
+      if (r == dep.replicas.end())
+        continue;
+      replica_died(self, app, dep_name, dep, r);
+      return;
+    }
+}
+
+// -- steps --------------------------------------------------------------------
 
 uint32_t configured_target(const deployment_config& cfg) {
   return cfg.autoscaling ? initial_target(*cfg.autoscaling) : cfg.num_replicas;
-}
-
-deployment_entry& add_deployment(controller_ptr self, app_entry& app,
-                                 const detail::spec_ptr& spec) {
-  auto& st = self->state;
-  auto& dep = app.deployments[spec->config.name];
-  dep.spec = spec;
-  dep.target = configured_target(spec->config);
-  dep.ep = std::make_shared<endpoint>(app.name, spec->config.name,
-                                      spec->config.max_ongoing_requests,
-                                      spec->config.max_queued_requests);
-  if (auto reg = metrics_of(self->home_system())) {
-    std::weak_ptr<endpoint> ep = dep.ep;
-    reg->add_gauge_fn(
-        "ray_serve_deployment_queued_queries",
-        "Calls waiting in callers for a replica of a deployment",
-        {{"deployment", spec->config.name}, {"application", app.name}}, dep.ep,
-        [ep] {
-          auto e = ep.lock();
-          return e ? static_cast<double>(e->queued()) : 0.0;
-        });
-  }
-  dep.gateway =
-      spawn_gateway(self->home_system(), dep.ep, st.next_replica_id * 7919);
-  self->link_to(dep.gateway); // gateways end with the controller
-  return dep;
 }
 
 bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
@@ -126,15 +148,6 @@ void drain(controller_ptr self, const replica_entry& r,
             [self, handle = r.handle](caf::error&) {
               self->send_exit(handle, caf::exit_reason::kill);
             });
-}
-
-void answer_scale_waiters(deployment_entry& dep, const std::string& name) {
-  if (dep.scale_waiters.empty() || state_of(dep) != deployment_state::healthy)
-    return;
-  auto st = status_of(name, dep);
-  for (auto& w : dep.scale_waiters)
-    w.rp.deliver(st);
-  dep.scale_waiters.clear();
 }
 
 namespace {
@@ -223,13 +236,6 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
   answer_scale_waiters(dep, name);
 }
 
-/// Whether the app's replicas are replaced when they die.
-bool replaces_replicas(const app_entry& app) {
-  return app.state == application_state::deploying ||
-         app.state == application_state::running ||
-         app.state == application_state::unhealthy;
-}
-
 void slot_failed(controller_ptr self, const std::string& app,
                  const std::string& dep_name, deployment_entry& dep,
                  uint32_t failures) {
@@ -245,9 +251,6 @@ void slot_failed(controller_ptr self, const std::string& app,
   dep.waits.push_back(slot_wait{self->clock().now() + delay, failures + 1});
   self->delayed_send(self, delay, respawn_atom::value, app, dep_name);
 }
-
-void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
-                 const std::string& message);
 
 void replica_died(controller_ptr self, app_entry& app,
                   const std::string& dep_name, deployment_entry& dep,
@@ -308,140 +311,6 @@ void constructor_failed(controller_ptr self, app_entry& app,
   dep.scale_waiters.clear();
   for (auto& rp : app.deploy_waiters)
     rp.deliver(err);
-  app.deploy_waiters.clear();
-}
-
-deployment_entry* live_deployment(controller_ptr self, const std::string& app,
-                                  const std::string& dep_name,
-                                  app_entry** app_out) {
-
-  auto a = self->state.apps.find(app);
-  if (a == self->state.apps.end() || !replaces_replicas(a->second))
-    return nullptr;
-  auto d = a->second.deployments.find(dep_name);
-  if (d == a->second.deployments.end())
-    return nullptr;
-  if (app_out != nullptr)
-    *app_out = &a->second;
-  return &d->second;
-}
-
-// -- applications -------------------------------------------------------------
-
-void finish_delete(controller_ptr self, const std::string& name) {
-  auto i = self->state.apps.find(name);
-  if (i == self->state.apps.end())
-    return;
-  schedule_place(self); // its reservations are released
-  auto& app = i->second;
-  for (auto& [dname, dep] : app.deployments) {
-    dep.ep->remove();
-    self->send_exit(dep.gateway, caf::exit_reason::user_shutdown);
-  }
-  auto waiters = std::move(app.delete_waiters);
-  self->state.apps.erase(i);
-  for (auto& rp : waiters)
-    rp.deliver(true);
-  if (self->state.apps.empty()) {
-    for (auto& rp : self->state.shutdown_waiters)
-      rp.deliver(true);
-    self->state.shutdown_waiters.clear();
-  }
-}
-
-/// Removes the app's routes, empties its routers' replica sets (failing
-/// their queues with `unavailable`) and drains every replica.
-void start_delete(controller_ptr self, app_entry& app) {
-  auto was = app.state;
-  app.state = application_state::deleting;
-  publish_routes(self);
-  auto name = app.name;
-  // Whoever still waits on the app gets an answer now.
-  if (!app.deploy_waiters.empty()) {
-    auto err = was == application_state::deploy_failed
-                   ? make_error(errc::user_error, app.message)
-                   : make_error(errc::unavailable,
-                                "application '" + name +
-                                    "' was deleted before it was running");
-    for (auto& rp : app.deploy_waiters)
-      rp.deliver(err);
-    app.deploy_waiters.clear();
-  }
-  for (auto& [dname, dep] : app.deployments) {
-    auto err = make_error(errc::unavailable,
-                          "application '" + name + "' is being deleted");
-    for (auto& w : dep.scale_waiters)
-      w.rp.deliver(err);
-    dep.scale_waiters.clear();
-    dep.ep->publish({});
-    caf::anon_send(dep.gateway, replicas_atom::value);
-    for (auto& r : dep.replicas) {
-      self->state.index.erase(r.id);
-      self->state.local_replicas->erase(r.id);
-      if (!r.handle)
-        continue; // still being started on its node: stopped once it answers
-      self->demonitor(r.handle);
-      ++app.draining;
-      self->request(r.handle,
-                    dep.spec->config.graceful_shutdown_timeout + drain_margin,
-                    drain_atom::value)
-          .then(
-              [self, name](bool) {
-                auto i = self->state.apps.find(name);
-                if (i != self->state.apps.end() && --i->second.draining == 0)
-                  finish_delete(self, name);
-              },
-              [self, name](caf::error&) {
-                auto i = self->state.apps.find(name);
-                if (i != self->state.apps.end() && --i->second.draining == 0)
-                  finish_delete(self, name);
-              });
-    }
-    dep.replicas.clear();
-  }
-  if (app.draining == 0)
-    finish_delete(self, name);
-}
-
-void fail_deploy(controller_ptr self, app_entry& app, const std::string& dep,
-                 const std::string& message) {
-  app.state = application_state::deploy_failed;
-  app.message = "deployment '" + dep + "' failed to start: " + message;
-  app.deployments.at(dep).message = message;
-  auto err = make_error(errc::user_error, app.message);
-  for (auto& rp : app.deploy_waiters)
-    rp.deliver(err);
-  app.deploy_waiters.clear();
-  start_delete(self, app);
-}
-
-void check_running(controller_ptr self, app_entry& app) {
-  if (app.state != application_state::unhealthy &&
-      app.state != application_state::deploying)
-    return;
-  for (auto& name : app.order)
-    if (state_of(app.deployments.at(name)) != deployment_state::healthy)
-      return;
-  auto was = app.state;
-  app.state = application_state::running;
-  app.message.clear();
-  // Back to health; an update that turned the app UNHEALTHY (a new
-  // constructor kept failing until a patch fixed it) finishes below.
-  if (was == application_state::unhealthy && app.next_ingress.empty())
-    return;
-  // Deployed, or an update finished: its routes, then what it dropped.
-  app.serving = true;
-  if (!app.next_ingress.empty()) {
-    app.prefix = app.next_prefix;
-    app.ingress = app.next_ingress;
-    app.next_ingress.clear();
-  }
-  publish_routes(self);
-  for (auto& name : std::exchange(app.retired, {}))
-    retire(self, app, name);
-  auto st = status_of(app);
-  for (auto& rp : app.deploy_waiters)
-    rp.deliver(st);
   app.deploy_waiters.clear();
 }
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "control/controller_state.hpp"
+#include "control/controller_steps.hpp"
 
 namespace actorserve::detail::ctl {
 

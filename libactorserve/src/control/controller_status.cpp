@@ -5,7 +5,8 @@
 #include <caf/send.hpp>
 
 #include "actorserve/error.hpp"
-#include "control/controller_state.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -168,6 +169,36 @@ caf::error validate_app(const controller_data& st, const app_spec& spec,
                           "' does not accept http_request; run it with an "
                           "empty route_prefix");
   return {};
+}
+
+caf::error no_deployment(const std::string& app, const std::string& dep) {
+  return make_error(errc::not_found,
+                    "no deployment '" + dep + "' in application '" + app + "'");
+}
+
+// -- handlers -----------------------------------------------------------------
+
+serve_status on_status(controller_ptr self) {
+  serve_status result;
+  for (auto& [name, app] : self->state.apps)
+    result.applications.push_back(status_of(app));
+  result.nodes = nodes_status(self);
+  return result;
+}
+
+caf::result<endpoint_ptr> on_endpoint(controller_ptr self,
+                                      const std::string& app_name,
+                                      const std::string& dep_name) {
+  auto a = self->state.apps.find(app_name);
+  if (a == self->state.apps.end() ||
+      a->second.deployments.count(dep_name) == 0)
+    return no_deployment(app_name, dep_name);
+  return a->second.deployments.at(dep_name).ep;
+}
+
+void on_routes(controller_ptr self, const caf::actor& subscriber) {
+  self->state.route_subscribers.push_back(subscriber);
+  caf::anon_send(subscriber, routes_atom::value, make_routes(self->state));
 }
 
 } // namespace actorserve::detail::ctl

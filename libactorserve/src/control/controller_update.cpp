@@ -10,7 +10,8 @@
 
 #include "actorserve/error.hpp"
 #include "policy/rollout.hpp"
-#include "control/controller_state.hpp"
+#include "control/controller_handlers.hpp"
+#include "control/controller_steps.hpp"
 
 namespace actorserve::detail::ctl {
 
@@ -285,6 +286,67 @@ void retire(controller_ptr self, app_entry& app, const std::string& name) {
   for (auto& r : dep.replicas)
     drain(self, r, dep.spec->config.graceful_shutdown_timeout);
   app.deployments.erase(d);
+}
+
+// -- handlers -----------------------------------------------------------------
+
+caf::result<deployment_status> on_scale(controller_ptr self,
+                                        const std::string& app_name,
+                                        const std::string& dep_name,
+                                        uint32_t n) {
+  auto a = self->state.apps.find(app_name);
+  if (a == self->state.apps.end() ||
+      a->second.deployments.count(dep_name) == 0)
+    return no_deployment(app_name, dep_name);
+  if (n == 0)
+    return make_error(errc::invalid_config,
+                      "deployment '" + dep_name +
+                          "': num_replicas must be >= 1 (got 0)");
+  if (!replaces_replicas(a->second))
+    return make_error(errc::unavailable, "application '" + app_name +
+                                             "' is " +
+                                             to_string(a->second.state));
+  auto& dep = a->second.deployments.at(dep_name);
+  if (dep.spec->config.autoscaling)
+    return make_error(errc::invalid_config,
+                      "deployment '" + dep_name +
+                          "': num_replicas cannot be set while "
+                          "autoscaling_config is");
+  dep.target = n;
+  dep.autoscaled_target = false;
+  // An explicit scale tries a failing constructor again.
+  retry_constructor(dep);
+  auto rp = self->make_response_promise<deployment_status>();
+  dep.scale_waiters.push_back(scale_waiter{rp});
+  reconcile(self, a->second, dep_name, dep);
+  check_running(self, a->second);
+  return rp;
+}
+
+caf::result<deployment_status>
+on_update(controller_ptr self, const std::string& app_name,
+          const std::string& dep_name, const deployment_patch& patch,
+          bool wait) {
+  auto a = self->state.apps.find(app_name);
+  if (a == self->state.apps.end() ||
+      a->second.deployments.count(dep_name) == 0 ||
+      std::find(a->second.order.begin(), a->second.order.end(), dep_name) ==
+          a->second.order.end())
+    return no_deployment(app_name, dep_name);
+  auto& app = a->second;
+  if (!replaces_replicas(app))
+    return make_error(errc::unavailable, "application '" + app_name +
+                                             "' is " + to_string(app.state));
+  auto& dep = app.deployments.at(dep_name);
+  if (auto err = patch_deployment(self, app, dep_name, dep, patch))
+    return err;
+  check_running(self, app);
+  auto st = status_of(dep_name, dep);
+  if (!wait || st.state == deployment_state::healthy)
+    return st;
+  auto rp = self->make_response_promise<deployment_status>();
+  dep.scale_waiters.push_back(scale_waiter{rp});
+  return rp;
 }
 
 } // namespace actorserve::detail::ctl
