@@ -1,5 +1,6 @@
 // The controller's health checks: a tick per deployment, a probe per ready
-// replica, and the verdict from record_probe (health.hpp).
+// replica, and the verdict from record_probe (health.hpp); and replicas
+// that outlive their startup_timeout.
 #include <algorithm>
 
 #include <caf/actor_system.hpp>

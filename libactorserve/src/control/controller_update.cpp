@@ -1,6 +1,7 @@
-// Updates of running deployments: config changes by their classification,
-// rolling updates to new code, in-place reconfigures, and redeploys of a
-// running app. The decisions are rollout.hpp's; this wires them.
+// Updates of running deployments: explicit scales and patches, config
+// changes by their classification, rolling updates to new code, in-place
+// reconfigures, and redeploys of a running app. The decisions are
+// rollout.hpp's; this wires them.
 #include <algorithm>
 #include <map>
 
