@@ -128,6 +128,108 @@ int run_server(const char* prog, const std::string& path,
   }
 }
 
+const std::string apps_path = "/api/serve/applications/";
+
+/// `deploy CONFIG`: the config's JSON form, PUT to the admin API.
+int cli_deploy(const char* prog, const detail::admin_target& target,
+               const std::string& config_path) {
+  auto cfg = load_deploy_config(config_path);
+  if (!cfg)
+    return print_error(prog, cfg.error());
+  auto r = admin_call(target, "PUT", apps_path, detail::dump_json(cfg->source));
+  if (!r)
+    return print_error(prog, r.error());
+  if (r->status != 200)
+    return print_refusal(prog, *r);
+  std::cout << "deployed " << cfg->applications.size()
+            << " application(s) from " << config_path << std::endl;
+  return 0;
+}
+
+/// `shutdown`: asks first unless `yes`, then DELETEs every application.
+int cli_shutdown(const char* prog, const detail::admin_target& target,
+                 bool yes) {
+  if (!yes) {
+    std::cout << "This deletes every application of the server at "
+              << target.host << ":" << target.port << ". Continue? [y/N] "
+              << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      std::cout << "nothing was changed" << std::endl;
+      return 1;
+    }
+  }
+  auto r = admin_call(target, "DELETE", apps_path);
+  if (!r)
+    return print_error(prog, r.error());
+  if (r->status != 200)
+    return print_refusal(prog, *r);
+  std::cout << "every application was deleted" << std::endl;
+  return 0;
+}
+
+/// `status` (as `serve status` prints it) or `config` (what the server
+/// last applied), as YAML.
+int cli_show(const char* prog, const detail::admin_target& target,
+             bool status) {
+  auto r = admin_call(target, "GET", apps_path);
+  if (!r)
+    return print_error(prog, r.error());
+  if (r->status != 200)
+    return print_refusal(prog, *r);
+  auto st = json::parse(r->body, nullptr, false);
+  if (st.is_discarded()) {
+    std::cerr << prog << ": the server's answer is not JSON" << std::endl;
+    return 1;
+  }
+  YAML::Emitter out;
+  if (status) {
+    emit(out, ray_status(st));
+  } else {
+    json apps_cfg = json::array();
+    auto applications = st.value("applications", json::object());
+    for (auto& [name, app] : applications.items())
+      if (app.contains("deployed_app_config"))
+        apps_cfg.push_back(app["deployed_app_config"]);
+    emit(out, json{{"applications", apps_cfg}});
+  }
+  std::cout << out.c_str() << std::endl;
+  return 0;
+}
+
+/// How a subcommand reaches the running server's admin API.
+struct admin_flags {
+  detail::admin_target target;
+  std::string token_file;
+  double timeout_s = 120;
+
+  void declare(CLI::App* sub) {
+    sub->add_option("--admin-host", target.host, "the server's admin address")
+        ->capture_default_str();
+    sub->add_option("--admin-port", target.port, "the server's admin port")
+        ->capture_default_str();
+    sub->add_option("--admin-token-file", token_file,
+                    "the admin API's bearer token (else "
+                    "ACTORSERVE_ADMIN_TOKEN)");
+    sub->add_option("--timeout-s", timeout_s,
+                    "give up when the server has not answered by then")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
+  }
+
+  /// The timeout and the token (from its file, else the environment).
+  caf::error finish() {
+    target.timeout =
+        std::chrono::milliseconds{static_cast<int64_t>(timeout_s * 1000)};
+    if (!token_file.empty())
+      return read_token_file(token_file, "--admin-token-file", target.token);
+    if (auto env = std::getenv("ACTORSERVE_ADMIN_TOKEN"))
+      target.token = env;
+    return {};
+  }
+};
+
 } // namespace
 
 int run_cli(int argc, char** argv, const app_registry& apps,
@@ -137,9 +239,7 @@ int run_cli(int argc, char** argv, const app_registry& apps,
                "`serve` command does."};
   app.require_subcommand(1);
   std::string config_path;
-  detail::admin_target target;
-  std::string token_file;
-  double timeout_s = 120;
+  admin_flags admin;
   bool yes = false;
   auto run = app.add_subcommand(
       "run", "start the server with CONFIG.yaml and block; Ctrl-C drains and "
@@ -158,92 +258,24 @@ int run_cli(int argc, char** argv, const app_registry& apps,
   auto shutdown = app.add_subcommand(
       "shutdown", "delete every application of the running server");
   shutdown->add_flag("-y,--yes", yes, "do not ask first");
-  for (auto* sub : {deploy, status, config, shutdown}) {
-    sub->add_option("--admin-host", target.host, "the server's admin address")
-        ->capture_default_str();
-    sub->add_option("--admin-port", target.port, "the server's admin port")
-        ->capture_default_str();
-    sub->add_option("--admin-token-file", token_file,
-                    "the admin API's bearer token (else "
-                    "ACTORSERVE_ADMIN_TOKEN)");
-    sub->add_option("--timeout-s", timeout_s,
-                    "give up when the server has not answered by then")
-        ->capture_default_str()
-        ->check(CLI::Range(0.001, 86400.0));
-  }
+  for (auto* sub : {deploy, status, config, shutdown})
+    admin.declare(sub);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  target.timeout = std::chrono::milliseconds{
-      static_cast<int64_t>(timeout_s * 1000)};
-  if (!token_file.empty()) {
-    if (auto err = read_token_file(token_file, "--admin-token-file",
-                                   target.token))
-      return print_error(prog, err);
-  } else if (auto env = std::getenv("ACTORSERVE_ADMIN_TOKEN")) {
-    target.token = env;
-  }
-  auto& admin_host = target.host;
-  auto& admin_port = target.port;
-  const std::string apps_path = "/api/serve/applications/";
+  if (auto err = admin.finish())
+    return print_error(prog, err);
   if (run->parsed())
     return run_server(prog, config_path, run->remaining(), apps,
                       std::move(defaults));
-  if (deploy->parsed()) {
-    auto cfg = load_deploy_config(config_path);
-    if (!cfg)
-      return print_error(prog, cfg.error());
-    auto r = admin_call(target, "PUT", apps_path,
-                        detail::dump_json(cfg->source));
-    if (!r)
-      return print_error(prog, r.error());
-    if (r->status != 200)
-      return print_refusal(prog, *r);
-    std::cout << "deployed " << cfg->applications.size()
-              << " application(s) from " << config_path << std::endl;
-    return 0;
-  }
-  if (shutdown->parsed() && !yes) {
-    std::cout << "This deletes every application of the server at "
-              << admin_host << ":" << admin_port << ". Continue? [y/N] "
-              << std::flush;
-    std::string answer;
-    std::getline(std::cin, answer);
-    if (answer != "y" && answer != "Y" && answer != "yes") {
-      std::cout << "nothing was changed" << std::endl;
-      return 1;
-    }
-  }
-  auto r = admin_call(target, shutdown->parsed() ? "DELETE" : "GET",
-                      apps_path);
-  if (!r)
-    return print_error(prog, r.error());
-  if (r->status != 200)
-    return print_refusal(prog, *r);
-  if (shutdown->parsed()) {
-    std::cout << "every application was deleted" << std::endl;
-    return 0;
-  }
-  auto st = json::parse(r->body, nullptr, false);
-  if (st.is_discarded()) {
-    std::cerr << prog << ": the server's answer is not JSON" << std::endl;
-    return 1;
-  }
-  YAML::Emitter out;
-  if (status->parsed()) {
-    emit(out, ray_status(st));
-  } else {
-    json apps_cfg = json::array();
-    auto applications = st.value("applications", json::object());
-    for (auto& [name, app] : applications.items())
-      if (app.contains("deployed_app_config"))
-        apps_cfg.push_back(app["deployed_app_config"]);
-    emit(out, json{{"applications", apps_cfg}});
-  }
-  std::cout << out.c_str() << std::endl;
-  return 0;
+  if (deploy->parsed())
+    return cli_deploy(prog, admin.target, config_path);
+  if (shutdown->parsed())
+    return cli_shutdown(prog, admin.target, yes);
+  // status or config: one subcommand is required.
+  return cli_show(prog, admin.target, !config->parsed());
 }
 
 } // namespace actorserve
