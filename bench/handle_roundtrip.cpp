@@ -133,6 +133,7 @@ void run_batches(benchmark::State& state, Ask ask) {
 
 } // namespace
 
+// Longer than 80 lines: the benchmark's one script, each step once.
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv); // takes its own flags out of argv
   serve_options defaults;

@@ -87,6 +87,8 @@ TEST_CASE("scale during a delete fails cleanly and the controller lives",
   CHECK(status(f, ctrl).applications.empty());
 }
 
+// Longer than 80 lines: one random walk, whose steps read best as one
+// switch beside the checks that follow it.
 TEST_CASE("no order of messages stops the controller or leaves a request "
           "unanswered",
           "[controller][fuzz]") {

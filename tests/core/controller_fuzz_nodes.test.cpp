@@ -133,6 +133,8 @@ struct joined_node {
 
 } // namespace
 
+// Longer than 80 lines: one random walk, whose steps read best as one
+// switch beside the checks that follow it.
 TEST_CASE("no order of node joins, losses and app changes stops the "
           "controller, leaves a request unanswered or a replica on a DEAD "
           "node",

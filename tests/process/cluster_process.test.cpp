@@ -58,6 +58,8 @@ bool status_until(uint16_t port, Pred pred, milliseconds limit) {
 
 } // namespace
 
+// Longer than 80 lines: three processes started once, then checked in the
+// order an operator would (routes, spread, a kill under load).
 TEST_CASE("a head and two workers serve every demo route, spread replicas "
           "over all three, and replace a worker killed under load",
           "[process][cluster]") {

@@ -81,6 +81,7 @@ long long parse_integer(const std::string& flag, const std::string& text,
 
 } // namespace
 
+// Longer than 80 lines: one branch per flag, a table read top to bottom.
 /// Parses `--flag value` and `--flag=value`. Returns false for --help.
 bool parse_options(int argc, char** argv, options& opts) {
   bool have_url = false;
