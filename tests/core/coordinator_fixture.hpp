@@ -24,7 +24,7 @@
 #include "actorserve/controller.hpp"
 #include "actorserve/deployment.hpp"
 #include "actorserve/messages.hpp"
-#include "actorserve/user_plane.hpp"
+#include "replica/user_plane.hpp"
 
 namespace test {
 

@@ -256,7 +256,7 @@ private:
   /// thread; from any other, through the actor), the rest do nothing.
   std::function<void(results)> make_done(run_ptr run, size_t n) {
     return [run, n, weak = this->weak_from_this(), plane = plane_,
-            back = plane_->poster(self_),
+            back = plane_poster(*plane_, self_),
             exec_ms = metrics_.execution_ms](results out) mutable {
       if (run->over.exchange(true))
         return; // answered already, or its deadline passed
@@ -270,7 +270,7 @@ private:
         if (auto self = weak.lock())
           self->retire(run);
       };
-      if (user_plane::running_here() == plane)
+      if (running_plane() == plane)
         finish();
       else
         back.post(std::move(finish));

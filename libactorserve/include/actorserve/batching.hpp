@@ -161,7 +161,7 @@ batch_handle<In, Out> make_blocking_batch(Self* self, batch_options opts, F f) {
         auto slot = std::make_shared<detail::batch_slot>();
         auto out = std::make_shared<results>();
         slot->answer = [done, out] { done(std::move(*out)); };
-        detail::user_plane_of(self).offload(
+        detail::offload(
             self, slot,
             [fn, xs = std::move(xs), slot, out,
              n]() mutable -> std::function<void()> {

@@ -196,7 +196,7 @@ private:
     using state = typename model_promise<Model>::state;
     auto st = std::make_shared<state>();
     st->id = id;
-    st->back = user_plane_of(self_).poster(self_);
+    st->back = plane_poster(self_);
     st->on_done = [weak = this->weak_from_this(),
                    id](caf::expected<model_ptr> m) {
       if (auto cache = weak.lock())
@@ -220,7 +220,7 @@ private:
         cache->loaded(id, std::move(*out));
     };
     auto load = load_;
-    user_plane_of(self_).offload(
+    offload(
         self_, slot, [load, id, out, slot]() -> std::function<void()> {
           try {
             auto m = load(id);
@@ -282,7 +282,7 @@ private:
       return;
     }
     // On a blocking thread: unloading may take a while.
-    user_plane_of(self_).offload(
+    offload(
         self_, std::make_shared<batch_slot>(),
         [unload, unload_ms, id, model]() mutable -> std::function<void()> {
           auto t0 = std::chrono::steady_clock::now();

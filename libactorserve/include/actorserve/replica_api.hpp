@@ -25,7 +25,7 @@ namespace actorserve {
 /// Returns the context of the replica that `self` belongs to.
 template <class Self>
 const replica_context& replica_context_of(Self* self) {
-  return detail::user_plane_of(self).context();
+  return detail::plane_context(self);
 }
 
 /// Returns the context of the request `self` is handling: in a handler, or
@@ -33,7 +33,7 @@ const replica_context& replica_context_of(Self* self) {
 /// context). Empty outside of one.
 template <class Self>
 request_context request_context_of(Self* self) {
-  auto ctx = detail::user_plane_of(self).current_context();
+  auto ctx = detail::plane_request(self);
   return ctx != nullptr ? *ctx : request_context{};
 }
 
@@ -43,7 +43,7 @@ request_context request_context_of(Self* self) {
 /// reaches no one; stop early. Calls made for it are cancelled already.
 template <class Self>
 bool is_cancelled(Self* self) {
-  return detail::user_plane_of(self).cancelled();
+  return detail::plane_cancelled(self);
 }
 
 /// Runs `f()` on `self` when the request it is handling is cancelled (at
@@ -52,7 +52,7 @@ bool is_cancelled(Self* self) {
 /// request are cancelled without a hook.
 template <class Self, class F>
 void on_cancel(Self* self, F f) {
-  detail::user_plane_of(self).on_cancel(std::function<void()>{std::move(f)});
+  detail::plane_on_cancel(self, std::function<void()>{std::move(f)});
 }
 
 /// Registers the replica's health check (Ray Serve's `check_health`), in the
@@ -63,8 +63,8 @@ void on_cancel(Self* self, F f) {
 /// probes, so a replica whose user code is merely busy stays healthy.
 template <class Self, class F>
 void on_health_check(Self* self, F check) {
-  detail::user_plane_of(self).set_health_check(
-      std::function<void()>{std::move(check)});
+  detail::plane_set_health_check(self,
+                                 std::function<void()>{std::move(check)});
 }
 
 /// Registers the replica's reconfigure hook (Ray Serve's `reconfigure`), in
@@ -77,8 +77,8 @@ void on_health_check(Self* self, F check) {
 /// current config.
 template <class Self, class F>
 void on_reconfigure(Self* self, F hook) {
-  detail::user_plane_of(self).set_reconfigure(
-      std::function<void(const std::string&)>{std::move(hook)});
+  detail::plane_set_reconfigure(
+      self, std::function<void(const std::string&)>{std::move(hook)});
 }
 
 /// A request's cancellation as a value blocking code can poll from any
@@ -119,7 +119,7 @@ auto run_blocking(Self* self, F f) {
       rp, rp.pending() ? caf::strong_actor_ptr{} : detail::context_token(self));
   // The blocking thread never touches the promise: the completions it
   // returns deliver through the slot, on the actor's thread.
-  detail::user_plane_of(self).offload(
+  detail::offload(
       self, slot, [f = std::move(f), slot]() mutable -> std::function<void()> {
         try {
           if constexpr (std::is_void<value_type>::value) {

@@ -304,7 +304,7 @@ void call_host::fail_all(const caf::error& err) {
 void route_call(caf::local_actor* self, const endpoint_ptr& ep,
                 caf::message_id mid, request_meta meta, caf::message args) {
   if (auto up = find_user_plane(self); up != nullptr) {
-    up->route(ep, mid, std::move(meta), std::move(args));
+    plane_route(*up, ep, mid, std::move(meta), std::move(args));
     return;
   }
   // Not a replica: the deployment's gateway routes for us.
@@ -328,8 +328,8 @@ void route_delegate(caf::local_actor* self, const endpoint_ptr& ep,
                     request_meta meta, caf::message args) {
   auto rp = self->make_response_promise();
   if (auto up = find_user_plane(self); up != nullptr) {
-    up->route(ep, self->new_request_id(caf::message_priority::normal),
-              std::move(meta), std::move(args), std::move(rp));
+    plane_route(*up, ep, self->new_request_id(caf::message_priority::normal),
+                std::move(meta), std::move(args), std::move(rp));
     return;
   }
   if (auto gw = ep->gateway())

@@ -113,4 +113,19 @@ private:
   bool ingress_;
 };
 
+class user_plane;
+
+/// The user plane of `self`, or null when `self` is not a deployment
+/// replica. Cheap when `self` is the replica running on this thread (a
+/// handler asking for its own plane), which is nearly always. Defined by the
+/// user plane (replica/plane_host.cpp).
+user_plane* find_user_plane(caf::local_actor* self) noexcept;
+
+/// Routes a call of the replica whose plane is `up` through its own
+/// `call_host`: the answer arrives as the response to `mid`, or goes to `rp`
+/// when it is pending. Defined by the user plane (replica/plane_host.cpp).
+void plane_route(user_plane& up, const endpoint_ptr& ep, caf::message_id mid,
+                 request_meta meta, caf::message args,
+                 caf::response_promise rp = {});
+
 } // namespace actorserve::detail

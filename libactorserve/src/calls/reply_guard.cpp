@@ -82,10 +82,10 @@ reply_guard::~reply_guard() {
   if (answered_.exchange(true, std::memory_order_acq_rel) || !caller_)
     return;
   finish(true); // every answer from here on is an error
-  if (owner_ != nullptr && user_plane::running_here() == owner_) {
+  if (owner_ != nullptr && running_plane() == owner_) {
     // Inside the owner's current message: it decides the answer when the
     // message is done (the exception it threw, if any).
-    owner_->defer_unanswered(std::move(caller_), mid_);
+    defer_unanswered(*owner_, std::move(caller_), mid_);
     return;
   }
   if (cancelled())

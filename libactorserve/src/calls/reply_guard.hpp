@@ -160,4 +160,10 @@ caf::error dropped_promise_error();
 void answer_request(const caf::strong_actor_ptr& caller, caf::message_id mid,
                     caf::error err, caf::execution_unit* host);
 
+/// Has `owner`, whose actor is running a message on this thread, answer the
+/// request `mid` of `caller` when that message is done (the exception it
+/// threw, if any). Defined by the user plane (replica/plane_host.cpp).
+void defer_unanswered(user_plane& owner, caf::strong_actor_ptr caller,
+                      caf::message_id mid);
+
 } // namespace actorserve::detail

@@ -1,6 +1,7 @@
 // The replica side of @serve.batch: the batch metrics, and the user plane
 // keeping its batchers for their timers.
 #include "actorserve/batching.hpp"
+#include "replica/user_plane.hpp"
 
 namespace actorserve {
 

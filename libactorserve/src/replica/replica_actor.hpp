@@ -19,10 +19,10 @@
 #include <caf/result.hpp>
 #include <caf/system_messages.hpp>
 
-#include "actorserve/user_plane.hpp"
 #include "calls/relay_actor.hpp"
 #include "policy/health.hpp"
 #include "replica/replica.hpp"
+#include "replica/user_plane.hpp"
 
 namespace actorserve {
 

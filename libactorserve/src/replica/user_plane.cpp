@@ -1,4 +1,4 @@
-#include "actorserve/user_plane.hpp"
+#include "replica/user_plane.hpp"
 
 #include "ops/logging.hpp"
 #include "actorserve/batching.hpp"
@@ -330,10 +330,6 @@ bool user_plane::handle_framework_message(caf::local_actor* self,
   return false;
 }
 
-caf::error user_plane::exception_to_error(std::exception_ptr& eptr) {
-  return error_of(eptr);
-}
-
 caf::error error_of(std::exception_ptr eptr) {
   try {
     std::rethrow_exception(eptr);
@@ -378,13 +374,6 @@ void user_plane::stop_pool() {
         make_error(errc::unavailable, "the calling replica stopped"));
     callers_.reset();
   }
-}
-
-user_plane& user_plane_of(caf::local_actor* self) {
-  auto ptr = find_user_plane(self);
-  if (ptr == nullptr)
-    throw std::logic_error("this actor is not a deployment replica");
-  return *ptr;
 }
 
 } // namespace actorserve::detail

@@ -9,7 +9,8 @@
 
 #include "actorserve/error.hpp"
 #include "actorserve/handle.hpp"
-#include "actorserve/user_plane.hpp"
+#include "replica/user_plane.hpp"
+#include "calls/call_host.hpp"
 #include "calls/reply_guard.hpp"
 
 namespace actorserve::detail {
@@ -18,29 +19,25 @@ namespace actorserve::detail {
 
 namespace {
 
-thread_local user_plane* running_plane = nullptr;
+thread_local user_plane* running_plane_ = nullptr;
 
 } // namespace
 
 user_plane* user_plane::running_here() noexcept {
-  return running_plane;
+  return running_plane_;
 }
 
 user_plane::running_scope::running_scope(user_plane* up) noexcept
-    : prev_(running_plane) {
-  running_plane = up;
+    : prev_(running_plane_) {
+  running_plane_ = up;
 }
 
 user_plane::running_scope::~running_scope() {
-  running_plane = prev_;
+  running_plane_ = prev_;
 }
 
-user_plane* find_user_plane(caf::local_actor* self) noexcept {
-  // Comparing with the plane running here costs a load; the cross-cast
-  // through the actor's class hierarchy costs thousands of instructions.
-  if (auto up = running_plane; up != nullptr && up->self() == self)
-    return up;
-  return dynamic_cast<user_plane*>(self);
+user_plane* running_plane() noexcept {
+  return running_plane_;
 }
 
 void user_plane::defer_unanswered(caf::strong_actor_ptr caller,
@@ -129,8 +126,8 @@ restore_context::~restore_context() {
 
 user_plane::message_scope::message_scope(user_plane& up,
                                          caf::mailbox_element& x)
-    : up_(up), prev_(running_plane), prev_context_(up.context_) {
-  running_plane = &up;
+    : up_(up), prev_(running_plane_), prev_context_(up.context_) {
+  running_plane_ = &up;
   up.guard_request(x);
   // A request's context is its own; a response's is set by the
   // continuation that handles it (context_scope).
@@ -175,7 +172,7 @@ user_plane::message_scope::~message_scope() {
       answer_request(caller, mid, err_ ? err_ : dropped_promise_error(),
                      up_.self_->context());
   }
-  running_plane = prev_;
+  running_plane_ = prev_;
 }
 
 } // namespace actorserve::detail

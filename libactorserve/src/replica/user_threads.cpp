@@ -21,8 +21,8 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actorserve/handle.hpp"
-#include "actorserve/user_plane.hpp"
 #include "ops/logging.hpp"
+#include "replica/user_plane.hpp"
 #include "runtime/per_system.hpp"
 #include "runtime/thread_name.hpp"
 

@@ -1,5 +1,6 @@
-// Streams: the producer's table in the user plane, the consumer's inbox,
-// watches on the other side, and the reader actor for main().
+// Streams: watches on the other side, and what a stream's producer and
+// consumer run (the producer's table is the user plane's,
+// replica/user_plane_streams.cpp).
 #include "actorserve/stream.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -81,21 +82,6 @@ inbound::~inbound() = default;
 
 // -- the producer's side ------------------------------------------------------
 
-stream_ref add_stream(caf::local_actor* self, std::unique_ptr<outbound> st) {
-  auto& up = user_plane_of(self);
-  st->self = self;
-  st->plane = &up;
-  st->context = context_token(self);
-  auto id = up.add_stream(std::move(st));
-  auto producer = caf::actor_cast<caf::actor>(self);
-  return stream_ref{producer, id,
-                    std::make_shared<stream_anchor>(producer, id)};
-}
-
-void end_stream(outbound& st, caf::error err) {
-  st.plane->end_stream(st.id, std::move(err));
-}
-
 void send_batch(outbound& st, caf::message chunks) {
   send_from(st.self, st.consumer, std::move(chunks));
 }
@@ -148,36 +134,6 @@ void sink_state::cancel() {
     cancelled = true;
   }
   cv.notify_all();
-}
-
-namespace {
-
-/// The promise slot of a stream job: there is no promise; the completion
-/// ends the stream.
-struct no_promise final : promise_slot_base {
-  void drop() override {}
-};
-
-} // namespace
-
-void run_stream_job(outbound& st, std::function<void()> job) {
-  auto id = st.id;
-  auto up = st.plane;
-  auto self = st.self;
-  up->offload(self, std::make_shared<no_promise>(),
-              [id, up, job = std::move(job)]() -> std::function<void()> {
-                caf::error err;
-                try {
-                  job();
-                } catch (...) {
-                  err = error_of(std::current_exception());
-                }
-                // On the actor: the chunks this thread sent are all ahead
-                // of the end in the consumer's mailbox.
-                return [id, up, err]() mutable {
-                  up->end_stream(id, std::move(err));
-                };
-              });
 }
 
 caf::error chunk_handler_failed(std::exception_ptr eptr) {
