@@ -304,7 +304,8 @@ void call_host::fail_all(const caf::error& err) {
 void route_call(caf::local_actor* self, const endpoint_ptr& ep,
                 caf::message_id mid, request_meta meta, caf::message args) {
   if (auto up = find_user_plane(self); up != nullptr) {
-    plane_route(*up, ep, mid, std::move(meta), std::move(args));
+    plane_route(*up, ep, mid, std::move(meta), std::move(args),
+                caf::response_promise{});
     return;
   }
   // Not a replica: the deployment's gateway routes for us.

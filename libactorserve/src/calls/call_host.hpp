@@ -124,8 +124,10 @@ user_plane* find_user_plane(caf::local_actor* self) noexcept;
 /// Routes a call of the replica whose plane is `up` through its own
 /// `call_host`: the answer arrives as the response to `mid`, or goes to `rp`
 /// when it is pending. Defined by the user plane (replica/plane_host.cpp).
+/// By reference: the call's context and arguments are moved once, into the
+/// route.
 void plane_route(user_plane& up, const endpoint_ptr& ep, caf::message_id mid,
-                 request_meta meta, caf::message args,
-                 caf::response_promise rp = {});
+                 request_meta&& meta, caf::message&& args,
+                 caf::response_promise&& rp);
 
 } // namespace actorserve::detail

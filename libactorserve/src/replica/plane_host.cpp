@@ -68,11 +68,7 @@ void plane_host::exit_plane() {
 
 // -- finding a plane ----------------------------------------------------------
 
-user_plane* find_user_plane(caf::local_actor* self) noexcept {
-  // Comparing with the plane running here costs a load; the cross-cast
-  // through the actor's class hierarchy costs thousands of instructions.
-  if (auto up = running_plane(); up != nullptr && up->self() == self)
-    return up;
+user_plane* plane_of_host(caf::local_actor* self) noexcept {
   auto host = dynamic_cast<plane_host*>(self);
   return host != nullptr ? &host->plane() : nullptr;
 }
@@ -132,8 +128,8 @@ void defer_unanswered(user_plane& owner, caf::strong_actor_ptr caller,
 }
 
 void plane_route(user_plane& up, const endpoint_ptr& ep, caf::message_id mid,
-                 request_meta meta, caf::message args,
-                 caf::response_promise rp) {
+                 request_meta&& meta, caf::message&& args,
+                 caf::response_promise&& rp) {
   up.route(ep, mid, std::move(meta), std::move(args), std::move(rp));
 }
 

@@ -321,4 +321,8 @@ private:
   std::unique_ptr<stream_inbox> inbox_;
 };
 
+/// The plane of `self` found by a cross-cast to its `plane_host`, or null
+/// when `self` is not a deployment replica (plane_host.cpp).
+user_plane* plane_of_host(caf::local_actor* self) noexcept;
+
 } // namespace actorserve::detail

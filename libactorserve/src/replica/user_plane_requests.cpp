@@ -40,6 +40,15 @@ user_plane* running_plane() noexcept {
   return running_plane_;
 }
 
+user_plane* find_user_plane(caf::local_actor* self) noexcept {
+  // Comparing with the plane running here costs a load; the cross-cast
+  // through the actor's class hierarchy (plane_of_host) costs thousands of
+  // instructions.
+  if (auto up = running_plane_; up != nullptr && up->self() == self)
+    return up;
+  return plane_of_host(self);
+}
+
 void user_plane::defer_unanswered(caf::strong_actor_ptr caller,
                                   caf::message_id mid) {
   unanswered_.emplace_back(std::move(caller), mid);
