@@ -217,10 +217,15 @@ public:
     }
     // The gateway goes in as a spawn argument: CAF 0.17 spawns functors
     // without arguments through a null pointer (undefined behavior under
-    // UBSan).
+    // UBSan). The arguments move along, so that the request holds the only
+    // reference to them: a handler that takes one by mutable reference
+    // then gets the caller's value, never a copy made because a reference
+    // here was still alive.
     gateway->home_system().spawn(
-        [=](caf::event_based_actor* self, caf::actor gw) {
-          auto rh = self->request(gw, t, call_atom::value, m, msg);
+        [t, finish, m = std::move(m), msg = std::move(msg)](
+            caf::event_based_actor* self, caf::actor gw) mutable {
+          auto rh = self->request(gw, t, call_atom::value, std::move(m),
+                                  std::move(msg));
           auto on_error = [=](caf::error& err) {
             finish(std::move(err));
             self->quit();
