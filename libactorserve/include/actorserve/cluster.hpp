@@ -76,6 +76,10 @@ struct cluster_options {
   /// timeout) stops its replicas and tries to join again, backing off up
   /// to 2 s between tries, for this long; then it exits. 0 exits at once.
   std::chrono::milliseconds rejoin_timeout{60'000};
+  /// `--orphan-timeout-s`: a worker that has seen no head for this long
+  /// stops its replicas and exits; 0 (the default): never, it keeps
+  /// serving with its last known replica sets and keeps trying to rejoin.
+  std::chrono::milliseconds orphan_timeout{0};
   /// TLS between nodes (`--cluster-tls-cert`, `--cluster-tls-key`,
   /// `--cluster-tls-ca`; PEM files): every node presents a certificate
   /// signed by the CA and checks its peer's. All three, or none.
@@ -109,6 +113,29 @@ bool tls_available() noexcept;
 /// lengths.
 bool same_token(const std::string& x, const std::string& y) noexcept;
 
+/// A replica a rejoining worker still runs: a head that recovered from its
+/// state store adopts it when its deployment wants it as it is.
+struct hosted_replica_report {
+  uint64_t id = 0;
+  std::string app;
+  std::string deployment;
+  /// The deployment version, `user_config` and `max_ongoing_requests` it
+  /// last applied.
+  std::string version;
+  std::string user_config;
+  uint32_t max_ongoing = 0;
+  /// When it started (milliseconds since the Unix epoch).
+  int64_t started_at_ms = 0;
+  caf::actor handle;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        hosted_replica_report& x) {
+  return f(x.id, x.app, x.deployment, x.version, x.user_config,
+           x.max_ongoing, x.started_at_ms, x.handle);
+}
+
 /// What a joining node says about itself.
 struct node_hello {
   /// HMAC-SHA256 of the gate's challenge under the cluster token (empty
@@ -124,11 +151,17 @@ struct node_hello {
   /// The node's agent: the head watches it, and will ask it to start
   /// replicas.
   caf::actor agent;
+  /// The node id it had before it lost its head (0 on its first join): a
+  /// head that recovered it from its state store gives it back.
+  uint64_t previous_id = 0;
+  /// The replicas it still runs (a rejoin after its head went away).
+  std::vector<hosted_replica_report> replicas;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
-  return f(x.proof, x.host, x.pid, x.resources, x.deployments, x.agent);
+  return f(x.proof, x.host, x.pid, x.resources, x.deployments, x.agent,
+           x.previous_id, x.replicas);
 }
 
 enum class node_state : uint8_t { alive, dead };

@@ -178,12 +178,15 @@ struct replica_status {
   std::vector<std::string> multiplexed_model_ids;
   /// The node it runs on (`node_status::id`).
   uint64_t node_id = 0;
+  /// When it started (milliseconds since the Unix epoch); a replica a
+  /// recovered head adopted keeps its own.
+  int64_t started_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
   return f(x.id, x.state, x.ongoing, x.version, x.multiplexed_model_ids,
-           x.node_id);
+           x.node_id, x.started_at_ms);
 }
 
 struct deployment_status {

@@ -152,6 +152,34 @@ struct logging_options {
   std::string file;
 };
 
+/// The head's durable state store: what it deployed (applications, their
+/// configs and changes, targets, the node and replica tables) survives a
+/// restart, and a restarted head adopts the replicas its workers still run.
+struct state_options {
+  /// `--state-dir DIR`: the embedded store, SQLite in WAL mode at
+  /// DIR/state.db. Empty (the default) with no `store`: no store, the
+  /// state lives in memory only.
+  std::string dir;
+  /// `--state-store redis://HOST:PORT/KEYPREFIX`: the shared store (Redis)
+  /// instead, for several machines and a standby head.
+  std::string store;
+  /// `--state-store-password-file`: Redis's password (AUTH).
+  std::string password;
+  /// `--recovery-grace-ms`: after a start that found state, how long the
+  /// head waits for the workers it knew to rejoin before it replaces their
+  /// replicas; 0: three heartbeat periods.
+  std::chrono::milliseconds recovery_grace{0};
+  /// `--standby`: with the Redis store, this head waits for the leader's
+  /// lease to lapse and then takes over.
+  bool standby = false;
+  /// `--lease-ttl-ms`: how long a leader's lease lasts unless renewed
+  /// (renewed every third of it).
+  std::chrono::milliseconds lease_ttl{3000};
+  /// `--state-store-timeout-ms`: each store operation's limit.
+  std::chrono::milliseconds timeout{1000};
+  bool enabled() const noexcept { return !dir.empty() || !store.empty(); }
+};
+
 /// Options of the runtime.
 struct serve_options {
   /// Worker threads of the system plane's scheduler.
@@ -183,6 +211,8 @@ struct serve_options {
   node_options node;
   /// The cluster: the head's port for nodes, or the head this worker joins.
   cluster_options cluster;
+  /// The head's durable state store (`--state-dir`, `--state-store`).
+  state_options state;
   /// Registers the application's own message types with the actor system,
   /// so that calls carrying them can cross nodes (`add_message_type`).
   std::vector<std::function<void(caf::actor_system_config&)>> message_types;

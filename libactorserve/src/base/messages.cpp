@@ -134,6 +134,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<http_response>("actorserve::http_response");
   cfg.add_message_type<deployment_config>("actorserve::deployment_config");
   cfg.add_message_type<resource_set>("actorserve::resource_set");
+  cfg.add_message_type<hosted_replica_report>(
+      "actorserve::hosted_replica_report");
   cfg.add_message_type<node_hello>("actorserve::node_hello");
   cfg.add_message_type<node_status>("actorserve::node_status");
   cfg.add_message_type<node_load>("actorserve::node_load");

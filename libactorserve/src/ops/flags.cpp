@@ -186,6 +186,29 @@ void declare_cluster(CLI::App& app, flag_values& v) {
       ->check(in_range(0, 1000));
 }
 
+/// The head's durable state store and its standby.
+void declare_state(CLI::App& app, flag_values& v) {
+  auto& o = v.opts;
+  app.add_option("--state-dir", o.state.dir,
+                 "keep the head's state in DIR/state.db (SQLite)");
+  app.add_option("--state-store", o.state.store,
+                 "keep it in Redis instead: redis://HOST:PORT/KEYPREFIX");
+  app.add_option("--state-store-password-file", v.store_password_file,
+                 "the Redis password");
+  add_ms(app, "--state-store-timeout-ms", v.store_timeout_ms, hour_ms,
+         "each store operation's limit");
+  add_ms(app, "--recovery-grace-ms", v.recovery_grace_ms, hour_ms,
+         "a restarted head waits this long for its workers, 0: 3 heartbeats");
+  app.add_flag("--standby", o.state.standby,
+               "with --state-store: take over when the leader's lease lapses");
+  add_ms(app, "--lease-ttl-ms", v.lease_ttl_ms, hour_ms,
+         "the leader's lease, renewed every third of it");
+  app.add_option("--orphan-timeout-s", v.orphan_timeout_s,
+                 "a worker without a head this long stops and exits, 0: never")
+      ->capture_default_str()
+      ->check(in_range(int64_t{0}, int64_t{365} * 24 * 3600));
+}
+
 } // namespace
 
 void name_values(CLI::App& app) {
@@ -209,8 +232,13 @@ void name_values(CLI::App& app) {
       type = "JSON";
     else if (name == "--join")
       type = "HOST:PORT";
+    else if (name == "--state-store")
+      type = "URL";
+    else if (name == "--orphan-timeout-s")
+      type = "S";
     else if (name == "--log-file" || name == "--cluster-token-file" ||
-             name == "--admin-token-file" ||
+             name == "--admin-token-file" || name == "--state-dir" ||
+             name == "--state-store-password-file" ||
              name.rfind("--cluster-tls", 0) == 0)
       type = "PATH";
     opt->type_name(type);
@@ -223,6 +251,7 @@ void declare_flags(CLI::App& app, flag_values& v) {
   declare_admin(app, v);
   declare_node(app, v);
   declare_cluster(app, v);
+  declare_state(app, v);
 }
 
 caf::error apply_flags(CLI::App& app, flag_values& v) {
@@ -241,6 +270,10 @@ caf::error apply_flags(CLI::App& app, flag_values& v) {
   o.cluster.connection_timeout =
       std::chrono::milliseconds{v.connection_timeout_ms};
   o.cluster.rejoin_timeout = std::chrono::milliseconds{v.rejoin_timeout_ms};
+  o.cluster.orphan_timeout = std::chrono::seconds{v.orphan_timeout_s};
+  o.state.recovery_grace = std::chrono::milliseconds{v.recovery_grace_ms};
+  o.state.lease_ttl = std::chrono::milliseconds{v.lease_ttl_ms};
+  o.state.timeout = std::chrono::milliseconds{v.store_timeout_ms};
   if (app.count("--memory-budget-mb") > 0)
     o.node.memory_bytes = v.memory_mb * 1024 * 1024;
   if (v.no_http)
@@ -262,6 +295,11 @@ caf::error apply_flags(CLI::App& app, flag_values& v) {
   if (app.count("--cluster-token-file") > 0)
     if (auto err = read_token_file(v.token_file, "--cluster-token-file",
                                    o.cluster.token))
+      return err;
+  if (app.count("--state-store-password-file") > 0)
+    if (auto err = read_token_file(v.store_password_file,
+                                   "--state-store-password-file",
+                                   o.state.password))
       return err;
   return {};
 }

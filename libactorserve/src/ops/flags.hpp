@@ -30,6 +30,10 @@ struct flag_values {
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
         connection_timeout_ms(d.cluster.connection_timeout.count()),
         rejoin_timeout_ms(d.cluster.rejoin_timeout.count()),
+        orphan_timeout_s(d.cluster.orphan_timeout.count() / 1000),
+        recovery_grace_ms(d.state.recovery_grace.count()),
+        lease_ttl_ms(d.state.lease_ttl.count()),
+        store_timeout_ms(d.state.timeout.count()),
         resources(d.node.resources.empty()
                       ? std::string{"{}"}
                       : to_string(resource_set{0, d.node.resources})) {}
@@ -46,6 +50,11 @@ struct flag_values {
   int64_t heartbeat_timeout_ms;
   int64_t connection_timeout_ms;
   int64_t rejoin_timeout_ms;
+  int64_t orphan_timeout_s;
+  int64_t recovery_grace_ms;
+  int64_t lease_ttl_ms;
+  int64_t store_timeout_ms;
+  std::string store_password_file;
   std::string resources;
   double memory_mb = 0;
   std::string token_file;
