@@ -79,6 +79,12 @@
 /// - `(wait_nodes_atom, uint32 n)` from `serve::wait_for_nodes`. Reply:
 ///   `true` once n workers are alive and announced their deployments
 ///   (the caller's request bounds the wait).
+/// - `(persist_atom)` from `serve`, after a change it acknowledges. Reply:
+///   the sequence number of the store write that holds the change (0
+///   without a store); `serve` waits for it (state_writer.hpp).
+/// - `(recovered_atom)` from the controller itself: a restarted head's
+///   grace period is over; replicas of workers that did not rejoin are
+///   replaced, and those no deployment claimed are stopped. No reply.
 ///
 /// Not in the table: a down message for a node's agent (or for an actor of
 /// a node whose connection dropped) marks the node DEAD; one for a replica
@@ -103,6 +109,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -169,6 +176,12 @@ using place_atom = caf::atom_constant<caf::atom("place")>;
 using startup_timeout_atom = caf::atom_constant<caf::atom("startto")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using wait_nodes_atom = caf::atom_constant<caf::atom("waitnodes")>;
+/// Writes what changed to the state store now; the reply is the write's
+/// sequence number (0 without a store), which `serve` waits for.
+using persist_atom = caf::atom_constant<caf::atom("persist")>;
+/// The controller's own timer: a restarted head's grace period for its
+/// workers to rejoin is over.
+using recovered_atom = caf::atom_constant<caf::atom("recovered")>;
 
 using controller_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, app_spec>::with<application_status>,
@@ -195,7 +208,9 @@ using controller_actor = caf::typed_actor<
                     std::vector<std::string>>::with<bool>,
     caf::reacts_to<cluster_address_atom, std::string>,
     caf::reacts_to<heartbeat_atom>,
-    caf::replies_to<wait_nodes_atom, uint32_t>::with<bool>>;
+    caf::replies_to<wait_nodes_atom, uint32_t>::with<bool>,
+    caf::replies_to<persist_atom>::with<uint64_t>,
+    caf::reacts_to<recovered_atom>>;
 
 /// Spawns the controller on the system plane. `local` is what this node
 /// offers replicas' reservations (placement.hpp); unbounded CPUs unless
@@ -203,6 +218,19 @@ using controller_actor = caf::typed_actor<
 controller_actor spawn_controller(caf::actor_system& sys,
                                   resource_set local = unbounded_cpus(),
                                   heartbeat_options heartbeat = {});
+
+namespace detail {
+/// The state store's writer and what a restarted head read back
+/// (control/controller_store.hpp).
+struct store_setup;
+} // namespace detail
+
+/// Spawns the controller of a head with a state store: it writes its
+/// declarative state through `setup`'s writer and starts from what
+/// `setup` recovered.
+controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
+                                  heartbeat_options heartbeat,
+                                  std::shared_ptr<detail::store_setup> setup);
 
 namespace detail {
 

@@ -229,11 +229,25 @@ struct serve_status {
   std::vector<application_status> applications;
   /// The head first, then the worker nodes that joined (cluster.hpp).
   std::vector<node_status> nodes;
+  /// 0 from the head. A worker that serves HTTP (`--proxy`) and cannot
+  /// reach its head answers status itself: since when (milliseconds since
+  /// the Unix epoch) it has had no head, with only its own node and the
+  /// replicas it runs.
+  int64_t head_unreachable_since_ms = 0;
+  /// The head's state store (`--state-dir`, `--state-store`): where it is
+  /// (empty: none), whether its writes succeed, why not and since when
+  /// (milliseconds since the Unix epoch). Changes are refused with 503
+  /// while it fails.
+  std::string store;
+  bool store_ok = true;
+  std::string store_error;
+  int64_t store_failing_since_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, serve_status& x) {
-  return f(x.applications, x.nodes);
+  return f(x.applications, x.nodes, x.head_unreachable_since_ms, x.store,
+           x.store_ok, x.store_error, x.store_failing_since_ms);
 }
 
 /// Renders a status as JSON text (what `GET /-/status` and the admin API

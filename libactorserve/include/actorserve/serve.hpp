@@ -325,6 +325,12 @@ public:
 
   /// The config last applied by `deploy`, as JSON text ("null" if none).
   std::string deployed_config() const;
+  /// `deploy` at start-up (`run CONFIG`): with a state store that holds
+  /// what this server deployed while it last ran from the same `cfg`, that
+  /// state is deployed instead, so changes made through the admin API and
+  /// `deploy` since survive a restart; otherwise `cfg` is deployed.
+  caf::error deploy_at_start(const deploy_config& cfg,
+                             const app_registry& apps);
 
   /// The builders that declarative deploys over the admin API
   /// (`PUT /api/serve/applications/`) use; `apps` must outlive the server.
@@ -398,6 +404,18 @@ public:
   int fail(const caf::error& err);
 
 private:
+  /// The head with a state store: takes the leader's lease (a standby
+  /// waits for it), reads the store back and starts its writer; null
+  /// without a store. Throws `error_exception` when the store cannot be
+  /// opened or read.
+  std::shared_ptr<detail::store_setup> open_state_store();
+  /// `unavailable` while the state store fails: changes are refused.
+  caf::error store_refuses() const;
+  /// Waits until the controller's state, with the change just made, is in
+  /// the store (for at most the store's timeout, doubled).
+  caf::error persisted();
+  /// Releases the lease and stops the writer (shutdown).
+  void close_state_store();
   /// The head: publishes the cluster gate on the cluster port.
   void open_cluster_port();
   /// A worker: joins the head (throws `error_exception` when refused).

@@ -74,7 +74,8 @@ nlohmann::json json_of(const deployment_status& dep) {
                     {"version", r.version},
                     {"ongoing_requests", r.ongoing},
                     {"multiplexed_model_ids", r.multiplexed_model_ids},
-                    {"node_id", r.node_id}});
+                    {"node_id", r.node_id},
+                    {"started_at_ms", r.started_at_ms}});
   return {{"status", to_string(dep.state)},
           {"target_replicas", dep.target_replicas},
           {"version", dep.version},
@@ -117,8 +118,16 @@ std::string to_json(const serve_status& x) {
                      {"deployments", n.deployments},
                      {"replicas", n.replicas}});
   }
-  return detail::dump_json(
-      nlohmann::json{{"applications", apps}, {"nodes", nodes}});
+  auto out = nlohmann::json{{"applications", apps}, {"nodes", nodes}};
+  // Only a worker without its head says so.
+  if (x.head_unreachable_since_ms != 0)
+    out["head_unreachable_since_ms"] = x.head_unreachable_since_ms;
+  if (!x.store.empty())
+    out["state_store"] = {{"address", x.store},
+                          {"healthy", x.store_ok},
+                          {"error", x.store_error},
+                          {"failing_since_ms", x.store_failing_since_ms}};
+  return detail::dump_json(out);
 }
 
 void register_types(caf::actor_system_config& cfg) {

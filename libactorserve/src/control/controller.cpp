@@ -39,21 +39,37 @@ void init(controller_ptr self, std::string node, resource_set local,
     if (msg.source == self->address())
       self->quit(std::move(msg.reason));
   });
-  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    on_down(self, dm);
+    mark_changed(self);
+  });
+}
+
+/// Marks the stored state changed; passes `result` on.
+template <class T>
+T changed(controller_ptr self, T result) {
+  mark_changed(self);
+  return result;
 }
 
 controller_actor::behavior_type behavior(controller_ptr self) {
   using std::string;
   return {
       // Applications.
-      [self](deploy_atom, app_spec& spec) { return on_deploy(self, spec); },
-      [self](delete_atom, string& app) { return on_delete(self, app); },
+      // A message that may change what is stored marks it (`changed`): a
+      // write follows the turn.
+      [self](deploy_atom, app_spec& spec) {
+        return changed(self, on_deploy(self, spec));
+      },
+      [self](delete_atom, string& app) {
+        return changed(self, on_delete(self, app));
+      },
       [self](scale_atom, string& app, string& dep, uint32_t n) {
-        return on_scale(self, app, dep, n);
+        return changed(self, on_scale(self, app, dep, n));
       },
       [self](update_atom, const string& app, const string& dep,
              deployment_patch& patch, bool wait) {
-        return on_update(self, app, dep, patch, wait);
+        return changed(self, on_update(self, app, dep, patch, wait));
       },
       [self](shutdown_atom) { return on_shutdown(self); },
       // Queries and subscriptions. An answer to health_atom proves the
@@ -66,7 +82,7 @@ controller_actor::behavior_type behavior(controller_ptr self) {
       [self](routes_atom, caf::actor& sub) { on_routes(self, sub); },
       // Nodes.
       [self](node_join_atom, node_hello& hello, const string& peer) {
-        return node_joined(self, std::move(hello), peer);
+        return changed(self, node_joined(self, std::move(hello), peer));
       },
       [self](node_deployments_atom, uint64_t node, std::vector<string>& names) {
         return on_node_deployments(self, node, names);
@@ -79,25 +95,54 @@ controller_actor::behavior_type behavior(controller_ptr self) {
       // Replicas, and the controller's own timers and coalesced work.
       [self](ready_atom, uint64_t id, bool ok, string& message) {
         on_ready(self, id, ok, message);
+        mark_changed(self);
       },
       [self](startup_timeout_atom, uint64_t id) {
         startup_timed_out(self, id);
+        mark_changed(self);
       },
       [self](respawn_atom, const string& app, const string& dep) {
         on_respawn(self, app, dep);
+        mark_changed(self);
       },
       [self](push_atom, const string& app, const string& dep) {
         on_push(self, app, dep);
       },
-      [self](place_atom) { place_pending(self); },
+      [self](place_atom) {
+        place_pending(self);
+        mark_changed(self);
+      },
       [self](health_tick_atom, const string& app, const string& dep,
              uint64_t chain) { on_health_tick(self, app, dep, chain); },
       [self](autoscale_tick_atom, const string& app, const string& dep,
-             uint64_t chain) { on_autoscale_tick(self, app, dep, chain); },
+             uint64_t chain) {
+        on_autoscale_tick(self, app, dep, chain);
+        mark_changed(self);
+      },
+      // The state store.
+      [self](persist_atom) { return on_persist(self); },
+      [self](recovered_atom) { on_recovered(self); },
   };
 }
 
 } // namespace
+
+controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
+                                  heartbeat_options heartbeat,
+                                  std::shared_ptr<detail::store_setup> setup) {
+  std::string node = "local";
+  return sys.spawn(
+      [](controller_ptr self, std::string node, resource_set local,
+         heartbeat_options heartbeat,
+         std::shared_ptr<detail::store_setup> setup)
+          -> controller_actor::behavior_type {
+        init(self, std::move(node), std::move(local), heartbeat);
+        if (setup)
+          init_store(self, std::move(setup));
+        return behavior(self);
+      },
+      std::move(node), std::move(local), heartbeat, std::move(setup));
+}
 
 controller_actor spawn_controller(caf::actor_system& sys, resource_set local,
                                   heartbeat_options heartbeat) {

@@ -107,6 +107,9 @@ caf::result<bool> on_delete(controller_ptr self, const std::string& name) {
 caf::result<bool> on_shutdown(controller_ptr self) {
   auto& st = self->state;
   st.shutting_down = true;
+  // The process ends, its applications do not: the store keeps them for
+  // the next start (deleting them is `delete_atom`'s).
+  st.writer = nullptr;
   if (st.apps.empty())
     return true;
   auto rp = self->make_response_promise<bool>();
@@ -185,6 +188,7 @@ deployment_entry& add_deployment(controller_ptr self, app_entry& app,
   dep.gateway =
       spawn_gateway(self->home_system(), dep.ep, st.next_replica_id * 7919);
   self->link_to(dep.gateway); // gateways end with the controller
+  recover_config(self, app, spec->config.name, dep);
   return dep;
 }
 

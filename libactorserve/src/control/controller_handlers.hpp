@@ -93,4 +93,13 @@ void on_health_tick(controller_ptr self, const std::string& app_name,
 void on_autoscale_tick(controller_ptr self, const std::string& app_name,
                        const std::string& dep_name, uint64_t chain);
 
+// -- the state store (controller_store.cpp) -----------------------------------
+
+/// `persist_atom`: writes what changed; the write's sequence number.
+uint64_t on_persist(controller_ptr self);
+
+/// `recovered_atom`: the grace period is over; what was not adopted is
+/// replaced, offers nobody claimed are stopped.
+void on_recovered(controller_ptr self);
+
 } // namespace actorserve::detail::ctl

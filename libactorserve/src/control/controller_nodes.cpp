@@ -95,7 +95,9 @@ uint64_t node_joined(controller_ptr self, node_hello hello,
                      const std::string& peer) {
   auto& st = self->state;
   node_entry n;
-  n.status.id = st.next_node_id++;
+  n.status.id = recovered_node_id(self, hello.previous_id);
+  if (n.status.id == 0)
+    n.status.id = st.next_node_id++;
   n.status.role = "worker";
   n.status.address = hello.host + " (" + peer + ")";
   n.status.pid = hello.pid;
@@ -106,12 +108,14 @@ uint64_t node_joined(controller_ptr self, node_hello hello,
   // message for the agent's proxy; a hung node misses its heartbeats.
   if (n.agent)
     self->monitor(n.agent);
+  auto id = n.status.id;
   st.nodes.push_back(std::move(n));
   if (!st.heartbeat_armed) {
     st.heartbeat_armed = true;
     self->delayed_send(self, st.heartbeat.period, heartbeat_atom::value);
   }
-  return st.nodes.back().status.id;
+  offer_replicas(self, id, hello.replicas);
+  return id;
 }
 
 bool node_went_down(controller_ptr self, const caf::down_msg& dm) {
@@ -170,6 +174,7 @@ void prune_dead_nodes(controller_data& st) {
 } // namespace
 
 void node_lost(controller_ptr self, uint64_t node, const std::string& why) {
+  mark_changed(self);
   auto n = find_node(self, node);
   if (n == nullptr || n->status.state == node_state::dead)
     return;
@@ -321,6 +326,7 @@ void start_remote(controller_ptr self, app_entry& app, const std::string& name,
                   cfg.max_ongoing_requests};
   e.node = node;
   e.models = std::make_shared<reported_models>();
+  e.started_at_ms = unix_ms_now();
   dep.replicas.push_back(std::move(e));
   self->state.index.emplace(id, std::make_pair(app.name, name));
   auto n = find_node(self, node);

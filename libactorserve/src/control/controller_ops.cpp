@@ -129,6 +129,7 @@ bool spawn_one(controller_ptr self, app_entry& app, const std::string& name,
                                        std::move(gate), dep.code, cfg.version,
                                        cfg.user_config,
                                        cfg.max_ongoing_requests});
+  dep.replicas.back().started_at_ms = unix_ms_now();
   self->state.index.emplace(id, std::make_pair(app.name, name));
   return true;
 }
@@ -186,7 +187,8 @@ void reconcile(controller_ptr self, app_entry& app, const std::string& name,
   // failures; those still waiting count towards the target.
   auto due = take_due_waits(self, dep);
   auto waiting = [&] { return dep.waits.size(); };
-  while (dep.replicas.size() + waiting() < dep.target) {
+  // Replicas a restarted head awaits from its workers hold their slots.
+  while (dep.replicas.size() + waiting() + dep.awaited < dep.target) {
     if (started == max_starts_per_turn) {
       dep.more_to_start = true;
       schedule_place(self);

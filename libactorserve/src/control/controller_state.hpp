@@ -25,8 +25,16 @@
 #include "actorserve/placement.hpp"
 #include "policy/health.hpp"
 #include "control/node_protocol.hpp"
+#include "store/state_writer.hpp"
 
 namespace actorserve::detail::ctl {
+
+/// Milliseconds since the Unix epoch.
+inline int64_t unix_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count();
+}
 
 /// The head's node id; worker nodes count up from the next.
 constexpr uint64_t head_node_id = 1;
@@ -70,6 +78,8 @@ struct replica_entry {
   /// On a worker node: the model ids it reported, shared with the head's
   /// callers through its `replica_ref`.
   std::shared_ptr<reported_models> models{};
+  /// When it started (milliseconds since the Unix epoch).
+  int64_t started_at_ms = 0;
 };
 
 /// The multiplexed model ids `r` holds: its gate's here, its node's
@@ -115,6 +125,13 @@ struct scale_waiter {
 struct deployment_entry {
   /// The current spec: the code and config new replicas get.
   detail::spec_ptr spec;
+  /// The config it was deployed with, before patches: a restarted head
+  /// applies the stored changes only to a deployment deployed alike.
+  deployment_config base;
+  /// A restarted head's grace period: replicas of the stored table that
+  /// ran on workers and may yet be adopted; they count towards the target
+  /// until adopted or the grace ends.
+  uint32_t awaited = 0;
   /// Changes with the code (a heavyweight update): replicas of another
   /// generation are replaced by a rolling update.
   uint64_t code = 0;
@@ -220,6 +237,15 @@ struct controller_data {
   /// waits for.
   std::vector<std::pair<size_t, caf::typed_response_promise<bool>>>
       node_waiters;
+  /// The state store (null without one), what was last written to it by
+  /// key, and whether a write is scheduled (`persist_atom`).
+  writer_ptr writer;
+  std::map<std::string, std::string> written;
+  bool persist_armed = false;
+  uint64_t last_seq = 0;
+  /// What a restarted head read back, until its grace period ends.
+  std::shared_ptr<store_setup> recovery;
+  bool recovering = false;
   static inline const char* name = "actorserve.controller";
 };
 

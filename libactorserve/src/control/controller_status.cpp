@@ -76,7 +76,7 @@ deployment_status status_of(const std::string& name,
   for (auto& r : dep.replicas)
     result.replicas.push_back(replica_status{
         r.id, r.state, running_at(r), r.version,
-        models_at(r), r.node});
+        models_at(r), r.node, r.started_at_ms});
   return result;
 }
 
@@ -183,6 +183,13 @@ serve_status on_status(controller_ptr self) {
   for (auto& [name, app] : self->state.apps)
     result.applications.push_back(status_of(app));
   result.nodes = nodes_status(self);
+  if (auto& w = self->state.writer) {
+    auto h = w->health();
+    result.store = h.where;
+    result.store_ok = h.ok;
+    result.store_error = h.error;
+    result.store_failing_since_ms = h.failing_since_ms;
+  }
   return result;
 }
 

@@ -288,4 +288,27 @@ void next_autoscale(controller_ptr self, const std::string& app,
 void autoscale_step(controller_ptr self, app_entry& app,
                     const std::string& dep_name, deployment_entry& dep);
 
+// -- the state store (controller_store.cpp) -----------------------------------
+
+/// Something stored changed: a write follows after this turn (coalesced).
+void mark_changed(controller_ptr self);
+
+/// Takes the store's writer and, after a restart, what it read back: the
+/// grace period for the workers starts.
+void init_store(controller_ptr self, std::shared_ptr<store_setup> setup);
+
+/// A deployment was added: records its base config and, while a restarted
+/// head recovers a deployment deployed alike, applies the stored config,
+/// target and awaited replicas, and adopts what workers offered already.
+void recover_config(controller_ptr self, app_entry& app,
+                    const std::string& dep_name, deployment_entry& dep);
+
+/// A rejoining worker still runs `reports`: adopted, parked until their
+/// deployment is deployed again (during the grace period), or stopped.
+void offer_replicas(controller_ptr self, uint64_t node,
+                    std::vector<hosted_replica_report>& reports);
+
+/// The node id a rejoining worker gets back (0: a new one).
+uint64_t recovered_node_id(controller_ptr self, uint64_t previous);
+
 } // namespace actorserve::detail::ctl

@@ -248,6 +248,7 @@ caf::error redeploy(controller_ptr self, app_entry& app, const app_spec& spec,
     dep.children = std::move(children);
     // A redeploy tries a failing constructor again.
     retry_constructor(dep);
+    dep.base = s->config;
     apply_config(self, app, name, dep, s->config, s, rebuild);
     reconcile(self, app, name, dep);
   }

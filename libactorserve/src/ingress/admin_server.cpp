@@ -300,6 +300,11 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
 
   void update(restinio::request_handle_t req, std::string app, std::string dep,
               deployment_patch patch) {
+    if (hooks.may_change)
+      if (auto err = hooks.may_change()) {
+        answer_error(req, err);
+        return;
+      }
     auto self_ptr = shared_from_this();
     sys.spawn(
         [self_ptr, req, app, dep, patch](caf::event_based_actor* self,

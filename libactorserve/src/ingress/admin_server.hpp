@@ -50,6 +50,9 @@ struct admin_hooks {
   std::function<caf::error()> delete_all;
   /// The config last applied (JSON text, "null" if none).
   std::function<std::string()> config;
+  /// Whether a change may be made now: `unavailable` (503) while the state
+  /// store cannot take it. Null: always.
+  std::function<caf::error()> may_change;
 };
 
 class admin_server {

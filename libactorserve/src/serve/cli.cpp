@@ -113,7 +113,9 @@ int run_server(const char* prog, const std::string& path,
   try {
     serve s{*parsed};
     s.set_app_registry(apps);
-    if (auto err = s.deploy(*cfg, apps))
+    // With a state store, what was deployed since the last start from the
+    // same file comes back instead.
+    if (auto err = s.deploy_at_start(*cfg, apps))
       return print_error(prog, err);
     std::cout << "actorserve: serving on http://" << s.options().http.host
               << ":" << s.http_port() << std::endl;

@@ -68,12 +68,17 @@ serve::serve(serve_options opts) {
     start_worker();
     return;
   }
-  impl_->controller = spawn_controller(
-      *impl_->sys,
-      with_memory(resource_set{impl_->opts.node.num_cpus,
-                               impl_->opts.node.resources},
-                  impl_->opts.node.memory_bytes),
-      impl_->opts.cluster.heartbeat);
+  auto local = with_memory(
+      resource_set{impl_->opts.node.num_cpus, impl_->opts.node.resources},
+      impl_->opts.node.memory_bytes);
+  // A standby waits here for the leader's lease, before it binds a port.
+  if (auto setup = open_state_store())
+    impl_->controller = spawn_controller(*impl_->sys, std::move(local),
+                                         impl_->opts.cluster.heartbeat,
+                                         std::move(setup));
+  else
+    impl_->controller = spawn_controller(*impl_->sys, std::move(local),
+                                         impl_->opts.cluster.heartbeat);
   if (impl_->opts.http.enabled) {
     impl_->http = std::make_unique<detail::http_server>(
         *impl_->sys, impl_->opts.http, impl_->controller);
@@ -175,6 +180,8 @@ serve::find_endpoint(const std::string& app, const std::string& deployment) {
 caf::expected<bool> serve::remove(const std::string& app) {
   if (!impl_->controller)
     return impl_->no_controller();
+  if (auto err = store_refuses())
+    return err;
   caf::scoped_actor self{*impl_->sys};
   caf::expected<bool> result{false};
   self->request(impl_->controller, impl_->opts.deploy_timeout,
@@ -189,6 +196,8 @@ serve::scale(const std::string& app, const std::string& deployment, uint32_t n,
              std::chrono::milliseconds timeout) {
   if (!impl_->controller)
     return impl_->no_controller();
+  if (auto err = store_refuses())
+    return err;
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
   self->request(impl_->controller, timeout, scale_atom::value, app, deployment,
@@ -203,6 +212,8 @@ serve::update(const std::string& app, const std::string& deployment,
               deployment_patch patch, std::chrono::milliseconds timeout) {
   if (!impl_->controller)
     return impl_->no_controller();
+  if (auto err = store_refuses())
+    return err;
   caf::scoped_actor self{*impl_->sys};
   caf::expected<deployment_status> result{deployment_status{}};
   self->request(impl_->controller, timeout, update_atom::value, app, deployment,
@@ -298,11 +309,14 @@ void serve::shutdown() {
     d.admin->join_changes(); // they end now that the controller is gone
   if (d.link.agent)
     caf::anon_send_exit(d.link.agent, caf::exit_reason::user_shutdown);
+  close_state_store();
   d.controller = nullptr;
   d.gate = nullptr;
   d.link = {};
-  if (d.sys)
+  if (d.sys) {
     detail::set_metrics_of(*d.sys, nullptr);
+    detail::stop_transport(*d.sys); // after every actor, before the system
+  }
   d.sys.reset();
 }
 

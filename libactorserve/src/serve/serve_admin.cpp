@@ -28,6 +28,8 @@ detail::admin_hooks serve::admin_hooks() {
     return deploy(*cfg, *apps);
   };
   hooks.delete_all = [this]() -> caf::error {
+    if (auto err = store_refuses())
+      return err;
     auto st = status();
     if (!st)
       return std::move(st.error());
@@ -35,9 +37,10 @@ detail::admin_hooks serve::admin_hooks() {
       if (auto r = remove(app.name); !r)
         return std::move(r.error());
     set_deployed_config(nullptr);
-    return {};
+    return persisted();
   };
   hooks.config = [this] { return deployed_config(); };
+  hooks.may_change = [this] { return store_refuses(); };
   return hooks;
 }
 
@@ -47,8 +50,14 @@ void serve::set_app_registry(const app_registry& apps) {
 }
 
 void serve::set_deployed_config(const nlohmann::json& source) {
+  auto text = detail::dump_json(source);
   std::lock_guard<std::mutex> guard{impl_->config_mtx};
-  impl_->deployed_config = detail::dump_json(source);
+  impl_->deployed_config = text;
+  if (impl_->writer) { // kept with the controller's state
+    detail::store_batch b;
+    b.puts.emplace("v1/serve/deployed_config", std::move(text));
+    impl_->writer->submit(std::move(b));
+  }
 }
 
 std::string serve::deployed_config() const {

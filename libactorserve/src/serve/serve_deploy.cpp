@@ -63,6 +63,8 @@ caf::error at(const std::string& where, const caf::error& err) {
 } // namespace
 
 caf::error serve::deploy(const deploy_config& cfg, const app_registry& apps) {
+  if (auto err = store_refuses())
+    return err;
   // Build and check every application before changing anything.
   std::vector<app_spec> specs;
   for (auto& app : cfg.applications) {
@@ -133,7 +135,7 @@ caf::error serve::deploy(const deploy_config& cfg, const app_registry& apps) {
       if (auto r = remove(app.name); !r)
         return std::move(r.error());
   set_deployed_config(cfg.source);
-  return {};
+  return persisted();
 }
 
 } // namespace actorserve

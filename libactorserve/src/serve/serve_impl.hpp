@@ -8,10 +8,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <condition_variable>
 #include <string>
+#include <thread>
 
 #include "cluster/cluster_impl.hpp"
 #include "cluster/node_agent.hpp"
+#include "store/state_writer.hpp"
 #include "ingress/admin_server.hpp"
 #include "ingress/http_server.hpp"
 #include "actorserve/app_registry.hpp"
@@ -78,6 +81,17 @@ struct serve::impl {
   /// The config `deploy` applied last (JSON text).
   mutable std::mutex config_mtx;
   std::string deployed_config = "null";
+  /// The head's state store (null without one): its writer, the lease's
+  /// own connection and renewing thread, and the serve-level keys it
+  /// recovered.
+  detail::writer_ptr writer;
+  detail::store_ptr lease_store;
+  std::string lease_owner;
+  std::thread lease_thread;
+  std::mutex lease_mtx;
+  std::condition_variable lease_cv;
+  bool lease_stop = false; // guarded by lease_mtx
+  std::string recovered_run_file;
   /// The application builders a declarative deploy uses (run_cli).
   const app_registry* apps = nullptr;
   /// A worker: the deployments its binary registers (`run`).

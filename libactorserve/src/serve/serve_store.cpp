@@ -1,0 +1,212 @@
+// serve and the head's state store: the leader's lease, reading the store
+// back at start, refusing changes while it fails, waiting for a change to
+// be written, and the config `run CONFIG` deployed.
+#include <chrono>
+#include <functional>
+#include <random>
+
+#include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "actorserve/deploy_config.hpp"
+#include "actorserve/metrics.hpp"
+#include "control/controller_store.hpp"
+#include "ops/logging.hpp"
+#include "serve/serve_impl.hpp"
+#include "base/text.hpp"
+
+namespace actorserve {
+
+namespace {
+
+constexpr const char* config_key = "v1/serve/deployed_config";
+constexpr const char* run_file_key = "v1/serve/run_file";
+
+std::string owner_name() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  std::random_device rd;
+  return std::string{host} + ":" + std::to_string(::getpid()) + ":" +
+         std::to_string(rd());
+}
+
+/// Blocks until `store` grants `owner` the lease (a standby waits here).
+void take_lease(detail::state_store& store, const std::string& owner,
+                std::chrono::milliseconds ttl, bool standby) {
+  bool said = false;
+  for (;;) {
+    auto held = store.hold_lease(owner, ttl);
+    if (held && *held)
+      return;
+    if (!standby)
+      throw error_exception(
+          errc::unavailable,
+          held ? "another head holds the lease of the state store at " +
+                     store.where() + " (start this one with --standby)"
+               : "the state store at " + store.where() +
+                     " cannot be reached: " + message_of(held.error()));
+    if (!said)
+      detail::log_line{detail::log_level::info}
+          << "standby: waiting for the leader's lease at " << store.where();
+    said = true;
+    std::this_thread::sleep_for(ttl / 3);
+  }
+}
+
+void add_store_metrics(caf::actor_system& sys, const detail::writer_ptr& w) {
+  auto reg = metrics_of(sys);
+  if (!reg)
+    return;
+  std::weak_ptr<detail::state_writer> weak = w;
+  reg->add_gauge_fn("actorserve_state_store_up",
+                    "Whether the head's state store takes its writes", {}, w,
+                    [weak] {
+                      auto x = weak.lock();
+                      return x && x->health().ok ? 1.0 : 0.0;
+                    });
+  reg->add_gauge_fn("actorserve_state_store_write_failures",
+                    "Writes to the state store that failed since start", {}, w,
+                    [weak] {
+                      auto x = weak.lock();
+                      return x ? static_cast<double>(x->health().failures)
+                               : 0.0;
+                    });
+}
+
+} // namespace
+
+std::shared_ptr<detail::store_setup> serve::open_state_store() {
+  auto& d = *impl_;
+  auto& o = d.opts.state;
+  if (!o.enabled())
+    return nullptr;
+  auto open = [&] {
+    auto s = detail::open_state_store(o.dir, o.store, o.password, o.timeout);
+    if (!s)
+      throw error_exception(code_of(s.error()), message_of(s.error()));
+    return *s;
+  };
+  auto store = open();
+  // The lease has a connection of its own: the writer's thread owns the
+  // other.
+  d.lease_store = open();
+  d.lease_owner = owner_name();
+  take_lease(*d.lease_store, d.lease_owner, o.lease_ttl, o.standby);
+  d.lease_thread = std::thread{[&d, ttl = o.lease_ttl] {
+    std::unique_lock<std::mutex> guard{d.lease_mtx};
+    while (!d.lease_cv.wait_for(guard, ttl / 3, [&d] { return d.lease_stop; })) {
+      auto held = d.lease_store->hold_lease(d.lease_owner, ttl);
+      if (held && !*held) {
+        // Another head leads now: two leaders would write over each
+        // other, so this one ends at once.
+        detail::log_line{detail::log_level::error}
+            << "lost the leader's lease of the state store; exiting";
+        std::_Exit(3);
+      }
+    }
+  }};
+  auto kv = store->load();
+  if (!kv)
+    throw error_exception(errc::unavailable,
+                          "cannot read the state store at " + store->where() +
+                              ": " + message_of(kv.error()));
+  auto setup = std::make_shared<detail::store_setup>();
+  std::string why;
+  if (!detail::decode_state(*kv, *setup, why))
+    detail::log_line{detail::log_level::warning}
+        << "skipped unreadable records of the state store: " << why;
+  if (auto i = kv->find(config_key); i != kv->end())
+    d.deployed_config = i->second;
+  if (auto i = kv->find(run_file_key); i != kv->end())
+    d.recovered_run_file = i->second;
+  setup->grace = o.recovery_grace.count() > 0
+                     ? o.recovery_grace
+                     : 3 * d.opts.cluster.heartbeat.period;
+  d.writer = detail::start_state_writer(std::move(store));
+  setup->writer = d.writer;
+  add_store_metrics(*d.sys, d.writer);
+  detail::log_line{detail::log_level::info}
+      << "state store: " << d.writer->health().where
+      << (setup->found ? " (recovering what it holds)" : " (empty)");
+  return setup;
+}
+
+caf::error serve::store_refuses() const {
+  auto& w = impl_->writer;
+  if (!w)
+    return {};
+  auto h = w->health();
+  if (h.ok)
+    return {};
+  return make_error(errc::unavailable,
+                    "the state store at " + h.where + " is unreachable (" +
+                        h.error +
+                        "); changes are refused until it is back, and "
+                        "serving goes on");
+}
+
+caf::error serve::persisted() {
+  auto& d = *impl_;
+  if (!d.writer || !d.controller)
+    return {};
+  caf::scoped_actor self{*d.sys};
+  uint64_t seq = 0;
+  caf::error failed;
+  self->request(d.controller, d.opts.state.timeout * 2, persist_atom::value)
+      .receive([&](uint64_t x) { seq = x; },
+               [&](caf::error& err) { failed = std::move(err); });
+  if (failed)
+    return failed;
+  if (seq == 0 || d.writer->wait_written(seq, d.opts.state.timeout * 2))
+    return {};
+  return make_error(errc::unavailable,
+                    "the change is applied but the state store at " +
+                        d.writer->health().where +
+                        " did not take it yet; it is retried");
+}
+
+void serve::close_state_store() {
+  auto& d = *impl_;
+  if (d.writer)
+    d.writer->stop(d.opts.state.timeout);
+  if (d.lease_thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> guard{d.lease_mtx};
+      d.lease_stop = true;
+    }
+    d.lease_cv.notify_all();
+    d.lease_thread.join();
+    d.lease_store->release_lease(d.lease_owner);
+  }
+}
+
+caf::error serve::deploy_at_start(const deploy_config& cfg,
+                                  const app_registry& apps) {
+  auto& d = *impl_;
+  auto text = detail::dump_json(cfg.source);
+  auto same_file = !d.recovered_run_file.empty() && d.recovered_run_file == text;
+  auto stored = deployed_config();
+  if (d.writer && same_file && stored != "null") {
+    auto recovered = parse_deploy_config(stored, "the state store's config");
+    if (recovered) {
+      detail::log_line{detail::log_level::info}
+          << "deploying the config the state store holds (the changes made "
+             "since this server started from the same file)";
+      return deploy(*recovered, apps);
+    }
+    detail::log_line{detail::log_level::warning}
+        << "the state store's config is unreadable ("
+        << message_of(recovered.error()) << "); deploying the file";
+  }
+  if (auto err = deploy(cfg, apps))
+    return err;
+  if (d.writer) {
+    detail::store_batch b;
+    b.puts.emplace(run_file_key, text);
+    d.writer->submit(std::move(b));
+  }
+  return {};
+}
+
+} // namespace actorserve
