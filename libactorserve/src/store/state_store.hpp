@@ -21,7 +21,8 @@
 
 namespace actorserve::detail {
 
-/// One change: keys to set and keys to erase, applied all or nothing.
+/// One change: keys to set and keys to erase, applied all or nothing (a
+/// key in both is erased: the erases come last).
 struct store_batch {
   std::map<std::string, std::string> puts;
   std::vector<std::string> erases;
@@ -48,6 +49,13 @@ public:
   /// Gives the lease up if `owner` holds it (a clean shutdown).
   virtual void release_lease(const std::string& owner) = 0;
 
+  /// Records `address` (the leader's cluster address, HOST:PORT) for
+  /// workers looking for a new leader; kept apart from `load`'s keys.
+  virtual caf::error publish_leader(const std::string& address) = 0;
+
+  /// The address the last leader published; empty when none did.
+  virtual caf::expected<std::string> leader_address() = 0;
+
   /// Where it lives, for logs and status: "sqlite:DIR/state.db" or
   /// "redis://HOST:PORT/PREFIX".
   virtual std::string where() const = 0;
@@ -62,6 +70,25 @@ using store_ptr = std::shared_ptr<state_store>;
 /// `unavailable` when Redis cannot be reached (opening does not retry).
 caf::expected<store_ptr> open_state_store(const std::string& dir,
                                           const std::string& url,
+                                          const std::string& password,
+                                          std::chrono::milliseconds timeout);
+
+/// `redis://HOST:PORT/KEYPREFIX`, taken apart.
+struct redis_url {
+  std::string host;
+  uint16_t port = 0;
+  std::string prefix;
+};
+
+/// Parses `url` strictly: a scheme of `redis://`, a host, a port of 1 to
+/// 65535 and a prefix of letters, digits and `_.:-`; `invalid_config`
+/// naming `--state-store` otherwise.
+caf::expected<redis_url> parse_redis_url(const std::string& url);
+
+/// The backends `open_state_store` picks from.
+caf::expected<store_ptr> open_sqlite_store(const std::string& dir,
+                                           std::chrono::milliseconds timeout);
+caf::expected<store_ptr> open_redis_store(const redis_url& url,
                                           const std::string& password,
                                           std::chrono::milliseconds timeout);
 
