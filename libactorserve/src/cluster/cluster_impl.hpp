@@ -104,6 +104,14 @@ void set_cluster_nodelay(uint16_t port, bool local);
 /// head declared DEAD. Any thread.
 void forget_node(caf::actor_system& sys, const caf::node_id& node);
 
+/// Ends the cluster transport of `sys` before `~actor_system` does: once
+/// every actor of `sys` has ended, the BASP broker ends on its multiplexer
+/// thread and its mailbox closes. CAF's own shutdown leaves a broker's
+/// mailbox open, and the broker's heartbeat tick, a message to itself, can
+/// arrive there after it ended and before the scheduler stops: the broker
+/// then holds itself and is never freed. No-op without a middleman.
+void stop_transport(caf::actor_system& sys);
+
 /// Tells the head which deployments this worker's binary registers. The
 /// connection proved the token already, so `token` stays here.
 caf::error announce_deployments(caf::actor_system& sys,

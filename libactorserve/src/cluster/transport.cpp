@@ -2,8 +2,12 @@
 // (front.hpp), or over TLS (CAF's OpenSSL module) when the cluster has
 // certificates. Compiled without TLS when the module is missing.
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <memory>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 
@@ -110,6 +114,44 @@ void forget_node(caf::actor_system& sys, const caf::node_id& node) {
       caf::actor_cast<caf::abstract_actor*>(handle));
   if (broker != nullptr)
     broker->proxy_registry_ptr()->erase(node);
+}
+
+void stop_transport(caf::actor_system& sys) {
+  if (!sys.has_middleman())
+    return;
+  // What ~actor_system waits for first: no actor of ours sends over BASP
+  // from here on.
+  sys.await_all_actors_done();
+  auto& mm = sys.middleman();
+  auto& mpx = mm.backend();
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  auto handle = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  mpx.dispatch([handle, &mpx, done] {
+    auto* broker = dynamic_cast<caf::io::basp_broker*>(
+        caf::actor_cast<caf::abstract_actor*>(handle));
+    if (broker == nullptr) {
+      done->set_value();
+      return;
+    }
+    // As middleman::stop does it (which then skips the ended broker)...
+    if (!broker->getf(caf::abstract_actor::is_terminated_flag)) {
+      broker->context(&mpx);
+      broker->quit();
+      broker->finalize();
+    }
+    // ...plus what abstract_broker::cleanup leaves out: closing the
+    // mailbox. What waits there is dropped, and what arrives later (the
+    // next heartbeat tick, down messages of the system's own actors) is
+    // refused instead of kept by the broker it refers to.
+    if (broker->getf(caf::abstract_actor::is_cleaned_up_flag))
+      broker->caf::scheduled_actor::cleanup(
+          caf::make_error(caf::exit_reason::user_shutdown), &mpx);
+    done->set_value();
+  });
+  // The multiplexer runs until ~actor_system stops it; the broker's end
+  // waits only for BASP workers delivering what they already read.
+  finished.wait_for(std::chrono::seconds(10));
 }
 
 } // namespace actorserve::detail

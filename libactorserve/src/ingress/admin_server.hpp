@@ -53,6 +53,9 @@ struct admin_hooks {
   /// Whether a change may be made now: `unavailable` (503) while the state
   /// store cannot take it. Null: always.
   std::function<caf::error()> may_change;
+  /// Waits until a change the controller made is in the state store
+  /// (blocking, bounded); `unavailable` when it is not. Null: no store.
+  std::function<caf::error()> persisted;
 };
 
 class admin_server {

@@ -41,6 +41,8 @@ detail::admin_hooks serve::admin_hooks() {
   };
   hooks.config = [this] { return deployed_config(); };
   hooks.may_change = [this] { return store_refuses(); };
+  if (impl_->writer)
+    hooks.persisted = [this] { return persisted(); };
   return hooks;
 }
 

@@ -1,0 +1,234 @@
+// The head's embedded state store (--state-dir, SQLite) with real
+// processes: what the admin API, `deploy` and a PATCH changed survives a
+// kill -9, and a kill at any point of a stream of changes leaves a state
+// one of the acknowledged changes produced.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "child.hpp"
+#include "http_client.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+
+/// A fresh directory in /tmp, removed when the test ends.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char name[] = "/tmp/actorserve-state-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~temp_dir() {
+    auto cmd = "rm -rf '" + path + "'";
+    [[maybe_unused]] auto rc = std::system(cmd.c_str());
+  }
+  std::string file(const std::string& name, const std::string& text) const {
+    auto p = path + "/" + name;
+    std::ofstream{p} << text;
+    return p;
+  }
+};
+
+const char* flaky_only = R"(http_options: {port: 0}
+admin_options: {port: 0}
+applications:
+  - name: flaky
+    route_prefix: /flaky
+    import_path: demo:flaky
+)";
+
+/// Asks `pred` again until it holds; false after `limit`.
+template <class Pred>
+bool wait_until(Pred pred,
+                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+uint16_t port_after(const std::string& text, const std::string& what) {
+  std::smatch m;
+  std::regex re{what + "http://127\\.0\\.0\\.1:([0-9]+)"};
+  REQUIRE(std::regex_search(text, m, re));
+  return static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+/// `run CONFIG --state-dir DIR`, once it serves.
+struct head {
+  test::child proc;
+  uint16_t http = 0;
+  uint16_t admin = 0;
+  head(const std::string& config, const std::string& dir)
+      : proc({DEMO_BINARY, "run", config, "--state-dir", dir}) {
+    auto banner = proc.read_until("admin API on");
+    INFO(banner);
+    http = port_after(banner, "serving on ");
+    admin = port_after(banner, "admin API on ");
+  }
+  json status() {
+    auto r = test::http(admin, "GET", "/api/serve/applications/");
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+  void kill9() {
+    REQUIRE(::kill(proc.pid, SIGKILL) == 0);
+    proc.wait_exit();
+  }
+};
+
+/// What must survive a restart: each app's route and status, each
+/// deployment's target, version and status.
+json shape_of(const json& st) {
+  json out = json::object();
+  for (auto& [name, app] : st["applications"].items()) {
+    json deps = json::object();
+    for (auto& [dname, d] : app["deployments"].items())
+      deps[dname] = {d["target_replicas"], d["version"], d["status"]};
+    out[name] = {app["route_prefix"], app["status"], deps};
+  }
+  return out;
+}
+
+/// The user_config the flaky app's replicas answer with.
+json flaky_config(uint16_t port) {
+  auto r = test::http(port, "POST", "/flaky", "");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return json::parse(r.body)["user_config"];
+}
+
+} // namespace
+
+TEST_CASE("a single node with --state-dir comes back after kill -9 with what "
+          "the admin API, deploy and a PATCH changed",
+          "[process][store]") {
+  temp_dir dir;
+  auto config = dir.file("serve.yaml", flaky_only);
+  auto state = dir.path + "/state";
+  json before;
+  {
+    head h{config, state};
+    // The admin API adds an application.
+    json put = {{"applications",
+                 {{{"name", "flaky"},
+                   {"route_prefix", "/flaky"},
+                   {"import_path", "demo:flaky"}},
+                  {{"name", "blocking"},
+                   {"route_prefix", "/blocking"},
+                   {"import_path", "demo:blocking"}}}}};
+    auto r = test::http(h.admin, "PUT", "/api/serve/applications/", put.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    // `deploy` adds another, and scales flaky through its config.
+    auto next = dir.file("next.yaml", R"(applications:
+  - name: flaky
+    route_prefix: /flaky
+    import_path: demo:flaky
+    deployments:
+      - {name: Flaky, num_replicas: 3}
+  - name: blocking
+    route_prefix: /blocking
+    import_path: demo:blocking
+  - name: pipeline
+    route_prefix: /pipeline
+    import_path: demo:pipeline
+)");
+    test::child deploy{{DEMO_BINARY, "deploy", next, "--admin-port",
+                        std::to_string(h.admin)}};
+    auto out = deploy.read_until("\x01");
+    INFO(out);
+    REQUIRE(deploy.wait_exit() == 0);
+    // A PATCH changes flaky's user_config in place.
+    r = test::http(h.admin, "PATCH",
+                   "/api/serve/applications/flaky/deployments/Flaky",
+                   R"({"user_config": {"greeting": "moin"}})");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    REQUIRE(wait_until([&] {
+      return flaky_config(h.http) == json{{"greeting", "moin"}} &&
+             shape_of(h.status())["flaky"][1] == "RUNNING";
+    }));
+    before = h.status();
+    h.kill9();
+  }
+  head again{config, state};
+  auto shape = [&] { return shape_of(again.status()); };
+  REQUIRE(wait_until([&] { return shape() == shape_of(before); }));
+  CHECK(shape()["flaky"][2]["Flaky"][0] == 3);
+  CHECK(flaky_config(again.http) == json{{"greeting", "moin"}});
+  CHECK(test::http(again.http, "POST", "/pipeline", R"({"text": "Hi"})").status ==
+        200);
+  // The config `config` shows is the one the admin API took last.
+  auto cfg = test::http(again.admin, "GET", "/api/serve/applications/");
+  CHECK(json::parse(cfg.body)["state_store"]["healthy"] == true);
+}
+
+TEST_CASE("kill -9 at random points of a stream of PATCHes: every restart "
+          "reads a state that an acknowledged change produced",
+          "[process][store]") {
+  temp_dir dir;
+  auto config = dir.file("serve.yaml", flaky_only);
+  auto state = dir.path + "/state";
+  std::mt19937 rng{20261207}; // a fixed seed: the same kill points each run
+  std::uniform_int_distribution<int> pause_ms{0, 40};
+  std::set<int> acked{-1}; // -1: flaky's own config, before any change
+  int next = 0;
+  for (int round = 0; round < 20; ++round) {
+    head h{config, state};
+    // What it came back with: the greeting of an acknowledged change, or
+    // of the one in flight when the process was killed.
+    auto seen = flaky_config(h.http);
+    int n = seen.contains("n") ? seen["n"].get<int>() : -1;
+    INFO("round " << round << ": restarted with " << seen.dump());
+    CHECK((acked.count(n) > 0 || n == next - 1));
+    CHECK(n >= *acked.rbegin()); // nothing acknowledged was lost
+    acked.insert(n);
+    // A stream of changes from another thread; the kill lands anywhere.
+    // The client stops at the first change that fails: the one in flight.
+    std::atomic<bool> stop{false};
+    std::mutex mtx;
+    std::set<int> done;
+    std::thread client{[&, admin = h.admin] {
+      for (int k = next; !stop.load(); ++k) {
+        auto body = json{{"user_config", {{"n", k}}}}.dump();
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          next = k + 1;
+        }
+        auto r = test::http(admin, "PATCH",
+                            "/api/serve/applications/flaky/deployments/Flaky",
+                            body);
+        if (r.status != 200)
+          break; // killed: `k` was in flight
+        std::lock_guard<std::mutex> guard{mtx};
+        done.insert(k);
+      }
+    }};
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    h.kill9();
+    stop = true;
+    client.join();
+    acked.insert(done.begin(), done.end());
+  }
+}
