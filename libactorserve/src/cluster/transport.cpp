@@ -103,15 +103,25 @@ caf::expected<cluster_gate_actor> connect_gate(caf::actor_system& sys,
   return dial_gate(sys, opts.token, host, port, timeout);
 }
 
+namespace {
+
+caf::actor basp_of(caf::actor_system& sys) {
+  return sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+}
+
+caf::io::basp_broker* as_basp(const caf::actor& handle) {
+  return dynamic_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(handle));
+}
+
+} // namespace
+
 void forget_node(caf::actor_system& sys, const caf::node_id& node) {
   if (!node || node == sys.node() || !sys.has_middleman())
     return;
   // The BASP broker exists once a cluster connection was made; its proxy
   // registry is guarded by a mutex of its own.
-  auto handle = sys.middleman().named_broker<caf::io::basp_broker>(
-      caf::atom("BASP"));
-  auto broker = dynamic_cast<caf::io::basp_broker*>(
-      caf::actor_cast<caf::abstract_actor*>(handle));
+  auto broker = as_basp(basp_of(sys));
   if (broker != nullptr)
     broker->proxy_registry_ptr()->erase(node);
 }
@@ -126,10 +136,8 @@ void stop_transport(caf::actor_system& sys) {
   auto& mpx = mm.backend();
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  auto handle = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
-  mpx.dispatch([handle, &mpx, done] {
-    auto* broker = dynamic_cast<caf::io::basp_broker*>(
-        caf::actor_cast<caf::abstract_actor*>(handle));
+  mpx.dispatch([handle = basp_of(sys), &mpx, done] {
+    auto* broker = as_basp(handle);
     if (broker == nullptr) {
       done->set_value();
       return;
