@@ -28,6 +28,10 @@ http_server::~http_server() {
   stop();
 }
 
+void http_server::answer_status() {
+  impl_->answers_status = true;
+}
+
 namespace {
 
 /// SO_REUSEPORT would let us share a port that another server of this user

@@ -38,6 +38,10 @@ public:
               controller_actor controller);
   ~http_server();
 
+  /// `GET /-/status` answers with the controller's status (a worker's
+  /// proxy, where no admin API runs). Call before `start`.
+  void answer_status();
+
   /// Binds and starts serving. Returns `invalid_config` naming the address
   /// when the port cannot be bound.
   caf::error start();

@@ -109,6 +109,10 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
   } else if (p.kind == pending_kind::health_query) {
     respond_json(p.req, p.request_id,
                  {{"status", "ok"}, {"in_flight", owner.in_flight()}});
+  } else if (p.kind == pending_kind::status_query &&
+             content.match_elements<serve_status>()) {
+    respond(p.req, p.request_id, 200, "application/json", {},
+            to_json(content.get_as<serve_status>(0)));
   } else if (content.match_elements<http_response>()) {
     auto& r = content.get_mutable_as<http_response>(0);
     if (auto bad = bad_response_header(r); !bad.empty()) {
@@ -192,6 +196,24 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
   return restinio::request_accepted();
 }
 
+void ingress_shard::ask_controller(const restinio::request_handle_t& req,
+                                   const std::string& rid, pending_kind kind,
+                                   std::chrono::milliseconds timeout,
+                                   const char* late, caf::message msg) {
+  auto mid = add_pending(req, rid, kind);
+  auto timer = std::make_shared<asio::steady_timer>(ioc, timeout);
+  timer->async_wait(
+      [this, key = key_of(mid), timer, late](const asio::error_code& ec) {
+        pending_request p;
+        if (!ec && take_pending(key, p))
+          respond_error(p.req, p.request_id, errc::unavailable, late);
+      });
+  caf::actor_cast<caf::actor>(owner.controller)
+      ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
+                                          std::move(msg)),
+                nullptr);
+}
+
 restinio::request_handling_status_t
 ingress_shard::builtin(const restinio::request_handle_t& req,
                        const std::string& rid, restinio::string_view_t path) {
@@ -202,19 +224,12 @@ ingress_shard::builtin(const restinio::request_handle_t& req,
       respond_error(req, rid, errc::unavailable, "draining");
       return restinio::request_accepted();
     }
-    auto mid = add_pending(req, rid, pending_kind::health_query);
-    auto timer = std::make_shared<asio::steady_timer>(ioc, health_timeout);
-    timer->async_wait(
-        [this, key = key_of(mid), timer](const asio::error_code& ec) {
-          pending_request p;
-          if (!ec && take_pending(key, p))
-            respond_error(p.req, p.request_id, errc::unavailable,
-                          "the system plane did not answer within 1 s");
-        });
-    caf::actor_cast<caf::actor>(owner.controller)
-        ->enqueue(caf::make_mailbox_element(companion_ptr, mid, {},
-                                            health_atom::value),
-                  nullptr);
+    ask_controller(req, rid, pending_kind::health_query, health_timeout,
+                   "the system plane did not answer within 1 s",
+                   caf::make_message(health_atom::value));
+  } else if (path == "/-/status" && owner.answers_status) {
+    ask_controller(req, rid, pending_kind::status_query, status_timeout,
+                   "no status within 5 s", caf::make_message(status_atom::value));
   } else if (path == "/-/routes") {
     owner.routes.refresh(routes_seen, routes);
     auto body = nlohmann::json::object();

@@ -83,8 +83,11 @@ constexpr auto health_timeout = std::chrono::seconds(1);
 /// together share one timer wake-up.
 constexpr auto deadline_slack = std::chrono::milliseconds(5);
 
+/// How long `GET /-/status` (a worker's proxy) waits for its answer.
+constexpr auto status_timeout = std::chrono::seconds(5);
+
 /// What a pending request waits for.
-enum class pending_kind : uint8_t { app_call, health_query };
+enum class pending_kind : uint8_t { app_call, health_query, status_query };
 
 struct pending_request {
   restinio::request_handle_t req;
@@ -113,6 +116,9 @@ struct ingress_state {
   size_t connection_cap = SIZE_MAX;
   std::vector<std::unique_ptr<ingress_shard>> shards;
   bool stopped = false;
+  /// Answers `GET /-/status` from the controller (a worker's proxy, where
+  /// no admin API runs); set before `start`.
+  bool answers_status = false;
 
   // Drain: shards signal here when they run out of requests while draining.
   std::mutex idle_mtx;
@@ -300,6 +306,13 @@ public:
   restinio::request_handling_status_t
   builtin(const restinio::request_handle_t& req, const std::string& rid,
           restinio::string_view_t path);
+
+  /// Sends `msg` to the controller for a built-in endpoint; answered by
+  /// `on_message`, or with 503 `late` after `timeout`.
+  void ask_controller(const restinio::request_handle_t& req,
+                      const std::string& rid, pending_kind kind,
+                      std::chrono::milliseconds timeout, const char* late,
+                      caf::message msg);
 
   // -- lifetime -------------------------------------------------------------
 
