@@ -71,14 +71,11 @@ struct cluster_options {
   /// 0 turns it off. Longer than the heartbeat timeout, so that a worker
   /// that hung for less rejoins over its connection.
   std::chrono::milliseconds connection_timeout{10'000};
-  /// `--rejoin-timeout-ms`: a worker whose connection to its head closed
-  /// (the head went away, or this worker was silent for the connection
-  /// timeout) stops its replicas and tries to join again, backing off up
-  /// to 2 s between tries, for this long; then it exits. 0 exits at once.
-  std::chrono::milliseconds rejoin_timeout{60'000};
-  /// `--orphan-timeout-s`: a worker that has seen no head for this long
-  /// stops its replicas and exits; 0 (the default): never, it keeps
-  /// serving with its last known replica sets and keeps trying to rejoin.
+  /// `--orphan-timeout-s` (or, deprecated, `--rejoin-timeout-ms` in ms):
+  /// a worker that has seen no head for this long stops its replicas and
+  /// exits; 0 (the default): never. Until then it keeps serving with its
+  /// last known replica sets and tries to join again, backing off from
+  /// 100 ms to 2 s between tries.
   std::chrono::milliseconds orphan_timeout{0};
   /// TLS between nodes (`--cluster-tls-cert`, `--cluster-tls-key`,
   /// `--cluster-tls-ca`; PEM files): every node presents a certificate

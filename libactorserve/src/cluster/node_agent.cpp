@@ -1,18 +1,13 @@
 // A worker node's agent and its registry of deployments (node_agent.hpp).
-#include "ops/logging.hpp"
-#include "cluster/node_agent.hpp"
+#include "cluster/agent_state.hpp"
 
-#include "cluster/auth.hpp"
-#include "cluster/cluster_impl.hpp"
-
-#include <algorithm>
-#include <iostream>
-#include <unordered_map>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
+
+#include "cluster/cluster_impl.hpp"
+#include "ops/logging.hpp"
 
 #include "actorserve/admission.hpp"
 #include "actorserve/error.hpp"
@@ -20,50 +15,7 @@
 
 namespace actorserve::detail {
 
-rejoin_step after_rejoin_failure(std::chrono::milliseconds backoff,
-                                 std::chrono::milliseconds left) {
-  rejoin_step out;
-  if (left.count() <= 0) {
-    out.give_up = true;
-    return out;
-  }
-  out.wait = std::min(backoff, left);
-  out.next_backoff =
-      std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
-  return out;
-}
-
 namespace {
-
-struct hosted_replica {
-  caf::actor handle;
-  gate_ptr gate;
-};
-
-/// Joining the head again: each attempt has a number, and answers to an
-/// older attempt (over a connection since closed) are dropped.
-struct rejoin_run {
-  bool active = false;
-  uint64_t attempt = 0;
-  std::chrono::steady_clock::time_point deadline;
-  std::chrono::milliseconds backoff{100};
-};
-
-struct agent_state {
-  registry_ptr reg;
-  /// The head's gate; null while the connection is closed.
-  cluster_gate_actor gate;
-  rejoin_info rejoin;
-  std::function<void()> on_head_lost;
-  rejoin_run again;
-  /// This node's HTTP ingress (`--proxy`), and the routes it serves.
-  std::vector<caf::actor> route_subscribers;
-  route_table routes;
-  std::unordered_map<uint64_t, hosted_replica> hosted;
-  static inline const char* name = "actorserve.node_agent";
-};
-
-using agent_ptr = node_agent_actor::stateful_pointer<agent_state>;
 
 /// Starts replica `id` of `app/dep` with the head's current `cfg`.
 caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
@@ -81,6 +33,19 @@ caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
   // updated in place since main() bound it).
   auto spec = std::make_shared<deployment_spec>(*found.spec);
   spec->config = std::move(cfg);
+  auto& hosted = self->state.hosted;
+  if (auto old = hosted.find(id); old != hosted.end()) {
+    // One this node kept through its head's absence: the head starts it
+    // anew, so the old one goes.
+    self->send_exit(old->second.handle, caf::exit_reason::user_shutdown);
+    hosted.erase(old);
+  }
+  hosted_replica kept;
+  kept.app = app;
+  kept.deployment = dep;
+  kept.version = spec->config.version;
+  kept.user_config = spec->config.user_config;
+  kept.started_at_ms = unix_ms_now();
   replica_args args;
   args.id = id;
   args.app = app;
@@ -90,10 +55,11 @@ caf::result<caf::actor> start_replica(agent_ptr self, uint64_t id,
   args.controller = std::move(controller);
   args.gate =
       std::make_shared<admission_gate>(args.spec->config.max_ongoing_requests);
-  auto gate = args.gate;
+  kept.gate = args.gate;
   auto handle = spawn_replica(self->home_system(), std::move(args));
   self->monitor(handle);
-  self->state.hosted.emplace(id, hosted_replica{handle, std::move(gate)});
+  kept.handle = handle;
+  hosted.emplace(id, std::move(kept));
   return handle;
 }
 
@@ -113,145 +79,47 @@ node_load load_of(const agent_state& st) {
   return out;
 }
 
-/// Stops every replica hosted here.
+} // namespace
+
 void stop_hosted(agent_ptr self) {
   for (auto& [id, r] : self->state.hosted)
     self->send_exit(r.handle, caf::exit_reason::user_shutdown);
   self->state.hosted.clear();
 }
 
-/// Joining again failed for good: the node ends as when its head goes
-/// away.
-void give_up(agent_ptr self, const std::string& why) {
+namespace {
+
+/// Publishes one deployment's pushed set into this node's endpoint of it.
+void publish(agent_ptr self, const std::string& app, const std::string& dep,
+             const pushed_set& set) {
   auto& st = self->state;
-  st.again.active = false;
-  detail::log_line{detail::log_level::error}
-      << "could not join the head again: " << why;
-  if (st.on_head_lost)
-    st.on_head_lost();
-}
-
-/// Attempt `attempt` failed: another after the backoff, or give up.
-void retry_later(agent_ptr self, uint64_t attempt, const std::string& why) {
-  using namespace std::chrono;
-  auto& r = self->state.again;
-  if (!r.active || attempt != r.attempt)
+  auto ep = st.reg->find(app, dep).ep;
+  if (!ep)
     return;
-  auto step = after_rejoin_failure(
-      r.backoff, duration_cast<milliseconds>(r.deadline - steady_clock::now()));
-  if (step.give_up) {
-    give_up(self, why);
-    return;
+  auto refs = set.refs;
+  if (set.stale) {
+    std::set<uint64_t> here;
+    for (auto& [id, r] : st.hosted)
+      here.insert(id);
+    refs = reachable_without_head(std::move(refs), here);
   }
-  detail::log_line{detail::log_level::warning}
-      << "joining the head again failed (" << why << "); trying again in "
-      << step.wait.count() << " ms";
-  self->delayed_send(self, step.wait, rejoin_atom::value, ++r.attempt);
-  r.backoff = step.next_backoff;
+  // Replicas here are reached through their gates, as on the head; the
+  // others through their actors.
+  for (auto& r : refs)
+    if (auto i = st.hosted.find(r.id); i != st.hosted.end())
+      r.gate = i->second.gate;
+  ep->set_limits(set.max_ongoing, set.max_queued);
+  ep->publish(std::move(refs), set.scales_from_zero);
 }
 
-/// Connects to the head again on a thread of its own (a dial blocks); the
-/// result comes back as `(rejoin_atom, attempt, gate, why)`.
-void dial(agent_ptr self, uint64_t attempt) {
-  auto agent = caf::actor_cast<caf::actor>(self);
-  // The attempt goes in as a spawn argument: CAF 0.17 spawns functors
-  // without arguments through a null pointer (undefined behavior).
-  self->home_system().spawn<caf::detached>(
-      [agent, dial = self->state.rejoin.dial](caf::event_based_actor* me,
-                                              uint64_t attempt) {
-        auto gate = dial();
-        if (gate)
-          caf::anon_send(agent, rejoin_atom::value, attempt, *gate,
-                         std::string{});
-        else
-          caf::anon_send(agent, rejoin_atom::value, attempt,
-                         cluster_gate_actor{}, me->system().render(gate.error()));
-      },
-      attempt);
+} // namespace
+
+void publish_all(agent_ptr self) {
+  for (auto& [key, set] : self->state.pushed)
+    publish(self, key.first, key.second, set);
 }
 
-/// One attempt: a fresh challenge, the join, and the announcement of what
-/// this binary registers under the new node id; a new connection first
-/// when the old one closed.
-void try_join(agent_ptr self) {
-  auto& st = self->state;
-  auto attempt = st.again.attempt;
-  if (!st.gate) {
-    if (st.rejoin.dial)
-      dial(self, attempt);
-    else
-      give_up(self, "the connection to the head closed");
-    return;
-  }
-  auto fail = [self, attempt](caf::error& err) {
-    retry_later(self, attempt, message_of(err));
-  };
-  auto gate = st.gate;
-  auto timeout = st.rejoin.timeout;
-  self->request(gate, timeout, join_challenge_atom::value)
-      .then(
-          [=](const std::string& nonce) {
-            auto& st = self->state;
-            auto hello = st.rejoin.hello;
-            hello.proof = auth::join_proof(st.rejoin.token, nonce);
-            hello.agent = caf::actor_cast<caf::actor>(self);
-            hello.deployments = st.reg->names();
-            self->request(gate, timeout, join_atom::value, std::move(hello))
-                .then(
-                    [=](uint64_t id) {
-                      self->state.rejoin.node_id->store(id);
-                      self->request(gate, timeout, node_deployments_atom::value,
-                                    id, self->state.reg->names())
-                          .then(
-                              [=](bool) {
-                                auto& r = self->state.again;
-                                if (attempt != r.attempt)
-                                  return;
-                                r.active = false;
-                                detail::log_line{detail::log_level::info}
-                                    << "joined the head again as node " << id;
-                              },
-                              fail);
-                    },
-                    fail);
-          },
-          fail);
-}
-
-/// The head declared this node DEAD (it hung, or was cut off, for longer
-/// than the heartbeat timeout), or the connection to it closed: its
-/// replicas run elsewhere now. Stop them and join as a new node, as a
-/// restarted worker would, trying for `give_up_after`.
-void join_again(agent_ptr self, const char* why) {
-  auto& st = self->state;
-  detail::log_line{detail::log_level::warning}
-      << why << "; stopping its " << st.hosted.size()
-      << " replica(s) and joining again";
-  stop_hosted(self);
-  auto& r = st.again;
-  ++r.attempt; // answers over the old connection no longer count
-  if (!r.active) {
-    r.active = true;
-    r.deadline = std::chrono::steady_clock::now() + st.rejoin.give_up_after;
-    r.backoff = std::chrono::milliseconds{100};
-  }
-  try_join(self);
-}
-
-/// A dial's result for attempt `attempt`.
-void dialed(agent_ptr self, uint64_t attempt, cluster_gate_actor& gate,
-            const std::string& why) {
-  auto& st = self->state;
-  if (!st.again.active || attempt != st.again.attempt)
-    return;
-  if (!gate) {
-    retry_later(self, attempt, why);
-    return;
-  }
-  st.gate = std::move(gate);
-  self->monitor(st.gate);
-  try_join(self);
-}
+namespace {
 
 /// The head's routes, resolved against this node's endpoints.
 route_table resolve(const node_registry& reg,
@@ -264,7 +132,7 @@ route_table resolve(const node_registry& reg,
 }
 
 /// A monitored actor went down: a hosted replica, or the head's gate (the
-/// connection closed): join again, or stop this node's replicas.
+/// connection closed): keep serving and join again.
 void on_down(agent_ptr self, caf::down_msg& dm) {
   auto& st = self->state;
   auto& hosted = st.hosted;
@@ -276,22 +144,11 @@ void on_down(agent_ptr self, caf::down_msg& dm) {
       }
     return;
   }
-  st.gate = nullptr;
-  if (st.rejoin.give_up_after.count() > 0 && st.rejoin.dial) {
-    join_again(self, "lost the connection to the head");
-    return;
-  }
-  detail::log_line{detail::log_level::warning}
-      << "lost the head; stopping this worker node's " << hosted.size()
-      << " replica(s)";
-  stop_hosted(self);
-  st.again.active = false;
-  if (st.on_head_lost)
-    st.on_head_lost();
+  lose_head(self);
 }
 
-/// The head declared `node` DEAD: this node joins again; another node's
-/// actors are forgotten here.
+/// The head declared `node` DEAD: this node joins again as a new node (its
+/// replicas run elsewhere now); another node's actors are forgotten here.
 void on_node_dead(agent_ptr self, const caf::node_id& node) {
   if (node != self->node()) {
     forget_node(self->home_system(), node);
@@ -299,25 +156,21 @@ void on_node_dead(agent_ptr self, const caf::node_id& node) {
   }
   auto msg = "the head declared node " +
              std::to_string(self->state.rejoin.node_id->load()) + " DEAD";
-  join_again(self, msg.c_str());
+  join_as_new(self, msg);
 }
 
-/// A deployment's replica set from the head, published into this node's
-/// endpoint of it.
+/// A deployment's replica set from the head, kept (for when the head goes
+/// away) and published into this node's endpoint of it.
 void on_replicas(agent_ptr self, const std::string& app,
                  const std::string& dep, std::vector<replica_ref>& refs,
                  bool scales_from_zero, uint32_t max_ongoing,
                  int64_t max_queued) {
-  auto ep = self->state.reg->find(app, dep).ep;
-  if (!ep)
+  if (!self->state.reg->find(app, dep).ep)
     return;
-  // Replicas here are reached through their gates, as on the head; the
-  // others through their actors.
-  for (auto& r : refs)
-    if (auto i = self->state.hosted.find(r.id); i != self->state.hosted.end())
-      r.gate = i->second.gate;
-  ep->set_limits(max_ongoing, max_queued);
-  ep->publish(std::move(refs), scales_from_zero);
+  auto& set = self->state.pushed[{app, dep}];
+  set = pushed_set{std::move(refs), scales_from_zero, max_ongoing, max_queued,
+                   false};
+  publish(self, app, dep, set);
 }
 
 /// The head's route table changed: resolved here, and passed on to this
@@ -335,19 +188,20 @@ void on_route_subscriber(agent_ptr self, caf::actor& subscriber) {
   self->state.route_subscribers.push_back(std::move(subscriber));
 }
 
-/// This node's ingress asks for status: the head's, through the gate.
+/// This node's ingress asks for status: the head's, through the gate; its
+/// own while it has no head.
 caf::result<serve_status> on_status(agent_ptr self) {
   auto& st = self->state;
-  if (!st.gate)
-    return make_error(errc::unavailable, "this node is joining its head again");
-  return self->delegate(st.gate, node_status_atom::value);
-}
-
-/// A rejoin's timer fired: the next try, unless a newer attempt began.
-void on_rejoin_timer(agent_ptr self, uint64_t attempt) {
-  auto& r = self->state.again;
-  if (r.active && attempt == r.attempt)
-    try_join(self);
+  if (st.gate && st.head_lost_at_ms == 0)
+    return self->delegate(st.gate, node_status_atom::value);
+  node_status me;
+  me.id = st.rejoin.node_id->load();
+  me.role = "worker";
+  me.address = st.rejoin.hello.host + " (" + to_string(self->node()) + ")";
+  me.pid = st.rejoin.hello.pid;
+  me.resources = st.rejoin.hello.resources;
+  me.deployments = st.reg->names();
+  return status_without_head(st.hosted, std::move(me), st.head_lost_at_ms);
 }
 
 node_agent_actor::behavior_type

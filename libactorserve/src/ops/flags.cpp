@@ -170,8 +170,9 @@ void declare_cluster(CLI::App& app, flag_values& v) {
   add_ms(app, "--cluster-connection-timeout-ms", v.connection_timeout_ms,
          hour_ms,
          "close a cluster connection silent this long, 0: never");
-  add_ms(app, "--rejoin-timeout-ms", v.rejoin_timeout_ms, hour_ms,
-         "a worker that lost its head tries to join again this long, 0: exit");
+  app.add_option("--rejoin-timeout-ms", v.rejoin_timeout_ms,
+                 "deprecated: --orphan-timeout-s in ms (0: never)")
+      ->check(in_range(int64_t{0}, hour_ms));
   app.add_option("--cluster-tls-cert", o.cluster.tls_cert,
                  "this node's certificate (TLS between nodes, with the next "
                  "two)");
@@ -269,8 +270,11 @@ caf::error apply_flags(CLI::App& app, flag_values& v) {
       std::chrono::milliseconds{v.heartbeat_timeout_ms};
   o.cluster.connection_timeout =
       std::chrono::milliseconds{v.connection_timeout_ms};
-  o.cluster.rejoin_timeout = std::chrono::milliseconds{v.rejoin_timeout_ms};
   o.cluster.orphan_timeout = std::chrono::seconds{v.orphan_timeout_s};
+  // The old flag, still taken, means the orphan timeout (ms).
+  if (app.count("--rejoin-timeout-ms") > 0 &&
+      app.count("--orphan-timeout-s") == 0)
+    o.cluster.orphan_timeout = std::chrono::milliseconds{v.rejoin_timeout_ms};
   o.state.recovery_grace = std::chrono::milliseconds{v.recovery_grace_ms};
   o.state.lease_ttl = std::chrono::milliseconds{v.lease_ttl_ms};
   o.state.timeout = std::chrono::milliseconds{v.store_timeout_ms};

@@ -29,7 +29,6 @@ struct flag_values {
         heartbeat_period_ms(d.cluster.heartbeat.period.count()),
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
         connection_timeout_ms(d.cluster.connection_timeout.count()),
-        rejoin_timeout_ms(d.cluster.rejoin_timeout.count()),
         orphan_timeout_s(d.cluster.orphan_timeout.count() / 1000),
         recovery_grace_ms(d.state.recovery_grace.count()),
         lease_ttl_ms(d.state.lease_ttl.count()),
@@ -49,7 +48,8 @@ struct flag_values {
   int64_t heartbeat_period_ms;
   int64_t heartbeat_timeout_ms;
   int64_t connection_timeout_ms;
-  int64_t rejoin_timeout_ms;
+  /// `--rejoin-timeout-ms`, the orphan timeout's deprecated alias.
+  int64_t rejoin_timeout_ms = 0;
   int64_t orphan_timeout_s;
   int64_t recovery_grace_ms;
   int64_t lease_ttl_ms;

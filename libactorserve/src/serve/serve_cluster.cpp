@@ -61,7 +61,7 @@ void serve::start_worker() {
   rejoin.hello = hello;
   rejoin.timeout = d.opts.cluster.join_timeout;
   rejoin.node_id = d.node_id;
-  rejoin.give_up_after = d.opts.cluster.rejoin_timeout;
+  rejoin.orphan_after = d.opts.cluster.orphan_timeout;
   // The same address, token (or certificates) and path as the first join.
   rejoin.dial = [sys = d.sys.get(), opts = d.opts.cluster]()
       -> caf::expected<cluster_gate_actor> {
@@ -100,6 +100,9 @@ void serve::start_worker() {
     // routes (by name from the head, resolved here), health, status.
     d.http = std::make_unique<detail::http_server>(
         *d.sys, d.opts.http, caf::actor_cast<controller_actor>(d.link.agent));
+    // No admin API here: the proxy answers status (the head's, or this
+    // node's own while it has no head).
+    d.http->answer_status();
     if (auto err = d.http->start()) {
       shutdown();
       throw error_exception(code_of(err), message_of(err));
