@@ -145,14 +145,17 @@ TEST_CASE("a worker with --proxy serves the head's routes over HTTP, and its "
                       R"({"text": "I love this"})");
   CHECK(test::body_of(r)["label"] == "positive");
   CHECK(test::http(worker.http_port(), "GET", "/-/healthz").status == 200);
-  // Status is internal: the worker's public port does not show it; the
-  // head's admin API does.
-  CHECK(test::http(worker.http_port(), "GET", "/-/status").status == 404);
+  // Status is internal: the worker's port shows it to a client on its own
+  // host only (no admin API runs there), and it is the head's.
   auto st = test::http(head.admin_port(), "GET", "/-/status");
   REQUIRE(st.status == 200);
   auto nodes = test::body_of(st)["nodes"];
   REQUIRE(nodes.size() == 2);
   CHECK(nodes[1]["node_id"] == 2);
+  auto here = test::http(worker.http_port(), "GET", "/-/status");
+  REQUIRE(here.status == 200);
+  CHECK(test::body_of(here)["nodes"] == nodes);
+  CHECK_FALSE(test::body_of(here).contains("head_unreachable_since_ms"));
   // A route the head does not have is 404 here too.
   CHECK(test::http(worker.http_port(), "GET", "/nowhere").status == 404);
 }

@@ -38,8 +38,9 @@ public:
               controller_actor controller);
   ~http_server();
 
-  /// `GET /-/status` answers with the controller's status (a worker's
-  /// proxy, where no admin API runs). Call before `start`.
+  /// `GET /-/status` from a loopback client answers with the controller's
+  /// status (a worker's proxy, where no admin API runs); others get 404.
+  /// Call before `start`.
   void answer_status();
 
   /// Binds and starts serving. Returns `invalid_config` naming the address

@@ -227,7 +227,9 @@ ingress_shard::builtin(const restinio::request_handle_t& req,
     ask_controller(req, rid, pending_kind::health_query, health_timeout,
                    "the system plane did not answer within 1 s",
                    caf::make_message(health_atom::value));
-  } else if (path == "/-/status" && owner.answers_status) {
+  } else if (path == "/-/status" && owner.answers_status &&
+             req->remote_endpoint().address().is_loopback()) {
+    // Status is internal: only a client on this host sees it.
     ask_controller(req, rid, pending_kind::status_query, status_timeout,
                    "no status within 5 s", caf::make_message(status_atom::value));
   } else if (path == "/-/routes") {

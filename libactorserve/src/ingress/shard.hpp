@@ -116,8 +116,8 @@ struct ingress_state {
   size_t connection_cap = SIZE_MAX;
   std::vector<std::unique_ptr<ingress_shard>> shards;
   bool stopped = false;
-  /// Answers `GET /-/status` from the controller (a worker's proxy, where
-  /// no admin API runs); set before `start`.
+  /// Answers `GET /-/status` from the controller to loopback clients (a
+  /// worker's proxy, where no admin API runs); set before `start`.
   bool answers_status = false;
 
   // Drain: shards signal here when they run out of requests while draining.
