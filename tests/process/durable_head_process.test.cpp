@@ -22,101 +22,18 @@
 
 #include "child.hpp"
 #include "http_client.hpp"
+#include "state_head.hpp"
 
 namespace {
 
 using json = nlohmann::json;
+using test::head;
+using test::temp_dir;
+using test::wait_until;
+using test::flaky_config;
+using test::shape_of;
 
-/// A fresh directory in /tmp, removed when the test ends.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/actorserve-state-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~temp_dir() {
-    auto cmd = "rm -rf '" + path + "'";
-    [[maybe_unused]] auto rc = std::system(cmd.c_str());
-  }
-  std::string file(const std::string& name, const std::string& text) const {
-    auto p = path + "/" + name;
-    std::ofstream{p} << text;
-    return p;
-  }
-};
-
-const char* flaky_only = R"(http_options: {port: 0}
-admin_options: {port: 0}
-applications:
-  - name: flaky
-    route_prefix: /flaky
-    import_path: demo:flaky
-)";
-
-/// Asks `pred` again until it holds; false after `limit`.
-template <class Pred>
-bool wait_until(Pred pred,
-                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
-uint16_t port_after(const std::string& text, const std::string& what) {
-  std::smatch m;
-  std::regex re{what + "http://127\\.0\\.0\\.1:([0-9]+)"};
-  REQUIRE(std::regex_search(text, m, re));
-  return static_cast<uint16_t>(std::stoi(m[1]));
-}
-
-/// `run CONFIG --state-dir DIR`, once it serves.
-struct head {
-  test::child proc;
-  uint16_t http = 0;
-  uint16_t admin = 0;
-  head(const std::string& config, const std::string& dir)
-      : proc({DEMO_BINARY, "run", config, "--state-dir", dir}) {
-    auto banner = proc.read_until("admin API on");
-    INFO(banner);
-    http = port_after(banner, "serving on ");
-    admin = port_after(banner, "admin API on ");
-  }
-  json status() {
-    auto r = test::http(admin, "GET", "/api/serve/applications/");
-    REQUIRE(r.status == 200);
-    return json::parse(r.body);
-  }
-  void kill9() {
-    REQUIRE(::kill(proc.pid, SIGKILL) == 0);
-    proc.wait_exit();
-  }
-};
-
-/// What must survive a restart: each app's route and status, each
-/// deployment's target, version and status.
-json shape_of(const json& st) {
-  json out = json::object();
-  for (auto& [name, app] : st["applications"].items()) {
-    json deps = json::object();
-    for (auto& [dname, d] : app["deployments"].items())
-      deps[dname] = {d["target_replicas"], d["version"], d["status"]};
-    out[name] = {app["route_prefix"], app["status"], deps};
-  }
-  return out;
-}
-
-/// The user_config the flaky app's replicas answer with.
-json flaky_config(uint16_t port) {
-  auto r = test::http(port, "POST", "/flaky", "");
-  INFO(r.body);
-  REQUIRE(r.status == 200);
-  return json::parse(r.body)["user_config"];
-}
+const char* flaky_only = test::flaky_only;
 
 } // namespace
 
@@ -128,7 +45,7 @@ TEST_CASE("a single node with --state-dir comes back after kill -9 with what "
   auto state = dir.path + "/state";
   json before;
   {
-    head h{config, state};
+    head h{config, {"--state-dir", state}};
     // The admin API adds an application.
     json put = {{"applications",
                  {{{"name", "flaky"},
@@ -172,7 +89,7 @@ TEST_CASE("a single node with --state-dir comes back after kill -9 with what "
     before = h.status();
     h.kill9();
   }
-  head again{config, state};
+  head again{config, {"--state-dir", state}};
   auto shape = [&] { return shape_of(again.status()); };
   REQUIRE(wait_until([&] { return shape() == shape_of(before); }));
   CHECK(shape()["flaky"][2]["Flaky"][0] == 3);
@@ -195,7 +112,7 @@ TEST_CASE("kill -9 at random points of a stream of PATCHes: every restart "
   std::set<int> acked{-1}; // -1: flaky's own config, before any change
   int next = 0;
   for (int round = 0; round < 20; ++round) {
-    head h{config, state};
+    head h{config, {"--state-dir", state}};
     // What it came back with: the greeting of an acknowledged change, or
     // of the one in flight when the process was killed.
     auto seen = flaky_config(h.http);

@@ -12,6 +12,7 @@
 
 #include "actorserve/error.hpp"
 #include "child.hpp"
+#include "redis_server.hpp"
 #include "store/state_store.hpp"
 #include "store/state_writer.hpp"
 
@@ -34,26 +35,6 @@ uint16_t free_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
-
-/// A redis-server without persistence on `port`, ready when constructed
-/// (it said so within 10 s), killed when destroyed.
-struct redis_server {
-  std::unique_ptr<test::child> proc;
-  explicit redis_server(uint16_t port, const std::string& password = "") {
-    std::vector<std::string> args{"/usr/bin/redis-server", "--port",
-                                  std::to_string(port), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no",
-                                  "--dir", "/tmp"};
-    if (!password.empty()) {
-      args.push_back("--requirepass");
-      args.push_back(password);
-    }
-    proc = std::make_unique<test::child>(args);
-    auto out = proc->read_until_for("Ready to accept connections", 10s);
-    INFO(out);
-    REQUIRE(out.find("Ready to accept connections") != std::string::npos);
-  }
-};
 
 std::string url_of(uint16_t port, const std::string& prefix = "t") {
   return "redis://127.0.0.1:" + std::to_string(port) + "/" + prefix;
@@ -85,7 +66,7 @@ const std::string binary_value{"x\0y\xff\r\n", 6};
 
 TEST_CASE("the Redis store keeps binary values and applies a batch whole") {
   auto port = free_port();
-  redis_server redis{port};
+  test::redis_server redis{port};
   auto store = open_redis(port);
   CHECK(store->where() == url_of(port));
   CHECK(store->load().value().empty());
@@ -109,7 +90,7 @@ TEST_CASE("the Redis store keeps binary values and applies a batch whole") {
 
 TEST_CASE("the Redis store's leader lease goes to one owner at a time") {
   auto port = free_port();
-  redis_server redis{port};
+  test::redis_server redis{port};
   auto a = open_redis(port);
   auto b = open_redis(port);
   CHECK(a->hold_lease("head-a", 10s).value());
@@ -132,7 +113,7 @@ TEST_CASE("the Redis store's leader lease goes to one owner at a time") {
 
 TEST_CASE("the Redis store authenticates with the password") {
   auto port = free_port();
-  redis_server redis{port, "s3cret"};
+  test::redis_server redis{port, "s3cret"};
   auto wrong = open_state_store("", url_of(port), "wrong", 500ms);
   REQUIRE(!wrong);
   CHECK(code_of(wrong.error()) == errc::unauthenticated);
@@ -159,7 +140,7 @@ TEST_CASE("opening the Redis store fails fast when Redis is not there") {
 TEST_CASE("the writer queues while Redis is away and catches up when it "
           "returns") {
   auto port = free_port();
-  auto redis = std::make_unique<redis_server>(port);
+  auto redis = std::make_unique<test::redis_server>(port);
   auto store = open_redis(port);
   auto writer = start_state_writer(store);
   store_batch first;
@@ -183,7 +164,7 @@ TEST_CASE("the writer queues while Redis is away and catches up when it "
   fourth.puts = {{"c", "30"}, {"d", "4"}};
   auto last = writer->submit(std::move(fourth));
   CHECK(!writer->wait_written(seq, 300ms));
-  redis = std::make_unique<redis_server>(port);
+  redis = std::make_unique<test::redis_server>(port);
   REQUIRE(writer->wait_written(last, 15s));
   h = writer->health();
   CHECK(h.ok);

@@ -79,6 +79,7 @@ bool decode_state(const std::map<std::string, std::string>& kv,
     } else {
       continue; // serve's own keys, and those of later formats
     }
+    out.raw.emplace(key, value);
     out.found = true;
   }
   return ok;
@@ -236,8 +237,12 @@ uint64_t on_persist(controller_ptr self) {
       batch.puts.emplace(key, value);
   }
   for (auto& [key, value] : st.written)
-    if (now.count(key) == 0)
-      batch.erases.push_back(key);
+    if (now.count(key) == 0) {
+      if (st.recovering)
+        now.emplace(key, value); // not deployed again yet: kept for now
+      else
+        batch.erases.push_back(key);
+    }
   if (!batch.empty()) {
     st.last_seq = st.writer->submit(std::move(batch));
     st.written = std::move(now);
@@ -252,6 +257,7 @@ void init_store(controller_ptr self, std::shared_ptr<store_setup> setup) {
     return;
   st.next_replica_id = std::max(st.next_replica_id, setup->meta.next_replica_id);
   st.next_node_id = std::max(st.next_node_id, setup->meta.next_node_id);
+  st.written = setup->raw;
   st.recovery = std::move(setup);
   st.recovering = true;
   log_line{log_level::info}

@@ -114,6 +114,8 @@ struct store_setup {
   /// By "app/deployment".
   std::map<std::string, stored_deployment> deployments;
   std::vector<stored_node> nodes;
+  /// The controller's records as read (its `written` at start).
+  std::map<std::string, std::string> raw;
   /// How long to wait for the workers it knew.
   std::chrono::milliseconds grace{0};
   /// Offers waiting for their deployment, by "app/deployment".

@@ -73,6 +73,31 @@ caf::expected<serve_options> parse_options(int argc, const char* const* argv,
   return opts;
 }
 
+namespace {
+
+/// The state store's flags: one store, on the head, a standby only with
+/// the shared one.
+caf::error validate_state(const serve_options& opts) {
+  auto bad = [](const std::string& what) {
+    return make_error(errc::invalid_config, what);
+  };
+  auto& st = opts.state;
+  if (!st.dir.empty() && !st.store.empty())
+    return bad("flag --state-dir: give --state-dir or --state-store, not "
+               "both");
+  if (st.standby && st.store.empty())
+    return bad("flag --standby: needs --state-store redis://... (heads "
+               "share their state and lease there)");
+  if (st.enabled() && !opts.cluster.join.empty())
+    return bad("flag --state-dir/--state-store: only the head keeps a "
+               "state store, not a worker (--join)");
+  if (st.enabled() && (st.timeout.count() <= 0 || st.lease_ttl.count() <= 0))
+    return bad("flag --state-store-timeout-ms/--lease-ttl-ms: must be > 0");
+  return {};
+}
+
+} // namespace
+
 caf::error validate(const serve_options& opts) {
   auto bad = [](const char* field, const std::string& what) {
     return make_error(errc::invalid_config,
@@ -80,6 +105,8 @@ caf::error validate(const serve_options& opts) {
   };
   if (opts.system_threads < 1)
     return bad("system_threads", "must be >= 1");
+  if (auto err = validate_state(opts))
+    return err;
   if (opts.user_threads < 1)
     return bad("user_threads", "must be >= 1");
   if (opts.scheduler_policy != "workers" &&

@@ -91,6 +91,9 @@ struct serve::impl {
   std::mutex lease_mtx;
   std::condition_variable lease_cv;
   bool lease_stop = false; // guarded by lease_mtx
+  /// Why the lease's last renewal failed (the store is unreachable); empty
+  /// while it succeeds. Guarded by lease_mtx.
+  std::string lease_error;
   std::string recovered_run_file;
   /// The application builders a declarative deploy uses (run_cli).
   const app_registry* apps = nullptr;

@@ -31,15 +31,18 @@ std::string owner_name() {
          std::to_string(rd());
 }
 
-/// Blocks until `store` grants `owner` the lease (a standby waits here).
+/// Blocks until `store` grants `owner` the lease: a standby for as long as
+/// another head leads, any other head for two TTLs (the lease of a head
+/// killed a moment ago lapses by then).
 void take_lease(detail::state_store& store, const std::string& owner,
                 std::chrono::milliseconds ttl, bool standby) {
   bool said = false;
+  auto give_up = std::chrono::steady_clock::now() + 2 * ttl;
   for (;;) {
     auto held = store.hold_lease(owner, ttl);
     if (held && *held)
       return;
-    if (!standby)
+    if (!standby && std::chrono::steady_clock::now() >= give_up)
       throw error_exception(
           errc::unavailable,
           held ? "another head holds the lease of the state store at " +
@@ -48,7 +51,8 @@ void take_lease(detail::state_store& store, const std::string& owner,
                      " cannot be reached: " + message_of(held.error()));
     if (!said)
       detail::log_line{detail::log_level::info}
-          << "standby: waiting for the leader's lease at " << store.where();
+          << (standby ? "standby: " : "")
+          << "waiting for the leader's lease at " << store.where();
     said = true;
     std::this_thread::sleep_for(ttl / 3);
   }
@@ -96,7 +100,21 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
   d.lease_thread = std::thread{[&d, ttl = o.lease_ttl] {
     std::unique_lock<std::mutex> guard{d.lease_mtx};
     while (!d.lease_cv.wait_for(guard, ttl / 3, [&d] { return d.lease_stop; })) {
+      guard.unlock();
       auto held = d.lease_store->hold_lease(d.lease_owner, ttl);
+      guard.lock();
+      // The renewal doubles as the store's health check: while it fails,
+      // changes are refused; once it works again, the writer brings the
+      // store in line (it may have come back empty).
+      if (!held) {
+        d.lease_error = message_of(held.error());
+        if (d.writer)
+          d.writer->report_unreachable(d.lease_error);
+      } else if (!d.lease_error.empty()) {
+        d.lease_error.clear();
+        if (d.writer)
+          d.writer->resync();
+      }
       if (held && !*held) {
         // Another head leads now: two leaders would write over each
         // other, so this one ends at once.
@@ -123,7 +141,7 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
   setup->grace = o.recovery_grace.count() > 0
                      ? o.recovery_grace
                      : 3 * d.opts.cluster.heartbeat.period;
-  d.writer = detail::start_state_writer(std::move(store));
+  d.writer = detail::start_state_writer(std::move(store), std::move(*kv));
   setup->writer = d.writer;
   add_store_metrics(*d.sys, d.writer);
   detail::log_line{detail::log_level::info}

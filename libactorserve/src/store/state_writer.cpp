@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "actorserve/error.hpp"
 #include "ops/logging.hpp"
@@ -45,7 +46,8 @@ void merge(store_batch& into, store_batch&& later) {
 
 class writer final : public state_writer {
 public:
-  explicit writer(store_ptr store) : store_(std::move(store)) {
+  writer(store_ptr store, std::map<std::string, std::string> initial)
+      : store_(std::move(store)), mirror_(std::move(initial)) {
     health_.where = store_->where();
     thread_ = std::thread{[this] { run(); }};
   }
@@ -69,6 +71,20 @@ public:
       return health_.written >= seq || finished_;
     });
     return health_.written >= seq;
+  }
+
+  void resync() override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      resync_ = true;
+      pending_seq_ = ++health_.submitted; // wakes the thread
+    }
+    wake_.notify_one();
+  }
+
+  void report_unreachable(const std::string& why) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    record_failure(make_error(errc::unavailable, why));
   }
 
   health_info health() const override {
@@ -117,22 +133,66 @@ private:
         pending_ = store_batch{};
         seq = pending_seq_;
       }
+      // After failures (here or seen by another connection), or when
+      // asked: the store may have lost data while away.
+      auto resync = std::exchange(resync_, false) || failures_in_row_ > 0;
       guard.unlock();
       auto err = batch.empty() ? caf::error{} : store_->commit(batch);
+      if (!err && resync)
+        err = catch_up(batch); // the store may have lost data while away
       guard.lock();
       if (!err) {
+        apply(batch);
         record_success(seq);
         batch = store_batch{};
         backoff = first_backoff;
         continue;
       }
       record_failure(err);
+      resync_ = resync_ || resync;
       pause(guard, clock_type::now() + backoff);
       backoff = std::min(backoff * 2, max_backoff);
     }
     finished_ = true;
     guard.unlock();
     written_cv_.notify_all();
+  }
+
+  /// What the store should hold after `batch`.
+  void apply(const store_batch& batch) {
+    for (auto& key : batch.erases)
+      mirror_.erase(key);
+    for (auto& [key, value] : batch.puts)
+      mirror_.insert_or_assign(key, value);
+  }
+
+  /// After failed writes: reads the store and writes what differs from
+  /// what it should hold (with `batch` applied). Runs on the writer's
+  /// thread without the lock (`mirror_` is the thread's own).
+  caf::error catch_up(const store_batch& batch) {
+    auto want = mirror_;
+    for (auto& key : batch.erases)
+      want.erase(key);
+    for (auto& [key, value] : batch.puts)
+      want.insert_or_assign(key, value);
+    auto have = store_->load();
+    if (!have)
+      return std::move(have.error());
+    store_batch diff;
+    for (auto& [key, value] : want) {
+      auto i = have->find(key);
+      if (i == have->end() || i->second != value)
+        diff.puts.emplace(key, value);
+    }
+    for (auto& [key, value] : *have)
+      if (want.count(key) == 0)
+        diff.erases.push_back(key);
+    if (diff.empty())
+      return {};
+    log_line{log_level::info}
+        << "state store " << health_where_ << " is back; writing "
+        << diff.puts.size() + diff.erases.size() << " key(s) it lacks";
+    return store_->commit(diff);
   }
 
   /// Waits until `until`, or less when a stop's time to write is up first.
@@ -174,6 +234,9 @@ private:
   }
 
   store_ptr store_;
+  /// What the store should hold (the writer thread's own).
+  std::map<std::string, std::string> mirror_;
+  std::string health_where_ = store_->where();
   mutable std::mutex mtx_;
   std::condition_variable wake_;
   std::condition_variable written_cv_;
@@ -184,6 +247,7 @@ private:
   health_info health_;
   uint64_t failures_in_row_ = 0;
   bool stopping_ = false;
+  bool resync_ = false;
   bool finished_ = false;
   clock_type::time_point stop_by_;
   std::mutex join_mtx_;
@@ -192,8 +256,9 @@ private:
 
 } // namespace
 
-writer_ptr start_state_writer(store_ptr store) {
-  return std::make_shared<writer>(std::move(store));
+writer_ptr start_state_writer(store_ptr store,
+                              std::map<std::string, std::string> initial) {
+  return std::make_shared<writer>(std::move(store), std::move(initial));
 }
 
 } // namespace actorserve::detail

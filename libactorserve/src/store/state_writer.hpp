@@ -7,7 +7,8 @@
 /// key replaces an earlier one, an erase drops it), which is applied
 /// atomically: the store only ever holds a state that some submitted
 /// change produced. A failed write is retried with backoff (100 ms
-/// doubling to 5 s) until it succeeds or the writer stops; `health` says
+/// doubling to 5 s) until it succeeds or the writer stops (after which the
+/// store is brought in line with everything written, as below); `health` says
 /// whether the store keeps up, for status, metrics and for refusing
 /// changes with 503.
 ///
@@ -17,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -53,13 +55,27 @@ public:
 
   virtual health_info health() const = 0;
 
+  /// The store was unreachable for a while (seen by another connection):
+  /// it may have lost data, so the writer reads it and writes what it
+  /// lacks, now and, should that fail, with the next write.
+  virtual void resync() = 0;
+
+  /// Another connection found the store unreachable (`why`): health says
+  /// so, and changes are refused, until a write or `resync` succeeds.
+  virtual void report_unreachable(const std::string& why) = 0;
+
   /// Writes what waits (for at most `timeout`), then ends the thread.
   virtual void stop(std::chrono::milliseconds timeout) = 0;
 };
 
 using writer_ptr = std::shared_ptr<state_writer>;
 
-/// Starts a writer over `store`.
-writer_ptr start_state_writer(store_ptr store);
+/// Starts a writer over `store`, which holds `initial` now (what the head
+/// read back). The writer keeps what the store should hold: when writes
+/// failed and then succeed again, it reads the store and writes the
+/// difference, so that a store that lost its data while away (a Redis
+/// restarted without persistence) catches up.
+writer_ptr start_state_writer(store_ptr store,
+                              std::map<std::string, std::string> initial = {});
 
 } // namespace actorserve::detail
