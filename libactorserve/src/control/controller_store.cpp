@@ -188,12 +188,17 @@ void settle_offers(controller_ptr self, app_entry& app,
                    const std::string& dep_name, deployment_entry& dep,
                    std::vector<offered_replica>& offers) {
   std::vector<uint64_t> stored;
+  // The start time the head showed before is kept (the worker's own clock
+  // read it a moment later).
+  std::map<uint64_t, int64_t> started;
   auto& rec = self->state.recovery;
   if (rec) {
     auto d = rec->deployments.find(app.name + "/" + dep_name);
     if (d != rec->deployments.end())
-      for (auto& r : d->second.replicas)
+      for (auto& r : d->second.replicas) {
         stored.push_back(r.id);
+        started[r.id] = r.started_at_ms;
+      }
   }
   std::vector<hosted_replica_report> reports;
   for (auto& o : offers)
@@ -202,8 +207,12 @@ void settle_offers(controller_ptr self, app_entry& app,
                             dep.target, dep.replicas.size());
   for (auto& o : offers) {
     auto id = o.report.id;
-    if (std::find(plan.adopt.begin(), plan.adopt.end(), id) != plan.adopt.end())
+    if (std::find(plan.adopt.begin(), plan.adopt.end(), id) !=
+        plan.adopt.end()) {
+      if (auto t = started.find(id); t != started.end() && t->second != 0)
+        o.report.started_at_ms = t->second;
       adopt(self, app, dep_name, dep, o.node, o.report);
+    }
     else
       stop_offer(self, o.report);
   }
