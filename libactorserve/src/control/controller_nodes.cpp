@@ -286,16 +286,29 @@ caf::error set_node_deployments(controller_ptr self, uint64_t node,
     return make_error(errc::not_found, "no alive node " + std::to_string(node));
   n->status.deployments = std::move(names);
   n->announced = true;
-  push_all(self, *n);
-  push_route_names(self, make_routes(self->state), node);
+  if (!self->state.recovering) { // else once the grace period ends
+    push_all(self, *n);
+    push_route_names(self, make_routes(self->state), node);
+  }
   // Replicas that fit nowhere may fit there.
   schedule_place(self);
   answer_node_waiters(self);
   return {};
 }
 
+void push_to_all_nodes(controller_ptr self) {
+  for (auto& n : self->state.nodes)
+    if (n.status.state == node_state::alive && n.announced)
+      push_all(self, n);
+  push_route_names(self, make_routes(self->state));
+}
+
 void push_route_names(controller_ptr self, const route_table& table,
                       uint64_t node) {
+  // A recovering head holds back: its workers route with the sets they
+  // kept until it has adopted what they run (push_to_all_nodes).
+  if (self->state.recovering)
+    return;
   std::vector<route_name> names;
   names.reserve(table.size());
   for (auto& e : table)
@@ -308,6 +321,8 @@ void push_route_names(controller_ptr self, const route_table& table,
 
 void push_to_nodes(controller_ptr self, const deployment_entry& dep,
                    const std::vector<replica_ref>& refs, bool from_zero) {
+  if (self->state.recovering)
+    return; // as push_route_names
   auto& app = dep.ep->app();
   auto& name = dep.ep->deployment();
   auto key = app + "/" + name;

@@ -178,8 +178,12 @@ std::vector<node_status> nodes_status(controller_ptr self);
 void push_to_nodes(controller_ptr self, const deployment_entry& dep,
                    const std::vector<replica_ref>& refs, bool from_zero);
 
+/// Sends every announced worker every replica set its binary registers,
+/// and the route table (a restarted head's grace period ended).
+void push_to_all_nodes(controller_ptr self);
 /// Tells the worker nodes the route table by name (for those that serve
-/// HTTP); with `node`, only that one.
+/// HTTP); with `node`, only that one. Nothing while a restarted head
+/// recovers (nor `push_to_nodes`).
 void push_route_names(controller_ptr self, const route_table& table,
                       uint64_t node = 0);
 

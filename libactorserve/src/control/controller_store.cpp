@@ -361,6 +361,7 @@ void on_recovered(controller_ptr self) {
       }
   for (auto& [app_name, app] : st.apps)
     check_running(self, app);
+  push_to_all_nodes(self);
   mark_changed(self);
 }
 

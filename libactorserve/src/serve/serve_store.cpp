@@ -40,8 +40,13 @@ void take_lease(detail::state_store& store, const std::string& owner,
   auto give_up = std::chrono::steady_clock::now() + 2 * ttl;
   for (;;) {
     auto held = store.hold_lease(owner, ttl);
-    if (held && *held)
+    if (held && *held) {
+      if (said)
+        detail::log_line{detail::log_level::info}
+            << "took the leader's lease at " << store.where()
+            << ": this head leads now";
       return;
+    }
     if (!standby && std::chrono::steady_clock::now() >= give_up)
       throw error_exception(
           errc::unavailable,
@@ -78,26 +83,11 @@ void add_store_metrics(caf::actor_system& sys, const detail::writer_ptr& w) {
                     });
 }
 
-} // namespace
-
-std::shared_ptr<detail::store_setup> serve::open_state_store() {
-  auto& d = *impl_;
-  auto& o = d.opts.state;
-  if (!o.enabled())
-    return nullptr;
-  auto open = [&] {
-    auto s = detail::open_state_store(o.dir, o.store, o.password, o.timeout);
-    if (!s)
-      throw error_exception(code_of(s.error()), message_of(s.error()));
-    return *s;
-  };
-  auto store = open();
-  // The lease has a connection of its own: the writer's thread owns the
-  // other.
-  d.lease_store = open();
-  d.lease_owner = owner_name();
-  take_lease(*d.lease_store, d.lease_owner, o.lease_ttl, o.standby);
-  d.lease_thread = std::thread{[&d, ttl = o.lease_ttl] {
+/// Renews the lease every third of its TTL on a thread of its own; the
+/// renewal doubles as the store's health check.
+template <class Impl>
+void start_lease_renewal(Impl& d, std::chrono::milliseconds ttl) {
+  d.lease_thread = std::thread{[&d, ttl] {
     std::unique_lock<std::mutex> guard{d.lease_mtx};
     while (!d.lease_cv.wait_for(guard, ttl / 3, [&d] { return d.lease_stop; })) {
       guard.unlock();
@@ -124,6 +114,27 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
       }
     }
   }};
+}
+
+} // namespace
+
+std::shared_ptr<detail::store_setup> serve::open_state_store() {
+  auto& d = *impl_;
+  auto& o = d.opts.state;
+  if (!o.enabled())
+    return nullptr;
+  auto open = [&] {
+    auto s = detail::open_state_store(o.dir, o.store, o.password, o.timeout);
+    if (!s)
+      throw error_exception(code_of(s.error()), message_of(s.error()));
+    return *s;
+  };
+  auto store = open();
+  // The lease has a connection of its own: the writer's thread owns the
+  // other.
+  d.lease_store = open();
+  d.lease_owner = owner_name();
+  take_lease(*d.lease_store, d.lease_owner, o.lease_ttl, o.standby);
   auto kv = store->load();
   if (!kv)
     throw error_exception(errc::unavailable,
@@ -143,6 +154,8 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
                      : 3 * d.opts.cluster.heartbeat.period;
   d.writer = detail::start_state_writer(std::move(store), std::move(*kv));
   setup->writer = d.writer;
+  // After the writer exists: the renewal reports to it.
+  start_lease_renewal(d, o.lease_ttl);
   add_store_metrics(*d.sys, d.writer);
   detail::log_line{detail::log_level::info}
       << "state store: " << d.writer->health().where
