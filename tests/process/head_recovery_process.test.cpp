@@ -151,34 +151,48 @@ TEST_CASE("a standby head on the Redis store takes over within 5 s of the "
           "leader's kill -9, and requests through the workers' proxies "
           "never fail",
           "[process][cluster][store][standby]") {
+  // The standby on the leader's own ports, or on ports of its own: then
+  // the workers find it through the store.
+  auto elsewhere = GENERATE(false, true);
+  INFO((elsewhere ? "standby on other ports" : "standby on the same ports"));
   auto rport = test::free_port();
   test::redis_server redis{rport};
-  std::vector<std::string> store{
-      "--state-store", "redis://127.0.0.1:" + std::to_string(rport) + "/sb",
-      "--lease-ttl-ms", "1500"};
+  auto url = "redis://127.0.0.1:" + std::to_string(rport) + "/sb";
+  std::vector<std::string> store{"--state-store", url, "--lease-ttl-ms",
+                                 "1500"};
   auto cport = test::free_port();
   auto port = test::free_port();
   auto admin = test::free_port();
   std::optional<head_node> leader;
   leader.emplace(cport, store, port, admin);
   uint16_t wport = test::free_port();
-  test::child w1{{DEMO_BINARY, "--join", "127.0.0.1:" + std::to_string(cport),
-                  "--proxy", "--port", std::to_string(wport)},
-                 {token_env}};
-  test::child w2{{DEMO_BINARY, "--join", "127.0.0.1:" + std::to_string(cport),
-                  "--proxy", "--port", std::to_string(test::free_port())},
-                 {token_env}};
+  auto worker_args = [&](uint16_t http) {
+    std::vector<std::string> out{DEMO_BINARY, "--join",
+                                 "127.0.0.1:" + std::to_string(cport),
+                                 "--proxy", "--port", std::to_string(http)};
+    if (elsewhere) {
+      out.push_back("--state-store");
+      out.push_back(url);
+    }
+    return out;
+  };
+  test::child w1{worker_args(wport), {token_env}};
+  test::child w2{worker_args(test::free_port()), {token_env}};
   REQUIRE_THAT(leader->proc.read_until_for("serving on", seconds(60)),
                Catch::Contains("serving on"));
   // The standby waits for the lease before it binds anything: it takes
   // the same ports once the leader is gone, and the workers find it there.
   auto with_standby = store;
   with_standby.push_back("--standby");
-  head_node standby{cport, with_standby, port, admin};
+  auto sport = elsewhere ? test::free_port() : port;
+  auto sadmin = elsewhere ? test::free_port() : admin;
+  head_node standby{elsewhere ? test::free_port() : cport, with_standby,
+                    sport, sadmin};
   REQUIRE_THAT(standby.proc.read_until_for("standby: waiting", seconds(10)),
                Catch::Contains("standby: waiting"));
   REQUIRE(test::wait_until([&] { return all_healthy(admin); }));
   auto before = ready_replicas(admin);
+  admin = sadmin; // from here on, status comes from the standby
   // A route whose replicas all run on w1 serves through w1's proxy: the
   // flaky app's replicas spread over both workers, so use a deployment w1
   // runs alone, found through w1's own status.

@@ -416,6 +416,13 @@ private:
   caf::error persisted();
   /// Releases the lease and stops the writer (shutdown).
   void close_state_store();
+  /// The head: writes its cluster address into the state store, where
+  /// workers look for the leading head.
+  void publish_leader(const std::string& address);
+  /// A worker with `--state-store`: the leading head's cluster address
+  /// there, else `fallback` (its `--join`).
+  static std::string leader_address(const state_options& o,
+                                    const std::string& fallback);
   /// The head: publishes the cluster gate on the cluster port.
   void open_cluster_port();
   /// A worker: joins the head (throws `error_exception` when refused).

@@ -193,7 +193,8 @@ void declare_state(CLI::App& app, flag_values& v) {
   app.add_option("--state-dir", o.state.dir,
                  "keep the head's state in DIR/state.db (SQLite)");
   app.add_option("--state-store", o.state.store,
-                 "keep it in Redis instead: redis://HOST:PORT/KEYPREFIX");
+                 "keep it in Redis instead: redis://HOST:PORT/KEYPREFIX "
+                 "(a worker: find the leading head there)");
   app.add_option("--state-store-password-file", v.store_password_file,
                  "the Redis password");
   add_ms(app, "--state-store-timeout-ms", v.store_timeout_ms, hour_ms,

@@ -88,9 +88,10 @@ caf::error validate_state(const serve_options& opts) {
   if (st.standby && st.store.empty())
     return bad("flag --standby: needs --state-store redis://... (heads "
                "share their state and lease there)");
-  if (st.enabled() && !opts.cluster.join.empty())
-    return bad("flag --state-dir/--state-store: only the head keeps a "
-               "state store, not a worker (--join)");
+  if (!opts.cluster.join.empty() && (!st.dir.empty() || st.standby))
+    return bad("flag --state-dir/--standby: only a head keeps a state store; "
+               "a worker (--join) may name the shared one (--state-store) "
+               "to find the leading head there");
   if (st.enabled() && (st.timeout.count() <= 0 || st.lease_ttl.count() <= 0))
     return bad("flag --state-store-timeout-ms/--lease-ttl-ms: must be > 0");
   return {};

@@ -39,6 +39,7 @@ void serve::open_cluster_port() {
   cell->store(d.cluster_port);
   auto address = cl.host + ":" + std::to_string(d.cluster_port);
   caf::anon_send(d.controller, cluster_address_atom::value, address);
+  publish_leader(address);
   detail::log_line{detail::log_level::info} << "taking worker nodes on "
                                             << address;
 }
@@ -62,12 +63,15 @@ void serve::start_worker() {
   rejoin.timeout = d.opts.cluster.join_timeout;
   rejoin.node_id = d.node_id;
   rejoin.orphan_after = d.opts.cluster.orphan_timeout;
-  // The same address, token (or certificates) and path as the first join.
-  rejoin.dial = [sys = d.sys.get(), opts = d.opts.cluster]()
-      -> caf::expected<cluster_gate_actor> {
+  // The same token (or certificates) and path as the first join; the
+  // same address, or with `--state-store` the one the leading head
+  // published there (a standby that took over elsewhere).
+  rejoin.dial = [sys = d.sys.get(), opts = d.opts.cluster,
+                 state = d.opts.state]() -> caf::expected<cluster_gate_actor> {
     std::string host;
     uint16_t port = 0;
-    if (auto err = split_host_port(opts.join, host, port))
+    if (auto err = split_host_port(leader_address(state, opts.join), host,
+                                   port))
       return err;
     auto gate = detail::connect_gate(*sys, opts, host, port);
     if (gate)

@@ -163,6 +163,30 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
   return setup;
 }
 
+void serve::publish_leader(const std::string& address) {
+  auto& o = impl_->opts.state;
+  if (!o.enabled())
+    return;
+  // A connection of its own: the writer and the lease use theirs.
+  auto store = detail::open_state_store(o.dir, o.store, o.password, o.timeout);
+  auto err = store ? (*store)->publish_leader(address) : store.error();
+  if (err)
+    detail::log_line{detail::log_level::warning}
+        << "could not publish this head's address in the state store: "
+        << message_of(err);
+}
+
+std::string serve::leader_address(const state_options& o,
+                                  const std::string& fallback) {
+  if (o.store.empty())
+    return fallback;
+  auto store = detail::open_state_store("", o.store, o.password, o.timeout);
+  if (!store)
+    return fallback;
+  auto address = (*store)->leader_address();
+  return address && !address->empty() ? *address : fallback;
+}
+
 caf::error serve::store_refuses() const {
   auto& w = impl_->writer;
   if (!w)
