@@ -4,13 +4,12 @@
 // applies again.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <string>
-#include <unistd.h>
 
 #include "control/controller_store.hpp"
 #include "control_fixture.hpp"
 #include "store/state_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace actorserve;
 using namespace actorserve::detail;
@@ -27,18 +26,8 @@ hosted_replica_report offer(uint64_t id, std::string version) {
   return r;
 }
 
-/// A fresh directory for a SQLite store, removed at the end.
-struct store_dir {
-  std::string path;
-  store_dir() {
-    char name[] = "/tmp/actorserve-core-store-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~store_dir() {
-    auto cmd = "rm -rf '" + path + "'";
-    [[maybe_unused]] auto rc = std::system(cmd.c_str());
-  }
+/// A fresh directory for a SQLite store.
+struct store_dir : test::temp_dir {
   store_ptr open() const {
     auto s = open_state_store(path, "", "", std::chrono::seconds(1));
     REQUIRE(s);

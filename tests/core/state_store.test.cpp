@@ -9,6 +9,8 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
+#include "temp_dir.hpp"
+
 #include "actorserve/error.hpp"
 #include "store/state_store.hpp"
 #include "store/state_writer.hpp"
@@ -19,19 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A fresh directory, removed with what it holds at the end.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/actorserve-store-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
+using test::temp_dir;
 
 store_ptr open_sqlite(const std::string& dir) {
   auto store = open_state_store(dir, "", "", 1000ms);

@@ -7,11 +7,10 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "actorserve/error.hpp"
 #include "child.hpp"
+#include "http_client.hpp"
 #include "redis_server.hpp"
 #include "store/state_store.hpp"
 #include "store/state_writer.hpp"
@@ -22,19 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A loopback port free right now.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string url_of(uint16_t port, const std::string& prefix = "t") {
   return "redis://127.0.0.1:" + std::to_string(port) + "/" + prefix;
@@ -65,7 +51,7 @@ const std::string binary_value{"x\0y\xff\r\n", 6};
 } // namespace
 
 TEST_CASE("the Redis store keeps binary values and applies a batch whole") {
-  auto port = free_port();
+  auto port = test::free_port();
   test::redis_server redis{port};
   auto store = open_redis(port);
   CHECK(store->where() == url_of(port));
@@ -89,7 +75,7 @@ TEST_CASE("the Redis store keeps binary values and applies a batch whole") {
 }
 
 TEST_CASE("the Redis store's leader lease goes to one owner at a time") {
-  auto port = free_port();
+  auto port = test::free_port();
   test::redis_server redis{port};
   auto a = open_redis(port);
   auto b = open_redis(port);
@@ -112,7 +98,7 @@ TEST_CASE("the Redis store's leader lease goes to one owner at a time") {
 }
 
 TEST_CASE("the Redis store authenticates with the password") {
-  auto port = free_port();
+  auto port = test::free_port();
   test::redis_server redis{port, "s3cret"};
   auto wrong = open_state_store("", url_of(port), "wrong", 500ms);
   REQUIRE(!wrong);
@@ -129,7 +115,7 @@ TEST_CASE("the Redis store authenticates with the password") {
 }
 
 TEST_CASE("opening the Redis store fails fast when Redis is not there") {
-  auto port = free_port();
+  auto port = test::free_port();
   auto start = std::chrono::steady_clock::now();
   auto store = open_state_store("", url_of(port), "", 500ms);
   REQUIRE(!store);
@@ -139,7 +125,7 @@ TEST_CASE("opening the Redis store fails fast when Redis is not there") {
 
 TEST_CASE("the writer queues while Redis is away and catches up when it "
           "returns") {
-  auto port = free_port();
+  auto port = test::free_port();
   auto redis = std::make_unique<test::redis_server>(port);
   auto store = open_redis(port);
   auto writer = start_state_writer(store);

@@ -19,28 +19,10 @@
 
 #include "child.hpp"
 #include "http_client.hpp"
+#include "temp_dir.hpp"
 
 namespace test {
 
-
-/// A fresh directory in /tmp, removed when the test ends.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/actorserve-state-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~temp_dir() {
-    auto cmd = "rm -rf '" + path + "'";
-    [[maybe_unused]] auto rc = std::system(cmd.c_str());
-  }
-  std::string file(const std::string& name, const std::string& text) const {
-    auto p = path + "/" + name;
-    std::ofstream{p} << text;
-    return p;
-  }
-};
 
 inline const char* flaky_only = R"(http_options: {port: 0}
 admin_options: {port: 0}
