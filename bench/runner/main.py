@@ -28,10 +28,18 @@ def int_keys(x):
 
 
 def measured_page(results):
-    """Whether a run holds figures for docs/benchmarks.md: the chaos and
-    soak steps alone touch docs/reliability.md only, where their figures
+    """Whether a run holds figures for docs/benchmarks.md: the chaos, soak
+    and ha steps alone touch docs/reliability.md only, where their figures
     live."""
-    return any(v for k, v in results.items() if k not in ("chaos", "soak"))
+    return any(v for k, v in results.items()
+               if k not in ("chaos", "soak", "ha"))
+
+
+def selected(name, words, names):
+    """Whether --only's `words` pick the step `name`: a word that is a
+    step's whole name picks that step alone ('ha' is not 'chaos'), any
+    other word every step whose name contains it."""
+    return any(w == name if w in names else w in name for w in words)
 
 
 def main(doc):
@@ -54,8 +62,9 @@ def main(doc):
                          "it)")
     ap.add_argument("--only", metavar="STEPS",
                     help="run only the steps whose names contain one of these "
-                         "comma-separated words (e.g. 'streams'), on top of "
-                         "the saved run given by --merge")
+                         "comma-separated words (a step's whole name, such as "
+                         "'ha', picks that step alone; e.g. 'streams'), "
+                         "on top of the saved run given by --merge")
     ap.add_argument("--merge", metavar="JSON",
                     help="with --only: the saved run (bench/results/*.json) "
                          "whose other results the document keeps")
@@ -140,6 +149,7 @@ def main(doc):
              ("metrics cost", suite.metrics_cost),
              ("idle spin", suite.idle_spin),
              ("chaos", suite.chaos),
+             ("ha", suite.ha),
              ("soak", suite.soak)]
     if a.callgrind:
         steps.append(("callgrind", suite.callgrind))
@@ -153,7 +163,8 @@ def main(doc):
                   ("Ray Serve memory", suite.ray_memory)]
     if a.only:
         words = a.only.split(",")
-        steps = [(n, f) for n, f in steps if any(w in n for w in words)]
+        names = {n for n, _ in steps}
+        steps = [(n, f) for n, f in steps if selected(n, words, names)]
         if a.merge:
             with open(a.merge) as f:
                 saved = int_keys(json.load(f))

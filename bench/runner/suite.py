@@ -9,17 +9,18 @@ from .scen_chaos import ChaosScenarios
 from .scen_cpu import CpuScenarios
 from .scen_features import FeatureScenarios
 from .scen_fuzz import FuzzScenarios
+from .scen_ha import HaScenarios
 from .scen_http import HttpScenarios
 from .scen_soak import SoakScenarios
 
 
 class Suite(HttpScenarios, CallScenarios, FeatureScenarios, CpuScenarios,
-            FuzzScenarios, ChaosScenarios, SoakScenarios):
+            FuzzScenarios, ChaosScenarios, SoakScenarios, HaScenarios):
     def __init__(self, args):
         self.a = args
         self.tmp = tempfile.mkdtemp(prefix="actorserve-bench-")
         self.results = {"cluster": {}, "multiplexing": {}, "batching": {}, "control": {}, "streams": {}, "http": {}, "handle": {}, "memory": {}, "ray": {},
-                        "callgrind": {}, "fuzz": {}, "chaos": {},
+                        "callgrind": {}, "fuzz": {}, "chaos": {}, "ha": {},
                         "soak": {}}
         self.ray_error = None if args.ray else "skipped (--no-ray)"
 
