@@ -104,7 +104,7 @@ def ha_section(report, h):
              f"0.001`), two workers with `--proxy`, heartbeats every "
              f"{h['heartbeat_ms']} ms (DEAD after 600 ms, a silent "
              f"connection closed after 2 s), the recovery grace "
-             f"{h['grace_ms']} ms (three heartbeats). Load: tools/loadgen, "
+             f"{h['grace_ms']} ms (the default: three heartbeats, at least a worker's longest wait between tries to join, 2 s, plus one). Load: tools/loadgen, "
              f"open loop, `POST {where}` at {h['rate']}/s over "
              f"{h['conns']} connections, sent to the proxy of the worker "
              f"that hosts every deployment of the route. Latency counts "

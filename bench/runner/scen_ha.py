@@ -18,10 +18,12 @@ from .procs import free_port, log, start, stop
 HEARTBEAT_MS = 200
 FAST = ["--heartbeat-period-ms", str(HEARTBEAT_MS), "--heartbeat-timeout-ms",
         "600", "--cluster-connection-timeout-ms", "2000"]
-# --recovery-grace-ms 0 (the default): three heartbeat periods.
-GRACE_MS = 3 * HEARTBEAT_MS
 # A worker that lost its head tries to join again after 100 ms, doubling up
-# to 2 s: a grace past that finds every worker back.
+# to 2 s. --recovery-grace-ms 0 (the default): three heartbeat periods, and
+# at least that longest wait plus one period, so that every worker tries
+# once within it.
+MAX_REJOIN_BACKOFF_MS = 2000
+GRACE_MS = max(3 * HEARTBEAT_MS, MAX_REJOIN_BACKOFF_MS + HEARTBEAT_MS)
 LONG_GRACE_MS = 2500
 LEASE_MS = 3000  # --lease-ttl-ms, the default
 RATE, CONNS, WINDOW_S = 200, 8, 10.0

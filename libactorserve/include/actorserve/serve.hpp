@@ -167,7 +167,8 @@ struct state_options {
   std::string password;
   /// `--recovery-grace-ms`: after a start that found state, how long the
   /// head waits for the workers it knew to rejoin before it replaces their
-  /// replicas; 0: three heartbeat periods.
+  /// replicas; 0: three heartbeat periods, and at least a worker's longest
+  /// wait between tries to join (2 s) plus one, so that each tries once.
   std::chrono::milliseconds recovery_grace{0};
   /// `--standby`: with the Redis store, this head waits for the leader's
   /// lease to lapse and then takes over.

@@ -24,7 +24,7 @@ rejoin_step after_rejoin_failure(std::chrono::milliseconds backoff,
   }
   out.wait = std::min(backoff, left);
   out.next_backoff =
-      std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+      std::min<std::chrono::milliseconds>(backoff * 2, max_rejoin_backoff);
   return out;
 }
 

@@ -129,6 +129,10 @@ serve_status status_without_head(const hosted_map& hosted, node_status self,
 /// Milliseconds since the Unix epoch, now.
 int64_t unix_ms_now();
 
+/// The longest wait between a worker's tries to join its head again: a
+/// restarted head's grace period outlasts it (serve_store.cpp).
+constexpr std::chrono::milliseconds max_rejoin_backoff{2000};
+
 /// What a worker does after a failed try to join its head again.
 struct rejoin_step {
   bool give_up = false;

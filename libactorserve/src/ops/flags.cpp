@@ -200,7 +200,7 @@ void declare_state(CLI::App& app, flag_values& v) {
   add_ms(app, "--state-store-timeout-ms", v.store_timeout_ms, hour_ms,
          "each store operation's limit");
   add_ms(app, "--recovery-grace-ms", v.recovery_grace_ms, hour_ms,
-         "a restarted head waits this long for its workers, 0: 3 heartbeats");
+         "a restarted head waits this long for its workers, 0: auto");
   app.add_flag("--standby", o.state.standby,
                "with --state-store: take over when the leader's lease lapses");
   add_ms(app, "--lease-ttl-ms", v.lease_ttl_ms, hour_ms,

@@ -1,6 +1,7 @@
 // serve and the head's state store: the leader's lease, reading the store
 // back at start, refusing changes while it fails, waiting for a change to
 // be written, and the config `run CONFIG` deployed.
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <random>
@@ -149,9 +150,13 @@ std::shared_ptr<detail::store_setup> serve::open_state_store() {
     d.deployed_config = i->second;
   if (auto i = kv->find(run_file_key); i != kv->end())
     d.recovered_run_file = i->second;
+  // By default long enough for every worker's next try to join (they back
+  // off up to max_rejoin_backoff), and at least three heartbeat periods.
+  auto period = d.opts.cluster.heartbeat.period;
   setup->grace = o.recovery_grace.count() > 0
                      ? o.recovery_grace
-                     : 3 * d.opts.cluster.heartbeat.period;
+                     : std::max(3 * period,
+                                detail::max_rejoin_backoff + period);
   d.writer = detail::start_state_writer(std::move(store), std::move(*kv));
   setup->writer = d.writer;
   // After the writer exists: the renewal reports to it.
