@@ -200,21 +200,34 @@ void settle_offers(controller_ptr self, app_entry& app,
         started[r.id] = r.started_at_ms;
       }
   }
-  std::vector<hosted_replica_report> reports;
-  for (auto& o : offers)
-    reports.push_back(o.report);
-  auto plan = plan_adoption(reports, stored, dep.spec->config.version,
-                            dep.target, dep.replicas.size());
+  // An offer without an actor, or of an id listed already (another node
+  // offered it first), is never adopted.
+  auto listed = [&](const hosted_replica_report& r) {
+    auto i = find_replica(dep.replicas, r.id);
+    return i != dep.replicas.end() && i->handle == r.handle;
+  };
+  std::vector<hosted_replica_report> eligible;
+  std::vector<offered_replica*> order;
   for (auto& o : offers) {
-    auto id = o.report.id;
-    if (std::find(plan.adopt.begin(), plan.adopt.end(), id) !=
-        plan.adopt.end()) {
-      if (auto t = started.find(id); t != started.end() && t->second != 0)
-        o.report.started_at_ms = t->second;
-      adopt(self, app, dep_name, dep, o.node, o.report);
-    }
-    else
+    if (o.report.handle && self->state.index.count(o.report.id) == 0) {
+      eligible.push_back(o.report);
+      order.push_back(&o);
+    } else if (!listed(o.report)) {
       stop_offer(self, o.report);
+    }
+  }
+  auto plan = plan_adoption(eligible, stored, dep.spec->config.version,
+                            dep.target, dep.replicas.size());
+  std::set<uint64_t> to_adopt{plan.adopt.begin(), plan.adopt.end()};
+  for (auto* o : order) {
+    if (to_adopt.erase(o->report.id) > 0) {
+      if (auto t = started.find(o->report.id);
+          t != started.end() && t->second != 0)
+        o->report.started_at_ms = t->second;
+      adopt(self, app, dep_name, dep, o->node, o->report);
+    } else if (!listed(o->report)) {
+      stop_offer(self, o->report); // the same actor offered twice stays
+    }
   }
   if (!plan.adopt.empty())
     log_line{log_level::info}
