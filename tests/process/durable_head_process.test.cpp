@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -108,7 +109,10 @@ TEST_CASE("kill -9 at random points of a stream of PATCHes: every restart "
   auto config = dir.file("serve.yaml", flaky_only);
   auto state = dir.path + "/state";
   std::mt19937 rng{20261207}; // a fixed seed: the same kill points each run
-  std::uniform_int_distribution<int> pause_ms{0, 40};
+  // The kill follows the k-th acknowledged change of the round, while the
+  // next is on its way: it lands in that change's handling wherever the
+  // head happens to be (taking it, applying it, writing it, answering).
+  std::uniform_int_distribution<size_t> acks_before_kill{0, 8};
   std::set<int> acked{-1}; // -1: flaky's own config, before any change
   int next = 0;
   for (int round = 0; round < 20; ++round) {
@@ -125,6 +129,7 @@ TEST_CASE("kill -9 at random points of a stream of PATCHes: every restart "
     // The client stops at the first change that fails: the one in flight.
     std::atomic<bool> stop{false};
     std::mutex mtx;
+    std::condition_variable acked_cv;
     std::set<int> done;
     std::thread client{[&, admin = h.admin] {
       for (int k = next; !stop.load(); ++k) {
@@ -138,11 +143,19 @@ TEST_CASE("kill -9 at random points of a stream of PATCHes: every restart "
                             body);
         if (r.status != 200)
           break; // killed: `k` was in flight
-        std::lock_guard<std::mutex> guard{mtx};
-        done.insert(k);
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          done.insert(k);
+        }
+        acked_cv.notify_all();
       }
     }};
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    {
+      auto k = acks_before_kill(rng);
+      std::unique_lock<std::mutex> guard{mtx};
+      REQUIRE(acked_cv.wait_for(guard, std::chrono::seconds(15),
+                                [&] { return done.size() >= k; }));
+    }
     h.kill9();
     stop = true;
     client.join();

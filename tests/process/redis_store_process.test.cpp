@@ -34,14 +34,14 @@ store_ptr open_redis(uint16_t port, const std::string& prefix = "t",
   return *store;
 }
 
-/// Waits up to `limit` for `pred`, checking every 10 ms.
+/// Waits up to `limit` for `pred`, asking again as soon as it answers.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= end)
       return false;
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::yield();
   }
   return true;
 }

@@ -240,11 +240,10 @@ TEST_CASE("workers keep serving through their proxies while the head is "
   auto body = R"({"text": "I love this"})";
   auto answered = [&] {
     auto end = steady_clock::now() + seconds(10);
+    // Each request is the wait: asked again as soon as it is answered.
     while (test::http(wport[i], "POST", "/classify", body).status != 200)
       if (steady_clock::now() >= end)
         return false;
-      else
-        std::this_thread::sleep_for(milliseconds(50));
     return true;
   };
   REQUIRE(answered()); // the proxy has its routes
@@ -271,8 +270,10 @@ TEST_CASE("workers keep serving through their proxies while the head is "
   CHECK(st["applications"]["classify"]["deployments"]["Classifier"]
             ["replicas"].size() == 1);
   CHECK(test::http(wport[i], "GET", "/-/healthz").status == 200);
+  // The rest of the 10 s: this thread sends requests too, each of which
+  // must be answered.
   while (steady_clock::now() < until)
-    std::this_thread::sleep_for(milliseconds(100));
+    CHECK(test::http(wport[i], "POST", "/classify", body).status == 200);
   load.stop();
   CHECK(load.ok() >= ok_at_kill + 100);
   CHECK(load.failed() == 0);

@@ -32,7 +32,8 @@ applications:
     import_path: demo:flaky
 )";
 
-/// Asks `pred` again until it holds; false after `limit`.
+/// Asks `pred` (a request to a child process) again as soon as it answers,
+/// until it holds; false after `limit`.
 template <class Pred>
 bool wait_until(Pred pred,
                 std::chrono::milliseconds limit = std::chrono::seconds(15)) {
@@ -40,7 +41,7 @@ bool wait_until(Pred pred,
   while (std::chrono::steady_clock::now() < end) {
     if (pred())
       return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::yield();
   }
   return pred();
 }
