@@ -4,6 +4,7 @@
 // applies again.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <string>
 
 #include "control/controller_store.hpp"
@@ -110,6 +111,19 @@ TEST_CASE("stored records round-trip, and unreadable ones are skipped and "
   CHECK(out.meta.next_replica_id == 42);
   CHECK(out.found);
   CHECK(out.apps.empty());
+  // A number that is not finite is never encoded (CAF 0.17.6 would never
+  // finish writing it), and two such configs are not "the same".
+  auto odd = dep.base;
+  odd.num_cpus = std::numeric_limits<double>::infinity();
+  CHECK(encode_record(odd).empty());
+  CHECK_FALSE(same_config(odd, odd));
+  // A nodes record that fails halfway leaves no node behind.
+  auto nodes = encode_record(std::vector<stored_node>{stored_node{2, "h", 1, {}}});
+  store_setup partial;
+  why.clear();
+  CHECK_FALSE(decode_state({{nodes_key, nodes.substr(0, nodes.size() - 1)}},
+                           partial, why));
+  CHECK(partial.nodes.empty());
 }
 
 TEST_CASE("a controller writes its deployments to the store, and one started "

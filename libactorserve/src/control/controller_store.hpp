@@ -20,12 +20,16 @@
 /// (one batch, applied atomically by the writer, state_writer.hpp).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <caf/binary_serializer.hpp>
+#include <caf/serializer.hpp>
 
 #include "actorserve/cluster.hpp"
 #include "actorserve/config.hpp"
@@ -128,9 +132,64 @@ std::string deployment_key(const std::string& app, const std::string& dep);
 inline constexpr const char* meta_key = "v1/meta";
 inline constexpr const char* nodes_key = "v1/nodes";
 
-/// Encodes a record (CAF's binary format).
+/// Walks a value as a serializer would and notes whether any floating
+/// point number in it is infinite or NaN: CAF 0.17.6's binary serializer
+/// never returns on an infinite one (its pack754 loops), so such a record
+/// (from a peer's hello, or a store someone else wrote) is never encoded.
+class finite_probe final : public caf::serializer {
+public:
+  finite_probe() : caf::serializer(nullptr) {}
+  caf::error begin_object(uint16_t&, std::string&) override { return {}; }
+  caf::error end_object() override { return {}; }
+  caf::error begin_sequence(size_t&) override { return {}; }
+  caf::error end_sequence() override { return {}; }
+  caf::error apply_raw(size_t, void*) override { return {}; }
+  bool finite = true;
+
+protected:
+  caf::error apply_impl(int8_t&) override { return {}; }
+  caf::error apply_impl(uint8_t&) override { return {}; }
+  caf::error apply_impl(int16_t&) override { return {}; }
+  caf::error apply_impl(uint16_t&) override { return {}; }
+  caf::error apply_impl(int32_t&) override { return {}; }
+  caf::error apply_impl(uint32_t&) override { return {}; }
+  caf::error apply_impl(int64_t&) override { return {}; }
+  caf::error apply_impl(uint64_t&) override { return {}; }
+  caf::error apply_impl(float& x) override { return note(x); }
+  caf::error apply_impl(double& x) override { return note(x); }
+  caf::error apply_impl(long double& x) override { return note(x); }
+  caf::error apply_impl(std::string&) override { return {}; }
+  caf::error apply_impl(std::u16string&) override { return {}; }
+  caf::error apply_impl(std::u32string&) override { return {}; }
+
+private:
+  template <class F>
+  caf::error note(F x) {
+    finite = finite && std::isfinite(x);
+    return {};
+  }
+};
+
+/// Whether every floating point number in `x` is finite.
 template <class T>
-std::string encode_record(const T& x);
+bool all_finite(T& x) {
+  finite_probe probe;
+  return !probe(x) && probe.finite;
+}
+
+/// Encodes a record (CAF's binary format); empty if it cannot (a number
+/// that is not finite among them).
+template <class T>
+std::string encode_record(const T& x) {
+  auto copy = x; // CAF 0.17's inspectors take their subject by reference
+  if (!all_finite(copy))
+    return {};
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  if (auto err = sink(copy))
+    return {};
+  return std::string{buf.begin(), buf.end()};
+}
 
 /// Decodes what `load` read into `out`; false (and `why`) for a record it
 /// cannot read, which is skipped.
