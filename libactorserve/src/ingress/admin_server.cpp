@@ -306,30 +306,32 @@ struct admin_server::impl : std::enable_shared_from_this<impl> {
         return;
       }
     auto self_ptr = shared_from_this();
-    // Detached: with a state store, the answer waits (bounded) until the
-    // change is written.
-    sys.spawn<caf::detached>(
-        [self_ptr, req, app, dep, patch](caf::event_based_actor* self,
-                                         controller_actor ctrl) {
-          self->request(ctrl, controller_timeout, update_atom::value, app, dep,
-                        patch, false)
-              .then(
-                  [self_ptr, req](deployment_status& st) {
-                    if (self_ptr->hooks.persisted)
-                      if (auto err = self_ptr->hooks.persisted()) {
-                        self_ptr->answer_error(req, err);
-                        return;
-                      }
-                    self_ptr->answer(req, 200, to_json(st));
-                  },
-                  [self_ptr, req](caf::error& err) {
-                    // A value the controller refused came from the body.
-                    if (code_of(err) == errc::invalid_config)
-                      err = make_error(errc::bad_request, message_of(err));
+    auto ask = [self_ptr, req, app, dep, patch](caf::event_based_actor* self,
+                                                controller_actor ctrl) {
+      self->request(ctrl, controller_timeout, update_atom::value, app, dep,
+                    patch, false)
+          .then(
+              [self_ptr, req](deployment_status& st) {
+                if (self_ptr->hooks.persisted)
+                  if (auto err = self_ptr->hooks.persisted()) {
                     self_ptr->answer_error(req, err);
-                  });
-        },
-        controller);
+                    return;
+                  }
+                self_ptr->answer(req, 200, to_json(st));
+              },
+              [self_ptr, req](caf::error& err) {
+                // A value the controller refused came from the body.
+                if (code_of(err) == errc::invalid_config)
+                  err = make_error(errc::bad_request, message_of(err));
+                self_ptr->answer_error(req, err);
+              });
+    };
+    // With a state store the answer waits (bounded) until the change is
+    // written: on a thread of its own, not on the system plane's.
+    if (hooks.persisted)
+      sys.spawn<caf::detached>(ask, controller);
+    else
+      sys.spawn(ask, controller);
   }
 };
 
