@@ -4,7 +4,6 @@
 // on a few shapes, (join, node_hello) among them. Whatever the bytes,
 // reading fails cleanly or gives values that write back and read again the
 // same, and a joined node's status renders as JSON.
-#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +13,7 @@
 #include "actorserve/messages.hpp"
 #include "check.hpp"
 #include "base/text.hpp"
+#include "control/controller_store.hpp"
 
 using namespace actorserve;
 
@@ -60,52 +60,18 @@ void on_message(caf::message& msg) {
     on_join(msg.get_mutable_as<node_hello>(1));
 }
 
-// Walks a message as a serializer would and notes any float or double that
-// is infinite (a flag: CAF 0.17 drops the errors of a message's elements).
-// CAF 0.17.6's binary serializer never returns on an infinite one (its
-// pack754 loops), so such a message cannot be written back at all
-// (docs/reliability.md, "Findings").
-class finite_probe final : public caf::serializer {
-public:
-  explicit finite_probe(caf::execution_unit* ctx) : caf::serializer(ctx) {}
-  caf::error begin_object(uint16_t&, std::string&) override { return {}; }
-  caf::error end_object() override { return {}; }
-  caf::error begin_sequence(size_t&) override { return {}; }
-  caf::error end_sequence() override { return {}; }
-  caf::error apply_raw(size_t, void*) override { return {}; }
-
-  bool found_infinity = false;
-
-protected:
-  caf::error apply_impl(int8_t&) override { return {}; }
-  caf::error apply_impl(uint8_t&) override { return {}; }
-  caf::error apply_impl(int16_t&) override { return {}; }
-  caf::error apply_impl(uint16_t&) override { return {}; }
-  caf::error apply_impl(int32_t&) override { return {}; }
-  caf::error apply_impl(uint32_t&) override { return {}; }
-  caf::error apply_impl(int64_t&) override { return {}; }
-  caf::error apply_impl(uint64_t&) override { return {}; }
-  caf::error apply_impl(float& x) override { return check(x); }
-  caf::error apply_impl(double& x) override { return check(x); }
-  caf::error apply_impl(long double& x) override { return check(x); }
-  caf::error apply_impl(std::string&) override { return {}; }
-  caf::error apply_impl(std::u16string&) override { return {}; }
-  caf::error apply_impl(std::u32string&) override { return {}; }
-
-private:
-  template <class T>
-  caf::error check(T x) {
-    found_infinity = found_infinity || std::isinf(x);
-    return {};
-  }
-};
+// A message with a float or double that is not finite cannot be written
+// back: CAF 0.17.6's binary serializer never returns on an infinite one
+// (its pack754 loops; docs/reliability.md, "Findings"), which
+// detail::finite_probe (the state store's guard) tells.
+using actorserve::detail::finite_probe;
 
 // Writes `stages` and `msg` back; reading that gives the same bytes again.
 void check_round_trip(caf::execution_unit* ctx,
                       std::vector<caf::strong_actor_ptr>& stages,
                       caf::message& msg) {
   finite_probe probe{ctx};
-  if (probe(stages, msg) || probe.found_infinity)
+  if (probe(stages, msg) || !probe.finite)
     return; // holds an infinity: CAF would hang writing it
   std::vector<char> once;
   caf::binary_serializer sink{ctx, once};

@@ -138,7 +138,8 @@ inline constexpr const char* nodes_key = "v1/nodes";
 /// (from a peer's hello, or a store someone else wrote) is never encoded.
 class finite_probe final : public caf::serializer {
 public:
-  finite_probe() : caf::serializer(nullptr) {}
+  explicit finite_probe(caf::execution_unit* ctx = nullptr)
+      : caf::serializer(ctx) {}
   caf::error begin_object(uint16_t&, std::string&) override { return {}; }
   caf::error end_object() override { return {}; }
   caf::error begin_sequence(size_t&) override { return {}; }
