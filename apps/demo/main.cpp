@@ -37,12 +37,14 @@ int main(int argc, char** argv) {
               << " of the head at " << serve.options().cluster.join
               << std::endl;
     if (serve.http_port() != 0) // --proxy
-      std::cout << "actorserve demo: worker proxy serving on http://"
+      std::cout << "actorserve demo: worker proxy serving on "
+                << (serve.options().http.tls() ? "https://" : "http://")
                 << serve.options().http.host << ":" << serve.http_port()
                 << std::endl;
     return serve.wait();
   }
-  std::cout << "actorserve demo: serving on http://"
+  std::cout << "actorserve demo: serving on "
+            << (serve.options().http.tls() ? "https://" : "http://")
             << serve.options().http.host << ":" << serve.http_port()
             << std::endl;
   if (serve.admin_port() != 0)

@@ -30,6 +30,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actorserve/messages.hpp"
+#include "http_client.hpp"
 
 namespace test {
 
@@ -60,14 +61,8 @@ struct basp_peer {
   /// host (a CAF node id is the host's hash and the process id) too.
   outcome attack(uint16_t port, uint64_t n, pid_t route_pid = 0) {
     outcome out;
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = test::connect_loopback(port);
     REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
-            0);
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     read_handshake(fd, out);

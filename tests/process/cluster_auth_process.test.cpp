@@ -171,14 +171,8 @@ namespace {
 /// Connects to the cluster port and answers its challenge with zeros:
 /// whether a challenge came (else the head closed the connection first).
 bool fail_once(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = test::connect_loopback(port);
   REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
-          0);
   std::string got;
   char buf[256];
   pollfd p{fd, POLLIN, 0};

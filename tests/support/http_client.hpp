@@ -62,6 +62,10 @@ http_result http(uint16_t port, const std::string& method,
                  const std::string& target, const std::string& body = {},
                  const std::map<std::string, std::string>& headers = {});
 
+/// A TCP connection to 127.0.0.1:port, its descriptor (the caller closes
+/// it); -1 when it cannot connect.
+int connect_loopback(uint16_t port);
+
 /// Returns a port that was free a moment ago (for child processes).
 uint16_t free_port();
 

@@ -103,6 +103,15 @@ struct http_options {
   std::chrono::milliseconds stream_first_chunk_timeout{30'000};
   /// ... or when two chunks are further apart than this; 0 = no limit.
   std::chrono::milliseconds stream_idle_timeout{60'000};
+  /// HTTPS: the server's certificate chain and its private key (PEM
+  /// files, both or neither). With them the port speaks TLS only (1.2 and
+  /// later); a plain HTTP client is refused.
+  std::string tls_cert;
+  std::string tls_key;
+  /// A TLS client has this long, from its connection, to finish the
+  /// handshake; then the connection closes.
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  bool tls() const noexcept { return !tls_cert.empty(); }
 };
 
 /// Options of the admin API (admin_server: status and updates over HTTP,

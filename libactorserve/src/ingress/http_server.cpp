@@ -80,6 +80,12 @@ caf::error http_server::start() {
                 "listeners accept fewer",
                 {{"max_connections", d.opts.max_connections},
                  {"connections_allowed", d.connection_cap}});
+  if (d.opts.tls()) {
+    auto ctx = load_tls_context(d.opts.tls_cert, d.opts.tls_key, "--tls");
+    if (!ctx)
+      return std::move(ctx.error());
+    d.tls = std::move(*ctx);
+  }
   try {
     check_port_free(d.opts.host, d.opts.port);
     for (size_t i = 0; i < d.opts.threads; ++i) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <random>
-#include <sys/socket.h>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_companion.hpp>
@@ -12,6 +11,7 @@
 
 #include "actorserve/http.hpp"
 #include "ops/logging.hpp"
+#include "ingress/body_limit.hpp"
 #include "ingress/http_server.hpp"
 #include "runtime/thread_name.hpp"
 #include "runtime/serve_config.hpp"
@@ -21,9 +21,6 @@
 namespace actorserve::detail {
 
 namespace {
-
-using reuse_port =
-    asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 bool prefix_matches(const std::string& prefix, restinio::string_view_t path) {
   if (prefix == "/")
@@ -253,44 +250,7 @@ void ingress_shard::open(uint16_t port) {
       [this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
   host = std::make_unique<call_host>(raw, index + 1, true);
   inbox = std::make_unique<stream_inbox>(raw);
-  auto& o = owner.opts;
-  auto handling = o.request_timeout.count() > 0
-                      ? std::chrono::duration_cast<clock_type::duration>(
-                            o.request_timeout + std::chrono::seconds(10))
-                      : std::chrono::duration_cast<clock_type::duration>(
-                            std::chrono::hours(24));
-  auto settings =
-      restinio::server_settings_t<traits>{}
-          .address(o.host)
-          .port(port)
-          .request_handler([this](auto req) { return handle_guarded(req); })
-          .incoming_http_msg_limits(
-              restinio::incoming_http_msg_limits_t{}
-                  .max_url_size(o.max_url_bytes)
-                  .max_field_value_size(o.max_header_bytes)
-                  .max_field_count(o.max_header_count)
-                  .max_body_size(o.max_body_bytes))
-          .handle_request_timeout(handling)
-          // Read on while a request runs, so that a client that goes away
-          // is noticed (connection_listener) and its request cancelled.
-          .max_pipelined_requests(o.max_pipelined_requests)
-          .max_parallel_connections(connection_share())
-          .connection_state_listener(
-              std::make_shared<connection_listener>(*this))
-          .read_next_http_message_timelimit(
-              std::chrono::duration_cast<clock_type::duration>(
-                  o.keep_alive_timeout))
-          .acceptor_options_setter([](restinio::acceptor_options_t& opts) {
-            opts.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-            opts.set_option(reuse_port(true));
-          })
-          .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
-            if (index == 0)
-              owner.port = acceptor.local_endpoint().port();
-          });
-  server = std::make_unique<server_type>(restinio::external_io_context(ioc),
-                                         std::move(settings));
-  server->open_sync();
+  server = listen(port);
 }
 
 bool ingress_shard::await_answer(std::chrono::nanoseconds spin) {

@@ -32,9 +32,9 @@
 
 #include "calls/call_host.hpp"
 #include "ops/logging.hpp"
-#include "ingress/body_limit.hpp"
 #include "ingress/http_metrics.hpp"
 #include "ingress/reply_inbox.hpp"
+#include "ingress/tls_context.hpp"
 #include "actorserve/stream_core.hpp"
 #include "actorserve/controller.hpp"
 #include "actorserve/endpoint.hpp"
@@ -64,16 +64,14 @@ private:
   ingress_shard& shard_;
 };
 
-// Each shard runs on exactly one thread, and every response is written from
-// it: no strand is needed.
-// The method mapper answers an oversized body with 413 before reading it
-// (body_limit.hpp); the connection count limiter caps open connections.
-struct traits : restinio::default_single_thread_traits_t {
-  using connection_state_listener_t = connection_listener;
-  using http_methods_mapper_t = early_413_methods;
-  static constexpr bool use_connection_count_limiter = true;
+/// A shard's RESTinio server, plain or TLS (shard_listen.cpp, the one file
+/// that knows their types).
+class listener {
+public:
+  virtual ~listener() = default;
+  virtual void close_sync() = 0;
 };
-using server_type = restinio::http_server_t<traits>;
+
 using clock_type = std::chrono::steady_clock;
 
 /// How long `GET /-/healthz` waits for the controller before it answers 503.
@@ -114,6 +112,8 @@ struct ingress_state {
   /// Connections the process's descriptors allow (http_server::start):
   /// the listeners stop accepting before descriptors run out.
   size_t connection_cap = SIZE_MAX;
+  /// HTTPS: the context every shard's listener shares (null: plain HTTP).
+  std::shared_ptr<asio::ssl::context> tls;
   std::vector<std::unique_ptr<ingress_shard>> shards;
   bool stopped = false;
   /// Answers `GET /-/status` from the controller to loopback clients (a
@@ -141,7 +141,7 @@ public:
   size_t index;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
-  std::unique_ptr<server_type> server;
+  std::unique_ptr<listener> server;
   std::thread thread;
   caf::actor companion;
   /// Messages to the companion, waiting for this shard's thread.
@@ -318,6 +318,10 @@ public:
 
   /// Binds (throws on failure); the thread starts in `run`.
   void open(uint16_t port);
+
+  /// Binds the shard's listener (shard_listen.cpp): TLS when the state
+  /// has a context. Throws when the port cannot be bound.
+  std::unique_ptr<listener> listen(uint16_t port);
 
   void run();
 

@@ -8,6 +8,7 @@
 #include "ops/logging.hpp"
 #include "base/text.hpp"
 #include "actorserve/http.hpp"
+#include "ingress/body_limit.hpp"
 #include "ingress/http_server.hpp"
 #include "ingress/shard.hpp"
 

@@ -91,6 +91,11 @@ void declare_http(CLI::App& app, flag_values& v) {
          "end a streamed response without a first chunk, 0 = never");
   add_ms(app, "--stream-idle-timeout-ms", v.stream_idle_ms, day_ms,
          "... or with no chunk for this long");
+  app.add_option("--tls-cert", o.http.tls_cert,
+                 "HTTPS: the certificate chain (PEM), with --tls-key");
+  app.add_option("--tls-key", o.http.tls_key, "its private key (PEM)");
+  add_ms(app, "--tls-handshake-timeout-ms", v.tls_handshake_ms, hour_ms,
+         "close a TLS connection whose handshake takes longer");
   app.add_flag("--no-http", v.no_http, "no HTTP ingress");
 }
 
@@ -240,7 +245,8 @@ void name_values(CLI::App& app) {
       type = "S";
     else if (name == "--log-file" || name == "--cluster-token-file" ||
              name == "--admin-token-file" || name == "--state-dir" ||
-             name == "--state-store-password-file" ||
+             name == "--state-store-password-file" || name == "--tls-cert" ||
+             name == "--tls-key" ||
              name.rfind("--cluster-tls", 0) == 0)
       type = "PATH";
     opt->type_name(type);
@@ -266,6 +272,7 @@ caf::error apply_flags(CLI::App& app, flag_values& v) {
       std::chrono::milliseconds{v.first_chunk_ms};
   o.http.stream_idle_timeout = std::chrono::milliseconds{v.stream_idle_ms};
   o.http.keep_alive_timeout = std::chrono::milliseconds{v.keep_alive_ms};
+  o.http.tls_handshake_timeout = std::chrono::milliseconds{v.tls_handshake_ms};
   o.cluster.heartbeat.period = std::chrono::milliseconds{v.heartbeat_period_ms};
   o.cluster.heartbeat.timeout =
       std::chrono::milliseconds{v.heartbeat_timeout_ms};

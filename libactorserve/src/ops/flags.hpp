@@ -26,6 +26,7 @@ struct flag_values {
         first_chunk_ms(d.http.stream_first_chunk_timeout.count()),
         stream_idle_ms(d.http.stream_idle_timeout.count()),
         keep_alive_ms(d.http.keep_alive_timeout.count()),
+        tls_handshake_ms(d.http.tls_handshake_timeout.count()),
         heartbeat_period_ms(d.cluster.heartbeat.period.count()),
         heartbeat_timeout_ms(d.cluster.heartbeat.timeout.count()),
         connection_timeout_ms(d.cluster.connection_timeout.count()),
@@ -45,6 +46,7 @@ struct flag_values {
   int64_t first_chunk_ms;
   int64_t stream_idle_ms;
   int64_t keep_alive_ms;
+  int64_t tls_handshake_ms;
   int64_t heartbeat_period_ms;
   int64_t heartbeat_timeout_ms;
   int64_t connection_timeout_ms;

@@ -139,6 +139,12 @@ caf::error validate(const serve_options& opts) {
       return bad("http.max_connections", "must be >= 1");
     if (opts.http.max_pipelined_requests < 2)
       return bad("http.max_pipelined_requests", "must be >= 2");
+    if (opts.http.tls_cert.empty() != opts.http.tls_key.empty())
+      return bad(opts.http.tls_cert.empty() ? "http.tls_cert" : "http.tls_key",
+                 "must be set too: HTTPS takes a certificate and its key "
+                 "(--tls-cert, --tls-key)");
+    if (opts.http.tls_handshake_timeout.count() < 1)
+      return bad("http.tls_handshake_timeout", "must be >= 1 ms");
   }
   if (opts.admin.enabled) {
     if (opts.admin.host.empty())

@@ -117,7 +117,9 @@ int run_server(const char* prog, const std::string& path,
     // same file comes back instead.
     if (auto err = s.deploy_at_start(*cfg, apps))
       return print_error(prog, err);
-    std::cout << "actorserve: serving on http://" << s.options().http.host
+    std::cout << "actorserve: serving on "
+              << (s.options().http.tls() ? "https://" : "http://")
+              << s.options().http.host
               << ":" << s.http_port() << std::endl;
     if (s.admin_port() != 0)
       std::cout << "actorserve: admin API on http://" << s.options().admin.host
