@@ -67,7 +67,7 @@ verdict convert(const json& v, T& out) noexcept {
 
 caf::error element_error(const tensor_head& head, size_t index, const json& v,
                          verdict why) {
-  auto at = head.label + ": data[" + std::to_string(index) + "]";
+  auto at = head.label() + ": data[" + std::to_string(index) + "]";
   auto type = std::string{to_string(head.type)};
   switch (why) {
     case verdict::want_integer:
@@ -91,7 +91,7 @@ struct fixed_leaf {
 
   caf::error operator()(const json& arr) {
     if (arr.size() > head.count - index)
-      return bad_body(head.label + ": 'data' holds more elements than its shape");
+      return bad_body(head.label() + ": 'data' holds more elements than its shape");
     for (auto& v : arr) {
       T x{};
       if (auto r = convert(v, x); r != verdict::ok)
@@ -112,7 +112,7 @@ struct bytes_leaf {
   caf::error operator()(const json& arr) {
     for (auto& v : arr) {
       if (!v.is_string())
-        return bad_body(head.label + ": data[" + std::to_string(index) +
+        return bad_body(head.label() + ": data[" + std::to_string(index) +
                         "] must be a string (BYTES)");
       append_bytes_element(out, v.get_ref<const std::string&>());
       ++index;
@@ -126,14 +126,14 @@ template <class Leaf>
 caf::error walk(const json& arr, const tensor_head& head, size_t level,
                 Leaf& leaf) {
   if (arr.size() != static_cast<uint64_t>(head.shape[level]))
-    return bad_body(head.label + ": 'data' nests " + std::to_string(arr.size()) +
+    return bad_body(head.label() + ": 'data' nests " + std::to_string(arr.size()) +
                     " elements at level " + std::to_string(level) +
                     " where its shape has " + std::to_string(head.shape[level]));
   if (level + 1 == head.shape.size())
     return leaf(arr);
   for (auto& child : arr) {
     if (!child.is_array())
-      return bad_body(head.label + ": 'data' nests less deep than its shape");
+      return bad_body(head.label() + ": 'data' nests less deep than its shape");
     if (auto err = walk(child, head, level + 1, leaf))
       return err;
   }
@@ -143,11 +143,11 @@ caf::error walk(const json& arr, const tensor_head& head, size_t level,
 template <class Leaf>
 caf::error read_with(const json& data, const tensor_head& head, Leaf& leaf) {
   if (!data.is_array())
-    return bad_body(head.label + ": 'data' must be an array");
+    return bad_body(head.label() + ": 'data' must be an array");
   if (head.shape.size() >= 2 && !data.empty() && data.front().is_array())
     return walk(data, head, 0, leaf);
   if (data.size() != head.count)
-    return bad_body(head.label + ": 'data' has " + std::to_string(data.size()) +
+    return bad_body(head.label() + ": 'data' has " + std::to_string(data.size()) +
                     " elements but its shape holds " +
                     std::to_string(head.count));
   return leaf(data);
@@ -185,7 +185,7 @@ caf::error read_json_data(const json& data, const tensor_head& head,
       return read_with(data, head, leaf);
     }
   }
-  return bad_body(head.label + ": unknown datatype");
+  return bad_body(head.label() + ": unknown datatype");
 }
 
 namespace {

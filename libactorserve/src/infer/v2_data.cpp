@@ -61,19 +61,19 @@ namespace {
 caf::error read_shape(const json& obj, tensor_head& out) {
   auto it = obj.find("shape");
   if (it == obj.end() || !it->is_array())
-    return bad_body(out.label + ": 'shape' must be an array of integers");
+    return bad_body(out.label() + ": 'shape' must be an array of integers");
   out.shape.reserve(it->size());
   for (auto& d : *it) {
     if (!d.is_number_unsigned()) // JSON's non-negative integers
-      return bad_body(out.label + ": 'shape' must hold integers >= 0");
+      return bad_body(out.label() + ": 'shape' must hold integers >= 0");
     auto v = d.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      return bad_body(out.label + ": a dimension of 'shape' is too large");
+      return bad_body(out.label() + ": a dimension of 'shape' is too large");
     out.shape.push_back(static_cast<int64_t>(v));
   }
   auto n = element_count(out.shape);
   if (!n)
-    return bad_body(out.label + ": shape " + shape_text(out.shape) +
+    return bad_body(out.label() + ": shape " + shape_text(out.shape) +
                     " holds too many elements");
   out.count = *n;
   return {};
@@ -84,14 +84,14 @@ caf::error read_head_parameters(const json& obj, tensor_head& out) {
   if (it == obj.end())
     return {};
   if (!it->is_object())
-    return bad_body(out.label + ": 'parameters' must be an object");
+    return bad_body(out.label() + ": 'parameters' must be an object");
   if (it->contains("shared_memory_region"))
-    return bad_body(out.label + ": shared memory is not supported");
+    return bad_body(out.label() + ": shared memory is not supported");
   auto size = it->find("binary_data_size");
   if (size == it->end())
     return {};
   if (!size->is_number_unsigned())
-    return bad_body(out.label + ": 'binary_data_size' must be an integer >= 0");
+    return bad_body(out.label() + ": 'binary_data_size' must be an integer >= 0");
   out.binary_size = size->get<uint64_t>();
   return {};
 }
@@ -100,25 +100,32 @@ caf::error read_head_parameters(const json& obj, tensor_head& out) {
 
 caf::error read_head(const json& obj, std::string_view kind, size_t index,
                      tensor_head& out) {
-  out.label = std::string{kind} + "s[" + std::to_string(index) + "]";
+  out.kind = kind;
+  out.index = index;
   if (!obj.is_object())
-    return bad_body(out.label + " must be an object");
+    return bad_body(out.label() + " must be an object");
   auto name = obj.find("name");
   if (name == obj.end() || !name->is_string())
-    return bad_body(out.label + ": 'name' must be a string");
+    return bad_body(out.label() + ": 'name' must be a string");
   out.name = name->get<std::string>();
-  out.label = std::string{kind} + " " + quote_name(out.name);
+  out.named = true;
   auto type = obj.find("datatype");
   if (type == obj.end() || !type->is_string())
-    return bad_body(out.label + ": 'datatype' must be a string");
+    return bad_body(out.label() + ": 'datatype' must be a string");
   auto t = datatype_from(type->get_ref<const std::string&>());
   if (!t)
-    return bad_body(out.label + ": unknown datatype " +
+    return bad_body(out.label() + ": unknown datatype " +
                     quote_name(type->get_ref<const std::string&>()));
   out.type = *t;
   if (auto err = read_shape(obj, out))
     return err;
   return read_head_parameters(obj, out);
+}
+
+std::string tensor_head::label() const {
+  if (named)
+    return std::string{kind} + " " + quote_name(name);
+  return std::string{kind} + "s[" + std::to_string(index) + "]";
 }
 
 std::optional<std::string_view> binary_reader::take(size_t n) noexcept {
@@ -145,17 +152,17 @@ caf::expected<tensor> read_binary(tensor_head& head, binary_reader& binary) {
   auto size = *head.binary_size;
   auto bytes = binary.take(size);
   if (!bytes)
-    return bad_body(head.label + ": binary_data_size " + std::to_string(size) +
+    return bad_body(head.label() + ": binary_data_size " + std::to_string(size) +
                     " runs past the end of the body");
   auto p = reinterpret_cast<const std::byte*>(bytes->data());
   if (head.type == datatype::BYTES) {
     if (!valid_bytes_data(p, size, head.count))
-      return bad_body(head.label + ": its BYTES data is not " +
+      return bad_body(head.label() + ": its BYTES data is not " +
                       std::to_string(head.count) +
                       " length-prefixed elements filling binary_data_size " +
                       std::to_string(size));
   } else if (head.count * element_size(head.type) != size) {
-    return bad_body(head.label + ": binary_data_size " + std::to_string(size) +
+    return bad_body(head.label() + ": binary_data_size " + std::to_string(size) +
                     " does not match shape " + shape_text(head.shape) +
                     " of " + to_string(head.type) + " (" +
                     std::to_string(head.count * element_size(head.type)) +
@@ -163,7 +170,7 @@ caf::expected<tensor> read_binary(tensor_head& head, binary_reader& binary) {
   } else if (head.type == datatype::BOOL) {
     for (size_t i = 0; i < size; ++i)
       if (static_cast<uint8_t>(p[i]) > 1)
-        return bad_body(head.label + ": BOOL element " + std::to_string(i) +
+        return bad_body(head.label() + ": BOOL element " + std::to_string(i) +
                         " is neither 0 nor 1");
   }
   std::vector<std::byte> data(p, p + size);
@@ -179,15 +186,15 @@ caf::expected<tensor> read_tensor(tensor_head head, const json& obj,
   auto data = obj.find("data");
   if (head.binary_size) {
     if (data != obj.end())
-      return bad_body(head.label + ": has both 'data' and binary_data_size");
+      return bad_body(head.label() + ": has both 'data' and binary_data_size");
     return read_binary(head, binary);
   }
   if (data == obj.end())
-    return bad_body(head.label + ": has neither 'data' nor binary_data_size");
+    return bad_body(head.label() + ": has neither 'data' nor binary_data_size");
   // Each element takes a byte of the JSON at least: a shape that holds more
   // cannot match, and is refused before its buffer is allocated.
   if (head.count > json_size)
-    return bad_body(head.label + ": shape " + shape_text(head.shape) +
+    return bad_body(head.label() + ": shape " + shape_text(head.shape) +
                     " holds " + std::to_string(head.count) +
                     " elements, more than its 'data' could");
   std::vector<std::byte> out;

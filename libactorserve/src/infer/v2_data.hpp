@@ -55,8 +55,13 @@ struct tensor_head {
   size_t count = 0;
   /// `parameters.binary_data_size`: its data is in the binary part.
   std::optional<size_t> binary_size;
-  /// How errors name it: "input 'x'".
-  std::string label;
+  /// Which of the `kind`s ("input") it is, for errors.
+  std::string_view kind;
+  size_t index = 0;
+  bool named = false;
+
+  /// How errors name it: "input 'x'" (before its name is read, "inputs[2]").
+  std::string label() const;
 };
 
 /// Reads `name`, `datatype`, `shape` and `parameters` of `obj`, the

@@ -1,7 +1,6 @@
 // Decoding v2 infer requests (checked against the model's signature) and
 // responses (checked against their own shapes).
 #include <algorithm>
-#include <set>
 
 #include "actorserve/error.hpp"
 #include "infer/v2.hpp"
@@ -13,12 +12,12 @@ using nlohmann::json;
 
 namespace {
 
-const tensor_spec* find_spec(const std::vector<tensor_spec>& specs,
-                             std::string_view name) {
-  for (auto& s : specs)
-    if (s.name == name)
-      return &s;
-  return nullptr;
+/// The index of the spec named `name`, or `specs.size()`.
+size_t find_spec(const std::vector<tensor_spec>& specs, std::string_view name) {
+  size_t i = 0;
+  while (i < specs.size() && specs[i].name != name)
+    ++i;
+  return i;
 }
 
 /// The shape a request's tensor must have: the spec's, after the batch
@@ -37,18 +36,23 @@ bool shape_fits(const tensor_head& head, const tensor_spec& spec,
 }
 
 /// Checks an input's head against the signature; `batch` is the batch size
-/// the inputs before it had (0 before the first).
+/// the inputs before it had (0 before the first), `seen` the inputs they
+/// were.
 caf::error check_input(const tensor_head& head, const model_signature& sig,
-                       int64_t& batch) {
-  auto spec = find_spec(sig.inputs, head.name);
-  if (!spec)
-    return bad_body("unexpected " + head.label + " for model " +
+                       int64_t& batch, std::vector<bool>& seen) {
+  auto which = find_spec(sig.inputs, head.name);
+  if (which == sig.inputs.size())
+    return bad_body("unexpected " + head.label() + " for model " +
                     quote_name(sig.name));
+  if (seen[which])
+    return bad_body(head.label() + " appears twice");
+  seen[which] = true;
+  auto spec = &sig.inputs[which];
   if (spec->type != head.type)
-    return bad_body(head.label + ": datatype " + to_string(head.type) +
+    return bad_body(head.label() + ": datatype " + to_string(head.type) +
                     ", but the model expects " + to_string(spec->type));
   if (!shape_fits(head, *spec, sig.max_batch_size))
-    return bad_body(head.label + ": shape " + shape_text(head.shape) +
+    return bad_body(head.label() + ": shape " + shape_text(head.shape) +
                     " does not match the model's " +
                     shape_text(declared_shape(*spec, sig.max_batch_size)) +
                     (sig.max_batch_size > 0
@@ -56,7 +60,7 @@ caf::error check_input(const tensor_head& head, const model_signature& sig,
                        : std::string{}));
   if (sig.max_batch_size > 0) {
     if (batch != 0 && head.shape[0] != batch)
-      return bad_body(head.label + ": batch size " +
+      return bad_body(head.label() + ": batch size " +
                       std::to_string(head.shape[0]) + ", but another input's is " +
                       std::to_string(batch));
     batch = head.shape[0];
@@ -70,7 +74,7 @@ caf::error read_inputs(const body_parts& parts, const model_signature& sig,
   if (inputs == parts.header.end() || !inputs->is_array())
     return bad_body("'inputs' must be an array");
   binary_reader binary{parts.binary};
-  std::set<std::string, std::less<>> seen;
+  std::vector<bool> seen(sig.inputs.size());
   int64_t batch = 0;
   out.inputs.reserve(inputs->size());
   for (size_t i = 0; i < inputs->size(); ++i) {
@@ -78,18 +82,16 @@ caf::error read_inputs(const body_parts& parts, const model_signature& sig,
     tensor_head head;
     if (auto err = read_head(obj, "input", i, head))
       return err;
-    if (!seen.insert(head.name).second)
-      return bad_body(head.label + " appears twice");
-    if (auto err = check_input(head, sig, batch))
+    if (auto err = check_input(head, sig, batch, seen))
       return err;
     auto t = read_tensor(std::move(head), obj, binary, parts.json_size);
     if (!t)
       return std::move(t.error());
     out.inputs.push_back(std::move(*t));
   }
-  for (auto& spec : sig.inputs)
-    if (!spec.optional && seen.count(spec.name) == 0)
-      return bad_body("input " + quote_name(spec.name) + " is missing");
+  for (size_t i = 0; i < sig.inputs.size(); ++i)
+    if (!sig.inputs[i].optional && !seen[i])
+      return bad_body("input " + quote_name(sig.inputs[i].name) + " is missing");
   return binary.finish();
 }
 
@@ -100,30 +102,32 @@ caf::error read_outputs(const json& header, const model_signature& sig,
     return {};
   if (!outputs->is_array())
     return bad_body("'outputs' must be an array");
-  std::set<std::string, std::less<>> seen;
+  std::vector<bool> seen(sig.outputs.size());
   for (size_t i = 0; i < outputs->size(); ++i) {
     auto& obj = (*outputs)[i];
-    auto label = "outputs[" + std::to_string(i) + "]";
     auto name = obj.is_object() ? obj.find("name") : obj.end();
     if (!obj.is_object() || name == obj.end() || !name->is_string())
-      return bad_body(label + ": 'name' must be a string");
+      return bad_body("outputs[" + std::to_string(i) +
+                      "]: 'name' must be a string");
     requested_output r{name->get<std::string>(), binary_default};
-    label = "output " + quote_name(r.name);
-    if (!find_spec(sig.outputs, r.name))
-      return bad_body("unexpected " + label + " requested of model " +
+    auto label = [&] { return "output " + quote_name(r.name); };
+    auto which = find_spec(sig.outputs, r.name);
+    if (which == sig.outputs.size())
+      return bad_body("unexpected " + label() + " requested of model " +
                       quote_name(sig.name));
-    if (!seen.insert(r.name).second)
-      return bad_body(label + " is requested twice");
+    if (seen[which])
+      return bad_body(label() + " is requested twice");
+    seen[which] = true;
     if (auto params = obj.find("parameters"); params != obj.end()) {
       if (!params->is_object())
-        return bad_body(label + ": 'parameters' must be an object");
+        return bad_body(label() + ": 'parameters' must be an object");
       if (params->contains("classification"))
-        return bad_body(label + ": classification is not supported");
+        return bad_body(label() + ": classification is not supported");
       if (params->contains("shared_memory_region"))
-        return bad_body(label + ": shared memory is not supported");
+        return bad_body(label() + ": shared memory is not supported");
       if (auto b = params->find("binary_data"); b != params->end()) {
         if (!b->is_boolean())
-          return bad_body(label + ": 'binary_data' must be true or false");
+          return bad_body(label() + ": 'binary_data' must be true or false");
         r.binary_data = b->get<bool>();
       }
     }
