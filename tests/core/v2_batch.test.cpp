@@ -42,7 +42,7 @@ std::string le32(uint32_t n) {
 std::string numbers(int from, int step) {
   std::string out;
   for (int i = 0; i < 16; ++i)
-    out += (i ? ", " : "") + std::to_string(from + i * step);
+    out += (i ? "," : "") + std::to_string(from + i * step);
   return out;
 }
 
@@ -50,14 +50,17 @@ std::string numbers(int from, int step) {
 
 TEST_CASE("a request as tritonclient.http sends it in JSON decodes",
           "[tensor]") {
-  // json.dumps of InferenceServerClient.infer's request, binary_data=False.
+  // Byte for byte what tritonclient.http (2.73) sends for Triton's
+  // simple_http_infer_client example with binary_data=False: compact JSON,
+  // inputs as nested shape [1, 16] with flat data.
   auto body =
-    R"({"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "INT32", "data": [)" +
+    R"({"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":[)" +
     numbers(0, 1) +
-    R"(]}, {"name": "INPUT1", "shape": [1, 16], "datatype": "INT32", "data": [)" +
+    R"(]},{"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[)" +
     numbers(1, 0) +
-    R"(]}], "outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": false}}, )"
-    R"({"name": "OUTPUT1", "parameters": {"binary_data": false}}]})";
+    R"(]}],"outputs":[{"name":"OUTPUT0","parameters":{"binary_data":false}},)"
+    R"({"name":"OUTPUT1","parameters":{"binary_data":false}}]})";
+  CHECK(body.size() == 324); // the client's body
   auto r = decode_infer_request(body, std::nullopt, simple(datatype::INT32));
   REQUIRE(r);
   CHECK(r->inputs[0].shape() == std::vector<int64_t>{1, 16});
@@ -70,10 +73,12 @@ TEST_CASE("a request as tritonclient.http sends it in JSON decodes",
 
 TEST_CASE("a request as tritonclient.http sends it in binary decodes",
           "[tensor]") {
-  // binary_data=True and no outputs named: the client then asks for every
-  // output as binary data; the header's length is Inference-Header-Content-Length.
+  // Byte for byte what tritonclient.http (2.73) sends for Triton's
+  // simple_http_string_infer_client example with binary_data=True and no
+  // outputs named: the client then asks for every output as binary data,
+  // and Inference-Header-Content-Length is the JSON's length.
   auto json = std::string{
-    R"({"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "BYTES", "parameters": {"binary_data_size": )"};
+    R"({"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"BYTES","parameters":{"binary_data_size":)"};
   std::string in0, in1;
   for (int i = 0; i < 16; ++i) {
     auto s = std::to_string(i);
@@ -81,9 +86,11 @@ TEST_CASE("a request as tritonclient.http sends it in binary decodes",
     in1 += le32(1) + "1";
   }
   json += std::to_string(in0.size()) +
-          R"(}}, {"name": "INPUT1", "shape": [1, 16], "datatype": "BYTES", "parameters": {"binary_data_size": )" +
+          R"(}},{"name":"INPUT1","shape":[1,16],"datatype":"BYTES","parameters":{"binary_data_size":)" +
           std::to_string(in1.size()) +
-          R"(}}], "parameters": {"binary_data_output": true}})";
+          R"(}}],"parameters":{"binary_data_output":true}})";
+  CHECK(json.size() == 231); // the client's header length
+  CHECK(json.size() + in0.size() + in1.size() == 397);
   auto r = decode_infer_request(json + in0 + in1, json.size(),
                                 simple(datatype::BYTES));
   REQUIRE(r);
