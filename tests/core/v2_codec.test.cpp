@@ -146,6 +146,29 @@ TEST_CASE("each way a request is wrong names its field", "[tensor]") {
   }
 }
 
+TEST_CASE("an input's keys may come in any order", "[tensor]") {
+  // The reader keeps `data` aside before it knows the datatype and shape.
+  auto r = decode_infer_request(
+    R"({"outputs":[{"name":"z"}],"inputs":[{"data":[[7,8]],"shape":[1,2],)"
+    R"("name":"x","datatype":"UINT8"},{"data":["a\u00e9\"",""],)"
+    R"("datatype":"BYTES","name":"TEXT","shape":[2]}],"id":"k"})",
+    std::nullopt, signature());
+  REQUIRE(r);
+  CHECK(r->inputs[0].view<uint8_t>()[1] == 8);
+  CHECK(r->inputs[1].strings() ==
+        std::vector<std::string_view>{"a\xC3\xA9\"", ""});
+  CHECK(r->id == "k");
+  CHECK(r->outputs == std::vector<requested_output>{{"z", false}});
+  CHECK_THAT(error_of(with_inputs(x("[{\"a\":[1]},2]") + "," + text())),
+             Catch::Contains("input 'x': data[0] must be an integer (UINT8)"));
+  CHECK_THAT(error_of(with_inputs(x("[1,null]") + "," + text())),
+             Catch::Contains("input 'x': data[1] must be an integer (UINT8)"));
+  CHECK_THAT(error_of(with_inputs(x("7") + "," + text())),
+             Catch::Contains("input 'x': 'data' must be an array"));
+  CHECK_THAT(error_of(with_inputs(x("{\"data\":[1,2]}") + "," + text())),
+             Catch::Contains("input 'x': 'data' must be an array"));
+}
+
 TEST_CASE("floats out of their type's range are refused", "[tensor]") {
   model_signature sig{"m", "", "", {{"f", datatype::FP32, {1}},
                                     {"h", datatype::FP16, {1}}}, {}, 0};

@@ -20,6 +20,7 @@
 #include "base/text.hpp"
 #include "check.hpp"
 #include "infer/batch.hpp"
+#include "infer/json_reader.hpp"
 #include "infer/tensor_access.hpp"
 #include "infer/v2.hpp"
 
@@ -88,6 +89,67 @@ void check_batching(const infer_request& req) {
   fuzz::require(static_cast<bool>(parts), "a batch's echo splits");
   for (auto& p : *parts)
     fuzz::require(p.outputs == req.inputs, "each part gets its own rows back");
+}
+
+/// The JSON a tape stands for, from `pos` (moved past it); an object or
+/// null on the tape is null.
+nlohmann::json from_tape(const data_tape& t, size_t& pos) {
+  auto& v = t.tokens.at(pos++);
+  switch (v.type) {
+    case data_token::kind::array: {
+      auto out = nlohmann::json::array();
+      for (uint64_t i = 0; i < v.value; ++i)
+        out.push_back(from_tape(t, pos));
+      return out;
+    }
+    case data_token::kind::boolean: return v.value != 0;
+    case data_token::kind::integer: return static_cast<int64_t>(v.value);
+    case data_token::kind::unsigned_integer: return v.value;
+    case data_token::kind::floating: {
+      double d;
+      std::memcpy(&d, &v.value, sizeof d);
+      return d;
+    }
+    case data_token::kind::string: return t.text.substr(v.value, v.length);
+    default: return nullptr;
+  }
+}
+
+nlohmann::json objects_as_null(const nlohmann::json& j) {
+  if (j.is_object())
+    return nullptr;
+  if (!j.is_array())
+    return j;
+  auto out = nlohmann::json::array();
+  for (auto& x : j)
+    out.push_back(objects_as_null(x));
+  return out;
+}
+
+/// The SAX reader accepts exactly what nlohmann's DOM parser accepts, and
+/// its DOM with the tapes put back is that parser's (objects inside a
+/// tensor's data aside, which the reader leaves out).
+void check_reader(std::string_view text) {
+  read_json got;
+  bool ok = read_json_text(text, "inputs", got);
+  auto want = parse_json_text(text);
+  fuzz::require(ok == !want.is_discarded(),
+                "the SAX reader accepts what the DOM parser accepts", text);
+  if (!ok || !got.dom.is_object() || !got.dom.contains("inputs") ||
+      !got.dom["inputs"].is_array())
+    return;
+  for (auto& in : got.dom["inputs"])
+    if (in.is_object() && in.contains("data") && in["data"].is_binary()) {
+      size_t pos = 0;
+      auto& tape = got.tapes.at(in["data"].get_binary().subtype());
+      in["data"] = from_tape(tape, pos);
+      fuzz::require(pos == tape.tokens.size(), "a tape holds one value");
+    }
+  for (auto& in : want["inputs"])
+    if (in.is_object() && in.contains("data"))
+      in["data"] = objects_as_null(in["data"]);
+  fuzz::require(got.dom == want, "the SAX reader reads what the DOM parser does",
+                text);
 }
 
 /// A tensor for `spec`, its dimensions (after `batch`, when > 0) and data
@@ -163,6 +225,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<size_t> header_length;
   if (header != 0xFFFF)
     header_length = header;
+  check_reader(std::string_view{body}.substr(0, header_length.value_or(body.size())));
   auto sig = signature(batching);
   auto req = decode_infer_request(body, header_length, sig);
   if (!req) {

@@ -13,38 +13,55 @@
 
 namespace actorserve::detail {
 
-using nlohmann::json;
-
 namespace {
+
+using kind = data_token::kind;
 
 enum class verdict { ok, want_integer, want_bool, want_number, out_of_range };
 
+double as_double(const data_token& v) noexcept {
+  if (v.type == kind::integer)
+    return static_cast<double>(static_cast<int64_t>(v.value));
+  if (v.type == kind::unsigned_integer)
+    return static_cast<double>(v.value);
+  double d;
+  std::memcpy(&d, &v.value, sizeof d);
+  return d;
+}
+
 template <class T>
-verdict convert(const json& v, T& out) noexcept {
+verdict convert_integer(const data_token& v, T& out) noexcept {
+  using lim = std::numeric_limits<T>;
+  if (v.type == kind::unsigned_integer) {
+    if (v.value > static_cast<uint64_t>(lim::max()))
+      return verdict::out_of_range;
+    out = static_cast<T>(v.value);
+  } else if (v.type == kind::integer) {
+    auto s = static_cast<int64_t>(v.value);
+    if (s < 0 ? (!lim::is_signed || s < static_cast<int64_t>(lim::min()))
+              : static_cast<uint64_t>(s) > static_cast<uint64_t>(lim::max()))
+      return verdict::out_of_range;
+    out = static_cast<T>(s);
+  } else {
+    return verdict::want_integer;
+  }
+  return verdict::ok;
+}
+
+template <class T>
+verdict convert(const data_token& v, T& out) noexcept {
   if constexpr (std::is_same_v<T, bool>) {
-    if (!v.is_boolean())
+    if (v.type != kind::boolean)
       return verdict::want_bool;
-    out = *v.get_ptr<const json::boolean_t*>();
+    out = v.value != 0;
+    return verdict::ok;
   } else if constexpr (std::is_integral_v<T>) {
-    using lim = std::numeric_limits<T>;
-    if (v.is_number_unsigned()) {
-      auto u = *v.get_ptr<const json::number_unsigned_t*>();
-      if (u > static_cast<uint64_t>(lim::max()))
-        return verdict::out_of_range;
-      out = static_cast<T>(u);
-    } else if (v.is_number_integer()) {
-      auto s = *v.get_ptr<const json::number_integer_t*>();
-      if (s < 0 ? (!lim::is_signed || s < static_cast<int64_t>(lim::min()))
-                : static_cast<uint64_t>(s) > static_cast<uint64_t>(lim::max()))
-        return verdict::out_of_range;
-      out = static_cast<T>(s);
-    } else {
-      return verdict::want_integer;
-    }
+    return convert_integer(v, out);
   } else { // float, double, fp16
-    if (!v.is_number())
+    if (v.type != kind::integer && v.type != kind::unsigned_integer &&
+        v.type != kind::floating)
       return verdict::want_number;
-    auto d = v.get<double>();
+    auto d = as_double(v);
     if (!std::isfinite(d))
       return verdict::out_of_range;
     if constexpr (std::is_same_v<T, double>) {
@@ -61,12 +78,23 @@ verdict convert(const json& v, T& out) noexcept {
           return verdict::out_of_range;
       }
     }
+    return verdict::ok;
   }
-  return verdict::ok;
 }
 
-caf::error element_error(const tensor_head& head, size_t index, const json& v,
-                         verdict why) {
+/// A number as the body wrote it, near enough for an error message.
+std::string number_text(const data_token& v) {
+  if (v.type == kind::integer)
+    return std::to_string(static_cast<int64_t>(v.value));
+  if (v.type == kind::unsigned_integer)
+    return std::to_string(v.value);
+  std::string out;
+  write_json_double(out, as_double(v));
+  return out;
+}
+
+caf::error element_error(const tensor_head& head, size_t index,
+                         const data_token& v, verdict why) {
   auto at = head.label() + ": data[" + std::to_string(index) + "]";
   auto type = std::string{to_string(head.type)};
   switch (why) {
@@ -77,25 +105,27 @@ caf::error element_error(const tensor_head& head, size_t index, const json& v,
     case verdict::want_number:
       return bad_body(at + " must be a number (" + type + ")");
     default:
-      return bad_body(at + ": " + clip_text(v.dump(), 40) +
-                      " is out of range for " + type);
+      return bad_body(at + ": " + number_text(v) + " is out of range for " +
+                      type);
   }
 }
 
-/// Writes the elements of one innermost array of a fixed-size type.
+/// Writes the elements of the innermost array at `pos`, of a fixed-size
+/// type.
 template <class T>
 struct fixed_leaf {
   const tensor_head& head;
   std::byte* base;
   size_t index = 0;
 
-  caf::error operator()(const json& arr) {
-    if (arr.size() > head.count - index)
+  caf::error operator()(const data_tape& tape, size_t pos) {
+    auto n = tape.tokens[pos].value;
+    if (n > head.count - index)
       return bad_body(head.label() + ": 'data' holds more elements than its shape");
-    for (auto& v : arr) {
+    for (auto v = tape.tokens.data() + pos + 1; n > 0; --n, ++v) {
       T x{};
-      if (auto r = convert(v, x); r != verdict::ok)
-        return element_error(head, index, v, r);
+      if (auto r = convert(*v, x); r != verdict::ok)
+        return element_error(head, index, *v, r);
       std::memcpy(base + index * sizeof(T), &x, sizeof(T));
       ++index;
     }
@@ -103,58 +133,70 @@ struct fixed_leaf {
   }
 };
 
-/// Appends the strings of one innermost array of a BYTES tensor.
+/// Appends the strings of the innermost array at `pos` of a BYTES tensor.
 struct bytes_leaf {
   const tensor_head& head;
   std::vector<std::byte>& out;
   size_t index = 0;
 
-  caf::error operator()(const json& arr) {
-    for (auto& v : arr) {
-      if (!v.is_string())
+  caf::error operator()(const data_tape& tape, size_t pos) {
+    auto n = tape.tokens[pos].value;
+    for (auto v = tape.tokens.data() + pos + 1; n > 0; --n, ++v) {
+      if (v->type != kind::string)
         return bad_body(head.label() + ": data[" + std::to_string(index) +
                         "] must be a string (BYTES)");
-      append_bytes_element(out, v.get_ref<const std::string&>());
+      append_bytes_element(out, std::string_view{tape.text}.substr(v->value,
+                                                                    v->length));
       ++index;
     }
     return {};
   }
 };
 
-/// Descends nested `data`, each level as long as the shape says.
+/// Descends the nested array at `pos` (and moves `pos` past it), each
+/// level as long as the shape says.
 template <class Leaf>
-caf::error walk(const json& arr, const tensor_head& head, size_t level,
-                Leaf& leaf) {
-  if (arr.size() != static_cast<uint64_t>(head.shape[level]))
-    return bad_body(head.label() + ": 'data' nests " + std::to_string(arr.size()) +
+caf::error walk(const data_tape& tape, size_t& pos, const tensor_head& head,
+                size_t level, Leaf& leaf) {
+  auto n = tape.tokens[pos].value;
+  if (n != static_cast<uint64_t>(head.shape[level]))
+    return bad_body(head.label() + ": 'data' nests " + std::to_string(n) +
                     " elements at level " + std::to_string(level) +
                     " where its shape has " + std::to_string(head.shape[level]));
-  if (level + 1 == head.shape.size())
-    return leaf(arr);
-  for (auto& child : arr) {
-    if (!child.is_array())
+  if (level + 1 == head.shape.size()) {
+    auto err = leaf(tape, pos);
+    pos += 1 + n; // a leaf that succeeded holds scalars only
+    return err;
+  }
+  ++pos;
+  for (; n > 0; --n) {
+    if (tape.tokens[pos].type != kind::array)
       return bad_body(head.label() + ": 'data' nests less deep than its shape");
-    if (auto err = walk(child, head, level + 1, leaf))
+    if (auto err = walk(tape, pos, head, level + 1, leaf))
       return err;
   }
   return {};
 }
 
 template <class Leaf>
-caf::error read_with(const json& data, const tensor_head& head, Leaf& leaf) {
-  if (!data.is_array())
+caf::error read_with(const data_tape& tape, const tensor_head& head,
+                     Leaf& leaf) {
+  if (tape.tokens.empty() || tape.tokens[0].type != kind::array)
     return bad_body(head.label() + ": 'data' must be an array");
-  if (head.shape.size() >= 2 && !data.empty() && data.front().is_array())
-    return walk(data, head, 0, leaf);
-  if (data.size() != head.count)
-    return bad_body(head.label() + ": 'data' has " + std::to_string(data.size()) +
+  auto n = tape.tokens[0].value;
+  if (head.shape.size() >= 2 && n > 0 && tape.tokens[1].type == kind::array) {
+    size_t pos = 0;
+    return walk(tape, pos, head, 0, leaf);
+  }
+  if (n != head.count)
+    return bad_body(head.label() + ": 'data' has " + std::to_string(n) +
                     " elements but its shape holds " +
                     std::to_string(head.count));
-  return leaf(data);
+  return leaf(tape, 0);
 }
 
 template <class T>
-caf::error read_fixed(const json& data, const tensor_head& head,
+caf::error read_fixed(const data_tape& data, const tensor_head& head,
                       std::vector<std::byte>& out) {
   out.assign(head.count * sizeof(T), std::byte{0});
   fixed_leaf<T> leaf{head, out.data()};
@@ -163,7 +205,7 @@ caf::error read_fixed(const json& data, const tensor_head& head,
 
 } // namespace
 
-caf::error read_json_data(const json& data, const tensor_head& head,
+caf::error read_json_data(const data_tape& data, const tensor_head& head,
                           std::vector<std::byte>& out) {
   switch (head.type) {
     case datatype::BOOL: return read_fixed<bool>(data, head, out);

@@ -12,16 +12,16 @@
 #include <vector>
 
 #include <caf/error.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actorserve/tensor.hpp"
+#include "infer/json_reader.hpp"
 #include "infer/v2_data.hpp"
 
 namespace actorserve::detail {
 
 /// Reads `data` for `head` into `out` (which it sizes: the caller has
 /// checked that `head.count` elements fit the body).
-caf::error read_json_data(const nlohmann::json& data, const tensor_head& head,
+caf::error read_json_data(const data_tape& data, const tensor_head& head,
                           std::vector<std::byte>& out);
 
 /// Whether JSON can carry `t` exactly: finite floats, UTF-8 strings.

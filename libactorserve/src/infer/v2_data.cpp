@@ -31,7 +31,8 @@ std::string quote_name(std::string_view x) {
 }
 
 caf::expected<body_parts> split_body(std::string_view body,
-                                     std::optional<size_t> header_length) {
+                                     std::optional<size_t> header_length,
+                                     std::string_view tensors) {
   auto n = header_length.value_or(body.size());
   if (n > body.size())
     return bad_body(std::string{inference_header} + " is " +
@@ -40,12 +41,14 @@ caf::expected<body_parts> split_body(std::string_view body,
   body_parts out;
   out.json_size = n;
   out.binary = body.substr(n);
-  out.header = parse_json_text(body.substr(0, n));
-  if (out.header.is_discarded())
+  read_json json;
+  if (!read_json_text(body.substr(0, n), tensors, json))
     return bad_body("the body is not JSON, or nests deeper than " +
                     std::to_string(max_json_depth) + " levels");
-  if (!out.header.is_object())
+  if (!json.dom.is_object())
     return bad_body("the body is not a JSON object");
+  out.header = std::move(json.dom);
+  out.tapes = std::move(json.tapes);
   return out;
 }
 
@@ -182,7 +185,8 @@ caf::expected<tensor> read_binary(tensor_head& head, binary_reader& binary) {
 } // namespace
 
 caf::expected<tensor> read_tensor(tensor_head head, const json& obj,
-                                  binary_reader& binary, size_t json_size) {
+                                  const body_parts& parts,
+                                  binary_reader& binary) {
   auto data = obj.find("data");
   if (head.binary_size) {
     if (data != obj.end())
@@ -193,12 +197,15 @@ caf::expected<tensor> read_tensor(tensor_head head, const json& obj,
     return bad_body(head.label() + ": has neither 'data' nor binary_data_size");
   // Each element takes a byte of the JSON at least: a shape that holds more
   // cannot match, and is refused before its buffer is allocated.
-  if (head.count > json_size)
+  if (head.count > parts.json_size)
     return bad_body(head.label() + ": shape " + shape_text(head.shape) +
                     " holds " + std::to_string(head.count) +
                     " elements, more than its 'data' could");
+  if (!data->is_binary()) // the reader puts every tensor's data on a tape
+    return bad_body(head.label() + ": 'data' must be an array");
   std::vector<std::byte> out;
-  if (auto err = read_json_data(*data, head, out))
+  if (auto err = read_json_data(parts.tapes[data->get_binary().subtype()],
+                                head, out))
     return err;
   return tensor_access::make(std::move(head.name), head.type,
                              std::move(head.shape), head.count,

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actorserve/tensor.hpp"
+#include "infer/json_reader.hpp"
 
 namespace actorserve::detail {
 
@@ -34,18 +35,22 @@ std::vector<int64_t> declared_shape(const tensor_spec& spec, int64_t max_batch);
 /// `x` in quotes, cut short and made valid UTF-8, for an error message.
 std::string quote_name(std::string_view x);
 
-/// A body's JSON object and the binary part after it.
+/// A body's JSON object (its tensors' `data` on tapes) and the binary part
+/// after it.
 struct body_parts {
   nlohmann::json header;
+  std::vector<data_tape> tapes;
   std::string_view binary;
   /// The JSON part's size: every element in it takes a byte at least.
   size_t json_size = 0;
 };
 
 /// Splits and parses a body: its JSON part must be an object nesting at
-/// most `max_json_depth` deep.
+/// most `max_json_depth` deep; the tensors are in its array `tensors`
+/// ("inputs", "outputs").
 caf::expected<body_parts> split_body(std::string_view body,
-                                     std::optional<size_t> header_length);
+                                     std::optional<size_t> header_length,
+                                     std::string_view tensors);
 
 /// A tensor's description, before its data.
 struct tensor_head {
@@ -85,11 +90,12 @@ private:
   size_t used_ = 0;
 };
 
-/// Reads the data of the tensor `obj` describes: its `data` (at most
-/// `json_size` elements, checked before anything is allocated) or its
-/// bytes in the binary part.
+/// Reads the data of the tensor `obj` describes: its `data` (at most as
+/// many elements as the JSON has bytes, checked before anything is
+/// allocated) or its bytes in the binary part.
 caf::expected<tensor> read_tensor(tensor_head head, const nlohmann::json& obj,
-                                  binary_reader& binary, size_t json_size);
+                                  const body_parts& parts,
+                                  binary_reader& binary);
 
 /// Reads a `parameters` object of bool, number and string values into
 /// `out`, except the keys the protocol's extensions use.

@@ -84,7 +84,7 @@ caf::error read_inputs(const body_parts& parts, const model_signature& sig,
       return err;
     if (auto err = check_input(head, sig, batch, seen))
       return err;
-    auto t = read_tensor(std::move(head), obj, binary, parts.json_size);
+    auto t = read_tensor(std::move(head), obj, parts, binary);
     if (!t)
       return std::move(t.error());
     out.inputs.push_back(std::move(*t));
@@ -163,7 +163,7 @@ caf::expected<infer_request>
 decode_infer_request(std::string_view body,
                      std::optional<size_t> json_header_length,
                      const model_signature& sig) {
-  auto parts = split_body(body, json_header_length);
+  auto parts = split_body(body, json_header_length, "inputs");
   if (!parts)
     return std::move(parts.error());
   infer_request out;
@@ -194,7 +194,7 @@ caf::error read_string_field(const json& header, const char* key,
 caf::expected<infer_response>
 decode_infer_response(std::string_view body,
                       std::optional<size_t> json_header_length) {
-  auto parts = split_body(body, json_header_length);
+  auto parts = split_body(body, json_header_length, "outputs");
   if (!parts)
     return std::move(parts.error());
   infer_response out;
@@ -215,8 +215,7 @@ decode_infer_response(std::string_view body,
     tensor_head head;
     if (auto err = read_head((*outputs)[i], "output", i, head))
       return err;
-    auto t = read_tensor(std::move(head), (*outputs)[i], binary,
-                         parts->json_size);
+    auto t = read_tensor(std::move(head), (*outputs)[i], *parts, binary);
     if (!t)
       return std::move(t.error());
     out.outputs.push_back(std::move(*t));
