@@ -82,7 +82,7 @@ json* reader::add(json v) {
 bool reader::at_data() const noexcept {
   // The top object, the array `tensors` in it, an object in that, "data".
   return stack_.size() == 3 && stack_[1] == tensors_array_ &&
-         stack_[2]->is_object() && key_ == "data";
+         stack_[1]->is_array() && stack_[2]->is_object() && key_ == "data";
 }
 
 bool reader::scalar(json v, data_token::kind k, uint64_t value) {
