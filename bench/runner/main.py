@@ -139,6 +139,7 @@ def main(doc):
     steps = [("HTTP scenarios, local servers", suite.local_http),
              ("scaling with threads",
               lambda: scaling.measure(suite, sys.modules[__package__])),
+             ("https", suite.https),
              ("handle round trip", suite.handle_roundtrip),
              ("streams", suite.streams),
              ("memory and start-up", suite.memory),

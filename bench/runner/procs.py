@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -78,16 +79,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_http(url, proc, timeout=60, post=False):
-    """Waits for a 200; `post`: POST b"x", or the given bytes."""
+def wait_http(url, proc, timeout=60, post=False, ca=None):
+    """Waits for a 200; `post`: POST b"x", or the given bytes; `ca`: the
+    CA file an HTTPS server's certificate is checked against."""
     deadline = time.monotonic() + timeout
     data = post if isinstance(post, bytes) else (b"x" if post else None)
+    tls = ssl.create_default_context(cafile=ca) if ca else None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
         try:
             req = urllib.request.Request(url, data=data)
-            with urllib.request.urlopen(req, timeout=1) as r:
+            with urllib.request.urlopen(req, timeout=1, context=tls) as r:
                 if r.status == 200:
                     return True
         except Exception:

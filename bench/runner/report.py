@@ -81,6 +81,12 @@ class Report(GoalsSection, HttpSections, RunSections,
                   "handler returns \"ok\". Bare RESTinio answers the same "
                   "body inline on its I/O thread. Ray Serve: "
                   "`bench/ray/noop_app.py`.")
+        self.http("noop_tls", "1b. No-op over HTTPS",
+                  "`bench_server --app noop --tls-cert ... --tls-key ...`: "
+                  "the no-op with TLS 1.3 on the port (ECDSA P-256 "
+                  "certificate made by the run), against bare RESTinio "
+                  "with the same TLS settings. wrk keeps its connections, "
+                  "so this is the cost of TLS records, not of handshakes.")
         self.http("echo", "2. Echo chain, 10 KB body",
                   "`bench_server --app echo`: an ingress deployment passes the "
                   "10 KB POST body through a handle to an Echo deployment "

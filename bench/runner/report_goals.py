@@ -30,6 +30,12 @@ class GoalsSection:
                         f"{self.r['http'][scen][peer]['label']}", goal,
                         f"{shown} ({fmt_int(mine)} against "
                         f"{fmt_int(theirs)} req/s)", x >= need)
+        mine = self.peak("noop_tls", "actorserve_isolated")
+        x = self.ratio(mine, self.peak("noop_tls", "bare"))
+        if x is not None:
+            row("HTTPS no-op peak throughput vs bare RESTinio with TLS",
+                "≥ 85 %", f"{x:.0%} ({fmt_int(mine)} against "
+                f"{fmt_int(self.peak('noop_tls', 'bare'))} req/s)", x >= 0.85)
         mine = self.peak("classify", "actorserve_isolated")
         x = self.ratio(mine, self.peak("classify", "bare"))
         if x is not None:

@@ -2,6 +2,7 @@
 and Ray Serve, closed and open loop, and the idle spin."""
 import os
 import re
+import subprocess
 import time
 
 from .config import BUILD
@@ -9,6 +10,25 @@ from .load import loadgen, wrk
 from .procs import log, stop, tail, usage, wait_line
 from .servers import (Target, ray_direct_port, start_local, start_ray,
                       stop_ray)
+
+
+def make_test_pki(d, ca, key, cert):
+    """A CA and a certificate it signs for 127.0.0.1, with the openssl
+    tool (ECDSA P-256, as a current web server would use)."""
+    ca_key, csr, ext = (os.path.join(d, n) for n in
+                        ("ca.key", "server.csr", "ext"))
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for cmd in (["req", "-x509", *ec, "-keyout", ca_key, "-out", ca,
+                 "-days", "2", "-subj", "/CN=bench CA"],
+                ["req", *ec, "-keyout", key, "-out", csr, "-subj",
+                 "/CN=127.0.0.1"],
+                ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+                 ext]):
+        subprocess.run(["openssl", *cmd], check=True, timeout=30,
+                       capture_output=True)
 
 
 class HttpScenarios:
@@ -94,6 +114,30 @@ class HttpScenarios:
                         "/classify", body.encode())]
         try:
             self.http_scenario("classify", targets, 0, [], rounds, body=body)
+        finally:
+            for t in targets:
+                stop(t.proc)
+
+    def https(self):
+        """The no-op over HTTPS: actorserve with --tls-cert against bare
+        RESTinio with the same TLS settings, certificates made here."""
+        pki = os.path.join(self.tmp, "pki")
+        os.makedirs(pki, exist_ok=True)
+        ca, key, cert = (os.path.join(pki, n) for n in
+                         ("ca.pem", "server.key", "server.pem"))
+        make_test_pki(pki, ca, key, cert)
+        targets = [start_local(
+            self.tmp, "bare", "bare RESTinio with TLS (ceiling)",
+            [self.bin("restinio_hello"), "{port}", "1", cert, key], "/",
+            False, ca=ca)]
+        try:
+            targets.append(start_local(
+                self.tmp, "actorserve_isolated", "actorserve, isolated, TLS",
+                [self.bin("bench_server"), "--app", "noop", "--mode",
+                 "isolated", "--port", "{port}", "--threads",
+                 str(self.a.threads), "--http-threads", "1", "--tls-cert",
+                 cert, "--tls-key", key], "/", False, ca=ca))
+            self.http_scenario("noop_tls", targets, 0, [], self.a.rounds)
         finally:
             for t in targets:
                 stop(t.proc)

@@ -15,12 +15,13 @@ class Target:
         self.key, self.label, self.proc, self.url = key, label, proc, url
 
 
-def start_local(tmp, key, label, cmd, path, post):
+def start_local(tmp, key, label, cmd, path, post, ca=None):
+    """`ca`: the server speaks HTTPS with a certificate this CA signed."""
     port = free_port()
     proc = start([c.replace("{port}", str(port)) for c in cmd],
                  os.path.join(tmp, key + ".log"))
-    url = f"http://127.0.0.1:{port}{path}"
-    if not wait_http(url, proc, post=post):
+    url = f"{'https' if ca else 'http'}://127.0.0.1:{port}{path}"
+    if not wait_http(url, proc, post=post, ca=ca):
         raise RuntimeError(f"{label} did not come up ({tmp}/{key}.log)")
     return Target(key, label, proc, url)
 
