@@ -106,6 +106,9 @@ void ingress_shard::on_message(caf::mailbox_element& x) {
   } else if (p.kind == pending_kind::health_query) {
     respond_json(p.req, p.request_id,
                  {{"status", "ok"}, {"in_flight", owner.in_flight()}});
+  } else if (p.kind == pending_kind::v2_ready) {
+    respond(p.req, p.request_id, 200, "application/json", {},
+            R"({"ready":true})");
   } else if (p.kind == pending_kind::status_query &&
              content.match_elements<serve_status>()) {
     respond(p.req, p.request_id, 200, "application/json", {},
@@ -154,6 +157,8 @@ ingress_shard::handle(const restinio::request_handle_t& req) {
       match = &e;
       break;
     }
+  if (v2_server(req, rid, path, match))
+    return restinio::request_accepted();
   if (match == nullptr) {
     count_unrouted(req, rid, start, http_status_of(errc::not_found));
     respond_error(req, rid, errc::not_found,

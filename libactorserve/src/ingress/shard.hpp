@@ -85,7 +85,13 @@ constexpr auto deadline_slack = std::chrono::milliseconds(5);
 constexpr auto status_timeout = std::chrono::seconds(5);
 
 /// What a pending request waits for.
-enum class pending_kind : uint8_t { app_call, health_query, status_query };
+enum class pending_kind : uint8_t {
+  app_call,
+  health_query,
+  status_query,
+  /// `GET /v2/health/ready` (v2_front.cpp).
+  v2_ready
+};
 
 struct pending_request {
   restinio::request_handle_t req;
@@ -306,6 +312,13 @@ public:
   restinio::request_handling_status_t
   builtin(const restinio::request_handle_t& req, const std::string& rid,
           restinio::string_view_t path);
+
+  /// The Open Inference Protocol's server endpoints (`GET /v2`,
+  /// `/v2/health/live`, `/v2/health/ready`), unless an application routed
+  /// at a prefix other than "/" takes the path; true when it answered
+  /// (v2_front.cpp).
+  bool v2_server(const restinio::request_handle_t& req, const std::string& rid,
+                 restinio::string_view_t path, const route_entry* match);
 
   /// Sends `msg` to the controller for a built-in endpoint; answered by
   /// `on_message`, or with 503 `late` after `timeout`.
